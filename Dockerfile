@@ -1,0 +1,82 @@
+# syntax=docker/dockerfile:1
+#
+# imgbatch: one Go binary (cgo + libvips) for every role; AWS Batch runs it as
+#   imgbatch work --run-id <id>      (array children)
+#   imgbatch plan --from-schedule …  (nightly planner)
+#
+#   docker build --platform linux/amd64 --build-arg VERSION=$(git describe --always) -t imgbatch .
+#
+# libvips comes from npm (@img/sharp-libvips-*: libvips 8.18 as one self-contained .so,
+# headers in -dev) rather than Debian 12's libvips 8.14: faster and without 8.14's known
+# crashes. It reads JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG — but NOT HEVC-coded HEIC.
+# The same scripts build it in CI: scripts/libvips-npm.sh, scripts/build.sh.
+#
+# Base images are pinned by tag; CI can pin digests with --build-arg GO_IMAGE=…@sha256:…
+ARG GO_IMAGE=golang:1.26-bookworm
+ARG NODE_IMAGE=node:22-bookworm-slim
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+# ---------------------------------------------------------------- libvips (npm)
+FROM ${NODE_IMAGE} AS libvips
+ARG SHARP_LIBVIPS_VERSION=1.3.4
+ARG LIBVIPS_VERSION=8.18.7
+WORKDIR /src
+COPY scripts/libvips-npm.sh scripts/libvips-npm.sh
+RUN scripts/libvips-npm.sh /opt/libvips
+
+# ---------------------------------------------------------------- build
+FROM ${GO_IMAGE} AS build
+WORKDIR /src
+COPY --from=libvips /opt/libvips /opt/libvips
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY . .
+ARG VERSION=dev
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    LIBVIPS=npm LIBVIPS_PREFIX=/opt/libvips OUT=/out/imgbatch scripts/build.sh
+
+# ---------------------------------------------------------------- runtime
+FROM ${RUNTIME_IMAGE} AS runtime
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG SOURCE=https://github.com/imgbatch/imgbatch
+ARG IMGBATCH_LICENSE=NOASSERTION
+ARG SHARP_LIBVIPS_VERSION=1.3.4
+ARG LIBVIPS_VERSION=8.18.7
+
+# The .so needs only glibc and libstdc++; ca-certificates for TLS to AWS.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates libstdc++6 \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN groupadd --system --gid 10001 imgbatch \
+    && useradd --system --uid 10001 --gid imgbatch --home-dir /nonexistent --no-create-home \
+       --shell /usr/sbin/nologin imgbatch
+
+# Same path as at build time: the binary's RUNPATH points there.
+COPY --from=libvips /opt/libvips/lib/libvips-cpp.so.${LIBVIPS_VERSION} /opt/libvips/lib/
+COPY --from=libvips /opt/libvips/share/doc/sharp-libvips /usr/share/doc/sharp-libvips
+COPY --from=build /out/imgbatch /usr/local/bin/imgbatch
+RUN if ldd /usr/local/bin/imgbatch | grep 'not found'; then exit 1; fi
+
+LABEL org.opencontainers.image.title="imgbatch" \
+      org.opencontainers.image.description="Resize millions of S3 images with libvips on AWS Batch array jobs" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.licenses="${IMGBATCH_LICENSE}" \
+      io.imgbatch.libvips.version="${LIBVIPS_VERSION}" \
+      io.imgbatch.libvips.license="LGPL-2.1-or-later" \
+      io.imgbatch.libvips.source="npm:@img/sharp-libvips@${SHARP_LIBVIPS_VERSION}" \
+      io.imgbatch.libvips.bundle-license="LGPL-3.0-or-later" \
+      io.imgbatch.libvips.notices="/usr/share/doc/sharp-libvips"
+
+# glibc malloc: few arenas keep RSS flat with many libvips threads.
+# VIPS_BLOCK_UNTRUSTED: libvips refuses its loaders marked untrusted.
+ENV MALLOC_ARENA_MAX=2 \
+    VIPS_BLOCK_UNTRUSTED=1
+
+USER 10001:10001
+WORKDIR /tmp
+ENTRYPOINT ["/usr/local/bin/imgbatch"]
+CMD ["--help"]

@@ -1,0 +1,45 @@
+# imgbatch — make demo (the whole pipeline on this machine), make test (every test).
+GO       ?= go
+BIN      := bin/imgbatch
+DEMO_DIR ?= .imgbatch/demo
+export MALLOC_ARENA_MAX ?= 2
+
+.PHONY: all build deps demo demo-data test vet fmt-check bench clean
+
+all: build
+
+## deps: install the missing system packages (libvips, pkg-config, awscli)
+deps:
+	@scripts/install-deps.sh
+
+## build: the imgbatch binary in bin/
+build: deps
+	$(GO) build -o $(BIN) ./cmd/imgbatch
+
+## demo-data: real photos (Debian's plasma-workspace-wallpapers) + broken files in .cache/demo
+demo-data:
+	@scripts/demo-data.sh .cache/demo
+
+## demo: run the whole pipeline on the embedded stack (no AWS account needed)
+demo: build demo-data
+	$(BIN) local --dir $(DEMO_DIR) --images .cache/demo --width 2
+
+## test: every test (gofmt, go vet, unit, integration, end to end)
+test: deps fmt-check vet
+	$(GO) test -count=1 -timeout 20m ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## bench: Go benchmarks of the hot paths
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin .imgbatch
+
+-include deploy.mk

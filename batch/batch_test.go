@@ -1,0 +1,364 @@
+package batch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/imgbatch/imgbatch"
+)
+
+// newStore starts an in-process S3 (gofakes3) with a work bucket and
+// returns a store using the real SDK client against it.
+func newStore(t testing.TB) *Store {
+	t.Helper()
+	backend := s3mem.New()
+	if err := backend.CreateBucket("work"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
+	t.Cleanup(srv.Close)
+	client := s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(srv.URL),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider("x", "x", ""),
+	})
+	return &Store{S3: client, Bucket: "work"}
+}
+
+type sliceSource struct {
+	items []imgbatch.Item
+	errs  map[int]error // error returned instead of the item at this position
+	i     int
+}
+
+func (s *sliceSource) Next() (imgbatch.Item, error) {
+	if s.i >= len(s.items) {
+		return imgbatch.Item{}, io.EOF
+	}
+	i := s.i
+	s.i++
+	if err := s.errs[i]; err != nil {
+		return imgbatch.Item{}, err
+	}
+	return s.items[i], nil
+}
+
+func items(n int) []imgbatch.Item {
+	out := make([]imgbatch.Item, n)
+	for i := range out {
+		out[i] = imgbatch.Item{Bucket: "src", Key: fmt.Sprintf("k/%05d.jpg", i), Size: 1000}
+	}
+	return out
+}
+
+var errBadLine = errors.New("bad line")
+
+func planOpts() PlanOptions {
+	return PlanOptions{OutputBucket: "out", Recipe: imgbatch.DefaultRecipe, ShardSize: 10, Width: 3,
+		IsBadLine: func(err error) bool { return errors.Is(err, errBadLine) }}
+}
+
+func TestPlanRunShardsAndBadLines(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	src := &sliceSource{items: items(25), errs: map[int]error{3: fmt.Errorf("line 4: %w", errBadLine)}}
+	p, err := s.PlanRun(ctx, src, planOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Run.Items != 24 || p.Run.Shards != 3 || p.Run.BadLines != 1 || p.Run.Bytes != 24000 {
+		t.Fatalf("plan: items %d shards %d bad %d bytes %d; want 24, 3, 1, 24000", p.Run.Items, p.Run.Shards, p.Run.BadLines, p.Run.Bytes)
+	}
+	total := 0
+	for n := 0; n < p.Run.Shards; n++ {
+		its, err := s.LoadShard(ctx, p.Run.ID, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(its)
+	}
+	if total != 24 {
+		t.Fatalf("shards hold %d items, want 24", total)
+	}
+	run, err := s.LoadRun(ctx, p.Run.ID)
+	if err != nil || run.RecipeHash != imgbatch.DefaultRecipe.Hash() {
+		t.Fatalf("run.json: %+v %v", run, err)
+	}
+	// Too many bad lines stop the plan.
+	o := planOpts()
+	o.MaxBadLines = 1
+	src = &sliceSource{items: items(5), errs: map[int]error{1: errBadLine, 2: errBadLine}}
+	if _, err := s.PlanRun(ctx, src, o); err == nil {
+		t.Fatal("plan with 2 bad lines and --max-bad-lines 1 succeeded")
+	}
+}
+
+func TestPlanRunClientTokenIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	o := planOpts()
+	o.ClientToken = "nightly-2026-11-23"
+	a, err := s.PlanRun(ctx, &sliceSource{items: items(15)}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.PlanRun(ctx, &sliceSource{items: items(30)}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Existing || !b.Existing || a.Run.ID != b.Run.ID || b.Run.Items != 15 {
+		t.Fatalf("same token: first %s existing=%v, second %s existing=%v items=%d", a.Run.ID, a.Existing, b.Run.ID, b.Existing, b.Run.Items)
+	}
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func TestLeaseAcquireRenewSteal(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	clk := &clock{t: time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)}
+	a := &Leaser{Store: s, RunID: "r", Me: Identity{JobID: "job", Index: 0, Attempt: 1}, TTL: time.Minute, Now: clk.Now}
+	b := &Leaser{Store: s, RunID: "r", Me: Identity{JobID: "job", Index: 1, Attempt: 1}, TTL: time.Minute, Now: clk.Now}
+
+	la, err := a.Acquire(ctx, 7)
+	if err != nil || la == nil || la.Epoch != 1 {
+		t.Fatalf("a: %+v %v", la, err)
+	}
+	if lb, err := b.Acquire(ctx, 7); err != nil || lb != nil {
+		t.Fatalf("b took a live lease: %+v %v", lb, err)
+	}
+	clk.Add(40 * time.Second)
+	if err := a.Renew(ctx, la); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(40 * time.Second) // 80 s after the claim, 40 s after the renewal: still live
+	if lb, _ := b.Acquire(ctx, 7); lb != nil {
+		t.Fatal("b took a renewed lease")
+	}
+	clk.Add(30 * time.Second) // expired
+	lb, err := b.Acquire(ctx, 7)
+	if err != nil || lb == nil || lb.Epoch != 2 {
+		t.Fatalf("b after expiry: %+v %v", lb, err)
+	}
+	if err := a.Renew(ctx, la); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("a renewed a stolen lease: %v", err)
+	}
+	// A later attempt of the same array child takes its own lease at once.
+	b2 := &Leaser{Store: s, RunID: "r", Me: Identity{JobID: "job", Index: 1, Attempt: 2}, TTL: time.Minute, Now: clk.Now}
+	l2, err := b2.Acquire(ctx, 7)
+	if err != nil || l2 == nil || l2.Epoch != 3 {
+		t.Fatalf("next attempt: %+v %v", l2, err)
+	}
+	// Two children racing for a free shard: exactly one wins.
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			l := &Leaser{Store: s, RunID: "r", Me: Identity{JobID: "race", Index: i, Attempt: 1}, TTL: time.Minute, Now: clk.Now}
+			if got, err := l.Acquire(ctx, 99); err == nil && got != nil {
+				wins.Add(1)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d children won shard 99, want 1", wins.Load())
+	}
+}
+
+func TestCheckpointFencing(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	now := time.Now
+	old := &checkpointer{store: s, key: "runs/r/progress/000001.json", epoch: 1, owner: "a", now: now}
+	if _, err := old.load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.save(ctx, map[int]imgbatch.Result{0: {Index: 0, Status: imgbatch.StatusSucceeded}}); err != nil {
+		t.Fatal(err)
+	}
+	// A new owner (epoch 2) resumes from it and writes.
+	nw := &checkpointer{store: s, key: old.key, epoch: 2, owner: "b", now: now}
+	p, err := nw.load(ctx)
+	if err != nil || p == nil || len(p.Results) != 1 {
+		t.Fatalf("resume: %+v %v", p, err)
+	}
+	if err := nw.save(ctx, map[int]imgbatch.Result{0: p.Results[0], 1: {Index: 1, Status: imgbatch.StatusFailed}}); err != nil {
+		t.Fatal(err)
+	}
+	// The old owner wakes up: its write must not land.
+	if err := old.save(ctx, map[int]imgbatch.Result{0: {Index: 0}, 2: {Index: 2}}); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("stale owner's checkpoint: %v, want ErrLeaseLost", err)
+	}
+	var got Progress
+	if _, err := s.GetJSON(ctx, old.key, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Epoch != 2 || len(got.Results) != 2 {
+		t.Fatalf("checkpoint after the stale write: epoch %d, %d results", got.Epoch, len(got.Results))
+	}
+}
+
+// echoProcessor succeeds every item except those whose number ends in 7,
+// which fail with a message that looks like a spreadsheet formula.
+type echoProcessor struct{ calls atomic.Int64 }
+
+func (p *echoProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan Task, emit func(imgbatch.Result)) error {
+	for t := range tasks {
+		p.calls.Add(1)
+		r := imgbatch.Result{Index: t.Index, Item: t.Item, Status: imgbatch.StatusSucceeded}
+		if len(t.Item.Key) > 0 && t.Item.Key[len(t.Item.Key)-5] == '7' {
+			r.Status, r.ErrorCode, r.Message = imgbatch.StatusFailed, "CorruptImage", "=cmd|' /C calc'!A0"
+		}
+		emit(r)
+	}
+	return nil
+}
+
+type countingNotifier struct {
+	shards atomic.Int64
+	runs   atomic.Int64
+	last   atomic.Value
+}
+
+func (n *countingNotifier) ShardCompleted(context.Context, *imgbatch.Run, DoneMarker) error {
+	n.shards.Add(1)
+	return nil
+}
+
+func (n *countingNotifier) RunFinished(_ context.Context, _ *imgbatch.Run, f Final) error {
+	n.runs.Add(1)
+	n.last.Store(f)
+	return nil
+}
+
+func TestRunnersFinishEveryShardOnceAndFinalizeOnce(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	p, err := s.PlanRun(ctx, &sliceSource{items: items(95)}, planOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := &echoProcessor{}
+	note := &countingNotifier{}
+	const width = 3
+	var wg sync.WaitGroup
+	for i := 0; i < width; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", Index: i, ArraySize: width, Attempt: 1},
+				Processor: proc, Notifier: note, LeaseTTL: 5 * time.Second, Poll: 50 * time.Millisecond, Linger: true}
+			if _, err := r.Run(ctx); err != nil {
+				t.Errorf("child %d: %v", i, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if proc.calls.Load() != 95 {
+		t.Errorf("processed %d items, want 95 (each once)", proc.calls.Load())
+	}
+	if note.shards.Load() != int64(p.Run.Shards) || note.runs.Load() != 1 {
+		t.Errorf("events: %d shard, %d run; want %d and 1", note.shards.Load(), note.runs.Load(), p.Run.Shards)
+	}
+	f := note.last.Load().(Final)
+	if f.Counts.Items != 95 || f.Counts.Failed != 9 || f.Status != RunCompleted {
+		t.Errorf("final: %+v", f)
+	}
+	b, _, err := s.Get(ctx, f.Report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := countLines(b); got != 95 {
+		t.Errorf("report has %d lines, want 95", got)
+	}
+	if bytes.Contains(b, []byte(",=cmd")) {
+		t.Errorf("report carries a formula unescaped:\n%s", b)
+	}
+	fb, _, err := s.Get(ctx, f.Failed)
+	if err != nil || countLines(fb) != 9 {
+		t.Errorf("failed.csv: %d lines (%v), want 9", countLines(fb), err)
+	}
+	// A late child finds everything done and finalizes nothing again.
+	r := &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", Index: 0, ArraySize: width, Attempt: 2}, Processor: proc, Notifier: note, Linger: true}
+	st, err := r.Run(ctx)
+	if err != nil || st.Shards != 0 || st.Finalized || note.runs.Load() != 1 {
+		t.Errorf("late child: %+v %v, run events %d", st, err, note.runs.Load())
+	}
+}
+
+func TestFinalizeExactlyOnceUnderRace(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	p, err := s.PlanRun(ctx, &sliceSource{items: items(20)}, planOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", ArraySize: 1, Attempt: 1}, Processor: &echoProcessor{}, Linger: false}
+	r.defaults()
+	// Process both shards without finalizing: call the shard loop directly.
+	lea := &Leaser{Store: s, RunID: p.Run.ID, Me: r.Me, TTL: time.Minute}
+	var st Stats
+	for n := 0; n < p.Run.Shards; n++ {
+		if err := r.tryShard(ctx, ctx, &p.Run, lea, n, &st, r.Log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	note := &countingNotifier{}
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := Finalize(ctx, s, &p.Run, note, nil, r.Log)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || note.runs.Load() != 1 {
+		t.Fatalf("%d finalizers won and %d run events were sent; want 1 and 1", wins.Load(), note.runs.Load())
+	}
+}
+
+func countLines(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c == '\n' {
+			n++
+		}
+	}
+	return n
+}

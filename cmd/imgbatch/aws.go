@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/urfave/cli/v2"
+
+	"github.com/imgbatch/imgbatch/batch"
+	ebus "github.com/imgbatch/imgbatch/eventbridge"
+)
+
+// clients are the AWS clients of one command.
+type clients struct {
+	cfg aws.Config
+	s3  *s3.Client
+	eb  *eventbridge.Client
+}
+
+// loadClients loads the standard AWS configuration (environment, shared
+// files, container or instance role). AWS_ENDPOINT_URL_S3 and
+// AWS_ENDPOINT_URL_EVENTBRIDGE point the same clients at local stand-ins;
+// S3 then uses path-style addressing.
+func loadClients(ctx context.Context) (*clients, error) {
+	cfg, err := config.LoadDefaultConfig(ctx,
+		config.WithRetryer(func() aws.Retryer {
+			// S3 SlowDown and 5xx are retried with exponential backoff and jitter.
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 8
+				o.MaxBackoff = 20 * time.Second
+			})
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	pathStyle := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("IMGBATCH_S3_PATH_STYLE") == "true"
+	return &clients{
+		cfg: cfg,
+		s3:  s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
+		eb:  eventbridge.NewFromConfig(cfg),
+	}, nil
+}
+
+func (c *clients) store(bucket string) *batch.Store { return &batch.Store{S3: c.s3, Bucket: bucket} }
+
+func (c *clients) publisher(bus, source string) *ebus.Publisher {
+	return ebus.NewPublisher(c.eb, bus, source)
+}
+
+// Flags shared by several commands.
+var (
+	workBucketFlag = &cli.StringFlag{Name: "work-bucket", EnvVars: []string{"IMGBATCH_WORK_BUCKET"}, Usage: "bucket holding runs (runs/<id>/: plan, claims, results, reports)"}
+	eventBusFlag   = &cli.StringFlag{Name: "event-bus", Value: "imgbatch", EnvVars: []string{"IMGBATCH_EVENT_BUS"}, Usage: "EventBridge bus for run events (empty: send none)"}
+	eventSrcFlag   = &cli.StringFlag{Name: "event-source", Value: ebus.DefaultSource, EnvVars: []string{"IMGBATCH_EVENT_SOURCE"}, Usage: "source field of the events"}
+)
+
+func needFlag(c *cli.Context, name string) (string, error) {
+	v := c.String(name)
+	if v == "" {
+		return "", withCode(exitUsage, fmt.Errorf("--%s is required (see `imgbatch %s --help`)", name, c.Command.Name))
+	}
+	return v, nil
+}

@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/imgbatch/imgbatch/batch"
+	ebus "github.com/imgbatch/imgbatch/eventbridge"
+	"github.com/imgbatch/imgbatch/localstack"
+)
+
+func localCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "local",
+		Usage: "run the whole pipeline on this machine: embedded S3, event bus and array runner (no AWS account)",
+		Description: `Starts the embedded stack in this process — an S3-compatible server on
+127.0.0.1 whose data lives under --dir, a local EventBridge bus routing with the
+CloudFormation template's own rules, and a local AWS Batch array runner — then
+uploads --images into the "source" bucket, submits a run exactly as "imgbatch
+submit" does, lets the bus rule start --width "imgbatch work" children, shows
+progress and prints a summary. The children are the production code with the
+real AWS SDK clients pointed at the local endpoints.
+
+Afterwards, open the directory: <dir>/s3/buckets/output/<variant>/... are the
+outputs, <dir>/s3/buckets/work/runs/<run-id>/report.csv is the report,
+<dir>/logs/ has every child's JSON log. A second run over the same --dir skips
+the images whose outputs are already current.
+
+Examples:
+   imgbatch local --images ./photos
+   imgbatch local --images ./photos --width 4 --variant thumb:256x256:webp --variant web:1600x:jpeg:82
+   imgbatch local --dir /tmp/run1 --images ./photos --manifest keys.txt
+   imgbatch local --images ./photos --serve      # keep S3 up afterwards, for the aws CLI`,
+		Flags: append(planFlags(),
+			&cli.StringFlag{Name: "dir", Value: ".imgbatch", EnvVars: []string{"IMGBATCH_LOCAL_DIR"}, Usage: "data directory of the embedded stack (S3 objects, logs)"},
+			&cli.StringFlag{Name: "images", Usage: "directory of images to upload into the source bucket (keys are the relative paths)"},
+			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Minute, Usage: "give up waiting for the run after this long"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the children's logs"},
+			&cli.BoolFlag{Name: "serve", Usage: "keep the embedded S3 and bus running after the run until interrupted"},
+			&cli.StringSliceFlag{Name: "child-env", Usage: "extra NAME=VALUE for the children (e.g. IMGBATCH_PROCESSORS=1)"},
+		),
+		Action: localAction,
+	}
+}
+
+func localAction(c *cli.Context) error {
+	log := slog.Default()
+	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	out := c.App.Writer
+
+	var childOut io.Writer
+	if c.Bool("verbose") {
+		childOut = c.App.ErrWriter
+	}
+	width := c.Int("width")
+	if !c.IsSet("width") {
+		width = 2
+	}
+	st, err := localstack.Start(localstack.Options{
+		Dir: c.String("dir"), Width: width, ChildOutput: childOut, Log: log,
+		ChildEnv: append([]string{"IMGBATCH_LOG_FORMAT=json"}, c.StringSlice("child-env")...),
+	})
+	if err != nil {
+		return fmt.Errorf("start the embedded stack: %w", err)
+	}
+	defer st.Close()
+	source, work, output := st.Buckets()
+	fmt.Fprintf(out, "embedded stack: S3 %s (data in %s), event bus %s, %d array children\n", st.S3.URL, st.S3.Dir, st.BusURL, width)
+
+	// This process talks to the stack through the same SDK clients as the children.
+	for _, kv := range st.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+	cl, err := loadClients(ctx)
+	if err != nil {
+		return err
+	}
+	if dir := c.String("images"); dir != "" {
+		n, skipped, err := uploadDir(ctx, cl.s3, source, dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "uploaded %d images to s3://%s/ (%d already there)\n", n, source, skipped)
+	}
+
+	if !c.IsSet("manifest") {
+		if err := c.Set("manifest", "s3://"+source+"/"); err != nil {
+			return err
+		}
+	}
+	if !c.IsSet("bucket") {
+		_ = c.Set("bucket", source)
+	}
+	if !c.IsSet("output-bucket") {
+		_ = c.Set("output-bucket", output)
+	}
+	if !c.IsSet("shard-size") {
+		_ = c.Set("shard-size", "10")
+	}
+	_ = c.Set("width", fmt.Sprint(width))
+	so, err := submitOptionsFrom(c)
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	so.via, so.bus = "events", "imgbatch"
+
+	// Subscribe before submitting so the final event cannot be missed.
+	finished, cancelSub := st.Bus.Subscribe(`{"source":["imgbatch"],"detail-type":["Run Completed","Run Failed"]}`)
+	defer cancelSub()
+	started := time.Now()
+	plan, err := submitRun(ctx, cl, work, so)
+	if err != nil {
+		return err
+	}
+	printPlan(out, plan, false)
+	if plan.Run.Items == 0 {
+		return withCode(exitUsage, fmt.Errorf("the manifest %s has no items: give --images DIR or --manifest", so.manifestURI))
+	}
+
+	store := cl.store(work)
+	ctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
+	defer cancel()
+	fin, err := waitForRun(ctx, out, store, plan.Run.ID, finished, isTerminal(out), st.Runner)
+	if err != nil {
+		return err
+	}
+	status, err := store.Status(context.WithoutCancel(ctx), plan.Run.ID, time.Now())
+	if err != nil {
+		return err
+	}
+	printLocalSummary(out, st, status, fin, time.Since(started))
+	if c.Bool("serve") {
+		fmt.Fprintf(out, "\nserving until interrupted; try:\n  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url %s s3 ls s3://%s/ --recursive | head\n", st.S3.URL, output)
+		<-c.Context.Done()
+	}
+	if fin.DetailType == ebus.DetailTypeRunFailed {
+		return withCode(exitRunFailed, fmt.Errorf("run %s failed its failure tolerance", plan.Run.ID))
+	}
+	return nil
+}
+
+// waitForRun shows progress until the run's final event arrives.
+func waitForRun(ctx context.Context, w io.Writer, store *batch.Store, runID string, finished <-chan ebus.Envelope, tty bool, runner *localstack.ArrayRunner) (ebus.Envelope, error) {
+	every := 5 * time.Second
+	if tty {
+		every = 500 * time.Millisecond
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var allEnded <-chan time.Time
+	for {
+		if allEnded == nil && jobsEnded(runner) {
+			// Every child has ended: the final event is due within moments.
+			allEnded = time.After(5 * time.Second)
+		}
+		select {
+		case <-allEnded:
+			return ebus.Envelope{}, fmt.Errorf("every array child ended but run %s did not finish: %s", runID, childFailures(runner))
+		case env := <-finished:
+			ev, err := env.Decode()
+			if err == nil && eventRunID(ev) == runID {
+				if tty {
+					fmt.Fprintln(w)
+				}
+				return env, nil
+			}
+		case <-tick.C:
+			st, err := store.Status(ctx, runID, time.Now())
+			if err != nil {
+				continue
+			}
+			line := fmt.Sprintf("[%s] %d/%d items: %d ok, %d skipped, %d failed · %.1f img/s · shards %d done, %d running",
+				st.Elapsed.Round(time.Second), st.Counts.Items, st.Run.Items, st.Counts.Succeeded, st.Counts.Skipped, st.Counts.Failed,
+				st.PerSecond, st.DoneCount, st.Running)
+			if tty {
+				fmt.Fprintf(w, "\r%-100s", line)
+			} else {
+				fmt.Fprintln(w, line)
+			}
+		case <-ctx.Done():
+			return ebus.Envelope{}, fmt.Errorf("waiting for run %s: %w (see the children's logs)", runID, ctx.Err())
+		}
+	}
+}
+
+// jobsEnded reports whether array jobs were started and all of them ended.
+func jobsEnded(r *localstack.ArrayRunner) bool {
+	jobs := r.Jobs()
+	if len(jobs) == 0 {
+		return false
+	}
+	for _, j := range jobs {
+		select {
+		case <-j.Done():
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func childFailures(r *localstack.ArrayRunner) string {
+	var parts []string
+	for _, j := range r.Jobs() {
+		for _, c := range j.Children() {
+			if c.ExitCode != 0 {
+				parts = append(parts, fmt.Sprintf("child %d exited %d after %d attempt(s)", c.Index, c.ExitCode, c.Attempts))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return "no child failed (see the logs)"
+	}
+	return strings.Join(parts, "; ") + " (their logs are under the data directory's logs/)"
+}
+
+func eventRunID(ev ebus.Event) string {
+	switch e := ev.(type) {
+	case ebus.RunCompleted:
+		return e.RunID
+	case ebus.RunFailed:
+		return e.RunID
+	}
+	return ""
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func printLocalSummary(w io.Writer, st *localstack.Stack, s *batch.RunStatus, fin ebus.Envelope, took time.Duration) {
+	c := s.Counts
+	fmt.Fprintf(w, "\n%s: run %s in %s\n", fin.DetailType, s.Run.ID, took.Round(100*time.Millisecond))
+	fmt.Fprintf(w, "  items      %d: %d succeeded, %d skipped (outputs current), %d failed\n", c.Items, c.Succeeded, c.Skipped, c.Failed)
+	fmt.Fprintf(w, "  outputs    %d files, %s in → %s out\n", c.Outputs, humanBytes(c.BytesIn), humanBytes(c.BytesOut))
+	if secs := took.Seconds(); secs > 0 {
+		fmt.Fprintf(w, "  throughput %.1f images/s end to end (planning, %d children, processing, reports)\n", float64(c.Items)/secs, len(st.Runner.Jobs()[0].Children()))
+	}
+	if len(s.Failures) > 0 {
+		fmt.Fprintln(w, "  failed, by reason:")
+		for _, g := range s.Failures {
+			fmt.Fprintf(w, "    %3d %-18s e.g. %s: %s\n", g.Count, g.ErrorCode, firstKey(g.Keys), g.Example)
+		}
+	}
+	counts := map[string]int{}
+	for _, e := range st.Bus.Events() {
+		counts[e.DetailType]++
+	}
+	fmt.Fprintf(w, "  events     %d Run Requested, %d Shard Completed, %d Run Completed, %d Run Failed\n",
+		counts[ebus.DetailTypeRunRequested], counts[ebus.DetailTypeShardCompleted], counts[ebus.DetailTypeRunCompleted], counts[ebus.DetailTypeRunFailed])
+	if dir := st.S3.Dir; dir != "" {
+		_, work, output := st.Buckets()
+		fmt.Fprintf(w, "  outputs in %s\n", filepath.Join(dir, "buckets", output))
+		fmt.Fprintf(w, "  report     %s\n", filepath.Join(dir, "buckets", work, "runs", s.Run.ID, "report.csv"))
+		fmt.Fprintf(w, "  logs       %s\n", filepath.Join(filepath.Dir(dir), "logs"))
+	}
+}
+
+// uploadDir uploads every regular file under dir to bucket (key = the
+// slash-separated relative path), skipping objects already there with the
+// same size.
+func uploadDir(ctx context.Context, client *s3.Client, bucket, dir string) (uploaded, skipped int, err error) {
+	var files []string
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("read --images %s: %w", dir, err)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	var up, sk = make([]bool, len(files)), make([]bool, len(files))
+	for i, p := range files {
+		g.Go(func() error {
+			rel, _ := filepath.Rel(dir, p)
+			key := filepath.ToSlash(rel)
+			fi, err := os.Stat(p)
+			if err != nil {
+				return err
+			}
+			if h, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key}); err == nil && aws.ToInt64(h.ContentLength) == fi.Size() {
+				sk[i] = true
+				return nil
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: f, ContentLength: aws.Int64(fi.Size())}); err != nil {
+				return fmt.Errorf("upload %s: %w", p, err)
+			}
+			up[i] = true
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, 0, err
+	}
+	for i := range files {
+		if up[i] {
+			uploaded++
+		}
+		if sk[i] {
+			skipped++
+		}
+	}
+	return uploaded, skipped, nil
+}

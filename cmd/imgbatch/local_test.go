@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imgbatch/imgbatch/sniff"
+)
+
+// TestMain lets the test binary stand in for the imgbatch binary: the
+// local array runner starts os.Executable() as its children, and with
+// IMGBATCH_BE_MAIN=1 this binary runs main's code instead of the tests.
+func TestMain(m *testing.M) {
+	if os.Getenv("IMGBATCH_BE_MAIN") == "1" {
+		os.Exit(run(os.Args, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+type goodImage struct {
+	key  string
+	w, h int
+}
+
+// writeDataset writes generated photos-like images and a few broken files.
+func writeDataset(t *testing.T, dir string) (good []goodImage, bad map[string]string) {
+	t.Helper()
+	mk := func(key string, w, h int, asPNG bool) {
+		p := filepath.Join(dir, filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				img.Set(x, y, color.RGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8((x + y) % 256), 255})
+			}
+		}
+		var buf bytes.Buffer
+		var err error
+		if asPNG {
+			err = png.Encode(&buf, img)
+		} else {
+			err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		good = append(good, goodImage{key, w, h})
+	}
+	sizes := [][2]int{{800, 600}, {600, 800}, {1024, 512}, {300, 200}, {64, 64}, {2000, 1500}}
+	for i := 0; i < 9; i++ {
+		s := sizes[i%len(sizes)]
+		mk("photos/img-"+string(rune('a'+i))+".jpg", s[0], s[1], false)
+	}
+	mk("photos/with space/ünïcode + plus.jpg", 640, 480, false)
+	mk("graphics/chart.png", 500, 250, true)
+	mk("graphics/icon.PNG", 96, 96, true)
+
+	bad = map[string]string{
+		"broken/empty.jpg":                  "EmptySource",
+		"broken/random-bytes.jpg":           "UnsupportedFormat",
+		"broken/pdf-renamed.jpg":            "UnsupportedFormat",
+		"broken/bmp-16x16-valid.bmp":        "UnsupportedFormat",
+		"broken/svg-with-script.svg":        "UnsupportedFormat",
+		"broken/jpeg-sof-65500x65500.jpg":   "TooManyPixels",
+		"broken/png-broken-pillow.png":      "",
+		"broken/text-matrix-named.png":      "UnsupportedFormat",
+		"broken/svgz-truncated-gzip-trailing-garbage.svgz": "UnsupportedFormat",
+	}
+	for key := range bad {
+		src := filepath.Join("..", "..", "testdata", "bad-images", filepath.Base(key))
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return good, bad
+}
+
+func readReport(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, r := range rows {
+		if len(r) != 7 {
+			t.Fatalf("report row has %d columns, want 7 (Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage): %q", len(r), r)
+		}
+		key, err := url.QueryUnescape(r[1])
+		if err != nil {
+			t.Fatalf("report key %q is not URL-encoded: %v", r[1], err)
+		}
+		if _, dup := out[key]; dup {
+			t.Fatalf("report has %q twice", key)
+		}
+		out[key] = r
+	}
+	return out
+}
+
+type recordedEvent struct {
+	DetailType string          `json:"detail-type"`
+	Source     string          `json:"source"`
+	Detail     json.RawMessage `json:"detail"`
+}
+
+func readEvents(t *testing.T, path string) []recordedEvent {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []recordedEvent
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var e recordedEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("events.jsonl: %v", err)
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+func runIDOf(t *testing.T, e recordedEvent) string {
+	var d struct {
+		RunID string `json:"runId"`
+	}
+	if err := json.Unmarshal(e.Detail, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d.RunID
+}
+
+// TestLocalEndToEnd runs `imgbatch local` over generated images and broken
+// files: the embedded S3, the bus routing with the template's rule, two
+// array children processes of this binary, and the report. Then it runs
+// again and expects every good image to be skipped as current.
+func TestLocalEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run: skipped in -short")
+	}
+	data, dir := t.TempDir(), t.TempDir()
+	good, bad := writeDataset(t, data)
+	t.Setenv("IMGBATCH_BE_MAIN", "1")
+	args := []string{"imgbatch", "--log-level", "warn", "local", "--dir", dir, "--images", data, "--width", "2", "--shard-size", "4",
+		"--variant", "thumb:128x128:jpeg:80", "--variant", "small:64x:webp:70", "--timeout", "5m"}
+	var out, errb bytes.Buffer
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("imgbatch local exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	t.Logf("first run:\n%s", out.String())
+
+	// Outputs: every good image has both variants, with the right format and size.
+	outDir := filepath.Join(dir, "s3", "buckets", "output")
+	for _, g := range good {
+		base := strings.TrimSuffix(g.key, filepath.Ext(g.key))
+		checks := []struct {
+			path       string
+			format     sniff.Format
+			maxW, maxH int
+		}{
+			{filepath.Join(outDir, "thumb", filepath.FromSlash(base)+".jpg"), "jpeg", 128, 128},
+			{filepath.Join(outDir, "small", filepath.FromSlash(base)+".webp"), "webp", 64, 1 << 30},
+		}
+		for _, c := range checks {
+			b, err := os.ReadFile(c.path)
+			if err != nil {
+				t.Errorf("%s: output missing: %v", g.key, err)
+				continue
+			}
+			info, err := sniff.Inspect(b)
+			if err != nil {
+				t.Errorf("%s: output unreadable: %v", c.path, err)
+				continue
+			}
+			if info.Format != c.format {
+				t.Errorf("%s: format %s, want %s", c.path, info.Format, c.format)
+			}
+			// inside-fit, no upscaling: the longer fitting side touches the box
+			// unless the source is smaller; the aspect ratio is kept (±1 px).
+			wantW, wantH := fitInside(g.w, g.h, c.maxW, c.maxH)
+			if abs(info.Width-wantW) > 1 || abs(info.Height-wantH) > 1 {
+				t.Errorf("%s: %dx%d, want %dx%d (source %dx%d)", c.path, info.Width, info.Height, wantW, wantH, g.w, g.h)
+			}
+		}
+	}
+
+	// The report: one row per item; broken files failed with their reason.
+	runs, _ := filepath.Glob(filepath.Join(dir, "s3", "buckets", "work", "runs", "*", "report.csv"))
+	if len(runs) != 1 {
+		t.Fatalf("want one report.csv, found %v", runs)
+	}
+	rep := readReport(t, runs[0])
+	if len(rep) != len(good)+len(bad) {
+		t.Errorf("report has %d rows, want %d", len(rep), len(good)+len(bad))
+	}
+	for _, g := range good {
+		r := rep[g.key]
+		if r == nil || r[3] != "succeeded" || r[5] != "200" {
+			t.Errorf("report row of %s: %q, want succeeded/200", g.key, r)
+		}
+	}
+	for key, code := range bad {
+		r := rep[key]
+		if r == nil || r[3] != "failed" || r[4] == "" || r[6] == "" {
+			t.Errorf("report row of %s: %q, want failed with a code and a message", key, r)
+			continue
+		}
+		if code != "" && r[4] != code {
+			t.Errorf("report row of %s: error code %s, want %s (%s)", key, r[4], code, r[6])
+		}
+	}
+
+	// Events: one Run Requested, a Shard Completed per shard, one Run Completed.
+	evs := readEvents(t, filepath.Join(dir, "events.jsonl"))
+	count := map[string]int{}
+	var runID string
+	for _, e := range evs {
+		count[e.DetailType]++
+		if e.Source != "imgbatch" {
+			t.Errorf("event source %q", e.Source)
+		}
+		id := runIDOf(t, e)
+		if runID == "" {
+			runID = id
+		} else if id != runID {
+			t.Errorf("events of two runs: %s and %s", runID, id)
+		}
+	}
+	shards := (len(good) + len(bad) + 3) / 4
+	if count["Run Requested"] != 1 || count["Run Completed"] != 1 || count["Shard Completed"] != shards || count["Run Failed"] != 0 {
+		t.Errorf("events %v, want 1 Run Requested, %d Shard Completed, 1 Run Completed", count, shards)
+	}
+
+	// Second run over the same directory: a new run, every good image skipped.
+	out.Reset()
+	errb.Reset()
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("second imgbatch local exited %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	t.Logf("second run:\n%s", out.String())
+	runs, _ = filepath.Glob(filepath.Join(dir, "s3", "buckets", "work", "runs", "*", "report.csv"))
+	if len(runs) != 2 {
+		t.Fatalf("want two runs after the second local, found %v", runs)
+	}
+	for _, p := range runs {
+		if strings.Contains(p, runID) {
+			continue
+		}
+		rep := readReport(t, p)
+		for _, g := range good {
+			r := rep[g.key]
+			if r == nil || r[3] != "succeeded" || !strings.Contains(r[6], "skipped") {
+				t.Errorf("second run, %s: %q, want succeeded and skipped as current", g.key, r)
+			}
+		}
+	}
+	if !strings.Contains(out.String(), "skipped") {
+		t.Errorf("second run summary does not mention skipped items:\n%s", out.String())
+	}
+}
+
+func fitInside(w, h, maxW, maxH int) (int, int) {
+	if w <= maxW && h <= maxH {
+		return w, h
+	}
+	sw, sh := float64(maxW)/float64(w), float64(maxH)/float64(h)
+	s := min(sw, sh)
+	return int(float64(w)*s + 0.5), int(float64(h)*s + 0.5)
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

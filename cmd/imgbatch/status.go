@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/imgbatch/imgbatch/batch"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "show a run's progress, throughput, ETA and failures by reason",
+		ArgsUsage: "RUN_ID",
+		Description: `Reads the run's state from the work bucket (run.json, claims, checkpoints,
+done markers) and prints progress per shard, throughput, ETA and failures
+grouped by reason.
+
+Examples:
+   imgbatch status 20261123t020000z-1a2b3c4d --work-bucket imgbatch-work
+   imgbatch status RUN_ID --json | jq .counts
+   imgbatch status RUN_ID --watch 5s
+
+Exit code 0 while running or completed, 3 when the run failed its tolerance.`,
+		Flags: []cli.Flag{
+			workBucketFlag,
+			&cli.BoolFlag{Name: "json", Usage: "print the status as JSON"},
+			&cli.DurationFlag{Name: "watch", Usage: "refresh every interval until the run is finished (e.g. --watch 5s)"},
+			&cli.BoolFlag{Name: "shards", Usage: "list every shard"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return withCode(exitUsage, fmt.Errorf("usage: imgbatch status RUN_ID (see --help)"))
+			}
+			bucket, err := needFlag(c, "work-bucket")
+			if err != nil {
+				return err
+			}
+			cl, err := loadClients(c.Context)
+			if err != nil {
+				return err
+			}
+			store := cl.store(bucket)
+			for {
+				st, err := store.Status(c.Context, c.Args().First(), time.Now())
+				if err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					enc := json.NewEncoder(c.App.Writer)
+					enc.SetIndent("", "  ")
+					if err := enc.Encode(st); err != nil {
+						return err
+					}
+				} else {
+					printStatus(c.App.Writer, st, c.Bool("shards"))
+				}
+				if st.Final != nil || c.Duration("watch") <= 0 {
+					if st.Final != nil && st.Final.Status == batch.RunFailed {
+						return withCode(exitRunFailed, fmt.Errorf("run %s failed: %s", st.Run.ID, st.Final.Reason))
+					}
+					return nil
+				}
+				select {
+				case <-c.Context.Done():
+					return nil
+				case <-time.After(c.Duration("watch")):
+				}
+			}
+		},
+	}
+}
+
+func printStatus(w io.Writer, st *batch.RunStatus, shards bool) {
+	r := st.Run
+	state := "running"
+	if st.Final != nil {
+		state = st.Final.Status
+	}
+	pct := 0.0
+	if r.Items > 0 {
+		pct = float64(st.Counts.Items) * 100 / float64(r.Items)
+	}
+	fmt.Fprintf(w, "run %s: %s\n", r.ID, state)
+	fmt.Fprintf(w, "  items   %d/%d (%.1f%%): %d succeeded, %d skipped, %d failed\n", st.Counts.Items, r.Items, pct, st.Counts.Succeeded, st.Counts.Skipped, st.Counts.Failed)
+	fmt.Fprintf(w, "  shards  %d done, %d running, %d pending (of %d)\n", st.DoneCount, st.Running, st.Pending, r.Shards)
+	fmt.Fprintf(w, "  rate    %.1f items/s over %s", st.PerSecond, st.Elapsed.Round(time.Second))
+	if st.ETA > 0 {
+		fmt.Fprintf(w, ", ETA %s", st.ETA.Round(time.Second))
+	}
+	fmt.Fprintln(w)
+	if st.Final != nil {
+		fmt.Fprintf(w, "  report  s3://%s/%s\n  failed  s3://%s/%s\n", r.WorkBucket, st.Final.Report, r.WorkBucket, st.Final.Failed)
+		if st.Final.Reason != "" {
+			fmt.Fprintf(w, "  reason  %s\n", st.Final.Reason)
+		}
+	}
+	if len(st.Failures) > 0 {
+		fmt.Fprintln(w, "  failures by reason:")
+		for _, g := range st.Failures {
+			fmt.Fprintf(w, "    %6d  %-18s e.g. %s (%s)\n", g.Count, g.ErrorCode, firstKey(g.Keys), g.Example)
+		}
+	}
+	if shards {
+		for _, s := range st.Shards {
+			fmt.Fprintf(w, "  shard %6d  %-8s %4d done %3d failed  %s\n", s.Shard, s.State, s.Done, s.Failed, s.Owner)
+		}
+	}
+}
+
+func firstKey(k []string) string {
+	if len(k) == 0 {
+		return ""
+	}
+	return k[0]
+}

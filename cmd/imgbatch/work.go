@@ -1,0 +1,154 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/imgbatch/imgbatch/batch"
+	"github.com/imgbatch/imgbatch/vips"
+	"github.com/imgbatch/imgbatch/worker"
+)
+
+func workCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "work",
+		Usage: "be one child of a Batch array job: claim shards of a run and process them",
+		Description: `Run by every AWS Batch array child (the job definition's command is
+"work --run-id Ref::runId"). The child reads AWS_BATCH_JOB_ARRAY_INDEX, claims
+shard i, i+W, i+2W ... (W = AWS_BATCH_JOB_ARRAY_SIZE), then steals shards that
+are unclaimed or whose lease expired, until every shard of the run is done.
+Each item is fetched, guarded (format from magic bytes, pixel budget, byte cap),
+turned into every recipe variant with libvips shrink-on-load, and uploaded.
+Progress is checkpointed to S3: a retried attempt resumes where it stopped.
+
+On SIGTERM (Spot reclaim, Fargate stop) the child stops taking work, finishes
+what it can within --grace, checkpoints and exits 75, which the job definition
+retries. The last child to finish writes report.csv and sends "Run Completed".
+
+Example (what Batch runs; locally "imgbatch local" sets all of this up):
+   AWS_BATCH_JOB_ARRAY_INDEX=0 AWS_BATCH_JOB_ARRAY_SIZE=4 \
+     imgbatch work --run-id 20261123t020000z-1a2b3c4d --work-bucket my-work-bucket`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "run-id", EnvVars: []string{"IMGBATCH_RUN_ID"}, Usage: "run to work on (runs/<id>/run.json in the work bucket)"},
+			workBucketFlag, eventBusFlag, eventSrcFlag,
+			&cli.IntFlag{Name: "processors", EnvVars: []string{"IMGBATCH_PROCESSORS"}, Usage: "image goroutines (default: CPUs the container may use, from the cgroup quota)"},
+			&cli.IntFlag{Name: "fetchers", EnvVars: []string{"IMGBATCH_FETCHERS"}, Usage: "download goroutines (default 4 × processors)"},
+			&cli.IntFlag{Name: "uploaders", EnvVars: []string{"IMGBATCH_UPLOADERS"}, Usage: "upload goroutines (default 4 × processors)"},
+			&cli.Int64Flag{Name: "max-pixels", Value: 100_000_000, EnvVars: []string{"IMGBATCH_MAX_PIXELS"}, Usage: "refuse images whose header claims more than width × height × pages pixels"},
+			&cli.Int64Flag{Name: "max-source-bytes", Value: 100 << 20, EnvVars: []string{"IMGBATCH_MAX_SOURCE_BYTES"}, Usage: "refuse source objects larger than this"},
+			&cli.Int64Flag{Name: "max-inflight-bytes", Value: 256 << 20, EnvVars: []string{"IMGBATCH_MAX_INFLIGHT_BYTES"}, Usage: "source bytes held in memory at once"},
+			&cli.DurationFlag{Name: "item-timeout", Value: worker.DefaultItemTimeout, EnvVars: []string{"IMGBATCH_ITEM_TIMEOUT"}, Usage: "per-item image deadline: a file that makes libvips loop fails with Timeout"},
+			&cli.BoolFlag{Name: "incremental", Value: true, EnvVars: []string{"IMGBATCH_INCREMENTAL"}, Usage: "skip items whose outputs already carry this source ETag and recipe hash"},
+			&cli.DurationFlag{Name: "lease-ttl", Value: batch.DefaultLeaseTTL, EnvVars: []string{"IMGBATCH_LEASE_TTL"}, Usage: "shard lease; renewed every third of it, stolen once expired"},
+			&cli.DurationFlag{Name: "grace", Value: batch.DefaultGrace, EnvVars: []string{"IMGBATCH_GRACE"}, Usage: "after SIGTERM: time for work in flight before checkpoint and exit 75"},
+			&cli.BoolFlag{Name: "no-linger", EnvVars: []string{"IMGBATCH_NO_LINGER"}, Usage: "exit when nothing is left to claim instead of waiting to steal expired leases"},
+		},
+		Action: workAction,
+	}
+}
+
+func workAction(c *cli.Context) error {
+	runID, err := needFlag(c, "run-id")
+	if err != nil {
+		return err
+	}
+	bucket, err := needFlag(c, "work-bucket")
+	if err != nil {
+		return err
+	}
+	me, err := identityFromEnv()
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	log := slog.Default().With("runId", runID, "arrayIndex", me.Index, "attempt", me.Attempt, "jobId", me.JobID)
+
+	// SIGTERM/SIGINT: stop taking work; the runner finishes what it can within --grace.
+	stop, cancel := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
+	defer cancel()
+
+	cl, err := loadClients(c.Context)
+	if err != nil {
+		return err
+	}
+	vips.Start(vips.Config{Concurrency: 1, Log: log})
+	wcfg := worker.Config{
+		Processors: c.Int("processors"), Fetchers: c.Int("fetchers"), Uploaders: c.Int("uploaders"),
+		MaxPixels: c.Int64("max-pixels"), MaxSourceBytes: c.Int64("max-source-bytes"), MaxInFlightBytes: c.Int64("max-inflight-bytes"),
+		ItemTimeout: c.Duration("item-timeout"), Incremental: c.Bool("incremental"), Log: log,
+	}
+	p, f, u := wcfg.Sizes()
+	log.Info("worker starting", "libvips", vips.Version(), "processors", p, "fetchers", f, "uploaders", u, "arraySize", me.ArraySize)
+
+	var n batch.Notifier = noNotifier{}
+	if bus := c.String("event-bus"); bus != "" {
+		n = notifier{pub: cl.publisher(bus, c.String("event-source"))}
+	}
+	r := &batch.Runner{
+		Store: cl.store(bucket), RunID: runID, Me: me,
+		Processor: worker.New(cl.s3, wcfg), Notifier: n, Log: log,
+		LeaseTTL: c.Duration("lease-ttl"), Grace: c.Duration("grace"), Linger: !c.Bool("no-linger"),
+	}
+	st, err := r.Run(stop)
+	log.Info("worker done", "shards", st.Shards, "succeeded", st.Counts.Succeeded, "failed", st.Counts.Failed,
+		"skipped", st.Counts.Skipped, "finalized", st.Finalized)
+	switch {
+	case errors.Is(err, batch.ErrStopped):
+		return withCode(exitRetry, err)
+	case isFatal(err):
+		return withCode(exitRetry, err)
+	case err != nil:
+		return err
+	}
+	return nil
+}
+
+// isFatal reports errors that should end the attempt so Batch retries it
+// (stuck libvips calls); credential and bucket errors exit 1 (retrying will
+// not fix them: the job definition exits on them).
+func isFatal(err error) bool {
+	var fe *worker.FatalError
+	return errors.As(err, &fe) && strings.Contains(fe.Error(), "stuck")
+}
+
+// identityFromEnv reads the variables AWS Batch sets in every array child.
+// Outside Batch (no variables) the child is index 0 of an array of 1.
+func identityFromEnv() (batch.Identity, error) {
+	id := batch.Identity{JobID: os.Getenv("AWS_BATCH_JOB_ID"), ArraySize: 1, Attempt: 1}
+	if id.JobID == "" {
+		host, _ := os.Hostname()
+		id.JobID = "manual-" + host + "-" + strconv.Itoa(os.Getpid())
+	}
+	// Array children's job id is <parent>:<index>: the lease owner uses the parent.
+	if i := strings.LastIndexByte(id.JobID, ':'); i > 0 {
+		id.JobID = id.JobID[:i]
+	}
+	var err error
+	geti := func(name string, dst *int) {
+		if v := os.Getenv(name); v != "" && err == nil {
+			n, e := strconv.Atoi(v)
+			if e != nil || n < 0 {
+				err = fmt.Errorf("%s=%q is not a non-negative integer", name, v)
+				return
+			}
+			*dst = n
+		}
+	}
+	geti("AWS_BATCH_JOB_ARRAY_INDEX", &id.Index)
+	geti("AWS_BATCH_JOB_ARRAY_SIZE", &id.ArraySize)
+	geti("AWS_BATCH_JOB_ATTEMPT", &id.Attempt)
+	if err == nil && id.ArraySize < 1 {
+		id.ArraySize = 1
+	}
+	if err == nil && id.Index >= id.ArraySize {
+		err = fmt.Errorf("AWS_BATCH_JOB_ARRAY_INDEX=%d is not below AWS_BATCH_JOB_ARRAY_SIZE=%d", id.Index, id.ArraySize)
+	}
+	return id, err
+}

@@ -1,0 +1,193 @@
+// Package imgbatch holds the domain types shared by every part of imgbatch:
+// the items of a manifest, the plan of a run, recipes, per-item results and
+// the S3 layout of a run in the work bucket. Subpackages do the work:
+// manifest (readers), batch (runs in S3: plan, claims, reports), worker (the
+// image pipeline), vips (all cgo), eventbridge (events and the local bus),
+// localstack (the embedded one-machine stack) and cmd/imgbatch (the CLI).
+package imgbatch
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"time"
+)
+
+// Item is one source object to process.
+type Item struct {
+	Bucket    string `json:"bucket"`
+	Key       string `json:"key"`
+	VersionID string `json:"versionId,omitempty"`
+	Size      int64  `json:"size,omitempty"`
+	ETag      string `json:"etag,omitempty"`
+}
+
+// String renders the item as an s3:// URI (for logs and messages).
+func (it Item) String() string {
+	s := "s3://" + it.Bucket + "/" + it.Key
+	if it.VersionID != "" {
+		s += "?versionId=" + it.VersionID
+	}
+	return s
+}
+
+// Tolerance decides when a run has failed. The default is S3 Batch
+// Operations' rule: the run fails once at least MinTasks tasks ran and more
+// than MaxFailedPercent of them failed. MaxFailed, when > 0, also fails the run
+// once more than that many items failed.
+type Tolerance struct {
+	MinTasks         int64   `json:"minTasks"`
+	MaxFailedPercent float64 `json:"maxFailedPercent"`
+	MaxFailed        int64   `json:"maxFailed,omitempty"`
+}
+
+// DefaultTolerance is S3 Batch Operations' rule.
+var DefaultTolerance = Tolerance{MinTasks: 1000, MaxFailedPercent: 50}
+
+// Exceeded reports whether failed out of total breaks the tolerance.
+func (t Tolerance) Exceeded(total, failed int64) bool {
+	if t.MaxFailed > 0 && failed > t.MaxFailed {
+		return true
+	}
+	if total < t.MinTasks || total == 0 {
+		return false
+	}
+	return float64(failed)*100/float64(total) > t.MaxFailedPercent
+}
+
+// Run is the immutable plan of a run, stored as runs/<id>/run.json.
+type Run struct {
+	ID           string    `json:"runId"`
+	ClientToken  string    `json:"clientToken,omitempty"`
+	CreatedAt    time.Time `json:"createdAt"`
+	Source       string    `json:"source"`
+	WorkBucket   string    `json:"workBucket"`
+	OutputBucket string    `json:"outputBucket"`
+	OutputPrefix string    `json:"outputPrefix,omitempty"`
+	Recipe       Recipe    `json:"recipe"`
+	RecipeHash   string    `json:"recipeHash"`
+	Items        int64     `json:"items"`
+	Bytes        int64     `json:"bytes"`
+	Shards       int       `json:"shards"`
+	ShardSize    int       `json:"shardSize"`
+	Width        int       `json:"arrayWidth"`
+	BadLines     int64     `json:"badLines,omitempty"`
+	Duplicates   int64     `json:"duplicates,omitempty"`
+	Tolerance    Tolerance `json:"tolerance"`
+}
+
+// Status is the outcome of one item.
+type Status string
+
+const (
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusSkipped   Status = "skipped" // outputs already current
+)
+
+// Output is one written variant of an item.
+type Output struct {
+	Variant string `json:"variant"`
+	Key     string `json:"key"`
+	Width   int    `json:"width"`
+	Height  int    `json:"height"`
+	Bytes   int64  `json:"bytes"`
+}
+
+// Result is the final record of one item, one line of results/<n>.jsonl.
+type Result struct {
+	Index      int      `json:"i"` // position of the item in its shard
+	Item       Item     `json:"item"`
+	Status     Status   `json:"status"`
+	ErrorCode  string   `json:"errorCode,omitempty"`
+	HTTPStatus int      `json:"httpStatus,omitempty"`
+	Message    string   `json:"message,omitempty"`
+	Outputs    []Output `json:"outputs,omitempty"`
+	BytesIn    int64    `json:"bytesIn,omitempty"`
+	BytesOut   int64    `json:"bytesOut,omitempty"`
+	Millis     int64    `json:"ms"`
+}
+
+// Counts sums results.
+type Counts struct {
+	Items     int64 `json:"items"`
+	Succeeded int64 `json:"succeeded"`
+	Failed    int64 `json:"failed"`
+	Skipped   int64 `json:"skipped"`
+	BytesIn   int64 `json:"bytesIn"`
+	BytesOut  int64 `json:"bytesOut"`
+	Outputs   int64 `json:"outputs"`
+}
+
+// Add counts one result.
+func (c *Counts) Add(r Result) {
+	c.Items++
+	switch r.Status {
+	case StatusSucceeded:
+		c.Succeeded++
+	case StatusFailed:
+		c.Failed++
+	case StatusSkipped:
+		c.Skipped++
+	}
+	c.BytesIn += r.BytesIn
+	c.BytesOut += r.BytesOut
+	c.Outputs += int64(len(r.Outputs))
+}
+
+// Merge adds other into c.
+func (c *Counts) Merge(o Counts) {
+	c.Items += o.Items
+	c.Succeeded += o.Succeeded
+	c.Failed += o.Failed
+	c.Skipped += o.Skipped
+	c.BytesIn += o.BytesIn
+	c.BytesOut += o.BytesOut
+	c.Outputs += o.Outputs
+}
+
+// Layout names the objects of a run in the work bucket.
+type Layout struct{ RunID string }
+
+func (l Layout) prefix() string { return path.Join("runs", l.RunID) }
+
+// Prefix is runs/<id>/.
+func (l Layout) Prefix() string { return l.prefix() + "/" }
+
+// Run is the plan: runs/<id>/run.json.
+func (l Layout) Run() string { return l.prefix() + "/run.json" }
+
+// Shard holds the items of shard n.
+func (l Layout) Shard(n int) string { return fmt.Sprintf("%s/shards/%06d.jsonl", l.prefix(), n) }
+
+// Claim is the lease of shard n.
+func (l Layout) Claim(n int) string { return fmt.Sprintf("%s/claims/%06d.json", l.prefix(), n) }
+
+// Progress is the checkpoint of shard n.
+func (l Layout) Progress(n int) string { return fmt.Sprintf("%s/progress/%06d.json", l.prefix(), n) }
+
+// Results are the final results of shard n written under lease epoch e.
+func (l Layout) Results(n int, epoch int64) string {
+	return fmt.Sprintf("%s/results/%06d-e%s.jsonl", l.prefix(), n, strconv.FormatInt(epoch, 10))
+}
+
+// DonePrefix is where the write-once shard markers live.
+func (l Layout) DonePrefix() string { return l.prefix() + "/done/" }
+
+// Done is the write-once completion marker of shard n.
+func (l Layout) Done(n int) string { return fmt.Sprintf("%s/done/%06d.json", l.prefix(), n) }
+
+// Final is the write-once marker of the finalized run (also the event outbox).
+func (l Layout) Final() string { return l.prefix() + "/final.json" }
+
+// Report is the S3 Batch Operations style completion report.
+func (l Layout) Report() string { return l.prefix() + "/report.csv" }
+
+// Failed is the manifest of failed items (S3 Batch Operations CSV).
+func (l Layout) Failed() string { return l.prefix() + "/failed.csv" }
+
+// Summary is the JSON summary of the finished run.
+func (l Layout) Summary() string { return l.prefix() + "/summary.json" }
+
+// Token maps a client token to its run: runs/_tokens/<token>.json (write-once).
+func TokenKey(token string) string { return "runs/_tokens/" + token + ".json" }

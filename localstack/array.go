@@ -1,0 +1,227 @@
+package localstack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// ExitRetry is the exit code with which `imgbatch work` asks to be retried
+// (stopped by SIGTERM, or stuck libvips calls): the job definition's retry
+// strategy retries it, like a lost Spot host.
+const ExitRetry = 75
+
+// ArrayRunner stands in for AWS Batch array jobs: it starts Size children
+// of a command with the variables Batch sets, and retries a child's attempt
+// the way the job definition's retry strategy does (exit code 75 or a
+// signal-killed child are retried; any other non-zero exit is final).
+type ArrayRunner struct {
+	Exe       string   // the imgbatch binary children run
+	Env       []string // extra environment of every child (endpoints, buckets)
+	LogDir    string   // child output goes to <LogDir>/<job id>/<index>.log
+	QueueName string
+	CEName    string
+	Log       *slog.Logger
+	// Output, when set, also receives every child's output (for `local -v`).
+	Output io.Writer
+
+	mu   sync.Mutex
+	jobs []*ArrayJob
+}
+
+// JobSpec is what SubmitJob would carry.
+type JobSpec struct {
+	Name     string
+	Command  []string // arguments after the binary, Ref:: parameters already substituted
+	Size     int      // array size
+	Attempts int      // retry strategy attempts (default 1)
+	Env      map[string]string
+}
+
+// Child is the state of one array child.
+type Child struct {
+	Index    int
+	Attempts int
+	ExitCode int
+	Err      string
+}
+
+// ArrayJob is a submitted array job.
+type ArrayJob struct {
+	ID       string
+	Spec     JobSpec
+	done     chan struct{}
+	mu       sync.Mutex
+	children []Child
+}
+
+// Submit starts the array job's children and returns at once.
+func (r *ArrayRunner) Submit(ctx context.Context, spec JobSpec) (*ArrayJob, error) {
+	if spec.Size < 1 {
+		return nil, fmt.Errorf("array size %d: must be at least 1", spec.Size)
+	}
+	if spec.Attempts < 1 {
+		spec.Attempts = 1
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	j := &ArrayJob{ID: "local-" + hex.EncodeToString(b[:]), Spec: spec, done: make(chan struct{}), children: make([]Child, spec.Size)}
+	r.mu.Lock()
+	r.jobs = append(r.jobs, j)
+	r.mu.Unlock()
+	log := r.logger().With("jobId", j.ID, "job", spec.Name)
+	log.Info("array job submitted", "size", spec.Size, "attempts", spec.Attempts, "command", spec.Command)
+	var wg sync.WaitGroup
+	for i := 0; i < spec.Size; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r.runChild(ctx, j, i, log)
+		}(i)
+	}
+	go func() { wg.Wait(); close(j.done) }()
+	return j, nil
+}
+
+func (r *ArrayRunner) logger() *slog.Logger {
+	if r.Log != nil {
+		return r.Log
+	}
+	return slog.Default()
+}
+
+func (r *ArrayRunner) runChild(ctx context.Context, j *ArrayJob, i int, log *slog.Logger) {
+	for attempt := 1; attempt <= j.Spec.Attempts; attempt++ {
+		code, err := r.start(ctx, j, i, attempt)
+		j.mu.Lock()
+		j.children[i] = Child{Index: i, Attempts: attempt, ExitCode: code}
+		if err != nil {
+			j.children[i].Err = err.Error()
+		}
+		j.mu.Unlock()
+		if code == 0 && err == nil {
+			return
+		}
+		retryable := code == ExitRetry || code < 0
+		log.Warn("array child ended", "index", i, "attempt", attempt, "exitCode", code, "err", err, "retry", retryable && attempt < j.Spec.Attempts)
+		if !retryable || ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// start runs one attempt of child i and returns its exit code (-1 when it
+// was killed by a signal, like a lost host).
+func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int) (int, error) {
+	cmd := exec.Command(r.Exe, j.Spec.Command...)
+	// The job definition's environment first; the stack's endpoints and
+	// buckets win over what the template resolves from its resources.
+	cmd.Env = os.Environ()
+	for k, v := range j.Spec.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, r.Env...)
+	cmd.Env = append(cmd.Env,
+		"AWS_BATCH_JOB_ID="+j.ID+":"+strconv.Itoa(i),
+		"AWS_BATCH_JOB_ARRAY_INDEX="+strconv.Itoa(i),
+		"AWS_BATCH_JOB_ARRAY_SIZE="+strconv.Itoa(j.Spec.Size),
+		"AWS_BATCH_JOB_ATTEMPT="+strconv.Itoa(attempt),
+		"AWS_BATCH_JQ_NAME="+r.QueueName,
+		"AWS_BATCH_CE_NAME="+r.CEName,
+	)
+	var out io.Writer = io.Discard
+	if r.LogDir != "" {
+		dir := filepath.Join(r.LogDir, j.ID)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return 1, err
+		}
+		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(i)+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return 1, err
+		}
+		defer f.Close()
+		out = f
+	}
+	if r.Output != nil {
+		out = io.MultiWriter(out, r.Output)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return 1, fmt.Errorf("start child %d: %w", i, err)
+	}
+	// Like Batch on a cancelled job: SIGTERM, then SIGKILL after 30 s.
+	stopped := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Kill()
+			case <-stopped:
+			}
+		case <-stopped:
+		}
+	}()
+	err := cmd.Wait()
+	close(stopped)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return -1, fmt.Errorf("killed by %v", ws.Signal())
+		}
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return 1, err
+	}
+	return 0, nil
+}
+
+// Wait blocks until every child ended for good.
+func (j *ArrayJob) Wait(ctx context.Context) error {
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	var failed []string
+	for _, c := range j.Children() {
+		if c.ExitCode != 0 || c.Err != "" {
+			failed = append(failed, fmt.Sprintf("child %d exit %d after %d attempts %s", c.Index, c.ExitCode, c.Attempts, c.Err))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("array job %s: %v", j.ID, failed)
+	}
+	return nil
+}
+
+// Done is closed when every child ended.
+func (j *ArrayJob) Done() <-chan struct{} { return j.done }
+
+// Children is a snapshot of the children's states.
+func (j *ArrayJob) Children() []Child {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([]Child(nil), j.children...)
+}
+
+// Jobs lists the submitted jobs.
+func (r *ArrayRunner) Jobs() []*ArrayJob {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*ArrayJob(nil), r.jobs...)
+}

@@ -1,0 +1,88 @@
+// Package localstack is the embedded default: everything imgbatch needs
+// from AWS, on one machine, in one process — an S3-compatible server whose
+// data is a directory a person can open, a local EventBridge bus that routes
+// with the CloudFormation template's own rules, and an array-job runner that
+// starts `imgbatch work` children with the variables AWS Batch sets. The
+// code under test is the production code: SDK clients are only pointed at
+// these endpoints.
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3afero"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/spf13/afero"
+)
+
+// S3Server is an in-process S3-compatible server on 127.0.0.1.
+type S3Server struct {
+	URL string
+	Dir string // where objects live: <Dir>/buckets/<bucket>/<key> (empty in memory mode)
+	srv *http.Server
+	ln  net.Listener
+}
+
+// StartS3 starts the server. With dir set, objects are files under
+// dir/buckets/<bucket>/ (metadata under dir/metadata/), so a person can open
+// the outputs afterwards; with dir empty, everything stays in memory (S3
+// keys that are not valid file paths, such as "a/../b", need memory mode).
+func StartS3(dir string, buckets ...string) (*S3Server, error) {
+	var backend gofakes3.Backend
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, err
+		}
+		fs := afero.NewBasePathFs(afero.NewOsFs(), abs)
+		b, err := s3afero.MultiBucket(fs)
+		if err != nil {
+			return nil, fmt.Errorf("s3 data dir %s: %w", abs, err)
+		}
+		backend = b
+		dir = abs
+	} else {
+		backend = s3mem.New()
+	}
+	fake := gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog()), gofakes3.WithAutoBucket(false))
+	for _, b := range buckets {
+		if err := backend.CreateBucket(b); err != nil && !isBucketExists(err) {
+			return nil, fmt.Errorf("create bucket %s: %w", b, err)
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &S3Server{URL: "http://" + ln.Addr().String(), Dir: dir, ln: ln,
+		srv: &http.Server{Handler: fake.Server(), ReadHeaderTimeout: 10 * time.Second}}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("local s3 server stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+func isBucketExists(err error) bool {
+	return gofakes3.HasErrorCode(err, gofakes3.ErrBucketAlreadyExists)
+}
+
+// Close stops the server.
+func (s *S3Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.srv.Shutdown(ctx)
+}

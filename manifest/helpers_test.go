@@ -1,0 +1,166 @@
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/imgbatch/imgbatch"
+)
+
+// drained is everything a Reader gave.
+type drained struct {
+	items []imgbatch.Item
+	bad   []*LineError
+}
+
+// drain reads r to the end; a fatal error fails the test.
+func drain(t testing.TB, r Reader) drained {
+	t.Helper()
+	var d drained
+	for {
+		it, err := r.Next()
+		if err == io.EOF {
+			return d
+		}
+		var le *LineError
+		if errors.As(err, &le) {
+			d.bad = append(d.bad, le)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("fatal error after %d items: %v", len(d.items), err)
+		}
+		d.items = append(d.items, it)
+	}
+}
+
+// badLine is an expected LineError: its source's base name, line and a
+// substring of the reason.
+type badLine struct {
+	source string
+	line   int64
+	reason string
+}
+
+func checkBad(t *testing.T, got []*LineError, want []badLine) {
+	t.Helper()
+	for i := 0; i < max(len(got), len(want)); i++ {
+		switch {
+		case i >= len(got):
+			t.Errorf("missing line error %+v", want[i])
+		case i >= len(want):
+			t.Errorf("unexpected line error %v", got[i])
+		default:
+			g, w := got[i], want[i]
+			if (w.source != "" && filepath.Base(g.Source) != w.source) || g.Line != w.line || !strings.Contains(g.Reason, w.reason) {
+				t.Errorf("line error %d = %v (source %q line %d), want %+v", i, g, g.Source, g.Line, w)
+			}
+			if len(g.Text) > maxText+len("…") {
+				t.Errorf("line error text is %d bytes", len(g.Text))
+			}
+		}
+	}
+}
+
+func checkItems(t *testing.T, got, want []imgbatch.Item) {
+	t.Helper()
+	for i := 0; i < max(len(got), len(want)); i++ {
+		switch {
+		case i >= len(got):
+			t.Errorf("missing item %d: %+v", i, want[i])
+		case i >= len(want):
+			t.Errorf("unexpected item %d: %+v", i, got[i])
+		case got[i] != want[i]:
+			t.Errorf("item %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func writeFile(t testing.TB, path string, data []byte) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func gz(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// openFile writes content to a temporary file called name and opens it.
+func openFile(t *testing.T, name, content string, opt Options) Reader {
+	t.Helper()
+	p := writeFile(t, filepath.Join(t.TempDir(), name), []byte(content))
+	r, c, err := Open(context.Background(), p, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return r
+}
+
+// fakeS3 starts an in-process S3 and returns a client for it.
+func fakeS3(t testing.TB, buckets ...string) *s3.Client {
+	t.Helper()
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(srv.Close)
+	return fakeS3Client(t, srv.URL, nil, buckets...)
+}
+
+func fakeS3Client(t testing.TB, url string, hc aws.HTTPClient, buckets ...string) *s3.Client {
+	t.Helper()
+	client := s3.New(s3.Options{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""),
+	}, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(url)
+		o.UsePathStyle = true
+		if hc != nil {
+			o.HTTPClient = hc
+		}
+	})
+	for _, b := range buckets {
+		if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return client
+}
+
+func put(t testing.TB, c *s3.Client, bucket, key string, data []byte) {
+	t.Helper()
+	_, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(data)})
+	if err != nil {
+		t.Fatalf("put s3://%s/%s: %v", bucket, key, err)
+	}
+}
+
+func bufioString(s string) *bufio.Reader { return bufio.NewReaderSize(strings.NewReader(s), maxLine) }

@@ -1,0 +1,164 @@
+package imgbatch
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+)
+
+// Fit modes of a variant (the names sharp and CSS object-fit use).
+const (
+	FitInside  = "inside"  // keep aspect, within width x height
+	FitCover   = "cover"   // keep aspect, fill width x height, crop the rest
+	FitContain = "contain" // keep aspect, within width x height, pad to exactly width x height
+	FitFill    = "fill"    // ignore aspect, stretch to width x height
+)
+
+// Output formats.
+const (
+	FormatJPEG = "jpeg"
+	FormatPNG  = "png"
+	FormatWebP = "webp"
+	FormatAVIF = "avif"
+)
+
+// Variant is one output of a recipe.
+type Variant struct {
+	Name         string `json:"name"`
+	Width        int    `json:"width,omitempty"`
+	Height       int    `json:"height,omitempty"`
+	Fit          string `json:"fit,omitempty"`
+	Format       string `json:"format"`
+	Quality      int    `json:"quality,omitempty"`
+	Upscale      bool   `json:"upscale,omitempty"`
+	KeepMetadata bool   `json:"keepMetadata,omitempty"`
+	SmartCrop    bool   `json:"smartCrop,omitempty"`
+}
+
+// Recipe is a named list of variants made from every source image.
+type Recipe struct {
+	Name     string    `json:"name"`
+	Variants []Variant `json:"variants"`
+}
+
+// DefaultRecipe is what runs when no recipe is given: a thumbnail and a web
+// JPEG.
+var DefaultRecipe = Recipe{
+	Name: "default",
+	Variants: []Variant{
+		{Name: "thumb", Width: 256, Height: 256, Fit: FitInside, Format: FormatJPEG, Quality: 80},
+		{Name: "web", Width: 1280, Height: 1280, Fit: FitInside, Format: FormatJPEG, Quality: 82},
+	},
+}
+
+// Ext is the file extension of a format.
+func Ext(format string) string {
+	switch format {
+	case FormatJPEG:
+		return "jpg"
+	default:
+		return format
+	}
+}
+
+// ContentType is the MIME type of a format.
+func ContentType(format string) string {
+	switch format {
+	case FormatJPEG:
+		return "image/jpeg"
+	case FormatPNG:
+		return "image/png"
+	case FormatWebP:
+		return "image/webp"
+	case FormatAVIF:
+		return "image/avif"
+	}
+	return "application/octet-stream"
+}
+
+// Normalize fills defaults and validates the recipe.
+func (r *Recipe) Normalize() error {
+	if len(r.Variants) == 0 {
+		return fmt.Errorf("recipe %q has no variants", r.Name)
+	}
+	seen := map[string]bool{}
+	for i := range r.Variants {
+		v := &r.Variants[i]
+		if v.Name == "" || strings.ContainsAny(v.Name, "/\\") || v.Name == "." || v.Name == ".." {
+			return fmt.Errorf("variant %d: name %q must be non-empty and contain no slash", i, v.Name)
+		}
+		if seen[v.Name] {
+			return fmt.Errorf("variant %q appears twice", v.Name)
+		}
+		seen[v.Name] = true
+		if v.Width < 0 || v.Height < 0 || (v.Width == 0 && v.Height == 0) {
+			return fmt.Errorf("variant %q: give width and/or height (> 0)", v.Name)
+		}
+		if v.Fit == "" {
+			v.Fit = FitInside
+		}
+		switch v.Fit {
+		case FitInside, FitCover, FitContain, FitFill:
+		default:
+			return fmt.Errorf("variant %q: fit %q is not one of inside, cover, contain, fill", v.Name, v.Fit)
+		}
+		if v.Fit != FitInside && (v.Width == 0 || v.Height == 0) {
+			return fmt.Errorf("variant %q: fit %q needs both width and height", v.Name, v.Fit)
+		}
+		if v.Format == "" {
+			v.Format = FormatJPEG
+		}
+		if v.Format == "jpg" {
+			v.Format = FormatJPEG
+		}
+		switch v.Format {
+		case FormatJPEG, FormatPNG, FormatWebP, FormatAVIF:
+		default:
+			return fmt.Errorf("variant %q: format %q is not one of jpeg, png, webp, avif", v.Name, v.Format)
+		}
+		if v.Quality == 0 && v.Format != FormatPNG {
+			v.Quality = 80
+		}
+		if v.Quality < 0 || v.Quality > 100 {
+			return fmt.Errorf("variant %q: quality %d is outside 1..100", v.Name, v.Quality)
+		}
+	}
+	return nil
+}
+
+// Hash is the canonical hash of the normalized recipe: variants sorted by
+// name, JSON encoded, SHA-256, first 16 hex digits. The recipe name is not
+// part of it: two recipes that make the same outputs have the same hash.
+func (r Recipe) Hash() string {
+	vs := append([]Variant(nil), r.Variants...)
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })
+	b, _ := json.Marshal(vs)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// MaxKeyBytes is S3's limit on the length of a key.
+const MaxKeyBytes = 1024
+
+// OutputKey is where variant v of source key goes:
+// <prefix>/<variant>/<source key without extension>.<ext>. The source key
+// is kept byte for byte (S3 keys are not paths: "..", "//" and a leading "/"
+// are legal and kept); only its last extension is replaced.
+func OutputKey(prefix string, v Variant, sourceKey string) (string, error) {
+	base := sourceKey
+	if ext := path.Ext(base); ext != "" && !strings.Contains(ext, "/") && len(ext) < len(path.Base(base)) {
+		base = strings.TrimSuffix(base, ext)
+	}
+	k := v.Name + "/" + base + "." + Ext(v.Format)
+	if prefix != "" {
+		k = strings.TrimSuffix(prefix, "/") + "/" + k
+	}
+	if len(k) > MaxKeyBytes {
+		return "", fmt.Errorf("output key for variant %q would be %d bytes, over S3's %d-byte limit", v.Name, len(k), MaxKeyBytes)
+	}
+	return k, nil
+}
