@@ -153,7 +153,9 @@ func (s *Stack) Env() []string {
 }
 
 // Buckets returns the source, work and output bucket names.
-func (s *Stack) Buckets() (source, work, output string) { return s.opts.Source, s.opts.Work, s.opts.Output }
+func (s *Stack) Buckets() (source, work, output string) {
+	return s.opts.Source, s.opts.Work, s.opts.Output
+}
 
 // addTemplateRules routes the bus with the CloudFormation template's own
 // rules: the Batch target starts the array runner with the job definition's

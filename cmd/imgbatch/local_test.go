@@ -72,14 +72,14 @@ func writeDataset(t *testing.T, dir string) (good []goodImage, bad map[string]st
 	mk("graphics/icon.PNG", 96, 96, true)
 
 	bad = map[string]string{
-		"broken/empty.jpg":                  "EmptySource",
-		"broken/random-bytes.jpg":           "UnsupportedFormat",
-		"broken/pdf-renamed.jpg":            "UnsupportedFormat",
-		"broken/bmp-16x16-valid.bmp":        "UnsupportedFormat",
-		"broken/svg-with-script.svg":        "UnsupportedFormat",
-		"broken/jpeg-sof-65500x65500.jpg":   "TooManyPixels",
-		"broken/png-broken-pillow.png":      "",
-		"broken/text-matrix-named.png":      "UnsupportedFormat",
+		"broken/empty.jpg":                                 "EmptySource",
+		"broken/random-bytes.jpg":                          "UnsupportedFormat",
+		"broken/pdf-renamed.jpg":                           "UnsupportedFormat",
+		"broken/bmp-16x16-valid.bmp":                       "UnsupportedFormat",
+		"broken/svg-with-script.svg":                       "UnsupportedFormat",
+		"broken/jpeg-sof-65500x65500.jpg":                  "TooManyPixels",
+		"broken/png-broken-pillow.png":                     "",
+		"broken/text-matrix-named.png":                     "UnsupportedFormat",
 		"broken/svgz-truncated-gzip-trailing-garbage.svgz": "UnsupportedFormat",
 	}
 	for key := range bad {

@@ -40,4 +40,4 @@ func (n notifier) RunFinished(ctx context.Context, run *imgbatch.Run, f batch.Fi
 type noNotifier struct{}
 
 func (noNotifier) ShardCompleted(context.Context, *imgbatch.Run, batch.DoneMarker) error { return nil }
-func (noNotifier) RunFinished(context.Context, *imgbatch.Run, batch.Final) error        { return nil }
+func (noNotifier) RunFinished(context.Context, *imgbatch.Run, batch.Final) error         { return nil }
