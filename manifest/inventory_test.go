@@ -18,18 +18,18 @@ const invSchema = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastM
 // Two data files: a gzip one and a plain one with CRLF.
 var (
 	invData1 = strings.Join([]string{
-		`"src","a%20b+c.jpg","v1","true","false","100","2024-01-01T00:00:00.000Z","e1"`, // 1
+		`"src","a%20b+c.jpg","v1","true","false","100","2024-01-01T00:00:00.000Z","e1"`,     // 1
 		`"src","not-latest.jpg","v2","false","false","100","2024-01-01T00:00:00.000Z","e2"`, // 2
-		`"src","dm.jpg","v3","true","true","","2024-01-01T00:00:00.000Z",""`, // 3
-		`"src","bad-size.jpg","v4","true","false","x","2024-01-01T00:00:00.000Z","e4"`, // 4
+		`"src","dm.jpg","v3","true","true","","2024-01-01T00:00:00.000Z",""`,                // 3
+		`"src","bad-size.jpg","v4","true","false","x","2024-01-01T00:00:00.000Z","e4"`,      // 4
 		`"src","few","fields"`, // 5
-		`"src","folder/","","true","false","0","2024-01-01T00:00:00.000Z","e"`, // 6
+		`"src","folder/","","true","false","0","2024-01-01T00:00:00.000Z","e"`,             // 6
 		`"src","%E6%97%A5.png","v7","true","false","5000","2023-01-01T00:00:00.000Z","e7"`, // 7
-		`"src","bad-date.jpg","v8","true","false","1","yesterday","e"`, // 8
+		`"src","bad-date.jpg","v8","true","false","1","yesterday","e"`,                     // 8
 	}, "\n") + "\n"
 	invData2 = "\ufeff" + strings.Join([]string{
-		`"src","x%2By.jpg","v8","true","false","7","2024-02-01T00:00:00Z","e8"`, // 1
-		`"src","bad%zz","v9","true","false","7","2024-02-01T00:00:00Z","e9"`, // 2
+		`"src","x%2By.jpg","v8","true","false","7","2024-02-01T00:00:00Z","e8"`,           // 1
+		`"src","bad%zz","v9","true","false","7","2024-02-01T00:00:00Z","e9"`,              // 2
 		`"src","%2F..%2Fweird%25.jpg","","true","false","1","2024-02-01T00:00:00Z","e10"`, // 3
 	}, "\r\n")
 	invItems = []imgbatch.Item{
