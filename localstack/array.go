@@ -81,7 +81,7 @@ func (r *ArrayRunner) Submit(ctx context.Context, spec JobSpec) (*ArrayJob, erro
 	r.jobs = append(r.jobs, j)
 	r.mu.Unlock()
 	log := r.logger().With("jobId", j.ID, "job", spec.Name)
-	log.Info("array job submitted", "size", spec.Size, "attempts", spec.Attempts, "command", spec.Command)
+	log.Debug("array job submitted", "size", spec.Size, "attempts", spec.Attempts, "command", spec.Command)
 	var wg sync.WaitGroup
 	for i := 0; i < spec.Size; i++ {
 		wg.Add(1)
@@ -114,8 +114,12 @@ func (r *ArrayRunner) runChild(ctx context.Context, j *ArrayJob, i int, log *slo
 			return
 		}
 		retryable := code == ExitRetry || code < 0
+		if ctx.Err() != nil {
+			log.Debug("array child stopped with the stack", "index", i, "attempt", attempt, "exitCode", code)
+			return
+		}
 		log.Warn("array child ended", "index", i, "attempt", attempt, "exitCode", code, "err", err, "retry", retryable && attempt < j.Spec.Attempts)
-		if !retryable || ctx.Err() != nil {
+		if !retryable {
 			return
 		}
 	}

@@ -244,7 +244,7 @@ func (s *Stack) batchTarget(def cloudformation.JobDefinition, size int) func(con
 // notify appends what an SNS target would publish to notifications.jsonl.
 func (s *Stack) notify(rule string) func(context.Context, []byte) error {
 	return func(_ context.Context, input []byte) error {
-		s.opts.Log.Info("notification", "rule", rule, "message", string(input))
+		s.opts.Log.Debug("notification", "rule", rule, "message", string(input))
 		if s.opts.Dir == "" {
 			return nil
 		}

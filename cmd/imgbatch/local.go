@@ -73,7 +73,7 @@ func localAction(c *cli.Context) error {
 	}
 	st, err := localstack.Start(localstack.Options{
 		Dir: c.String("dir"), Width: width, ChildOutput: childOut, Log: log,
-		ChildEnv: append([]string{"IMGBATCH_LOG_FORMAT=json"}, c.StringSlice("child-env")...),
+		ChildEnv: append([]string{"IMGBATCH_LOG_FORMAT=json", "IMGBATCH_POLL=1s"}, c.StringSlice("child-env")...),
 	})
 	if err != nil {
 		return fmt.Errorf("start the embedded stack: %w", err)
@@ -140,6 +140,8 @@ func localAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Children that were waiting to steal notice the end within their poll.
+	waitJobs(st.Runner, 10*time.Second)
 	status, err := store.Status(context.WithoutCancel(ctx), plan.Run.ID, time.Now())
 	if err != nil {
 		return err
@@ -195,6 +197,18 @@ func waitForRun(ctx context.Context, w io.Writer, store *batch.Store, runID stri
 			}
 		case <-ctx.Done():
 			return ebus.Envelope{}, fmt.Errorf("waiting for run %s: %w (see the children's logs)", runID, ctx.Err())
+		}
+	}
+}
+
+// waitJobs waits up to d for every array job to end.
+func waitJobs(r *localstack.ArrayRunner, d time.Duration) {
+	deadline := time.After(d)
+	for _, j := range r.Jobs() {
+		select {
+		case <-j.Done():
+		case <-deadline:
+			return
 		}
 	}
 }

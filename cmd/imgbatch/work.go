@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -49,6 +50,7 @@ Example (what Batch runs; locally "imgbatch local" sets all of this up):
 			&cli.BoolFlag{Name: "incremental", Value: true, EnvVars: []string{"IMGBATCH_INCREMENTAL"}, Usage: "skip items whose outputs already carry this source ETag and recipe hash"},
 			&cli.DurationFlag{Name: "lease-ttl", Value: batch.DefaultLeaseTTL, EnvVars: []string{"IMGBATCH_LEASE_TTL"}, Usage: "shard lease; renewed every third of it, stolen once expired"},
 			&cli.DurationFlag{Name: "grace", Value: batch.DefaultGrace, EnvVars: []string{"IMGBATCH_GRACE"}, Usage: "after SIGTERM: time for work in flight before checkpoint and exit 75"},
+			&cli.DurationFlag{Name: "poll", Value: 5 * time.Second, EnvVars: []string{"IMGBATCH_POLL"}, Usage: "how often a child with nothing to claim looks for expired leases and the run's end"},
 			&cli.BoolFlag{Name: "no-linger", EnvVars: []string{"IMGBATCH_NO_LINGER"}, Usage: "exit when nothing is left to claim instead of waiting to steal expired leases"},
 		},
 		Action: workAction,
@@ -94,7 +96,7 @@ func workAction(c *cli.Context) error {
 	r := &batch.Runner{
 		Store: cl.store(bucket), RunID: runID, Me: me,
 		Processor: worker.New(cl.s3, wcfg), Notifier: n, Log: log,
-		LeaseTTL: c.Duration("lease-ttl"), Grace: c.Duration("grace"), Linger: !c.Bool("no-linger"),
+		LeaseTTL: c.Duration("lease-ttl"), Grace: c.Duration("grace"), Linger: !c.Bool("no-linger"), Poll: c.Duration("poll"),
 	}
 	st, err := r.Run(stop)
 	log.Info("worker done", "shards", st.Shards, "succeeded", st.Counts.Succeeded, "failed", st.Counts.Failed,
