@@ -99,7 +99,17 @@ func Start(o Options) (*Stack, error) {
 		return nil, err
 	}
 	st.BusURL = "http://" + ln.Addr().String()
-	st.busSrv = &http.Server{Handler: st.Bus, ReadHeaderTimeout: 10 * time.Second}
+	defs, err := cloudformation.JobDefinitions()
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("read the template's job definitions: %w", err)
+	}
+	// One endpoint serves EventBridge (POST / with X-Amz-Target) and the
+	// Batch REST API (/v1/...).
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", &batchAPI{stack: st, defs: defs})
+	mux.Handle("/", st.Bus)
+	st.busSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = st.busSrv.Serve(ln) }()
 	st.Runner.Env = append(st.Env(), o.ChildEnv...)
 	if err := st.addTemplateRules(); err != nil {
@@ -142,6 +152,7 @@ func (s *Stack) Env() []string {
 	return []string{
 		"AWS_ENDPOINT_URL_S3=" + s.S3.URL,
 		"AWS_ENDPOINT_URL_EVENTBRIDGE=" + s.BusURL,
+		"AWS_ENDPOINT_URL_BATCH=" + s.BusURL,
 		"AWS_ACCESS_KEY_ID=local",
 		"AWS_SECRET_ACCESS_KEY=local",
 		"AWS_REGION=us-east-1",
@@ -214,31 +225,41 @@ func (s *Stack) batchTarget(def cloudformation.JobDefinition, size int) func(con
 		if err := json.Unmarshal(input, &in); err != nil {
 			return fmt.Errorf("batch target input %s: %w", input, err)
 		}
-		params := map[string]string{}
-		for k, v := range def.DefaultParameters {
-			params[k] = v
+		spec, err := jobSpec(def, in.Parameters, size)
+		if err != nil {
+			return err
 		}
-		for k, v := range in.Parameters {
-			params[k] = v
-		}
-		cmd := make([]string, len(def.Command))
-		for i, a := range def.Command {
-			if name, ok := strings.CutPrefix(a, "Ref::"); ok {
-				v, ok := params[name]
-				if !ok {
-					return fmt.Errorf("job definition %s: no value for %s", def.LogicalID, a)
-				}
-				a = v
-			}
-			cmd[i] = a
-		}
-		env := map[string]string{}
-		for k, v := range def.Environment {
-			env[k] = v // the runner puts the stack's own endpoints and buckets over these
-		}
-		_, err := s.Runner.Submit(s.ctx, JobSpec{Name: def.LogicalID, Command: cmd, Size: size, Attempts: def.Attempts, Env: env})
+		_, err = s.Runner.Submit(s.ctx, spec)
 		return err
 	}
+}
+
+// jobSpec makes the array job of a job definition: params (over the
+// definition's defaults) fill its Ref:: placeholders.
+func jobSpec(def cloudformation.JobDefinition, params map[string]string, size int) (JobSpec, error) {
+	all := map[string]string{}
+	for k, v := range def.DefaultParameters {
+		all[k] = v
+	}
+	for k, v := range params {
+		all[k] = v
+	}
+	cmd := make([]string, len(def.Command))
+	for i, a := range def.Command {
+		if name, ok := strings.CutPrefix(a, "Ref::"); ok {
+			v, ok := all[name]
+			if !ok {
+				return JobSpec{}, fmt.Errorf("job definition %s: no value for %s", def.LogicalID, a)
+			}
+			a = v
+		}
+		cmd[i] = a
+	}
+	env := map[string]string{}
+	for k, v := range def.Environment {
+		env[k] = v // the runner puts the stack's own endpoints and buckets over these
+	}
+	return JobSpec{Name: def.LogicalID, Command: cmd, Size: size, Attempts: def.Attempts, Env: env}, nil
 }
 
 // notify appends what an SNS target would publish to notifications.jsonl.

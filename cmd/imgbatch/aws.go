@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/urfave/cli/v2"
@@ -22,6 +23,7 @@ type clients struct {
 	cfg aws.Config
 	s3  *s3.Client
 	eb  *eventbridge.Client
+	bt  *awsbatch.Client
 }
 
 // loadClients loads the standard AWS configuration (environment, shared
@@ -49,6 +51,7 @@ func loadClients(ctx context.Context) (*clients, error) {
 		cfg: cfg,
 		s3:  s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
 		eb:  eventbridge.NewFromConfig(cfg),
+		bt:  awsbatch.NewFromConfig(cfg),
 	}, nil
 }
 

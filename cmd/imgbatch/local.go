@@ -51,6 +51,7 @@ Examples:
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Minute, Usage: "give up waiting for the run after this long"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the children's logs"},
 			&cli.BoolFlag{Name: "serve", Usage: "keep the embedded S3 and bus running after the run until interrupted"},
+			viaFlag(), jobQueueFlag, jobDefFlag,
 			&cli.StringSliceFlag{Name: "child-env", Usage: "extra NAME=VALUE for the children (e.g. IMGBATCH_PROCESSORS=1)"},
 		),
 		Action: localAction,
@@ -114,11 +115,24 @@ func localAction(c *cli.Context) error {
 		_ = c.Set("shard-size", "10")
 	}
 	_ = c.Set("width", fmt.Sprint(width))
+	if c.String("via") == "batch" {
+		// The template's worker job definition on the local queue, through the
+		// Batch API the stack serves.
+		if !c.IsSet("job-queue") {
+			_ = c.Set("job-queue", "imgbatch-local-queue")
+		}
+		if !c.IsSet("job-definition") {
+			_ = c.Set("job-definition", "WorkerJobDefinition")
+		}
+	}
 	so, err := submitOptionsFrom(c)
 	if err != nil {
 		return withCode(exitUsage, err)
 	}
-	so.via, so.bus = "events", "imgbatch"
+	so.bus = "imgbatch"
+	if so.via != "events" && so.via != "batch" {
+		return withCode(exitUsage, fmt.Errorf("local --via %q: use events or batch", so.via))
+	}
 
 	// Subscribe before submitting so the final event cannot be missed.
 	finished, cancelSub := st.Bus.Subscribe(`{"source":["imgbatch"],"detail-type":["Run Completed","Run Failed"]}`)

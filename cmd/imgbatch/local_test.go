@@ -307,3 +307,41 @@ func abs(x int) int {
 	}
 	return x
 }
+
+// TestLocalViaBatch starts the run with SubmitJob (the real SDK Batch client
+// against the stack's Batch API) instead of the Run Requested rule.
+func TestLocalViaBatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run: skipped in -short")
+	}
+	data, dir := t.TempDir(), t.TempDir()
+	for i, name := range []string{"a.jpg", "b.jpg", "c.jpg"} {
+		img := image.NewRGBA(image.Rect(0, 0, 300+i*10, 200))
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, img, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(data, name), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("IMGBATCH_BE_MAIN", "1")
+	var out, errb bytes.Buffer
+	args := []string{"imgbatch", "--log-level", "warn", "local", "--dir", dir, "--images", data, "--via", "batch", "--width", "2", "--shard-size", "1",
+		"--variant", "t:100x:jpeg", "--timeout", "2m"}
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	count := map[string]int{}
+	for _, e := range readEvents(t, filepath.Join(dir, "events.jsonl")) {
+		count[e.DetailType]++
+	}
+	if count["Run Requested"] != 0 || count["Shard Completed"] != 3 || count["Run Completed"] != 1 {
+		t.Errorf("events %v: want no Run Requested (SubmitJob started the run), 3 Shard Completed, 1 Run Completed", count)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		if _, err := os.Stat(filepath.Join(dir, "s3", "buckets", "output", "t", name+".jpg")); err != nil {
+			t.Errorf("output of %s: %v", name, err)
+		}
+	}
+}

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
+	batchtypes "github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
@@ -41,7 +44,7 @@ Examples:
 The same --client-token always gives the same run: a retried submit never
 starts a second one.`,
 		Flags: append(planFlags(),
-			&cli.StringFlag{Name: "via", Value: "events", Usage: "how to start the run: events (PutEvents \"Run Requested\" → rule → Batch) or none (plan only)"},
+			viaFlag(), jobQueueFlag, jobDefFlag,
 			&cli.BoolFlag{Name: "dry-run", Usage: "read the manifest and print the plan; write nothing, start nothing"},
 		),
 		Action: func(c *cli.Context) error {
@@ -89,6 +92,16 @@ func planFlags() []cli.Flag {
 	}
 }
 
+func viaFlag() cli.Flag {
+	return &cli.StringFlag{Name: "via", Value: "events", EnvVars: []string{"IMGBATCH_VIA"},
+		Usage: "how to start the run: events (PutEvents \"Run Requested\" → rule → Batch array target), batch (SubmitJob directly), or none (plan only)"}
+}
+
+var (
+	jobQueueFlag = &cli.StringFlag{Name: "job-queue", EnvVars: []string{"IMGBATCH_JOB_QUEUE"}, Usage: "Batch job queue (for --via batch)"}
+	jobDefFlag   = &cli.StringFlag{Name: "job-definition", EnvVars: []string{"IMGBATCH_JOB_DEFINITION"}, Usage: "Batch job definition of the workers (for --via batch)"}
+)
+
 type submitOptions struct {
 	manifestURI string
 	format      string
@@ -97,12 +110,15 @@ type submitOptions struct {
 	plan        batch.PlanOptions
 	via         string
 	bus, source string
+	jobQueue    string
+	jobDef      string
 }
 
 func submitOptionsFrom(c *cli.Context) (submitOptions, error) {
 	so := submitOptions{
 		manifestURI: c.String("manifest"), format: c.String("format"), bucket: c.String("bucket"),
 		ext: splitList(c.StringSlice("ext")), via: c.String("via"), bus: c.String("event-bus"), source: c.String("event-source"),
+		jobQueue: c.String("job-queue"), jobDef: c.String("job-definition"),
 	}
 	if so.manifestURI == "" {
 		return so, fmt.Errorf("--manifest is required")
@@ -123,8 +139,12 @@ func submitOptionsFrom(c *cli.Context) (submitOptions, error) {
 	}
 	switch so.via {
 	case "events", "none", "":
+	case "batch":
+		if so.jobQueue == "" || so.jobDef == "" {
+			return so, fmt.Errorf("--via batch needs --job-queue and --job-definition")
+		}
 	default:
-		return so, fmt.Errorf("--via %q: use events or none", so.via)
+		return so, fmt.Errorf("--via %q: use events, batch or none", so.via)
 	}
 	return so, nil
 }
@@ -168,6 +188,14 @@ func submitRun(ctx context.Context, cl *clients, workBucket string, so submitOpt
 		log.Warn("the manifest has no items: nothing to start")
 		return plan, nil
 	}
+	if so.via == "batch" {
+		jobID, err := submitBatchJob(ctx, cl, plan.Run, so)
+		if err != nil {
+			return nil, fmt.Errorf("run %s is planned but the Batch job was not submitted (re-run submit with the same --client-token): %w", plan.Run.ID, err)
+		}
+		log.Info("batch array job submitted", "jobId", jobID, "queue", so.jobQueue, "arraySize", plan.Run.Width)
+		return plan, nil
+	}
 	if so.bus == "" {
 		return nil, fmt.Errorf("--via events needs --event-bus")
 	}
@@ -176,6 +204,25 @@ func submitRun(ctx context.Context, cl *clients, workBucket string, so submitOpt
 	}
 	log.Info("run requested", "items", plan.Run.Items, "shards", plan.Run.Shards, "bus", so.bus)
 	return plan, nil
+}
+
+// submitBatchJob starts the run's workers with SubmitJob: an array of the
+// run's width (a single job when the width is 1: Batch arrays start at 2).
+func submitBatchJob(ctx context.Context, cl *clients, run imgbatch.Run, so submitOptions) (string, error) {
+	in := &awsbatch.SubmitJobInput{
+		JobName:       aws.String("imgbatch-" + run.ID),
+		JobQueue:      aws.String(so.jobQueue),
+		JobDefinition: aws.String(so.jobDef),
+		Parameters:    map[string]string{"runId": run.ID},
+	}
+	if run.Width > 1 {
+		in.ArrayProperties = &batchtypes.ArrayProperties{Size: aws.Int32(int32(run.Width))}
+	}
+	out, err := cl.bt.SubmitJob(ctx, in)
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.JobId), nil
 }
 
 func printPlan(w io.Writer, p *batch.Plan, dry bool) {
