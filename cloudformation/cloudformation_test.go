@@ -592,9 +592,9 @@ func TestJobRolePermissions(t *testing.T) {
 	want := map[string][]string{
 		"ReadSources":   {"s3:GetObject", "s3:GetObjectVersion"},
 		"ListSources":   {"s3:ListBucket"},
-		"WriteVariants": {"s3:PutObject", "s3:GetObject"},
+		"WriteVariants": {"s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"},
 		"ListVariants":  {"s3:ListBucket"},
-		"RunState":      {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+		"RunState":      {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"},
 		"ListRunState":  {"s3:ListBucket"},
 		"EmitEvents":    {"events:PutEvents"},
 	}
@@ -613,6 +613,9 @@ func TestJobRolePermissions(t *testing.T) {
 // TestCfnLint runs cfn-lint (AWS's CloudFormation linter, with its resource
 // specifications) when it is installed.
 func TestCfnLint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cfn-lint: a few seconds, ~20 s on its first run")
+	}
 	bin, err := exec.LookPath("cfn-lint")
 	if err != nil {
 		t.Skip("cfn-lint not installed")

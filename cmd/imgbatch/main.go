@@ -35,6 +35,9 @@ func (e *codedError) Unwrap() error { return e.err }
 
 func withCode(code int, err error) error { return &codedError{code: code, err: err} }
 
+// version is set at build time (scripts/build.sh: -X main.version=...).
+var version = "dev"
+
 func main() {
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
@@ -67,8 +70,9 @@ func isUsage(err error) bool {
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
-		Name:  "imgbatch",
-		Usage: "resize and re-encode millions of S3 images on AWS Batch array jobs",
+		Name:    "imgbatch",
+		Version: version,
+		Usage:   "resize and re-encode millions of S3 images on AWS Batch array jobs",
 		Description: `imgbatch plans a manifest of S3 images into shards, runs them on an AWS Batch
 array job (EC2 Spot or Fargate) where every child claims shards with S3 leases,
 makes each recipe variant with libvips (shrink-on-load), writes the outputs, a
