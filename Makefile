@@ -25,7 +25,9 @@ demo: build demo-data
 	$(BIN) local --dir $(DEMO_DIR) --images .cache/demo --width 2
 
 ## test: every test (gofmt, go vet, unit, integration, end to end)
-test: deps fmt-check vet
+test: fmt-check
+	@scripts/install-deps.sh test
+	$(MAKE) vet
 	$(GO) test -count=1 -timeout 20m ./...
 
 vet:

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages imgbatch needs on Debian 12, only those missing:
 # libvips (build and run), pkg-config, the aws CLI (cross-checks in tests).
-# Used by `make demo`, `make test` and .ci/run.
+# Used by `make demo`, `make test` and .ci/run. With "test", also what only the
+# tests need: chromium (headless rendering check of the HTML run report).
 set -euo pipefail
+pkgs=(libvips-dev libvips-tools pkg-config awscli)
+[ "${1:-}" = test ] && pkgs+=(chromium)
 need=()
-for p in libvips-dev libvips-tools pkg-config awscli; do
+for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 command -v gcc >/dev/null || need+=(gcc)
