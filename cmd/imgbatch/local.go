@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -201,18 +203,38 @@ func waitForRun(ctx context.Context, w io.Writer, store *batch.Store, runID stri
 			if err != nil {
 				continue
 			}
-			line := fmt.Sprintf("[%s] %d/%d items: %d ok, %d skipped, %d failed · %.1f img/s · shards %d done, %d running",
-				st.Elapsed.Round(time.Second), st.Counts.Items, st.Run.Items, st.Counts.Succeeded, st.Counts.Skipped, st.Counts.Failed,
-				st.PerSecond, st.DoneCount, st.Running)
-			if tty {
-				fmt.Fprintf(w, "\r%-100s", line)
-			} else {
-				fmt.Fprintln(w, line)
+			if !tty {
+				// Not a terminal (CI, a log file): one JSON object per line.
+				b, _ := json.Marshal(map[string]any{"msg": "progress", "runId": runID, "items": st.Counts.Items, "total": st.Run.Items,
+					"succeeded": st.Counts.Succeeded, "skipped": st.Counts.Skipped, "failed": st.Counts.Failed,
+					"itemsPerSecond": math.Round(st.PerSecond*10) / 10, "doneShards": st.DoneCount, "runningShards": st.Running,
+					"elapsedSeconds": int(st.Elapsed.Seconds()), "etaSeconds": int(st.ETA.Seconds())})
+				fmt.Fprintln(w, string(b))
+				continue
 			}
+			fmt.Fprintf(w, "\r%s %3.0f%% %d/%d items: %d ok, %d skipped, %d failed · %.1f img/s · ETA %s   ",
+				bar(st.Counts.Items, st.Run.Items, 24), pct(st.Counts.Items, st.Run.Items), st.Counts.Items, st.Run.Items,
+				st.Counts.Succeeded, st.Counts.Skipped, st.Counts.Failed, st.PerSecond, st.ETA.Round(time.Second))
 		case <-ctx.Done():
 			return ebus.Envelope{}, fmt.Errorf("waiting for run %s: %w (see the children's logs)", runID, ctx.Err())
 		}
 	}
+}
+
+// bar draws a progress bar of width cells.
+func bar(done, total int64, width int) string {
+	if total <= 0 {
+		return "[" + strings.Repeat(" ", width) + "]"
+	}
+	n := int(float64(width) * float64(min(done, total)) / float64(total))
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
+}
+
+func pct(done, total int64) float64 {
+	if total <= 0 {
+		return 0
+	}
+	return float64(done) * 100 / float64(total)
 }
 
 // waitJobs waits up to d for every array job to end.

@@ -6,6 +6,7 @@ import (
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
+	"github.com/imgbatch/imgbatch/metrics"
 )
 
 // notifier sends a run's events to EventBridge (batch.Notifier).
@@ -41,3 +42,36 @@ type noNotifier struct{}
 
 func (noNotifier) ShardCompleted(context.Context, *imgbatch.Run, batch.DoneMarker) error { return nil }
 func (noNotifier) RunFinished(context.Context, *imgbatch.Run, batch.Final) error         { return nil }
+
+// metricsNotifier writes a CloudWatch EMF line per finished shard and per
+// finished run, then passes the event on.
+type metricsNotifier struct {
+	next batch.Notifier
+	emf  *metrics.Writer
+}
+
+func (m metricsNotifier) ShardCompleted(ctx context.Context, run *imgbatch.Run, d batch.DoneMarker) error {
+	c := d.Counts
+	ms := []metrics.Metric{
+		{Name: "ImagesSucceeded", Unit: metrics.Count, Value: float64(c.Succeeded)},
+		{Name: "ImagesFailed", Unit: metrics.Count, Value: float64(c.Failed)},
+		{Name: "ImagesSkipped", Unit: metrics.Count, Value: float64(c.Skipped)},
+		{Name: "BytesIn", Unit: metrics.Bytes, Value: float64(c.BytesIn)},
+		{Name: "BytesOut", Unit: metrics.Bytes, Value: float64(c.BytesOut)},
+		{Name: "ShardDuration", Unit: metrics.Milliseconds, Value: float64(d.DurationMs)},
+	}
+	if d.DurationMs > 0 {
+		ms = append(ms, metrics.Metric{Name: "Throughput", Unit: metrics.PerSecond, Value: float64(c.Items) * 1000 / float64(d.DurationMs)})
+	}
+	_ = m.emf.Emit(ms, map[string]any{"runId": run.ID, "shard": d.Shard, "epoch": d.Epoch, "owner": d.Owner})
+	return m.next.ShardCompleted(ctx, run, d)
+}
+
+func (m metricsNotifier) RunFinished(ctx context.Context, run *imgbatch.Run, f batch.Final) error {
+	_ = m.emf.Emit([]metrics.Metric{
+		{Name: "RunItems", Unit: metrics.Count, Value: float64(f.Counts.Items)},
+		{Name: "RunFailed", Unit: metrics.Count, Value: float64(f.Counts.Failed)},
+		{Name: "RunDuration", Unit: metrics.Milliseconds, Value: float64(f.DurationMs)},
+	}, map[string]any{"runId": run.ID, "status": f.Status})
+	return m.next.RunFinished(ctx, run, f)
+}
