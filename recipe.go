@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 )
@@ -80,6 +79,21 @@ func ContentType(format string) string {
 	return "application/octet-stream"
 }
 
+// MaxSide is the largest width or height an encoder of format writes:
+// libjpeg's 65,500, WebP's 16,383, AV1's 65,536; for PNG, libvips' limit on
+// any image side. A variant over it could never be made.
+func MaxSide(format string) int {
+	switch format {
+	case FormatJPEG:
+		return 65500
+	case FormatWebP:
+		return 16383
+	case FormatAVIF:
+		return 65536
+	}
+	return 10_000_000
+}
+
 // Normalize fills defaults and validates the recipe.
 func (r *Recipe) Normalize() error {
 	if len(r.Variants) == 0 {
@@ -126,6 +140,9 @@ func (r *Recipe) Normalize() error {
 		if v.Quality < 0 || v.Quality > 100 {
 			return fmt.Errorf("variant %q: quality %d is outside 1..100", v.Name, v.Quality)
 		}
+		if m := MaxSide(v.Format); v.Width > m || v.Height > m {
+			return fmt.Errorf("variant %q: %dx%d is over %s's limit of %d pixels a side", v.Name, v.Width, v.Height, v.Format, m)
+		}
 	}
 	return nil
 }
@@ -146,16 +163,22 @@ const MaxKeyBytes = 1024
 
 // OutputKey is where variant v of source key goes:
 // <prefix>/<variant>/<source key without extension>.<ext>. The source key
-// is kept byte for byte (S3 keys are not paths: "..", "//" and a leading "/"
-// are legal and kept); only its last extension is replaced.
+// is kept byte for byte (S3 keys are not paths: "..", "//", a leading "/",
+// spaces, "+", "%" and any Unicode are legal and kept); only its extension
+// is replaced. The extension is the last "." of the last path segment and
+// what follows it, when something precedes and follows the dot: ".hidden"
+// (a dotfile) and "name." (a trailing dot) have none, so they keep every
+// byte; "dir.v2/file" has none either. Trailing slashes of prefix are
+// dropped. A key over S3's 1,024-byte limit is an error.
 func OutputKey(prefix string, v Variant, sourceKey string) (string, error) {
 	base := sourceKey
-	if ext := path.Ext(base); ext != "" && !strings.Contains(ext, "/") && len(ext) < len(path.Base(base)) {
-		base = strings.TrimSuffix(base, ext)
+	name := base[strings.LastIndexByte(base, '/')+1:]
+	if i := strings.LastIndexByte(name, '.'); i > 0 && i < len(name)-1 {
+		base = base[:len(base)-(len(name)-i)]
 	}
 	k := v.Name + "/" + base + "." + Ext(v.Format)
-	if prefix != "" {
-		k = strings.TrimSuffix(prefix, "/") + "/" + k
+	if p := strings.TrimRight(prefix, "/"); p != "" {
+		k = p + "/" + k
 	}
 	if len(k) > MaxKeyBytes {
 		return "", fmt.Errorf("output key for variant %q would be %d bytes, over S3's %d-byte limit", v.Name, len(k), MaxKeyBytes)

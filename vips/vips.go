@@ -1,27 +1,35 @@
-// Package vips owns everything that touches libvips (through govips): its
-// start-up (untrusted loaders blocked, operation cache off, per-operation
-// concurrency), and the one operation imgbatch needs, a shrink-on-load
-// thumbnail encoded to a variant's format. No other package imports govips.
+// Package vips owns everything that touches libvips: its start-up (untrusted
+// loaders blocked, operation cache off, per-operation concurrency), what
+// the running libvips can read ([Supported]), and the one operation
+// imgbatch needs, [Render]: every variant of a source image from one
+// shrink-on-load decode, opened with the loader for the format sniffed
+// from its bytes. No other package imports govips or libvips.
+//
+// libvips 8.14 (Debian 12's libvips-dev) and the self-contained 8.18 build
+// that sharp publishes on npm both work; build with -tags libvips_npm for
+// the latter (see magick_shim.go).
 package vips
 
 import (
-	"errors"
-	"fmt"
+	_ "embed"
 	"log/slog"
 	"os"
-	"runtime/debug"
-	"strings"
+	"sort"
 	"sync"
 
 	govips "github.com/davidbyttow/govips/v2/vips"
 
-	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/sniff"
 )
+
+// #include <stdlib.h>
+// #include "render.h"
+import "C"
 
 // Config of libvips for this process.
 type Config struct {
 	// Concurrency is libvips' worker threads per operation. imgbatch runs
-	// one operation per core, so 1 is the default.
+	// one operation per core, so 1 is the default (see BenchmarkConcurrency).
 	Concurrency int
 	Log         *slog.Logger
 }
@@ -29,11 +37,20 @@ type Config struct {
 var (
 	startOnce sync.Once
 	version   string
+	supported map[sniff.Format]bool
 )
 
-// Start initialises libvips once per process. VIPS_BLOCK_UNTRUSTED is set
-// before libvips starts, so loaders not fuzzed for hostile input (SVG, PDF,
-// ImageMagick, matrix, …) refuse to run whatever the bytes say.
+//go:embed probe/hevc-16x16.heic
+var probeHEVC []byte
+
+//go:embed probe/av1-16x16.avif
+var probeAV1 []byte
+
+// Start initialises libvips once per process; later calls do nothing.
+// VIPS_BLOCK_UNTRUSTED is set before libvips starts, so loaders not fuzzed
+// for hostile input (SVG, PDF, ImageMagick, matrix, …) refuse to run
+// whatever the bytes say. Start then finds which input formats this
+// libvips decodes (see Supported) and logs them with the version.
 func Start(c Config) {
 	startOnce.Do(func() {
 		os.Setenv("VIPS_BLOCK_UNTRUSTED", "1")
@@ -51,168 +68,55 @@ func Start(c Config) {
 		}, govips.LogLevelWarning)
 		govips.Startup(&govips.Config{ConcurrencyLevel: c.Concurrency, MaxCacheFiles: 0, MaxCacheMem: 0, MaxCacheSize: 0})
 		version = govips.Version
+		supported = probeFormats()
+		var formats []string
+		for f, ok := range supported {
+			if ok {
+				formats = append(formats, string(f))
+			}
+		}
+		sort.Strings(formats)
+		log.Info("libvips started", "version", version, "concurrency", c.Concurrency, "formats", formats)
 	})
 }
+
+func started() bool { return supported != nil }
 
 // Version is the running libvips version (after Start).
 func Version() string { return version }
 
-// Result is one encoded variant.
-type Result struct {
-	Data          []byte
-	Width, Height int
+// Supported reports whether the running libvips decodes format f (after
+// Start; false before). JPEG, PNG, GIF, WebP and TIFF need only their
+// loader; HEIF and AVIF share libvips' heifload, whose libheif may lack a
+// codec, so Start decodes a 16x16 sample of each: sharp's npm build of
+// libvips decodes AVIF (AV1) but not HEIC (HEVC), Debian's decodes both.
+// The worker should refuse an unsupported format as such, not as corrupt.
+func Supported(f sniff.Format) bool { return supported[f] }
+
+func probeFormats() map[sniff.Format]bool {
+	m := map[sniff.Format]bool{}
+	for _, f := range []sniff.Format{sniff.JPEG, sniff.PNG, sniff.GIF, sniff.WebP, sniff.TIFF} {
+		l, _ := loaderFor(f)
+		m[f] = C.imgb_loader_available(l) != 0
+	}
+	heif, _ := loaderFor(sniff.HEIF)
+	m[sniff.HEIF] = C.imgb_loader_available(heif) != 0 && decodes(heif, probeHEVC)
+	m[sniff.AVIF] = C.imgb_loader_available(heif) != 0 && decodes(heif, probeAV1)
+	return m
 }
 
-// maxCoord stands for "no limit" on one side of a box (VIPS_MAX_COORD).
-const maxCoord = 10_000_000
-
-// Thumbnail makes variant v from the encoded image src with libvips'
-// shrink-on-load thumbnail (JPEG and WebP decode at reduced size; the full
-// image is never decoded and then resized). The image is auto-rotated by
-// its EXIF orientation, converted to sRGB, and metadata is stripped unless
-// the variant keeps it.
-func Thumbnail(src []byte, v imgbatch.Variant) (res Result, err error) {
-	if len(src) == 0 {
-		return res, errors.New("empty image")
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("libvips panicked: %v\n%s", p, debug.Stack())
-		}
-	}()
-	w, h := v.Width, v.Height
-	if w == 0 {
-		w = maxCoord
-	}
-	if h == 0 {
-		h = maxCoord
-	}
-	size := govips.SizeDown
-	if v.Upscale {
-		size = govips.SizeBoth
-	}
-	crop := govips.InterestingNone
-	switch v.Fit {
-	case imgbatch.FitCover:
-		crop = govips.InterestingCentre
-		if v.SmartCrop {
-			crop = govips.InterestingAttention
-		}
-	case imgbatch.FitFill:
-		size = govips.SizeForce
-	}
-	img, err := govips.NewThumbnailWithSizeFromBuffer(src, w, h, crop, size)
-	if err != nil {
-		return res, cleanErr(err)
-	}
-	defer img.Close()
-	if err := toSRGB(img); err != nil {
-		return res, err
-	}
-	if v.Fit == imgbatch.FitContain && (img.Width() != v.Width || img.Height() != v.Height) {
-		bg := &govips.ColorRGBA{R: 255, G: 255, B: 255, A: 255}
-		if v.Format != imgbatch.FormatJPEG {
-			if !img.HasAlpha() {
-				if err := img.AddAlpha(); err != nil {
-					return res, cleanErr(err)
-				}
-			}
-			bg = &govips.ColorRGBA{}
-		}
-		left, top := (v.Width-img.Width())/2, (v.Height-img.Height())/2
-		if err := img.EmbedBackgroundRGBA(left, top, v.Width, v.Height, bg); err != nil {
-			return res, cleanErr(err)
-		}
-	}
-	data, err := export(img, v)
-	if err != nil {
-		return res, cleanErr(err)
-	}
-	return Result{Data: data, Width: img.Width(), Height: img.Height()}, nil
+func decodes(loader C.int, sample []byte) bool {
+	p := C.CBytes(sample)
+	defer C.free(p)
+	return C.imgb_decodes(loader, p, C.size_t(len(sample))) != 0
 }
 
-// toSRGB converts CMYK, 16-bit and tagged images to 8-bit sRGB using the
-// embedded ICC profile when there is one.
-func toSRGB(img *govips.ImageRef) error {
-	interp := img.Interpretation()
-	if img.HasICCProfile() || interp == govips.InterpretationCMYK {
-		if err := img.TransformICCProfileWithFallback("srgb", "cmyk"); err != nil {
-			if interp != govips.InterpretationCMYK {
-				// A broken embedded profile: drop it rather than fail the item.
-				img.RemoveICCProfile()
-			} else {
-				return cleanErr(err)
-			}
-		}
-	}
-	switch img.Interpretation() {
-	case govips.InterpretationSRGB, govips.InterpretationBW:
-	default:
-		if err := img.ToColorSpace(govips.InterpretationSRGB); err != nil {
-			return cleanErr(err)
-		}
-	}
-	if img.BandFormat() != govips.BandFormatUchar {
-		if err := img.Cast(govips.BandFormatUchar); err != nil {
-			return cleanErr(err)
-		}
-	}
-	return nil
-}
+// concurrency is libvips' current threads per operation.
+func concurrency() int { return int(C.imgb_get_concurrency()) }
 
-func export(img *govips.ImageRef, v imgbatch.Variant) ([]byte, error) {
-	strip := !v.KeepMetadata
-	switch v.Format {
-	case imgbatch.FormatJPEG:
-		p := govips.NewJpegExportParams()
-		p.Quality = v.Quality
-		p.StripMetadata = strip
-		if img.HasAlpha() {
-			if err := img.Flatten(&govips.Color{R: 255, G: 255, B: 255}); err != nil {
-				return nil, err
-			}
-		}
-		b, _, err := img.ExportJpeg(p)
-		return b, err
-	case imgbatch.FormatPNG:
-		p := govips.NewPngExportParams()
-		p.StripMetadata = strip
-		b, _, err := img.ExportPng(p)
-		return b, err
-	case imgbatch.FormatWebP:
-		p := govips.NewWebpExportParams()
-		p.Quality = v.Quality
-		p.StripMetadata = strip
-		b, _, err := img.ExportWebp(p)
-		return b, err
-	case imgbatch.FormatAVIF:
-		p := govips.NewAvifExportParams()
-		p.Quality = v.Quality
-		p.StripMetadata = strip
-		p.Speed = 8
-		b, _, err := img.ExportAvif(p)
-		return b, err
-	}
-	return nil, fmt.Errorf("unknown output format %q", v.Format)
-}
+// setVipsConcurrency changes libvips' threads per operation for pipelines
+// started afterwards (benchmarks compare 1 and 2).
+func setVipsConcurrency(n int) { C.imgb_set_concurrency(C.int(n)) }
 
-// cleanErr turns govips' multi-line error (with a Go stack) into its first
-// meaningful line: the libvips message.
-func cleanErr(err error) error {
-	msg := err.Error()
-	var lines []string
-	for _, l := range strings.Split(msg, "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || strings.HasPrefix(l, "Stack:") || strings.HasPrefix(l, "goroutine ") || strings.Contains(l, ".go:") || strings.HasPrefix(l, "github.com/") || strings.HasPrefix(l, "runtime") || strings.HasPrefix(l, "main.") {
-			continue
-		}
-		lines = append(lines, l)
-		if len(lines) == 3 {
-			break
-		}
-	}
-	if len(lines) == 0 {
-		return err
-	}
-	return errors.New(strings.Join(lines, "; "))
-}
+// liveObjects counts libvips objects alive, for leak checks in tests.
+func liveObjects() int { return int(C.imgb_live_objects()) }

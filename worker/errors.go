@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -13,16 +14,18 @@ import (
 
 // Error codes of failed items (the ErrorCode column of report.csv).
 const (
-	CodeNotFound     = "NotFound"          // the source object does not exist
-	CodeAccessDenied = "AccessDenied"      // the source object cannot be read
-	CodeTooLarge     = "SourceTooLarge"    // over the byte cap
-	CodeTooManyPix   = "TooManyPixels"     // over the pixel budget
-	CodeUnsupported  = "UnsupportedFormat" // not on the allow-list
-	CodeCorrupt      = "CorruptImage"      // unreadable header or data
-	CodeEmpty        = "EmptySource"       // zero bytes
-	CodeTimeout      = "Timeout"           // the item deadline passed
-	CodeKeyTooLong   = "OutputKeyTooLong"  // an output key would exceed 1,024 bytes
-	CodeS3           = "S3Error"           // S3 kept failing after retries (transient)
+	CodeNotFound     = "NotFound"           // the source object (or its bucket) does not exist
+	CodeAccessDenied = "AccessDenied"       // the source object cannot be read
+	CodeArchived     = "InvalidObjectState" // the source is in an archive storage class (restore it first)
+	CodeTooLarge     = "SourceTooLarge"     // over the byte cap
+	CodeTooManyPix   = "TooManyPixels"      // over the pixel budget
+	CodeUnsupported  = "UnsupportedFormat"  // not on the allow-list, or this libvips build has no loader for it
+	CodeCorrupt      = "CorruptImage"       // unreadable header or data
+	CodeEncode       = "EncodeFailed"       // decoded, but a variant cannot be written in its format
+	CodeEmpty        = "EmptySource"        // zero bytes
+	CodeTimeout      = "Timeout"            // the item deadline passed
+	CodeKeyTooLong   = "OutputKeyTooLong"   // an output key would exceed 1,024 bytes
+	CodeS3           = "S3Error"            // S3 kept failing after retries (transient)
 	CodeInternal     = "InternalError"
 )
 
@@ -40,15 +43,29 @@ func itemErr(code string, status int, format string, a ...any) *ItemError {
 	return &ItemError{Code: code, HTTPStatus: status, Msg: fmt.Sprintf(format, a...)}
 }
 
-// FatalError ends the attempt: the child exits non-zero so the job
-// definition's retry strategy acts (no credentials, missing output bucket).
-type FatalError struct{ Err error }
+// FatalError ends the attempt: Process returns it, the child exits non-zero
+// and the job definition's retry strategy acts. Retry tells the exit code:
+// true when a fresh attempt may succeed (credentials not yet available, an
+// expired session, libvips calls stuck past their deadline: exit 75, which
+// the job definition retries); false when only a person can fix it (missing
+// output bucket, access denied on the outputs, rejected keys: exit 1).
+type FatalError struct {
+	Err   error
+	Retry bool
+}
 
 func (e *FatalError) Error() string { return "fatal: " + e.Err.Error() }
 func (e *FatalError) Unwrap() error { return e.Err }
 
+// fatal wraps err as a FatalError.
+func fatal(retry bool, format string, a ...any) *FatalError {
+	return &FatalError{Err: fmt.Errorf(format, a...), Retry: retry}
+}
+
 // classifyS3 maps an S3 error (after the SDK's own retries) to an item
-// error or a fatal one. what names the operation for the message.
+// error or a fatal one. what names the operation for the message; output is
+// set for requests on the output bucket, where access problems end the
+// attempt instead of failing one item. Cancellation is returned unchanged.
 func classifyS3(err error, what string, output bool) error {
 	if err == nil {
 		return nil
@@ -67,30 +84,42 @@ func classifyS3(err error, what string, output bool) error {
 		code = ae.ErrorCode()
 	}
 	switch {
-	case code == "NoSuchBucket" && output:
-		return &FatalError{fmt.Errorf("%s: output bucket does not exist: %w", what, err)}
-	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "ExpiredToken" || code == "InvalidToken":
-		return &FatalError{fmt.Errorf("%s: credentials rejected: %w", what, err)}
 	case isNoCredentials(err):
-		return &FatalError{fmt.Errorf("%s: no AWS credentials: %w", what, err)}
-	case (code == "AccessDenied" || status == http.StatusForbidden) && output:
-		return &FatalError{fmt.Errorf("%s: access denied writing outputs: %w", what, err)}
-	case code == "NoSuchKey" || code == "NotFound" || status == http.StatusNotFound:
+		return fatal(true, "%s: no AWS credentials: %w", what, err)
+	case code == "ExpiredToken" || code == "TokenRefreshRequired" || code == "RequestExpired":
+		return fatal(true, "%s: credentials expired: %w", what, err)
+	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "InvalidToken":
+		return fatal(false, "%s: credentials rejected: %w", what, err)
+	case code == "NoSuchBucket" && output:
+		return fatal(false, "%s: output bucket does not exist: %w", what, err)
+	case (code == "AccessDenied" || code == "AllAccessDisabled" || status == http.StatusForbidden) && output:
+		return fatal(false, "%s: access denied on the output bucket: %w", what, err)
+	case code == "InvalidObjectState":
+		return itemErr(CodeArchived, http.StatusForbidden, "%s: object is archived (restore it before processing)", what)
+	case code == "KeyTooLongError":
+		return itemErr(CodeKeyTooLong, http.StatusBadRequest, "%s: key too long", what)
+	case code == "NoSuchKey" || code == "NotFound" || code == "NoSuchVersion" || (status == http.StatusNotFound && code != "NoSuchBucket"):
 		return itemErr(CodeNotFound, http.StatusNotFound, "%s: object not found", what)
 	case code == "NoSuchBucket":
 		return itemErr(CodeNotFound, http.StatusNotFound, "%s: bucket does not exist", what)
-	case code == "AccessDenied" || status == http.StatusForbidden:
+	case code == "AccessDenied" || code == "AllAccessDisabled" || status == http.StatusForbidden:
 		return itemErr(CodeAccessDenied, http.StatusForbidden, "%s: access denied", what)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return itemErr(CodeS3, http.StatusRequestTimeout, "%s: timed out: %s", what, oneLine(err))
 	}
 	if status == 0 {
 		status = http.StatusServiceUnavailable
 	}
-	return itemErr(CodeS3, status, "%s: %v", what, oneLine(err))
+	return itemErr(CodeS3, status, "%s: %s", what, oneLine(err))
 }
 
+// isNoCredentials reports the SDK's "could not sign: no credentials" errors
+// (the credential chain found nothing, or the container/instance role
+// endpoint did not answer).
 func isNoCredentials(err error) bool {
 	msg := err.Error()
-	for _, m := range []string{"failed to retrieve credentials", "no EC2 IMDS role found", "get credentials:"} {
+	for _, m := range []string{"failed to retrieve credentials", "failed to refresh cached credentials", "no EC2 IMDS role found", "get credentials:"} {
 		if strings.Contains(msg, m) {
 			return true
 		}
@@ -98,10 +127,15 @@ func isNoCredentials(err error) bool {
 	return false
 }
 
+// oneLine is the first line of err, capped at 300 bytes, for report rows.
 func oneLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	if len(s) > 300 {
-		s = s[:300] + "…"
+		n := 300
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n] + "…"
 	}
 	return s
 }

@@ -9,23 +9,29 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
+	"github.com/imgbatch/imgbatch/vips"
 )
 
-// S3API is the part of the S3 client the worker uses.
+// S3API is the part of the S3 client the worker uses (*s3.Client).
 type S3API interface {
 	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	HeadBucket(context.Context, *s3.HeadBucketInput, ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
 }
 
 // Config sizes and guards the pipeline. Zero values take the defaults.
@@ -33,18 +39,27 @@ type Config struct {
 	Processors       int           // image goroutines (default: CPUs the container may use)
 	Fetchers         int           // download goroutines (default 4 × Processors)
 	Uploaders        int           // upload goroutines (default 4 × Processors)
-	MaxInFlightBytes int64         // source bytes held at once (default 256 MiB)
+	MaxInFlightBytes int64         // source bytes held at once (default 256 MiB, at least MaxSourceBytes)
 	MaxSourceBytes   int64         // larger sources fail with SourceTooLarge (default 100 MiB)
-	MaxPixels        int64         // width × height × pages budget (default 100 MP)
-	ItemTimeout      time.Duration // per-item image deadline (default 60 s)
+	MaxPixels        int64         // pixels of one frame, canvas included (default 100 MP)
+	MaxTotalPixels   int64         // pixels of all frames or pages (default 10 × MaxPixels)
+	ItemTimeout      time.Duration // per-item image deadline (default 30 s)
 	MaxStuck         int           // abandoned libvips calls before the attempt gives up (default 2 × Processors)
+	S3Timeout        time.Duration // one S3 request, SDK retries included (default 5 min)
 	Incremental      bool          // skip items whose outputs carry this source ETag and recipe hash
-	CacheControl     string        // Cache-Control of outputs (default "public, max-age=86400")
+	CacheControl     string        // Cache-Control of outputs (default DefaultCacheControl)
 	Log              *slog.Logger
 }
 
-// DefaultItemTimeout is the per-item image deadline.
-const DefaultItemTimeout = 60 * time.Second
+// Defaults of Config.
+const (
+	DefaultItemTimeout      = 30 * time.Second
+	DefaultMaxPixels        = 100_000_000
+	DefaultMaxSourceBytes   = 100 << 20
+	DefaultMaxInFlightBytes = 256 << 20
+	DefaultS3Timeout        = 5 * time.Minute
+	DefaultCacheControl     = "public, max-age=86400"
+)
 
 // Sizes reports the pool sizes a config resolves to.
 func (c Config) Sizes() (processors, fetchers, uploaders int) {
@@ -62,17 +77,20 @@ func (c *Config) defaults() {
 	if c.Uploaders <= 0 {
 		c.Uploaders = 4 * c.Processors
 	}
-	if c.MaxInFlightBytes <= 0 {
-		c.MaxInFlightBytes = 256 << 20
-	}
 	if c.MaxSourceBytes <= 0 {
-		c.MaxSourceBytes = 100 << 20
+		c.MaxSourceBytes = DefaultMaxSourceBytes
+	}
+	if c.MaxInFlightBytes <= 0 {
+		c.MaxInFlightBytes = DefaultMaxInFlightBytes
 	}
 	if c.MaxInFlightBytes < c.MaxSourceBytes {
-		c.MaxInFlightBytes = c.MaxSourceBytes
+		c.MaxInFlightBytes = c.MaxSourceBytes // one largest source must always fit
 	}
 	if c.MaxPixels <= 0 {
-		c.MaxPixels = 100_000_000
+		c.MaxPixels = DefaultMaxPixels
+	}
+	if c.MaxTotalPixels <= 0 {
+		c.MaxTotalPixels = 10 * c.MaxPixels
 	}
 	if c.ItemTimeout <= 0 {
 		c.ItemTimeout = DefaultItemTimeout
@@ -80,8 +98,11 @@ func (c *Config) defaults() {
 	if c.MaxStuck <= 0 {
 		c.MaxStuck = 2 * c.Processors
 	}
+	if c.S3Timeout <= 0 {
+		c.S3Timeout = DefaultS3Timeout
+	}
 	if c.CacheControl == "" {
-		c.CacheControl = "public, max-age=86400"
+		c.CacheControl = DefaultCacheControl
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -90,15 +111,18 @@ func (c *Config) defaults() {
 
 // Worker processes tasks; it implements batch.Processor.
 type Worker struct {
-	s3    S3API
-	cfg   Config
-	stuck atomic.Int32
+	s3     S3API
+	cfg    Config
+	stuck  atomic.Int32 // libvips calls abandoned past their deadline and still running
+	render renderFunc   // renderVips; tests replace it
 }
 
-// New makes a worker.
+// New makes a worker. It starts libvips (vips.Start, with
+// VIPS_BLOCK_UNTRUSTED) unless the caller already did.
 func New(client S3API, cfg Config) *Worker {
 	cfg.defaults()
-	return &Worker{s3: client, cfg: cfg}
+	vips.Start(vips.Config{Concurrency: 1, Log: cfg.Log})
+	return &Worker{s3: client, cfg: cfg, render: renderVips}
 }
 
 // job is one item moving through the stages.
@@ -120,15 +144,25 @@ type rendered struct {
 	height  int
 }
 
-// Process runs the three stages until tasks is closed and every task has
-// its result. A fatal error (credentials, missing output bucket) cancels
-// the pipeline and is returned.
-func (w *Worker) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan batch.Task, emit func(imgbatch.Result)) error {
-	g, ctx := errgroup.WithContext(ctx)
+// Process runs fetch → process → upload until tasks is closed and every
+// task taken has its result, then returns nil. Every task ends in exactly
+// one emit (succeeded, skipped or failed with a code) unless the pipeline
+// stops first: when ctx is cancelled, work in flight is abandoned and its
+// tasks get no result, so the checkpoint resumes them. A FatalError (no
+// credentials, missing output bucket, access denied on outputs, too many
+// stuck libvips calls) cancels the pipeline and is returned. emit may
+// block; it is called from several goroutines, never twice for one task.
+func (w *Worker) Process(parent context.Context, run *imgbatch.Run, tasks <-chan batch.Task, emit func(imgbatch.Result)) error {
+	if err := w.preflight(parent, run); err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(parent)
 	mem := semaphore.NewWeighted(w.cfg.MaxInFlightBytes)
 	toProcess := make(chan *job, w.cfg.Processors)
-	toUpload := make(chan *job, w.cfg.Uploaders)
+	toUpload := make(chan *job, w.cfg.Processors)
 
+	// finish ends a job: its result is emitted, except while shutting down
+	// (no result: the item is resumed). Only a fatal error is returned.
 	finish := func(j *job, err error) error {
 		if j.held > 0 {
 			mem.Release(j.held)
@@ -138,20 +172,40 @@ func (w *Worker) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan ba
 		if errors.As(err, &fe) {
 			return err
 		}
-		if err != nil && ctx.Err() != nil {
-			return ctx.Err() // shutting down: not a result, the checkpoint resumes it
+		if err != nil && err != errSkip && ctx.Err() != nil {
+			return nil
 		}
-		emit(w.result(j, err))
+		res := w.result(j, err)
+		j.data, j.outputs = nil, nil
+		emit(res)
 		return nil
 	}
+	// drop releases a job that is abandoned because the pipeline stops.
+	drop := func(j *job) {
+		if j.held > 0 {
+			mem.Release(j.held)
+			j.held = 0
+		}
+	}
 
-	fetchers := &errgroup.Group{}
-	for i := 0; i < w.cfg.Fetchers; i++ {
-		fetchers.Go(func() error {
-			for t := range tasks {
+	var fetching, processing sync.WaitGroup
+	fetching.Add(w.cfg.Fetchers)
+	for range w.cfg.Fetchers {
+		g.Go(func() error {
+			defer fetching.Done()
+			for {
+				var t batch.Task
+				var ok bool
+				select {
+				case <-ctx.Done():
+					return nil
+				case t, ok = <-tasks:
+					if !ok {
+						return nil
+					}
+				}
 				j := &job{task: t, start: time.Now()}
-				skip, err := w.fetch(ctx, run, j, mem)
-				if err != nil || skip {
+				if err := w.fetch(ctx, run, j, mem); err != nil {
 					if err := finish(j, err); err != nil {
 						return err
 					}
@@ -160,41 +214,53 @@ func (w *Worker) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan ba
 				select {
 				case toProcess <- j:
 				case <-ctx.Done():
-					return finish(j, ctx.Err())
+					drop(j)
+					return nil
 				}
 			}
-			return nil
 		})
 	}
-	g.Go(func() error { defer close(toProcess); return fetchers.Wait() })
+	g.Go(func() error { fetching.Wait(); close(toProcess); return nil })
 
-	processors := &errgroup.Group{}
-	for i := 0; i < w.cfg.Processors; i++ {
-		processors.Go(func() error {
+	processing.Add(w.cfg.Processors)
+	for range w.cfg.Processors {
+		g.Go(func() error {
+			defer processing.Done()
 			for j := range toProcess {
-				err := w.process(ctx, run, j)
-				// The source bytes are no longer needed once rendered.
-				j.data = nil
-				if err != nil {
+				if ctx.Err() != nil {
+					drop(j)
+					continue // drain: fetchers may still be handing over
+				}
+				if err := w.process(ctx, run, j); err != nil {
 					if err := finish(j, err); err != nil {
 						return err
 					}
 					continue
 				}
+				// The source is no longer needed: hold only what the outputs take.
+				if out := j.outputBytes(); out < j.held {
+					mem.Release(j.held - out)
+					j.held = out
+				}
+				j.data = nil
 				select {
 				case toUpload <- j:
 				case <-ctx.Done():
-					return finish(j, ctx.Err())
+					drop(j)
 				}
 			}
 			return nil
 		})
 	}
-	g.Go(func() error { defer close(toUpload); return processors.Wait() })
+	g.Go(func() error { processing.Wait(); close(toUpload); return nil })
 
-	for i := 0; i < w.cfg.Uploaders; i++ {
+	for range w.cfg.Uploaders {
 		g.Go(func() error {
 			for j := range toUpload {
+				if ctx.Err() != nil {
+					drop(j)
+					continue
+				}
 				if err := finish(j, w.upload(ctx, run, j)); err != nil {
 					return err
 				}
@@ -202,11 +268,42 @@ func (w *Worker) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan ba
 			return nil
 		})
 	}
-	err := g.Wait()
-	if errors.Is(err, context.Canceled) {
+	return g.Wait()
+}
+
+// preflight checks once per shard what would fail every item: the output
+// bucket must exist, and there must be credentials to ask with. A 403 is
+// left to the items (a role may write outputs without s3:ListBucket), and
+// so is a transient error.
+func (w *Worker) preflight(ctx context.Context, run *imgbatch.Run) error {
+	octx, cancel := context.WithTimeout(ctx, w.cfg.S3Timeout)
+	defer cancel()
+	_, err := w.s3.HeadBucket(octx, &s3.HeadBucketInput{Bucket: aws.String(run.OutputBucket)})
+	if err == nil || ctx.Err() != nil {
 		return nil
 	}
-	return err
+	status := 0
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	var fe *FatalError
+	switch {
+	case status == http.StatusNotFound:
+		return fatal(false, "output bucket s3://%s does not exist: %w", run.OutputBucket, err)
+	case status != http.StatusForbidden && errors.As(classifyS3(err, "head bucket s3://"+run.OutputBucket, true), &fe):
+		return fe // no or rejected credentials
+	}
+	w.cfg.Log.Warn("output bucket check failed; the items will tell", "bucket", run.OutputBucket, "err", oneLine(err))
+	return nil
+}
+
+func (j *job) outputBytes() int64 {
+	var n int64
+	for _, o := range j.outputs {
+		n += int64(len(o.data))
+	}
+	return n
 }
 
 // result turns a finished job into its record.

@@ -30,6 +30,14 @@ Each item is fetched, guarded (format from magic bytes, pixel budget, byte cap),
 turned into every recipe variant with libvips shrink-on-load, and uploaded.
 Progress is checkpointed to S3: a retried attempt resumes where it stopped.
 
+Per item, a permanent problem (missing or unreadable source, not an allowed
+image, corrupt, too many pixels, over the byte cap, past --item-timeout) is a
+failed row with a code and a reason; S3 errors that outlast the SDK's retries
+are S3Error rows. What no item can get past ends the attempt: exit 75 (the job
+definition retries) when a fresh attempt may succeed (no credentials yet, an
+expired session, libvips calls stuck past their deadline), exit 1 when only a
+person can fix it (missing output bucket, access denied on the outputs).
+
 On SIGTERM (Spot reclaim, Fargate stop) the child stops taking work, finishes
 what it can within --grace, checkpoints and exits 75, which the job definition
 retries. The last child to finish writes report.csv and sends "Run Completed".
@@ -43,10 +51,13 @@ Example (what Batch runs; locally "imgbatch local" sets all of this up):
 			&cli.IntFlag{Name: "processors", EnvVars: []string{"IMGBATCH_PROCESSORS"}, Usage: "image goroutines (default: CPUs the container may use, from the cgroup quota)"},
 			&cli.IntFlag{Name: "fetchers", EnvVars: []string{"IMGBATCH_FETCHERS"}, Usage: "download goroutines (default 4 × processors)"},
 			&cli.IntFlag{Name: "uploaders", EnvVars: []string{"IMGBATCH_UPLOADERS"}, Usage: "upload goroutines (default 4 × processors)"},
-			&cli.Int64Flag{Name: "max-pixels", Value: 100_000_000, EnvVars: []string{"IMGBATCH_MAX_PIXELS"}, Usage: "refuse images whose header claims more than width × height × pages pixels"},
-			&cli.Int64Flag{Name: "max-source-bytes", Value: 100 << 20, EnvVars: []string{"IMGBATCH_MAX_SOURCE_BYTES"}, Usage: "refuse source objects larger than this"},
-			&cli.Int64Flag{Name: "max-inflight-bytes", Value: 256 << 20, EnvVars: []string{"IMGBATCH_MAX_INFLIGHT_BYTES"}, Usage: "source bytes held in memory at once"},
+			&cli.Int64Flag{Name: "max-pixels", Value: worker.DefaultMaxPixels, EnvVars: []string{"IMGBATCH_MAX_PIXELS"}, Usage: "refuse images whose header claims more pixels than this in one frame (width × height, a GIF's canvas grown to its farthest frame), before decoding"},
+			&cli.Int64Flag{Name: "max-total-pixels", EnvVars: []string{"IMGBATCH_MAX_TOTAL_PIXELS"}, Usage: "refuse images whose frames or pages together claim more pixels than this (default 10 × --max-pixels)"},
+			&cli.Int64Flag{Name: "max-source-bytes", Value: worker.DefaultMaxSourceBytes, EnvVars: []string{"IMGBATCH_MAX_SOURCE_BYTES"}, Usage: "refuse source objects larger than this"},
+			&cli.Int64Flag{Name: "max-inflight-bytes", Value: worker.DefaultMaxInFlightBytes, EnvVars: []string{"IMGBATCH_MAX_INFLIGHT_BYTES"}, Usage: "source bytes held in memory at once (fetchers wait for room)"},
 			&cli.DurationFlag{Name: "item-timeout", Value: worker.DefaultItemTimeout, EnvVars: []string{"IMGBATCH_ITEM_TIMEOUT"}, Usage: "per-item image deadline: a file that makes libvips loop fails with Timeout"},
+			&cli.DurationFlag{Name: "s3-timeout", Value: worker.DefaultS3Timeout, EnvVars: []string{"IMGBATCH_S3_TIMEOUT"}, Usage: "deadline of one S3 request, the SDK's retries included (a stalled connection fails the item with S3Error)"},
+			&cli.StringFlag{Name: "cache-control", Value: worker.DefaultCacheControl, EnvVars: []string{"IMGBATCH_CACHE_CONTROL"}, Usage: "Cache-Control of every output"},
 			&cli.BoolFlag{Name: "incremental", Value: true, EnvVars: []string{"IMGBATCH_INCREMENTAL"}, Usage: "skip items whose outputs already carry this source ETag and recipe hash"},
 			&cli.DurationFlag{Name: "lease-ttl", Value: batch.DefaultLeaseTTL, EnvVars: []string{"IMGBATCH_LEASE_TTL"}, Usage: "shard lease; renewed every third of it, stolen once expired"},
 			&cli.DurationFlag{Name: "grace", Value: batch.DefaultGrace, EnvVars: []string{"IMGBATCH_GRACE"}, Usage: "after SIGTERM: time for work in flight before checkpoint and exit 75"},
@@ -83,11 +94,14 @@ func workAction(c *cli.Context) error {
 	vips.Start(vips.Config{Concurrency: 1, Log: log})
 	wcfg := worker.Config{
 		Processors: c.Int("processors"), Fetchers: c.Int("fetchers"), Uploaders: c.Int("uploaders"),
-		MaxPixels: c.Int64("max-pixels"), MaxSourceBytes: c.Int64("max-source-bytes"), MaxInFlightBytes: c.Int64("max-inflight-bytes"),
-		ItemTimeout: c.Duration("item-timeout"), Incremental: c.Bool("incremental"), Log: log,
+		MaxPixels: c.Int64("max-pixels"), MaxTotalPixels: c.Int64("max-total-pixels"),
+		MaxSourceBytes: c.Int64("max-source-bytes"), MaxInFlightBytes: c.Int64("max-inflight-bytes"),
+		ItemTimeout: c.Duration("item-timeout"), S3Timeout: c.Duration("s3-timeout"), CacheControl: c.String("cache-control"),
+		Incremental: c.Bool("incremental"), Log: log,
 	}
 	p, f, u := wcfg.Sizes()
-	log.Info("worker starting", "libvips", vips.Version(), "processors", p, "fetchers", f, "uploaders", u, "arraySize", me.ArraySize)
+	log.Info("worker starting", "libvips", vips.Version(), "processors", p, "fetchers", f, "uploaders", u,
+		"usableCPUs", worker.UsableCPUs(), "maxInflightBytes", wcfg.MaxInFlightBytes, "itemTimeout", wcfg.ItemTimeout.String(), "arraySize", me.ArraySize)
 
 	var n batch.Notifier = noNotifier{}
 	if bus := c.String("event-bus"); bus != "" {
@@ -101,23 +115,26 @@ func workAction(c *cli.Context) error {
 	st, err := r.Run(stop)
 	log.Info("worker done", "shards", st.Shards, "succeeded", st.Counts.Succeeded, "failed", st.Counts.Failed,
 		"skipped", st.Counts.Skipped, "finalized", st.Finalized)
-	switch {
-	case errors.Is(err, batch.ErrStopped):
-		return withCode(exitRetry, err)
-	case isFatal(err):
-		return withCode(exitRetry, err)
-	case err != nil:
-		return err
-	}
-	return nil
+	return workExit(err)
 }
 
-// isFatal reports errors that should end the attempt so Batch retries it
-// (stuck libvips calls); credential and bucket errors exit 1 (retrying will
-// not fix them: the job definition exits on them).
-func isFatal(err error) bool {
+// workExit maps how the runner ended to the child's exit: 75 (the job
+// definition retries the attempt) when stopped early or when a fresh
+// attempt may succeed (no credentials yet, an expired session, libvips
+// calls stuck past their deadline); 1 (the job definition exits) for what
+// only a person can fix (missing output bucket, access denied on outputs,
+// rejected keys) and for anything else.
+func workExit(err error) error {
 	var fe *worker.FatalError
-	return errors.As(err, &fe) && strings.Contains(fe.Error(), "stuck")
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, batch.ErrStopped):
+		return withCode(exitRetry, err)
+	case errors.As(err, &fe) && fe.Retry:
+		return withCode(exitRetry, err)
+	}
+	return err
 }
 
 // identityFromEnv reads the variables AWS Batch sets in every array child.

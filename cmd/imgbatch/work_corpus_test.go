@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imgbatch/imgbatch/sniff"
+)
+
+// corpusDir is the hostile-image corpus and its MANIFEST.tsv (file,
+// sha256, bytes, origin, license, expectation, description, vips8.14).
+const corpusDir = "../../testdata/bad-images"
+
+type corpusFile struct {
+	name, expect string
+	data         []byte
+}
+
+func loadCorpus(t *testing.T) []corpusFile {
+	t.Helper()
+	f, err := os.Open(filepath.Join(corpusDir, "MANIFEST.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []corpusFile
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	col := map[string]int{}
+	for first := true; sc.Scan(); first = false {
+		fields := strings.Split(sc.Text(), "\t")
+		if first {
+			for i, h := range fields {
+				col[h] = i
+			}
+			if _, ok := col["expectation"]; !ok {
+				t.Fatalf("MANIFEST.tsv has no expectation column: %q", sc.Text())
+			}
+			continue
+		}
+		name, expect := fields[col["file"]], fields[col["expectation"]]
+		switch expect {
+		case "ok", "reject", "either":
+		default:
+			t.Fatalf("%s: expectation %q", name, expect)
+		}
+		b, err := os.ReadFile(filepath.Join(corpusDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, corpusFile{name: name, expect: expect, data: b})
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatal("the corpus is empty")
+	}
+	return out
+}
+
+// TestLocalCorpus runs every file of the hostile-image corpus, with a few
+// good photos, through the whole local pipeline (`imgbatch local`: embedded
+// S3, bus, two array children of the real binary). No child may crash or
+// be retried, the run must end within --timeout, and every file must end
+// as MANIFEST.tsv says: ok → outputs that decode at the size that follows
+// from the input; reject → a failed row with a code and a reason; either →
+// one of the two.
+func TestLocalCorpus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run of the corpus: skipped in -short")
+	}
+	corpus := loadCorpus(t)
+	data, dir := t.TempDir(), t.TempDir()
+	write := func(key string, b []byte) {
+		p := filepath.Join(data, filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range corpus {
+		write("corpus/"+c.name, c.data)
+	}
+	good := map[string][]byte{
+		"good/landscape.jpg": textured(t, 1024, 768, 3),
+		"good/portrait.jpg":  textured(t, 600, 900, 7),
+		"good/small.jpg":     textured(t, 100, 80, 9),
+	}
+	for k, b := range good {
+		write(k, b)
+	}
+
+	t.Setenv("IMGBATCH_BE_MAIN", "1")
+	args := []string{"imgbatch", "--log-level", "warn", "local", "--dir", dir, "--images", data, "--width", "2", "--shard-size", "8",
+		"--variant", "thumb:128x128:jpeg:80", "--variant", "small:64x64:webp:70", "--timeout", "4m",
+		"--child-env", "IMGBATCH_ITEM_TIMEOUT=15s"}
+	var out, errb bytes.Buffer
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("imgbatch local exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+
+	// No child crashed, hung or was retried: each ran once and ended well.
+	if strings.Contains(errb.String(), "array child ended") {
+		t.Errorf("a child ended badly:\n%s", errb.String())
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "logs", "*", "*.log"))
+	if len(logs) != 2 {
+		t.Errorf("want the logs of 2 children, found %v", logs)
+	}
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		starts, dones := 0, 0
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var rec struct {
+				Msg string `json:"msg"`
+			}
+			if json.Unmarshal([]byte(line), &rec) != nil {
+				// The one plain line allowed: a child still lingering when
+				// the run ended is stopped with the stack (SIGTERM, exit 75).
+				if !strings.HasPrefix(line, "imgbatch: stopped before the run was finished") {
+					t.Errorf("%s: not a JSON log line (a crash report?): %.300s", l, line)
+				}
+				continue
+			}
+			switch rec.Msg {
+			case "worker starting":
+				starts++
+			case "worker done":
+				dones++
+			}
+		}
+		if starts != 1 || dones != 1 {
+			t.Errorf("%s: %d starts and %d clean ends, want one of each (a crash or a retry)", l, starts, dones)
+		}
+	}
+
+	reports, _ := filepath.Glob(filepath.Join(dir, "s3", "buckets", "work", "runs", "*", "report.csv"))
+	if len(reports) != 1 {
+		t.Fatalf("want one report.csv, found %v", reports)
+	}
+	rep := readReport(t, reports[0])
+	if len(rep) != len(corpus)+len(good) {
+		t.Errorf("report has %d rows for %d files", len(rep), len(corpus)+len(good))
+	}
+	outDir := filepath.Join(dir, "s3", "buckets", "output")
+	checkOutputs := func(key string, src []byte) {
+		t.Helper()
+		in, err := sniff.Inspect(src)
+		if err != nil {
+			t.Errorf("%s: %v", key, err)
+			return
+		}
+		w, h := in.Width, in.Height
+		if in.Orientation >= 5 {
+			w, h = h, w // EXIF rotation by 90 or 270 degrees
+		}
+		base := key
+		if ext := filepath.Ext(key); ext != "" {
+			base = strings.TrimSuffix(key, ext)
+		}
+		for _, v := range []struct {
+			path   string
+			format sniff.Format
+			box    int
+		}{
+			{filepath.Join(outDir, "thumb", filepath.FromSlash(base)+".jpg"), sniff.JPEG, 128},
+			{filepath.Join(outDir, "small", filepath.FromSlash(base)+".webp"), sniff.WebP, 64},
+		} {
+			b, err := os.ReadFile(v.path)
+			if err != nil {
+				t.Errorf("%s: output missing: %v", key, err)
+				continue
+			}
+			info, err := sniff.Inspect(b)
+			if err != nil || info.Format != v.format {
+				t.Errorf("%s: output %s is %s, %v", key, v.path, info.Format, err)
+				continue
+			}
+			ww, wh := fitInside(w, h, v.box, v.box)
+			if abs(info.Width-max(ww, 1)) > 1 || abs(info.Height-max(wh, 1)) > 1 {
+				t.Errorf("%s: output %dx%d, want %dx%d (upright source %dx%d in %d²)", v.path, info.Width, info.Height, ww, wh, w, h, v.box)
+			}
+		}
+	}
+	for k, b := range good {
+		r := rep[k]
+		if r == nil || r[3] != "succeeded" {
+			t.Errorf("%s: %q, want succeeded", k, r)
+			continue
+		}
+		checkOutputs(k, b)
+	}
+	for _, c := range corpus {
+		key := "corpus/" + c.name
+		r := rep[key]
+		if r == nil {
+			t.Errorf("%s: no report row", key)
+			continue
+		}
+		status, code, msg := r[3], r[4], r[6]
+		failedWell := status == "failed" && code != "" && msg != "" && code != "InternalError"
+		switch {
+		case c.expect == "ok" && status == "succeeded", c.expect == "either" && status == "succeeded":
+			checkOutputs(key, c.data)
+		case c.expect == "reject" && failedWell, c.expect == "either" && failedWell:
+		default:
+			t.Errorf("%s (expectation %s): %s %s %q", c.name, c.expect, status, code, msg)
+		}
+		t.Logf("%-45s %-6s → %-9s %-17s %.110s", c.name, c.expect, status, code, msg)
+	}
+}

@@ -1,0 +1,628 @@
+/* render.c: the whole life of one source image in libvips, in one C call:
+ * open it with the loader for its sniffed format (shrinking on load where
+ * the format allows), make every variant with vips_thumbnail_image, pad,
+ * flatten, encode. Doing it in one call keeps the Go buffer's use inside
+ * the call (libvips never holds a Go pointer afterwards) and costs one cgo
+ * crossing per image instead of dozens.
+ *
+ * The shrink-on-load arithmetic mirrors libvips' own vips_thumbnail_buffer
+ * (libvips/resample/thumbnail.c); what differs is that the loader is named
+ * by the caller instead of found by vips_foreign_find_load_buffer, which
+ * probes every loader's is_a (libvips 8.14's SVG probe loops forever on a
+ * gzip stream with trailing bytes).
+ */
+#include <math.h>
+#include <string.h>
+
+#include <vips/vips.h>
+
+#include "render.h"
+
+static const char *loader_names[] = {
+	[IMGB_LOAD_JPEG] = "jpegload_buffer",
+	[IMGB_LOAD_PNG] = "pngload_buffer",
+	[IMGB_LOAD_GIF] = "gifload_buffer",
+	[IMGB_LOAD_WEBP] = "webpload_buffer",
+	[IMGB_LOAD_TIFF] = "tiffload_buffer",
+	[IMGB_LOAD_HEIF] = "heifload_buffer",
+};
+
+#define N_LOADERS ((int) (sizeof(loader_names) / sizeof(loader_names[0])))
+
+/* What the header of the source says. */
+typedef struct {
+	int width, height; /* first page as stored */
+	int swap;	   /* EXIF orientation 5..8: sides swap once upright */
+	int bands;
+	int has_icc;
+	int cmyk;
+	/* A HEIF's embedded thumbnail, when it is smaller than the image. */
+	int heif_thumb_width, heif_thumb_height;
+} header;
+
+/* The encoded image and how to open it. */
+typedef struct {
+	int loader; /* IMGB_LOAD_* */
+	const void *buf;
+	size_t len;
+	const imgb_options *opt;
+} source;
+
+/* Arguments of vips_thumbnail_image for one output. */
+typedef struct {
+	int width, height;
+	VipsSize size;
+	VipsInteresting crop;
+} box;
+
+/* open_image builds loader on buf, lazily: only the header is read until
+ * pixels are asked for. shrink is the JPEG shrink-on-load factor (1, 2, 4,
+ * 8) or the WebP one (any >= 1); heif_thumbnail picks a HEIF's embedded
+ * thumbnail. */
+static VipsImage *
+open_image(const source *src, double shrink, int heif_thumbnail)
+{
+	int loader = src->loader;
+	VipsOperation *op;
+	VipsBlob *blob;
+	VipsImage *out = NULL;
+	int err;
+
+	if (loader < 0 || loader >= N_LOADERS) {
+		vips_error("imgbatch", "unknown loader %d", loader);
+		return NULL;
+	}
+	if (!(op = vips_operation_new(loader_names[loader])))
+		return NULL;
+
+	/* The blob does not own or copy buf. */
+	blob = vips_blob_new(NULL, src->buf, src->len);
+	err = vips_object_set(VIPS_OBJECT(op),
+		"buffer", blob,
+		"access", VIPS_ACCESS_SEQUENTIAL,
+		"fail_on", src->opt->fail_on,
+		NULL);
+	vips_area_unref(VIPS_AREA(blob));
+
+	if (!err && loader == IMGB_LOAD_JPEG && shrink > 1)
+		err = vips_object_set(VIPS_OBJECT(op), "shrink", (int) shrink, NULL);
+	else if (!err && loader == IMGB_LOAD_WEBP && shrink > 1)
+		err = vips_object_set(VIPS_OBJECT(op), "scale", 1.0 / shrink, NULL);
+	else if (!err && loader == IMGB_LOAD_HEIF && heif_thumbnail)
+		err = vips_object_set(VIPS_OBJECT(op), "thumbnail", TRUE, NULL);
+
+	/* Built without the operation cache: a cached load keyed on a buffer
+	 * address could hand back another image that once lived there. */
+	if (err || vips_object_build(VIPS_OBJECT(op))) {
+		vips_object_unref_outputs(VIPS_OBJECT(op));
+		g_object_unref(op);
+		return NULL;
+	}
+	g_object_get(op, "out", &out, NULL);
+	vips_object_unref_outputs(VIPS_OBJECT(op));
+	g_object_unref(op);
+	return out;
+}
+
+static int
+read_header(const source *src, header *h)
+{
+	VipsImage *im;
+
+	memset(h, 0, sizeof(*h));
+	if (!(im = open_image(src, 1, FALSE)))
+		return -1;
+	h->width = im->Xsize;
+	h->height = vips_image_get_page_height(im);
+	h->swap = vips_image_get_orientation_swap(im);
+	h->bands = im->Bands;
+	h->has_icc = vips_image_get_typeof(im, VIPS_META_ICC_NAME) != 0;
+	h->cmyk = im->Type == VIPS_INTERPRETATION_CMYK;
+	g_object_unref(im);
+
+	if (src->loader == IMGB_LOAD_HEIF) {
+		/* Without a stored thumbnail, heifload gives the main image. */
+		if ((im = open_image(src, 1, TRUE))) {
+			if (im->Xsize < h->width) {
+				h->heif_thumb_width = im->Xsize;
+				h->heif_thumb_height = im->Ysize;
+			}
+			g_object_unref(im);
+		}
+		else
+			vips_error_clear();
+	}
+	return 0;
+}
+
+/* calc_shrink is vips_thumbnail_calculate_shrink: how much each axis of
+ * an in_w x in_h input must shrink to meet box b once upright. */
+static void
+calc_shrink(int in_w, int in_h, int swap, const box *b,
+	double *hshrink, double *vshrink)
+{
+	int tw = swap ? b->height : b->width;
+	int th = swap ? b->width : b->height;
+	int horizontal;
+
+	*hshrink = (double) in_w / tw;
+	*vshrink = (double) in_h / th;
+	if (b->crop != VIPS_INTERESTING_NONE)
+		horizontal = *hshrink < *vshrink;
+	else
+		horizontal = !(*hshrink < *vshrink);
+	if (b->size != VIPS_SIZE_FORCE) {
+		if (horizontal)
+			*vshrink = *hshrink;
+		else
+			*hshrink = *vshrink;
+	}
+	if (b->size == VIPS_SIZE_UP) {
+		*hshrink = VIPS_MIN(1, *hshrink);
+		*vshrink = VIPS_MIN(1, *vshrink);
+	}
+	else if (b->size == VIPS_SIZE_DOWN) {
+		*hshrink = VIPS_MAX(1, *hshrink);
+		*vshrink = VIPS_MAX(1, *vshrink);
+	}
+	*hshrink = VIPS_MIN(*hshrink, in_w);
+	*vshrink = VIPS_MIN(*vshrink, in_h);
+}
+
+static double
+common_shrink(int in_w, int in_h, int swap, const box *b)
+{
+	double h, v;
+
+	calc_shrink(in_w, in_h, swap, b, &h, &v);
+	return VIPS_MIN(h, v);
+}
+
+/* jpeg_shrink picks libjpeg's shrink-on-load (1, 2, 4 or 8) for an
+ * overall shrink. IMGB_SHRINK_LIBVIPS is vips_thumbnail_find_jpegshrink:
+ * block-shrink to a little above the target, leaving at least 2x for the
+ * lanczos3 step. IMGB_SHRINK_FAST takes the largest factor that does not
+ * go below the target (sharp's default, fastShrinkOnLoad). */
+static int
+jpeg_shrink(double shrink, int policy)
+{
+	if (policy == IMGB_SHRINK_NONE)
+		return 1;
+	if (policy == IMGB_SHRINK_FAST)
+		shrink *= 2;
+	if (shrink >= 16)
+		return 8;
+	if (shrink >= 8)
+		return 4;
+	if (shrink >= 4)
+		return 2;
+	return 1;
+}
+
+/* open_for opens the source with the shrink-on-load that box b allows. */
+static VipsImage *
+open_for(const source *src, const header *h, const box *b)
+{
+	double s = common_shrink(h->width, h->height, h->swap, b);
+
+	if (src->opt->shrink_on_load == IMGB_SHRINK_NONE)
+		return open_image(src, 1, FALSE);
+	switch (src->loader) {
+	case IMGB_LOAD_JPEG:
+		return open_image(src, jpeg_shrink(s, src->opt->shrink_on_load), FALSE);
+	case IMGB_LOAD_WEBP:
+		return open_image(src, VIPS_MAX(1.0, s), FALSE);
+	case IMGB_LOAD_HEIF:
+		/* Use the stored thumbnail only if it needs no enlarging. */
+		return open_image(src, 1,
+			h->heif_thumb_width > 0 &&
+				common_shrink(h->heif_thumb_width, h->heif_thumb_height,
+					h->swap, b) > 1.0);
+	default:
+		return open_image(src, 1, FALSE);
+	}
+}
+
+/* thumb resizes, crops, rotates upright and brings in to 8-bit sRGB (or
+ * B_W): through the embedded ICC profile when there is one, through the
+ * built-in CMYK profile for CMYK without one. */
+static int
+thumb(VipsImage *in, VipsImage **out, const box *b, const header *h)
+{
+	const char *import = NULL;
+
+	if (h->cmyk)
+		import = "cmyk";
+	else if (h->bands >= 3)
+		import = "srgb"; /* fallback for a broken embedded profile */
+
+	if (h->has_icc || h->cmyk) {
+		if (import)
+			return vips_thumbnail_image(in, out, b->width,
+				"height", b->height,
+				"size", b->size,
+				"crop", b->crop,
+				"import_profile", import,
+				"export_profile", "srgb",
+				NULL);
+		return vips_thumbnail_image(in, out, b->width,
+			"height", b->height,
+			"size", b->size,
+			"crop", b->crop,
+			"export_profile", "srgb",
+			NULL);
+	}
+	return vips_thumbnail_image(in, out, b->width,
+		"height", b->height,
+		"size", b->size,
+		"crop", b->crop,
+		NULL);
+}
+
+static void
+variant_box(const imgb_variant *v, const header *h, box *b)
+{
+	b->width = v->width > 0 ? v->width : VIPS_MAX_COORD;
+	b->height = v->height > 0 ? v->height : VIPS_MAX_COORD;
+	b->size = v->upscale ? VIPS_SIZE_BOTH : VIPS_SIZE_DOWN;
+	b->crop = VIPS_INTERESTING_NONE;
+
+	switch (v->fit) {
+	case IMGB_FIT_COVER:
+		b->crop = v->smartcrop ? VIPS_INTERESTING_ATTENTION : VIPS_INTERESTING_CENTRE;
+		if (!v->upscale) {
+			/* Covering the box would enlarge: crop the largest
+			 * region of the box's shape from the unscaled image. */
+			int uw = h->swap ? h->height : h->width;
+			int uh = h->swap ? h->width : h->height;
+			double f = VIPS_MAX((double) b->width / uw, (double) b->height / uh);
+
+			if (f > 1) {
+				b->width = VIPS_CLIP(1, (int) rint(b->width / f), uw);
+				b->height = VIPS_CLIP(1, (int) rint(b->height / f), uh);
+			}
+		}
+		break;
+	case IMGB_FIT_FILL:
+		/* Stretch; without upscale, no side grows past the source. */
+		b->size = VIPS_SIZE_FORCE;
+		if (!v->upscale) {
+			int uw = h->swap ? h->height : h->width;
+			int uh = h->swap ? h->width : h->height;
+
+			b->width = VIPS_MIN(b->width, uw);
+			b->height = VIPS_MIN(b->height, uh);
+		}
+		break;
+	}
+}
+
+static VipsArrayDouble *
+ink(int n, double value)
+{
+	double v[16];
+	int i;
+
+	n = VIPS_CLIP(1, n, 16);
+	for (i = 0; i < n; i++)
+		v[i] = value;
+	return vips_array_double_new(v, n);
+}
+
+/* Metadata that stripping removes, by name prefix. */
+static const char *metadata_prefixes[] = {
+	"exif-", "xmp-", "iptc-", "icc-profile-", "orientation",
+	"png-comment-", "gif-comment", "jpeg-thumbnail-",
+};
+
+/* strip_metadata removes EXIF, XMP, IPTC, ICC and comments from a copy of
+ * in. Encoders' own "strip" is not enough: libvips 8.14.1's webpsave
+ * ignores it. */
+static int
+strip_metadata(VipsImage *in, VipsImage **out)
+{
+	gchar **names;
+	int i, j;
+
+	if (vips_copy(in, out, NULL))
+		return -1;
+	names = vips_image_get_fields(*out);
+	for (i = 0; names[i]; i++)
+		for (j = 0; j < (int) G_N_ELEMENTS(metadata_prefixes); j++)
+			if (vips_isprefix(metadata_prefixes[j], names[i])) {
+				vips_image_remove(*out, names[i]);
+				break;
+			}
+	g_strfreev(names);
+	return 0;
+}
+
+/* finish pads, flattens and encodes in as variant v. */
+static int
+finish(VipsImage *in, imgb_variant *v)
+{
+	VipsImage *base = vips_image_new();
+	VipsImage **t = (VipsImage **) vips_object_local_array(VIPS_OBJECT(base), 8);
+	VipsImage *x = in;
+	VipsArrayDouble *bg;
+	int strip = !v->keep_metadata;
+	int err = -1;
+	void *out = NULL;
+	size_t out_len = 0;
+
+	/* vips_thumbnail_image leaves 8 bits; this is a safety net for
+	 * paths (ICC transforms in libvips 8.14) that may keep 16. */
+	if (x->BandFmt != VIPS_FORMAT_UCHAR) {
+		if (vips_colourspace(x, &t[0],
+				x->Bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W,
+				NULL))
+			goto done;
+		x = t[0];
+		if (x->BandFmt != VIPS_FORMAT_UCHAR) {
+			if (vips_cast(x, &t[1], VIPS_FORMAT_UCHAR, "shift", TRUE, NULL))
+				goto done;
+			x = t[1];
+		}
+	}
+
+	if (v->format == IMGB_JPEG && vips_image_hasalpha(x)) {
+		bg = ink(x->Bands - 1, 255);
+		err = vips_flatten(x, &t[2], "background", bg, NULL);
+		vips_area_unref(VIPS_AREA(bg));
+		if (err)
+			goto done;
+		err = -1;
+		x = t[2];
+	}
+
+	if (v->fit == IMGB_FIT_CONTAIN &&
+		(x->Xsize != v->width || x->Ysize != v->height)) {
+		double value = 255; /* white, for JPEG */
+
+		if (v->format != IMGB_JPEG) {
+			if (!vips_image_hasalpha(x)) {
+				if (vips_bandjoin_const1(x, &t[3], 255, NULL))
+					goto done;
+				x = t[3];
+			}
+			value = 0; /* transparent */
+		}
+		bg = ink(x->Bands, value);
+		err = vips_embed(x, &t[4],
+			(v->width - x->Xsize) / 2, (v->height - x->Ysize) / 2,
+			v->width, v->height,
+			"extend", VIPS_EXTEND_BACKGROUND,
+			"background", bg,
+			NULL);
+		vips_area_unref(VIPS_AREA(bg));
+		if (err)
+			goto done;
+		err = -1;
+		x = t[4];
+	}
+
+	if (strip) {
+		if (strip_metadata(x, &t[5]))
+			goto done;
+		x = t[5];
+	}
+
+	switch (v->format) {
+	case IMGB_JPEG:
+		err = vips_jpegsave_buffer(x, &out, &out_len,
+			"Q", v->quality,
+			"strip", strip,
+			"optimize_coding", TRUE,
+			NULL);
+		break;
+	case IMGB_PNG:
+		err = vips_pngsave_buffer(x, &out, &out_len,
+			"strip", strip,
+			"compression", 6,
+			NULL);
+		break;
+	case IMGB_WEBP:
+		err = vips_webpsave_buffer(x, &out, &out_len,
+			"Q", v->quality,
+			"strip", strip,
+			"effort", v->effort,
+			NULL);
+		break;
+	case IMGB_AVIF:
+		err = vips_heifsave_buffer(x, &out, &out_len,
+			"Q", v->quality,
+			"strip", strip,
+			"compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1,
+			"effort", v->effort,
+			NULL);
+		break;
+	default:
+		vips_error("imgbatch", "unknown output format %d", v->format);
+		err = -1;
+	}
+	if (!err) {
+		v->out = out;
+		v->out_len = out_len;
+		v->out_width = x->Xsize;
+		v->out_height = x->Ysize;
+	}
+
+done:
+	g_object_unref(base);
+	return err;
+}
+
+/* shared_decode decodes buf once, with the least shrink any variant needs,
+ * to the whole upright frame in 8-bit sRGB, and keeps it in memory. */
+static VipsImage *
+shared_decode(const source *src, const header *h, const box *boxes, int n)
+{
+	double ms = G_MAXDOUBLE;
+	int upright_w = h->swap ? h->height : h->width;
+	box mb;
+	VipsImage *in, *t, *mem;
+	int i;
+
+	for (i = 0; i < n; i++)
+		ms = VIPS_MIN(ms, common_shrink(h->width, h->height, h->swap, &boxes[i]));
+	ms = VIPS_MAX(1.0, ms);
+
+	/* Round the width up so no variant has to enlarge it. */
+	mb.width = VIPS_MAX(1, (int) ceil(upright_w / ms - 1e-6));
+	mb.height = VIPS_MAX_COORD;
+	mb.size = VIPS_SIZE_DOWN;
+	mb.crop = VIPS_INTERESTING_NONE;
+
+	if (!(in = open_for(src, h, &mb)))
+		return NULL;
+	if (thumb(in, &t, &mb, h)) {
+		g_object_unref(in);
+		return NULL;
+	}
+	g_object_unref(in);
+	mem = vips_image_copy_memory(t);
+	g_object_unref(t);
+	return mem;
+}
+
+int
+imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
+	imgb_variant *vs, int n)
+{
+	source src = { loader, buf, len, opt };
+	header h;
+	box *boxes;
+	VipsImage *shared = NULL;
+	int err = -1;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		vs[i].out = NULL;
+		vs[i].out_len = 0;
+		vs[i].out_width = vs[i].out_height = 0;
+	}
+	/* Drop messages that earlier, recovered operations left behind. */
+	vips_error_clear();
+	if (n <= 0) {
+		vips_error("imgbatch", "no variants");
+		return -1;
+	}
+	if (read_header(&src, &h))
+		return -1;
+
+	boxes = g_new0(box, n);
+	for (i = 0; i < n; i++)
+		variant_box(&vs[i], &h, &boxes[i]);
+
+	if (opt->strategy == IMGB_SHARED_DECODE && n > 1) {
+		header upright = h;
+
+		if (!(shared = shared_decode(&src, &h, boxes, n)))
+			goto done;
+		/* The shared image is upright, 8-bit sRGB and smaller: the
+		 * variants need no rotation or colour management. */
+		upright.has_icc = upright.cmyk = upright.swap = 0;
+		for (i = 0; i < n; i++) {
+			VipsImage *t;
+			int e;
+
+			if (thumb(shared, &t, &boxes[i], &upright))
+				goto done;
+			e = finish(t, &vs[i]);
+			g_object_unref(t);
+			if (e)
+				goto done;
+		}
+	}
+	else {
+		for (i = 0; i < n; i++) {
+			VipsImage *in, *t;
+			int e;
+
+			if (!(in = open_for(&src, &h, &boxes[i])))
+				goto done;
+			e = thumb(in, &t, &boxes[i], &h);
+			g_object_unref(in);
+			if (e)
+				goto done;
+			e = finish(t, &vs[i]);
+			g_object_unref(t);
+			if (e)
+				goto done;
+		}
+	}
+	err = 0;
+
+done:
+	if (shared)
+		g_object_unref(shared);
+	g_free(boxes);
+	if (err)
+		for (i = 0; i < n; i++) {
+			g_free(vs[i].out);
+			vs[i].out = NULL;
+			vs[i].out_len = 0;
+		}
+	return err;
+}
+
+void
+imgb_free(void *p)
+{
+	g_free(p);
+}
+
+int
+imgb_loader_available(int loader)
+{
+	if (loader < 0 || loader >= N_LOADERS)
+		return 0;
+	return vips_type_find("VipsOperation", loader_names[loader]) != 0;
+}
+
+int
+imgb_decodes(int loader, const void *buf, size_t len)
+{
+	imgb_options opt = { VIPS_FAIL_ON_ERROR, IMGB_PER_VARIANT, IMGB_SHRINK_NONE };
+	source src = { loader, buf, len, &opt };
+	VipsImage *im;
+	double avg;
+	int ok;
+
+	if (!(im = open_image(&src, 1, FALSE))) {
+		vips_error_clear();
+		return 0;
+	}
+	ok = vips_avg(im, &avg, NULL) == 0;
+	g_object_unref(im);
+	vips_error_clear();
+	return ok;
+}
+
+void
+imgb_set_concurrency(int n)
+{
+	vips_concurrency_set(n);
+}
+
+int
+imgb_get_concurrency(void)
+{
+	return vips_concurrency_get();
+}
+
+static void *
+count_object(VipsObject *object, void *a, void *b)
+{
+	(*(int *) a)++;
+	return NULL;
+}
+
+int
+imgb_live_objects(void)
+{
+	int n = 0;
+
+	vips_object_map((VipsSListMap2Fn) count_object, &n, NULL);
+	return n;
+}

@@ -1,0 +1,282 @@
+package vips
+
+// #cgo pkg-config: vips
+// #include <stdlib.h>
+// #include <vips/vips.h>
+// #include "render.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"unsafe"
+
+	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/sniff"
+)
+
+// Result is one encoded variant.
+type Result struct {
+	Data          []byte
+	Width, Height int
+}
+
+// FailOn is the libvips load error level at which an image fails: a
+// decoder warning (say, libjpeg's "Premature end of JPEG file") below it is
+// logged at debug level and the image still renders.
+//
+// imgbatch uses FailOnTruncated: a file that ends early (a partial upload,
+// a truncated copy) fails as corrupt instead of producing a thumbnail whose
+// lower part is grey, which would then be published and skipped as
+// current on every later run. Benign damage that libvips recovers from
+// without losing rows (a wrong CRC on a PNG data chunk, extraneous bytes
+// between JPEG markers) still renders, because only the truncation and
+// hard-error levels fail.
+type FailOn int
+
+// Fail-on levels (VipsFailOn).
+const (
+	FailOnNone      FailOn = C.VIPS_FAIL_ON_NONE
+	FailOnTruncated FailOn = C.VIPS_FAIL_ON_TRUNCATED
+	FailOnError     FailOn = C.VIPS_FAIL_ON_ERROR
+	FailOnWarning   FailOn = C.VIPS_FAIL_ON_WARNING
+)
+
+
+// Strategy is how several variants of one source are made.
+type Strategy int
+
+const (
+	// PerVariant decodes the source once per variant, each with its own
+	// shrink-on-load factor (what calling vips_thumbnail_buffer per
+	// variant does).
+	PerVariant Strategy = C.IMGB_PER_VARIANT
+	// SharedDecode decodes the source once, shrunk on load to the largest
+	// size any variant needs (whole frame, upright, 8-bit sRGB), keeps that
+	// in memory and resizes every variant from it.
+	SharedDecode Strategy = C.IMGB_SHARED_DECODE
+)
+
+// shrinkOnLoad is a JPEG shrink-on-load policy.
+type shrinkOnLoad int
+
+const (
+	// shrinkNone decodes JPEGs at full size: the quality reference.
+	shrinkNone shrinkOnLoad = C.IMGB_SHRINK_NONE
+	// shrinkLibvips is vips_thumbnail's rule: decode to at least twice the
+	// target, leaving the last 2x or more to lanczos3.
+	shrinkLibvips shrinkOnLoad = C.IMGB_SHRINK_LIBVIPS
+	// shrinkFast takes the largest libjpeg factor that stays at or above
+	// the target (sharp's default, fastShrinkOnLoad).
+	shrinkFast shrinkOnLoad = C.IMGB_SHRINK_FAST
+)
+
+// options are the knobs of one render; Render uses defaults.
+type options struct {
+	failOn   FailOn
+	strategy Strategy
+	shrink   shrinkOnLoad
+}
+
+// defaults is what Render and Thumbnail use; BenchmarkRender measures the
+// alternatives.
+var defaults = options{failOn: FailOnTruncated, strategy: SharedDecode, shrink: shrinkLibvips}
+
+// Encoder efforts (0 fastest … 9 for AVIF, … 6 for WebP; libvips' default
+// is 4 for both). AVIF at 4 costs seconds per megapixel on one core.
+const (
+	avifEffort = 2
+	webpEffort = 4
+)
+
+// loaderFor maps a sniffed format to the libvips buffer loader that reads
+// it.
+func loaderFor(f sniff.Format) (C.int, bool) {
+	switch f {
+	case sniff.JPEG:
+		return C.IMGB_LOAD_JPEG, true
+	case sniff.PNG:
+		return C.IMGB_LOAD_PNG, true
+	case sniff.GIF:
+		return C.IMGB_LOAD_GIF, true
+	case sniff.WebP:
+		return C.IMGB_LOAD_WEBP, true
+	case sniff.TIFF:
+		return C.IMGB_LOAD_TIFF, true
+	case sniff.HEIF, sniff.AVIF:
+		return C.IMGB_LOAD_HEIF, true
+	}
+	return 0, false
+}
+
+// Render makes every variant of src, an image whose format the caller has
+// already sniffed from its bytes (sniff.Inspect), in one pass: src is
+// opened with the libvips loader for that format, never with libvips'
+// own format detection, decoded once with shrink-on-load to the largest
+// size any variant needs, and each variant is resized from that. Images are
+// turned upright by their EXIF orientation, converted to 8-bit sRGB (through
+// an embedded ICC profile, or the built-in CMYK profile for CMYK without
+// one), and written without metadata unless the variant keeps it. Only the
+// first frame or page of an animated or multi-page image is used.
+//
+// The results are in the order of variants. An error means the image as a
+// whole failed (corrupt, truncated, unsupported by this libvips); it
+// carries libvips' message.
+func Render(src []byte, format sniff.Format, variants []imgbatch.Variant) ([]Result, error) {
+	return render(src, format, variants, defaults)
+}
+
+// Thumbnail makes variant v from the encoded image src. It sniffs the
+// format itself; callers that have sniffed already and make several
+// variants should call Render.
+func Thumbnail(src []byte, v imgbatch.Variant) (Result, error) {
+	if len(src) == 0 {
+		return Result{}, errors.New("empty image")
+	}
+	info, err := sniff.Inspect(src)
+	if err != nil {
+		return Result{}, err
+	}
+	rs, err := render(src, info.Format, []imgbatch.Variant{v}, defaults)
+	if err != nil {
+		return Result{}, err
+	}
+	return rs[0], nil
+}
+
+func render(src []byte, format sniff.Format, variants []imgbatch.Variant, o options) ([]Result, error) {
+	if len(src) == 0 {
+		return nil, errors.New("empty image")
+	}
+	if len(variants) == 0 {
+		return nil, errors.New("no variants")
+	}
+	loader, ok := loaderFor(format)
+	if !ok {
+		return nil, fmt.Errorf("unsupported format %q", format)
+	}
+	if !started() {
+		return nil, errors.New("vips.Start has not been called")
+	}
+	n := len(variants)
+	cvs := unsafe.Slice((*C.imgb_variant)(C.calloc(C.size_t(n), C.sizeof_imgb_variant)), n)
+	defer C.free(unsafe.Pointer(&cvs[0]))
+	for i, v := range variants {
+		if err := toC(v, &cvs[i]); err != nil {
+			return nil, fmt.Errorf("variant %q: %w", v.Name, err)
+		}
+	}
+
+	// libvips keeps one process-wide error buffer: when two images fail at
+	// the same moment their messages may be joined in both errors.
+	copt := C.imgb_options{fail_on: C.int(o.failOn), strategy: C.int(o.strategy), shrink_on_load: C.int(o.shrink)}
+	rc := C.imgb_render(loader, unsafe.Pointer(&src[0]), C.size_t(len(src)), &copt, &cvs[0], C.int(n))
+	runtime.KeepAlive(src)
+	if rc != 0 {
+		return nil, lastError(format)
+	}
+	out := make([]Result, n)
+	for i := range cvs {
+		cv := &cvs[i]
+		out[i] = Result{
+			Data:   C.GoBytes(cv.out, C.int(cv.out_len)),
+			Width:  int(cv.out_width),
+			Height: int(cv.out_height),
+		}
+		C.imgb_free(cv.out)
+		cv.out = nil
+		if variants[i].Format == imgbatch.FormatWebP && !variants[i].KeepMetadata {
+			b, err := stripWebPMetadata(out[i].Data)
+			if err != nil {
+				return nil, fmt.Errorf("variant %q: libvips wrote a WebP imgbatch cannot read back: %w", variants[i].Name, err)
+			}
+			out[i].Data = b
+		}
+	}
+	return out, nil
+}
+
+// toC fills the C description of a (normalized) variant.
+func toC(v imgbatch.Variant, c *C.imgb_variant) error {
+	if v.Width < 0 || v.Height < 0 || (v.Width == 0 && v.Height == 0) {
+		return fmt.Errorf("width %d, height %d: give at least one", v.Width, v.Height)
+	}
+	c.width, c.height = C.int(v.Width), C.int(v.Height)
+	switch v.Fit {
+	case imgbatch.FitInside, "":
+		c.fit = C.IMGB_FIT_INSIDE
+	case imgbatch.FitCover:
+		c.fit = C.IMGB_FIT_COVER
+	case imgbatch.FitContain:
+		c.fit = C.IMGB_FIT_CONTAIN
+	case imgbatch.FitFill:
+		c.fit = C.IMGB_FIT_FILL
+	default:
+		return fmt.Errorf("unknown fit %q", v.Fit)
+	}
+	if v.Fit != imgbatch.FitInside && v.Fit != "" && (v.Width == 0 || v.Height == 0) {
+		return fmt.Errorf("fit %q needs width and height", v.Fit)
+	}
+	q := v.Quality
+	if q == 0 {
+		q = 80
+	}
+	if q < 1 || q > 100 {
+		return fmt.Errorf("quality %d outside 1..100", q)
+	}
+	c.quality = C.int(q)
+	c.effort = -1
+	switch v.Format {
+	case imgbatch.FormatJPEG, "jpg", "":
+		c.format = C.IMGB_JPEG
+	case imgbatch.FormatPNG:
+		c.format = C.IMGB_PNG
+	case imgbatch.FormatWebP:
+		c.format = C.IMGB_WEBP
+		c.effort = webpEffort
+	case imgbatch.FormatAVIF:
+		c.format = C.IMGB_AVIF
+		c.effort = avifEffort
+	default:
+		return fmt.Errorf("unknown output format %q", v.Format)
+	}
+	c.smartcrop = cbool(v.SmartCrop)
+	c.upscale = cbool(v.Upscale)
+	c.keep_metadata = cbool(v.KeepMetadata)
+	return nil
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// lastError takes libvips' error buffer as an error: its first lines,
+// joined, without duplicates.
+func lastError(f sniff.Format) error {
+	msg := C.GoString(C.vips_error_buffer())
+	C.vips_error_clear()
+	var lines []string
+	seen := map[string]bool{}
+	for _, l := range strings.Split(msg, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || seen[l] {
+			continue
+		}
+		seen[l] = true
+		lines = append(lines, l)
+	}
+	if len(lines) == 0 {
+		// libvips 8.14's PNG loader fails on a bad IHDR CRC this way; the
+		// reason went to the log as a warning.
+		return fmt.Errorf("%s decoder failed without a message (libvips logged the reason as a warning)", f)
+	}
+	if len(lines) > 4 {
+		lines = lines[:4]
+	}
+	return errors.New(strings.Join(lines, "; "))
+}

@@ -1,0 +1,88 @@
+/* render.h: imgbatch's libvips pipeline, one C call per source image. */
+#ifndef IMGB_RENDER_H
+#define IMGB_RENDER_H
+
+#include <stddef.h>
+
+/* Fits (imgbatch.Fit*). */
+enum { IMGB_FIT_INSIDE, IMGB_FIT_COVER, IMGB_FIT_CONTAIN, IMGB_FIT_FILL };
+
+/* Output formats (imgbatch.Format*). */
+enum { IMGB_JPEG, IMGB_PNG, IMGB_WEBP, IMGB_AVIF };
+
+/* Input loaders, one per sniffed format. */
+enum {
+	IMGB_LOAD_JPEG,
+	IMGB_LOAD_PNG,
+	IMGB_LOAD_GIF,
+	IMGB_LOAD_WEBP,
+	IMGB_LOAD_TIFF,
+	IMGB_LOAD_HEIF /* HEIC and AVIF: both are heifload */
+};
+
+/* How several variants of one image are made. */
+enum {
+	/* Every variant decodes the source itself, with its own
+	 * shrink-on-load factor. */
+	IMGB_PER_VARIANT,
+	/* One shrink-on-load decode to the largest size any variant needs
+	 * (the whole frame, upright, sRGB, 8 bit), kept in memory; every
+	 * variant is resized from that. */
+	IMGB_SHARED_DECODE
+};
+
+/* JPEG shrink-on-load policy. */
+enum {
+	IMGB_SHRINK_NONE,    /* decode at full size (a quality reference) */
+	IMGB_SHRINK_LIBVIPS, /* as vips_thumbnail: leave >= 2x for lanczos3 */
+	IMGB_SHRINK_FAST     /* as sharp: largest factor not below the target */
+};
+
+typedef struct {
+	int fail_on;	    /* VipsFailOn */
+	int strategy;	    /* IMGB_PER_VARIANT, IMGB_SHARED_DECODE */
+	int shrink_on_load; /* IMGB_SHRINK_* */
+} imgb_options;
+
+typedef struct {
+	/* In. */
+	int width, height; /* box; 0 leaves that side unconstrained */
+	int fit;	   /* IMGB_FIT_* */
+	int smartcrop;	   /* cover: attention instead of centre */
+	int upscale;	   /* may enlarge */
+	int format;	   /* IMGB_JPEG, ... */
+	int quality;	   /* 1..100; 0 for the encoder's default */
+	int keep_metadata;
+	int effort; /* AVIF/WebP encoder effort, -1 for the default */
+
+	/* Out: out is g_malloc()ed, the caller frees it with imgb_free. */
+	void *out;
+	size_t out_len;
+	int out_width, out_height;
+} imgb_variant;
+
+/* imgb_render makes every variant of the encoded image buf with the loader
+ * for its format (never libvips' own format detection). It returns 0, or
+ * -1 with the libvips error buffer set; on error the out fields of vs are
+ * empty. buf is only read during the call. */
+int imgb_render(int loader, const void *buf, size_t len,
+	const imgb_options *opt, imgb_variant *vs, int n);
+
+/* imgb_free frees a variant's output. */
+void imgb_free(void *p);
+
+/* imgb_loader_available reports whether this libvips has the buffer loader
+ * for a format (1) or not (0). */
+int imgb_loader_available(int loader);
+
+/* imgb_decodes reports whether the loader decodes buf to pixels (1) or
+ * not (0); the libvips error buffer is cleared. */
+int imgb_decodes(int loader, const void *buf, size_t len);
+
+/* imgb_live_objects counts libvips objects alive (a leak check). */
+int imgb_live_objects(void);
+
+void imgb_set_concurrency(int n);
+int imgb_get_concurrency(void);
+
+#endif /* IMGB_RENDER_H */

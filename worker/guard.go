@@ -1,0 +1,53 @@
+package worker
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/imgbatch/imgbatch/sniff"
+	"github.com/imgbatch/imgbatch/vips"
+)
+
+// guard decides from the source's bytes alone, before libvips sees any of
+// them, whether the item may be decoded: the format comes from the magic
+// bytes (never the key's extension or Content-Type) and must be on the
+// allow-list; the header must be readable; and the pixels it claims must
+// fit the budgets. The byte cap was enforced while fetching, and libvips
+// runs with VIPS_BLOCK_UNTRUSTED set (vips.Start), so even a loader libvips
+// would pick by content cannot be one that is not fuzzed for hostile input.
+func (w *Worker) guard(data []byte) (sniff.Info, error) {
+	info, err := sniff.Inspect(data)
+	if err != nil {
+		var se *sniff.Error
+		if errors.As(err, &se) {
+			switch se.Code {
+			case sniff.CodeEmpty:
+				return info, itemErr(CodeEmpty, http.StatusBadRequest, "%s", se.Error())
+			case sniff.CodeUnsupportedFormat:
+				return info, itemErr(CodeUnsupported, http.StatusUnsupportedMediaType, "%s", se.Error())
+			}
+		}
+		return info, itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "%v", err)
+	}
+	// The allow-list names what imgbatch accepts; this libvips build may
+	// still lack a decoder (HEIF needs libheif with an HEVC plugin).
+	if !vips.Supported(info.Format) {
+		return info, itemErr(CodeUnsupported, http.StatusUnsupportedMediaType,
+			"unsupported format: %s: this libvips build (%s) cannot decode it", info.Format, vips.Version())
+	}
+	// One frame as a decoder allocates it: the canvas, which a GIF frame
+	// placed past the logical screen enlarges (libvips 8.14 aborts the whole
+	// process when that allocation fails).
+	if px := info.CanvasPixels(); px > w.cfg.MaxPixels {
+		return info, itemErr(CodeTooManyPix, http.StatusRequestEntityTooLarge,
+			"image too large: %s header claims %dx%d (canvas %dx%d) = %d pixels, over the %d-pixel budget (--max-pixels)",
+			info.Format, info.Width, info.Height, max(info.FrameExtentW, info.Width), max(info.FrameExtentH, info.Height), px, w.cfg.MaxPixels)
+	}
+	// All frames or pages together.
+	if px := info.Pixels(); px > w.cfg.MaxTotalPixels {
+		return info, itemErr(CodeTooManyPix, http.StatusRequestEntityTooLarge,
+			"image too large: %s header claims %d frames of %dx%d = %d pixels, over the %d-pixel budget for all frames (--max-total-pixels)",
+			info.Format, max(info.Pages, 1), max(info.FrameExtentW, info.Width), max(info.FrameExtentH, info.Height), px, w.cfg.MaxTotalPixels)
+	}
+	return info, nil
+}

@@ -1,0 +1,80 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/vips"
+)
+
+// process guards the item from its header bytes, then renders every
+// variant within the item deadline (--item-timeout).
+//
+// libvips cannot be interrupted. When the deadline passes, the call is
+// abandoned: the item fails with Timeout, the processor slot moves on, and
+// the call keeps its OS thread until it returns on its own (counted in
+// w.stuck). Once MaxStuck calls are stuck, this process is losing CPUs to
+// them, so the attempt ends with a retryable FatalError and a fresh
+// process resumes from the checkpoint.
+func (w *Worker) process(ctx context.Context, run *imgbatch.Run, j *job) error {
+	info, err := w.guard(j.data)
+	if err != nil {
+		return err
+	}
+	if n := w.stuck.Load(); int(n) >= w.cfg.MaxStuck {
+		return fatal(true, "%d image operations are stuck past their deadline (--item-timeout %s); ending the attempt so a fresh process resumes", n, w.cfg.ItemTimeout)
+	}
+	type out struct {
+		rs  []vips.Result
+		err error
+	}
+	done := make(chan out, 1) // buffered: an abandoned call never blocks
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	data, render := j.data, w.render
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- out{err: fmt.Errorf("render panicked: %v", p)}
+			}
+		}()
+		rs, err := render(rctx, data, info, run.Recipe.Variants)
+		done <- out{rs, err}
+	}()
+	timer := time.NewTimer(w.cfg.ItemTimeout)
+	defer timer.Stop()
+	select {
+	case o := <-done:
+		if o.err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return renderErr(info, o.err)
+		}
+		if len(o.rs) != len(run.Recipe.Variants) {
+			return itemErr(CodeInternal, http.StatusInternalServerError, "rendered %d of %d variants", len(o.rs), len(run.Recipe.Variants))
+		}
+		for i, v := range run.Recipe.Variants {
+			key, err := imgbatch.OutputKey(run.OutputPrefix, v, j.task.Item.Key)
+			if err != nil {
+				return itemErr(CodeKeyTooLong, http.StatusBadRequest, "%v", err)
+			}
+			r := o.rs[i]
+			j.outputs = append(j.outputs, rendered{variant: v, key: key, data: r.Data, width: r.Width, height: r.Height})
+		}
+		return nil
+	case <-timer.C:
+		w.stuck.Add(1)
+		go func() { <-done; w.stuck.Add(-1) }()
+		w.cfg.Log.Warn("image processing passed the item deadline; the libvips call is abandoned",
+			"item", j.task.Item.String(), "format", info.Format, "width", info.Width, "height", info.Height,
+			"deadline", w.cfg.ItemTimeout, "stuck", w.stuck.Load())
+		return itemErr(CodeTimeout, http.StatusRequestTimeout, "timed out after %s: %s %dx%d image processing passed the item deadline (--item-timeout)",
+			w.cfg.ItemTimeout, info.Format, info.Width, info.Height)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,45 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/imgbatch/imgbatch"
+)
+
+// upload writes every rendered variant with its Content-Type,
+// Cache-Control and the metadata that makes a re-run skip it (source ETag,
+// recipe hash).
+func (w *Worker) upload(ctx context.Context, run *imgbatch.Run, j *job) error {
+	for _, o := range j.outputs {
+		if err := w.put(ctx, run, j, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Worker) put(ctx context.Context, run *imgbatch.Run, j *job, o rendered) error {
+	octx, cancel := context.WithTimeout(ctx, w.cfg.S3Timeout)
+	defer cancel()
+	_, err := w.s3.PutObject(octx, &s3.PutObjectInput{
+		Bucket:        aws.String(run.OutputBucket),
+		Key:           aws.String(o.key),
+		Body:          bytes.NewReader(o.data),
+		ContentLength: aws.Int64(int64(len(o.data))),
+		ContentType:   aws.String(imgbatch.ContentType(o.variant.Format)),
+		CacheControl:  aws.String(w.cfg.CacheControl),
+		Metadata: map[string]string{
+			MetaSourceETag: normETag(j.etag),
+			MetaRecipeHash: run.RecipeHash,
+			MetaRunID:      run.ID,
+		},
+	})
+	if err != nil {
+		return w.s3Err(ctx, err, "put s3://"+run.OutputBucket+"/"+o.key, true)
+	}
+	return nil
+}
