@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
@@ -37,6 +38,9 @@ func loadClients(ctx context.Context) (*clients, error) {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = 8
 				o.MaxBackoff = 20 * time.Second
+				// A batch job must ride out bursts of 5xx/SlowDown: no client-side
+				// retry quota that, once spent, fails items without retrying.
+				o.RateLimiter = ratelimit.None
 			})
 		}),
 	)

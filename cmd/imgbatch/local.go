@@ -23,6 +23,7 @@ import (
 	"github.com/imgbatch/imgbatch/batch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
 	"github.com/imgbatch/imgbatch/localstack"
+	"github.com/imgbatch/imgbatch/worker"
 )
 
 func localCommand() *cli.Command {
@@ -74,9 +75,13 @@ func localAction(c *cli.Context) error {
 	if !c.IsSet("width") {
 		width = 2
 	}
+	// The children share this machine: each gets its share of the CPUs as
+	// image goroutines (on Batch each child has its own vCPUs).
+	childEnv := []string{"IMGBATCH_LOG_FORMAT=json", "IMGBATCH_POLL=1s",
+		fmt.Sprintf("IMGBATCH_PROCESSORS=%d", max(1, worker.UsableCPUs()/width))}
 	st, err := localstack.Start(localstack.Options{
 		Dir: c.String("dir"), Width: width, ChildOutput: childOut, Log: log,
-		ChildEnv: append([]string{"IMGBATCH_LOG_FORMAT=json", "IMGBATCH_POLL=1s"}, c.StringSlice("child-env")...),
+		ChildEnv: append(childEnv, c.StringSlice("child-env")...),
 	})
 	if err != nil {
 		return fmt.Errorf("start the embedded stack: %w", err)

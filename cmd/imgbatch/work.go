@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/imgbatch/imgbatch/batch"
+	"github.com/imgbatch/imgbatch/metrics"
 	"github.com/imgbatch/imgbatch/vips"
 	"github.com/imgbatch/imgbatch/worker"
 )
@@ -107,6 +108,10 @@ func workAction(c *cli.Context) error {
 	if bus := c.String("event-bus"); bus != "" {
 		n = notifier{pub: cl.publisher(bus, c.String("event-source"))}
 	}
+	// One CloudWatch EMF line per shard and per run on stdout (Batch sends it
+	// to CloudWatch Logs, which makes the metrics): dashboards need no agent.
+	n = metricsNotifier{next: n, emf: &metrics.Writer{W: c.App.Writer,
+		Dimensions: map[string]string{"JobQueue": envOr("AWS_BATCH_JQ_NAME", "none")}}}
 	r := &batch.Runner{
 		Store: cl.store(bucket), RunID: runID, Me: me,
 		Processor: worker.New(cl.s3, wcfg), Notifier: n, Log: log,
@@ -170,4 +175,11 @@ func identityFromEnv() (batch.Identity, error) {
 		err = fmt.Errorf("AWS_BATCH_JOB_ARRAY_INDEX=%d is not below AWS_BATCH_JOB_ARRAY_SIZE=%d", id.Index, id.ArraySize)
 	}
 	return id, err
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
