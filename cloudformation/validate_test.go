@@ -45,6 +45,7 @@ var allowedResourceTypes = map[string]bool{
 	"AWS::IAM::InstanceProfile":      true,
 	"AWS::IAM::Role":                 true,
 	"AWS::Logs::LogGroup":            true,
+	"AWS::CloudWatch::Dashboard":     true,
 	"AWS::S3::Bucket":                true,
 	"AWS::S3::BucketPolicy":          true,
 	"AWS::SNS::Subscription":         true,

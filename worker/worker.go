@@ -177,6 +177,7 @@ func (w *Worker) Process(parent context.Context, run *imgbatch.Run, tasks <-chan
 		}
 		res := w.result(j, err)
 		j.data, j.outputs = nil, nil
+		w.logResult(res)
 		emit(res)
 		return nil
 	}
@@ -349,4 +350,15 @@ func UsableCPUs() int {
 		n = 1
 	}
 	return n
+}
+
+// logResult logs a failed item at warn level (one line, queryable by
+// errorCode in CloudWatch Logs Insights) and the others at debug level.
+func (w *Worker) logResult(r imgbatch.Result) {
+	if r.Status == imgbatch.StatusFailed {
+		w.cfg.Log.Warn("item failed", "key", r.Item.Key, "bucket", r.Item.Bucket, "errorCode", r.ErrorCode,
+			"httpStatus", r.HTTPStatus, "reason", r.Message, "ms", r.Millis)
+		return
+	}
+	w.cfg.Log.Debug("item done", "key", r.Item.Key, "status", string(r.Status), "outputs", len(r.Outputs), "ms", r.Millis)
 }
