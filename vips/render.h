@@ -35,7 +35,7 @@ enum {
 enum {
 	IMGB_SHRINK_NONE,    /* decode at full size (a quality reference) */
 	IMGB_SHRINK_LIBVIPS, /* as vips_thumbnail: leave >= 2x for lanczos3 */
-	IMGB_SHRINK_FAST     /* as sharp: largest factor not below the target */
+	IMGB_SHRINK_FAST     /* leave >= 1.5x for lanczos3 */
 };
 
 typedef struct {

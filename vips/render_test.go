@@ -622,3 +622,87 @@ func TestRenderReleasesEverything(t *testing.T) {
 		t.Errorf("libvips objects alive: %d before, %d after 3 rounds", before, after)
 	}
 }
+
+// TestRenderUnusualEncodings covers what photo pipelines meet less often:
+// 16-bit and float TIFFs, Lab and CMYK TIFFs, 1-bit grey, palette PNG.
+func TestRenderUnusualEncodings(t *testing.T) {
+	base, err := govips.NewImageFromBuffer(encodePNG(t, scene(120, 90, 40, 30, 30)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	build := func(f func(img *govips.ImageRef) ([]byte, error)) []byte {
+		img, err := base.Copy()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer img.Close()
+		b, err := f(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tiff := func(img *govips.ImageRef) ([]byte, error) {
+		b, _, err := img.ExportTiff(govips.NewTiffExportParams())
+		return b, err
+	}
+	cases := map[string][]byte{
+		"tiff-rgb16": build(func(img *govips.ImageRef) ([]byte, error) {
+			if err := img.ToColorSpace(govips.InterpretationRGB16); err != nil {
+				return nil, err
+			}
+			return tiff(img)
+		}),
+		"tiff-grey16": build(func(img *govips.ImageRef) ([]byte, error) {
+			if err := img.ToColorSpace(govips.InterpretationGrey16); err != nil {
+				return nil, err
+			}
+			return tiff(img)
+		}),
+		"tiff-lab-float": build(func(img *govips.ImageRef) ([]byte, error) {
+			if err := img.ToColorSpace(govips.InterpretationLAB); err != nil {
+				return nil, err
+			}
+			return tiff(img)
+		}),
+		"tiff-cmyk": build(func(img *govips.ImageRef) ([]byte, error) {
+			if err := img.ToColorSpace(govips.InterpretationCMYK); err != nil {
+				return nil, err
+			}
+			return tiff(img)
+		}),
+		"png-1bit": build(func(img *govips.ImageRef) ([]byte, error) {
+			p := govips.NewPngExportParams()
+			p.Bitdepth = 1
+			if err := img.ToColorSpace(govips.InterpretationBW); err != nil {
+				return nil, err
+			}
+			b, _, err := img.ExportPng(p)
+			return b, err
+		}),
+		"png-palette": build(func(img *govips.ImageRef) ([]byte, error) {
+			p := govips.NewPngExportParams()
+			p.Palette = true
+			b, _, err := img.ExportPng(p)
+			return b, err
+		}),
+	}
+	vs := []imgbatch.Variant{
+		{Name: "j", Width: 60, Height: 60, Format: imgbatch.FormatJPEG},
+		{Name: "p", Width: 40, Height: 40, Fit: imgbatch.FitContain, Format: imgbatch.FormatPNG},
+	}
+	for name, src := range cases {
+		t.Run(name, func(t *testing.T) {
+			for cname, rs := range renderAll(t, src, vs) {
+				if rs[0].Width != 60 || rs[0].Height != 45 || rs[1].Width != 40 || rs[1].Height != 40 {
+					t.Errorf("%s: %dx%d and %dx%d, want 60x45 and 40x40", cname, rs[0].Width, rs[0].Height, rs[1].Width, rs[1].Height)
+				}
+				img := decode(t, rs[0], imgbatch.FormatJPEG).img
+				if b := img.Bands(); b != 1 && b != 3 {
+					t.Errorf("%s: JPEG with %d bands", cname, b)
+				}
+			}
+		})
+	}
+}
