@@ -37,9 +37,18 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## bench: Go benchmarks of the hot paths
+## bench: the standard benchmark into bench/results/latest/ (photos: 12 MP JPEG -> 512 px JPEG q80;
+##        pools 1 and 2; process + pipeline vs vipsthumbnail and sharp). BENCH_ARGS adds flags
+##        (imgbatch bench --help); BENCH_GO=1 also runs the Go benchmarks of every package.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(BIN) bench --name latest --cache-dir .cache/bench --pool 1,2 --compare vipsthumbnail,sharp --repeat 2 $(BENCH_ARGS)
+	@if [ -n "$(BENCH_GO)" ]; then $(GO) test -run '^$$' -bench . -benchmem ./...; fi
+
+## chaos: the long reliability suite (kills, S3 faults, duplicates, hostile keys and images);
+## prints the figures of chaos/README.md at the end (make test runs its short version)
+.PHONY: chaos
+chaos: deps
+	IMGBATCH_CHAOS=long $(GO) test -count=1 -timeout 120m -v -run . ./chaos/
 
 clean:
 	rm -rf bin .imgbatch

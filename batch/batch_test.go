@@ -275,7 +275,7 @@ func TestRunnersFinishEveryShardOnceAndFinalizeOnce(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			r := &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", Index: i, ArraySize: width, Attempt: 1},
-				Processor: proc, Notifier: note, LeaseTTL: 5 * time.Second, Poll: 50 * time.Millisecond, Linger: true}
+				Processor: proc, Notifier: note, LeaseTTL: time.Second, Poll: 50 * time.Millisecond, Linger: true}
 			if _, err := r.Run(ctx); err != nil {
 				t.Errorf("child %d: %v", i, err)
 			}
@@ -326,8 +326,9 @@ func TestFinalizeExactlyOnceUnderRace(t *testing.T) {
 	// Process both shards without finalizing: call the shard loop directly.
 	lea := &Leaser{Store: s, RunID: p.Run.ID, Me: r.Me, TTL: time.Minute}
 	var st Stats
+	sc := newScanner(s, &p.Run, 0, 1)
 	for n := 0; n < p.Run.Shards; n++ {
-		if err := r.tryShard(ctx, ctx, &p.Run, lea, n, &st, r.Log); err != nil {
+		if _, err := r.tryShard(ctx, ctx, &p.Run, lea, sc, candidate{n: n, fresh: true}, &st, r.Log); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -338,7 +339,7 @@ func TestFinalizeExactlyOnceUnderRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, err := Finalize(ctx, s, &p.Run, note, nil, r.Log)
+			ok, err := Finalize(ctx, s, &p.Run, Identity{JobID: "fin", Index: i, ArraySize: 8, Attempt: 1}, note, r.Log)
 			if err != nil {
 				t.Error(err)
 			}

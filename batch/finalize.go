@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
@@ -57,72 +58,158 @@ type FailureGroup struct {
 	Keys      []string `json:"keys"`    // up to 5 example keys
 }
 
-// finalizeIfComplete finalizes the run when every shard is done. Several
-// children may get here at once: all build the same report (it depends only
-// on the done markers), and the write-once final.json picks the one that
-// sends the run's event.
-func (r *Runner) finalizeIfComplete(ctx context.Context, run *imgbatch.Run, log *slog.Logger) (bool, error) {
-	return Finalize(ctx, r.Store, run, r.Notifier, r.Now, log)
+// Finalize writes the run's reports and final marker if every shard is
+// done and no other child is finalizing, and reports whether this call
+// finalized it. It also re-sends the final event of an already finalized
+// run whose event was never confirmed (once that finalizer's lease has
+// expired). me names the caller in the finalizer lease.
+func Finalize(ctx context.Context, s *Store, run *imgbatch.Run, me Identity, n Notifier, log *slog.Logger) (bool, error) {
+	r := &Runner{Store: s, RunID: run.ID, Me: me, Notifier: n, Log: log}
+	r.defaults()
+	return r.finalize(ctx, run, false, r.Log)
 }
 
-// Finalize writes the run's reports and final marker if every shard is done,
-// and reports whether this call finalized it. It also re-sends the final
-// event of an already finalized run whose event was never confirmed.
-func Finalize(ctx context.Context, s *Store, run *imgbatch.Run, n Notifier, now func() time.Time, log *slog.Logger) (bool, error) {
-	if now == nil {
-		now = time.Now
-	}
+// finalize is the end of a run. The run's finalizer lease picks one child
+// to build the reports (they read every shard's results, so a thousand
+// children doing it at once would cost a thousand times the requests); the
+// write-once final.json records the outcome and is the outbox of the run's
+// event, which only the lease holder sends. With Linger, the others wait
+// until the event is sent, taking the lease over if its holder dies.
+func (r *Runner) finalize(ctx context.Context, run *imgbatch.Run, allDone bool, log *slog.Logger) (bool, error) {
 	lay := imgbatch.Layout{RunID: run.ID}
-	var existing Final
-	etag, err := s.GetJSON(ctx, lay.Final(), &existing)
-	if err == nil {
-		if !existing.EventSent && n != nil {
-			return false, sendFinal(ctx, s, run, n, existing, etag, log)
+	lea := &Leaser{Store: r.Store, RunID: run.ID, Me: r.Me, TTL: r.LeaseTTL, Now: r.Now}
+	for {
+		var existing Final
+		_, err := r.Store.GetJSON(ctx, lay.Final(), &existing)
+		switch {
+		case err == nil && (existing.EventSent || r.Notifier == nil):
+			return false, nil
+		case err != nil && !IsNotFound(err):
+			return false, err
 		}
-		return false, nil
+		lease, holder, err := lea.AcquireFinalizer(ctx)
+		if err != nil {
+			return false, err
+		}
+		if lease != nil {
+			fin, err := r.finalizeHolding(ctx, run, lea, lease, allDone, log)
+			if errors.Is(err, ErrLeaseLost) {
+				log.Warn("finalizer lease lost; another child finalizes the run")
+				continue
+			}
+			return fin, err
+		}
+		if !r.Linger {
+			return false, nil
+		}
+		// Another child is finalizing: look again once its lease could
+		// have expired (it renews it until the event is sent).
+		wait := r.LeaseTTL
+		if holder != nil {
+			wait = min(max(holder.ExpiresAt.Sub(r.Now()), r.Poll), r.LeaseTTL)
+		}
+		if !sleep(ctx, jitter(wait)) {
+			return false, ctx.Err()
+		}
 	}
-	if !IsNotFound(err) {
+}
+
+// finalizeHolding finalizes the run under the finalizer lease.
+func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Leaser, lease *Lease, allDone bool, log *slog.Logger) (bool, error) {
+	lay := imgbatch.Layout{RunID: run.ID}
+	hbCtx, cancel := context.WithCancel(ctx)
+	var lost error
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		t := time.NewTicker(r.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-hbCtx.Done():
+				return
+			case <-t.C:
+				if err := lea.Renew(hbCtx, lease); errors.Is(err, ErrLeaseLost) {
+					lost = err
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	stopHeartbeat := func() error { cancel(); <-hbDone; return lost }
+	defer stopHeartbeat()
+	// fail prefers ErrLeaseLost: a lost lease cancels the work in flight.
+	fail := func(err error) (bool, error) {
+		if lerr := stopHeartbeat(); lerr != nil {
+			return false, lerr
+		}
 		return false, err
 	}
-	done := 0
-	if err := s.List(ctx, lay.DonePrefix(), func(string, int64) error { done++; return nil }); err != nil {
-		return false, err
+
+	var existing Final
+	etag, err := r.Store.GetJSON(hbCtx, lay.Final(), &existing)
+	switch {
+	case err == nil: // finalized, but its event was never confirmed
+		if err := stopHeartbeat(); err != nil {
+			return false, err
+		}
+		if existing.EventSent || r.Notifier == nil {
+			return false, nil
+		}
+		return false, r.sendFinal(ctx, run, lea, lease, existing, etag, log)
+	case !IsNotFound(err):
+		return fail(err)
 	}
-	if done < run.Shards {
-		return false, nil
+	if !allDone {
+		done := 0
+		if err := r.Store.List(hbCtx, lay.DonePrefix(), func(string, int64) error { done++; return nil }); err != nil {
+			return fail(err)
+		}
+		if done < run.Shards {
+			return false, nil
+		}
 	}
-	fin, sum, err := writeReports(ctx, s, run)
+	fin, sum, err := writeReports(hbCtx, r.Store, run)
 	if err != nil {
-		return false, err
+		return fail(err)
 	}
-	fin.FinishedAt = now().UTC()
+	fin.FinishedAt = r.Now().UTC()
 	fin.DurationMs = fin.FinishedAt.Sub(run.CreatedAt).Milliseconds()
 	sum.Final = fin
-	if _, err := s.PutJSON(ctx, lay.Summary(), sum, Cond{}); err != nil {
-		return false, err
+	if _, err := r.Store.PutJSON(hbCtx, lay.Summary(), sum, Cond{}); err != nil {
+		return fail(err)
 	}
-	tag, err := s.PutJSON(ctx, lay.Final(), fin, Cond{IfNoneMatch: true})
+	tag, err := r.Store.PutJSON(hbCtx, lay.Final(), fin, Cond{IfNoneMatch: true})
 	if errors.Is(err, ErrConflict) {
 		return false, nil
 	}
 	if err != nil {
+		return fail(err)
+	}
+	if err := stopHeartbeat(); err != nil {
 		return false, err
 	}
 	log.Info("run finalized", "status", fin.Status, "succeeded", fin.Counts.Succeeded, "failed", fin.Counts.Failed, "skipped", fin.Counts.Skipped)
-	if n != nil {
-		if err := sendFinal(ctx, s, run, n, fin, tag, log); err != nil {
+	if r.Notifier != nil {
+		if err := r.sendFinal(ctx, run, lea, lease, fin, tag, log); err != nil {
 			return true, err
 		}
 	}
 	return true, nil
 }
 
-func sendFinal(ctx context.Context, s *Store, run *imgbatch.Run, n Notifier, fin Final, etag string, log *slog.Logger) error {
-	if err := n.RunFinished(ctx, run, fin); err != nil {
+// sendFinal sends the run's event if the finalizer lease is still ours,
+// and records it as sent in final.json.
+func (r *Runner) sendFinal(ctx context.Context, run *imgbatch.Run, lea *Leaser, lease *Lease, fin Final, etag string, log *slog.Logger) error {
+	if err := lea.Check(ctx, lease); err != nil {
+		return err
+	}
+	if err := r.Notifier.RunFinished(ctx, run, fin); err != nil {
 		return fmt.Errorf("send run event (final.json keeps it for a re-send): %w", err)
 	}
 	fin.EventSent = true
-	if _, err := s.PutJSON(ctx, imgbatch.Layout{RunID: run.ID}.Final(), fin, Cond{IfMatch: etag}); err != nil && !errors.Is(err, ErrConflict) {
+	if _, err := r.Store.PutJSON(ctx, imgbatch.Layout{RunID: run.ID}.Final(), fin, Cond{IfMatch: etag}); err != nil && !errors.Is(err, ErrConflict) {
 		log.Warn("event sent but outbox not updated; it may be sent again with the same id", "err", err)
 	}
 	return nil
@@ -145,17 +232,64 @@ var ReportColumns = []string{"Bucket", "Key", "VersionId", "TaskStatus", "ErrorC
 // reports carry keys.
 func EncodeKey(k string) string { return url.QueryEscape(k) }
 
-// csvSafe defuses spreadsheet formulas: a field starting with = + - @ (or a
-// tab/CR) gets a leading apostrophe.
+// csvSafe defuses spreadsheet formulas (CSV injection): a field starting
+// with = + - @, a tab, CR or LF, or their full-width forms, gets a leading
+// apostrophe. Keys need none of it: URL-encoding leaves no formula.
 func csvSafe(s string) string {
 	if s == "" {
 		return s
 	}
 	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
+	case '=', '+', '-', '@', '\t', '\r', '\n':
+		return "'" + s
+	}
+	if r, _ := utf8.DecodeRuneInString(s); r == '\uff1d' || r == '\uff0b' || r == '\uff0d' || r == '\uff20' {
 		return "'" + s
 	}
 	return s
+}
+
+// reportWindow is how many shards' results are fetched at once while the
+// reports are written (in shard order).
+const reportWindow = 16
+
+// shardResults are the final results of one shard, or why they are missing.
+type shardResults struct {
+	rs  []imgbatch.Result
+	err error
+}
+
+// fetchResults reads every shard's done marker and results file, a window
+// of them at a time, and delivers them in shard order.
+func fetchResults(ctx context.Context, s *Store, run *imgbatch.Run) (<-chan chan shardResults, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	order := make(chan chan shardResults, reportWindow)
+	go func() {
+		defer close(order)
+		for n := 0; n < run.Shards; n++ {
+			ch := make(chan shardResults, 1)
+			select {
+			case order <- ch:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				m, err := s.LoadDone(ctx, run.ID, n)
+				if err != nil {
+					ch <- shardResults{err: fmt.Errorf("shard %d: %w", n, err)}
+					return
+				}
+				rs, err := s.ReadResults(ctx, m.Results)
+				ch <- shardResults{rs: rs, err: err}
+			}()
+		}
+	}()
+	return order, func() {
+		cancel()
+		for ch := range order { // let the fetches in flight end
+			<-ch
+		}
+	}
 }
 
 // writeReports streams every shard's results into report.csv and
@@ -179,28 +313,17 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summ
 	rb, fb := bufio.NewWriter(rep), bufio.NewWriter(fail)
 	rw, fw := csv.NewWriter(rb), csv.NewWriter(fb)
 	groups := map[string]*FailureGroup{}
-	for n := 0; n < run.Shards; n++ {
-		m, err := s.LoadDone(ctx, run.ID, n)
-		if err != nil {
-			return fin, sum, fmt.Errorf("shard %d: %w", n, err)
+	order, stop := fetchResults(ctx, s, run)
+	defer stop()
+	for ch := range order {
+		sr := <-ch
+		if sr.err != nil {
+			return fin, sum, sr.err
 		}
-		rs, err := s.ReadResults(ctx, m.Results)
-		if err != nil {
-			return fin, sum, err
-		}
-		for _, res := range rs {
+		for _, res := range sr.rs {
 			fin.Counts.Add(res)
-			status, msg := "succeeded", res.Message
-			code := res.HTTPStatus
-			if code == 0 {
-				code = 200
-			}
-			switch res.Status {
-			case imgbatch.StatusFailed:
-				status = "failed"
-				if code == 200 {
-					code = 400
-				}
+			row := ReportRow(res)
+			if res.Status == imgbatch.StatusFailed {
 				g := groups[res.ErrorCode]
 				if g == nil {
 					g = &FailureGroup{ErrorCode: res.ErrorCode, Example: res.Message}
@@ -210,19 +333,18 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summ
 				if len(g.Keys) < 5 {
 					g.Keys = append(g.Keys, res.Item.Key)
 				}
-				_ = fw.Write([]string{res.Item.Bucket, EncodeKey(res.Item.Key), res.Item.VersionID})
-			case imgbatch.StatusSkipped:
-				if msg == "" {
-					msg = "skipped: outputs are current"
+				// failed.csv is an S3 Batch Operations manifest: bucket,key[,versionId].
+				frow := []string{res.Item.Bucket, EncodeKey(res.Item.Key)}
+				if res.Item.VersionID != "" {
+					frow = append(frow, res.Item.VersionID)
 				}
-			default:
-				if msg == "" {
-					msg = strconv.Itoa(len(res.Outputs)) + " outputs"
-				}
+				_ = fw.Write(frow)
 			}
-			_ = rw.Write([]string{res.Item.Bucket, EncodeKey(res.Item.Key), res.Item.VersionID, status,
-				csvSafe(res.ErrorCode), strconv.Itoa(code), csvSafe(msg)})
+			_ = rw.Write(row)
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fin, sum, err
 	}
 	rw.Flush()
 	fw.Flush()
@@ -247,7 +369,7 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summ
 	fin.Status = RunCompleted
 	if run.Tolerance.Exceeded(fin.Counts.Items, fin.Counts.Failed) {
 		fin.Status = RunFailed
-		fin.Reason = fmt.Sprintf("%d of %d items failed, over the run's failure tolerance", fin.Counts.Failed, fin.Counts.Items)
+		fin.Reason = toleranceReason(run.Tolerance, fin.Counts)
 	}
 	for _, g := range groups {
 		sum.Failures = append(sum.Failures, *g)
@@ -259,6 +381,43 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summ
 		return sum.Failures[i].ErrorCode < sum.Failures[j].ErrorCode
 	})
 	return fin, sum, nil
+}
+
+// toleranceReason says which limit of t the counts broke.
+func toleranceReason(t imgbatch.Tolerance, c imgbatch.Counts) string {
+	if t.MaxFailed > 0 && c.Failed > t.MaxFailed {
+		return fmt.Sprintf("%d of %d items failed, more than the run's limit of %d failed items", c.Failed, c.Items, t.MaxFailed)
+	}
+	return fmt.Sprintf("%d of %d items failed (%.1f%%), more than the run's %.4g%% once at least %d items ran",
+		c.Failed, c.Items, float64(c.Failed)*100/float64(max(c.Items, 1)), t.MaxFailedPercent, t.MinTasks)
+}
+
+// ReportRow is the completion-report row of a result, in ReportColumns
+// order: the key URL-encoded, the message and error code defused for
+// spreadsheets.
+func ReportRow(res imgbatch.Result) []string {
+	status, msg := "succeeded", res.Message
+	code := res.HTTPStatus
+	if code == 0 {
+		code = 200
+	}
+	switch res.Status {
+	case imgbatch.StatusFailed:
+		status = "failed"
+		if code == 200 {
+			code = 400
+		}
+	case imgbatch.StatusSkipped:
+		if msg == "" {
+			msg = "skipped: outputs are current"
+		}
+	default:
+		if msg == "" {
+			msg = strconv.Itoa(len(res.Outputs)) + " outputs"
+		}
+	}
+	return []string{res.Item.Bucket, EncodeKey(res.Item.Key), res.Item.VersionID, status,
+		csvSafe(res.ErrorCode), strconv.Itoa(code), csvSafe(msg)}
 }
 
 // PutFile uploads a file (multipart through the transfer manager when the

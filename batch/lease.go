@@ -37,6 +37,7 @@ func parseOwner(owner string) (slot string, attempt int) {
 // Lease is the claim of one shard, stored as claims/<n>.json. Every new
 // owner raises the epoch; results and checkpoints carry it, so an owner
 // that paused past its lease cannot overwrite the work of a later one.
+// The run's finalizer holds a lease of the same kind (Shard -1).
 type Lease struct {
 	Shard     int       `json:"shard"`
 	Owner     string    `json:"owner"`
@@ -44,6 +45,7 @@ type Lease struct {
 	ExpiresAt time.Time `json:"expiresAt"`
 	RenewedAt time.Time `json:"renewedAt"`
 
+	key  string
 	etag string
 }
 
@@ -66,41 +68,108 @@ func (l *Leaser) now() time.Time {
 	return time.Now()
 }
 
+// finalizerShard is the Shard of the finalizer's lease.
+const finalizerShard = -1
+
+// finalizerKey is the lease of the run's finalizer.
+func finalizerKey(runID string) string {
+	return imgbatch.Layout{RunID: runID}.Prefix() + "finalizer.json"
+}
+
 // Acquire tries to take shard n. It returns (nil, nil) when the shard is
 // held by a live owner. A lease is taken over when it expired, or when its
 // owner is an earlier attempt of this same array child (Batch starts a new
 // attempt only after the previous one ended).
 func (l *Leaser) Acquire(ctx context.Context, n int) (*Lease, error) {
-	lay := imgbatch.Layout{RunID: l.RunID}
-	key := lay.Claim(n)
+	got, _, err := l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Claim(n), n, false, nil)
+	return got, err
+}
+
+// acquireShard is Acquire for a runner. fresh says the shard is probably
+// unclaimed: the claim is written at once (If-None-Match) and read only if
+// that fails. Before taking over an expired lease (whose owner may well
+// have finished) it asks done, and leaves a finished shard alone.
+func (l *Leaser) acquireShard(ctx context.Context, n int, fresh bool, done func() (bool, error)) (*Lease, error) {
+	got, _, err := l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Claim(n), n, fresh, done)
+	return got, err
+}
+
+// AcquireFinalizer takes the run's finalizer lease, on the same terms as
+// Acquire: one child at a time builds the reports and sends the run's event.
+// When another holds it, holder is its lease.
+func (l *Leaser) AcquireFinalizer(ctx context.Context) (got, holder *Lease, err error) {
+	return l.acquire(ctx, finalizerKey(l.RunID), finalizerShard, false, nil)
+}
+
+// acquire takes the lease at key; when a live owner holds it, it returns
+// that owner's lease as holder. With fresh, it first tries to create the
+// lease. skip, if set, is asked before a takeover; true leaves the lease
+// alone (nil, nil, nil).
+func (l *Leaser) acquire(ctx context.Context, key string, n int, fresh bool, skip func() (bool, error)) (got, holder *Lease, err error) {
 	now := l.now().UTC()
+	next := Lease{Shard: n, Owner: l.Me.Owner(), Epoch: 1, ExpiresAt: now.Add(l.TTL), RenewedAt: now, key: key}
+	if fresh {
+		tag, err := l.Store.PutJSON(ctx, key, next, Cond{IfNoneMatch: true})
+		if err == nil {
+			next.etag = tag
+			return &next, nil, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, nil, fmt.Errorf("claim %s: %w", key, err)
+		}
+	}
 	var cur Lease
 	etag, err := l.Store.GetJSON(ctx, key, &cur)
-	next := Lease{Shard: n, Owner: l.Me.Owner(), Epoch: 1, ExpiresAt: now.Add(l.TTL), RenewedAt: now}
 	cond := Cond{IfNoneMatch: true}
 	switch {
 	case IsNotFound(err):
 	case err != nil:
-		return nil, err
+		return nil, nil, err
+	case fresh && cur.Owner == next.Owner && cur.Epoch == next.Epoch && cur.ExpiresAt.Equal(next.ExpiresAt):
+		// Our create landed; only its answer was lost (and the SDK's
+		// retry of it failed its precondition).
+		next.etag = etag
+		return &next, nil, nil
 	default:
 		slot, attempt := parseOwner(cur.Owner)
 		mySlot, myAttempt := parseOwner(l.Me.Owner())
 		takeover := now.After(cur.ExpiresAt) || (slot == mySlot && attempt < myAttempt)
 		if !takeover {
-			return nil, nil
+			return nil, &cur, nil
+		}
+		if skip != nil {
+			if no, err := skip(); err != nil || no {
+				return nil, nil, err
+			}
 		}
 		next.Epoch = cur.Epoch + 1
 		cond = Cond{IfMatch: etag}
 	}
 	newTag, err := l.Store.PutJSON(ctx, key, next, cond)
 	if errors.Is(err, ErrConflict) {
-		return nil, nil
+		// Lost the race, unless our own write landed and only its answer
+		// was lost (the SDK's retry of it then fails its precondition).
+		if tag, ok := l.landed(ctx, next); ok {
+			next.etag = tag
+			return &next, nil, nil
+		}
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("claim shard %d: %w", n, err)
+		return nil, nil, fmt.Errorf("claim %s: %w", key, err)
 	}
 	next.etag = newTag
-	return &next, nil
+	return &next, nil, nil
+}
+
+// landed reports whether the lease object is exactly want (our write).
+func (l *Leaser) landed(ctx context.Context, want Lease) (string, bool) {
+	var cur Lease
+	tag, err := l.Store.GetJSON(ctx, want.key, &cur)
+	if err != nil || cur.Owner != want.Owner || cur.Epoch != want.Epoch || !cur.ExpiresAt.Equal(want.ExpiresAt) {
+		return "", false
+	}
+	return tag, true
 }
 
 // Renew extends a lease. ErrLeaseLost means another child took it.
@@ -109,8 +178,13 @@ func (l *Leaser) Renew(ctx context.Context, lease *Lease) error {
 	next := *lease
 	next.ExpiresAt = now.Add(l.TTL)
 	next.RenewedAt = now
-	tag, err := l.Store.PutJSON(ctx, imgbatch.Layout{RunID: l.RunID}.Claim(lease.Shard), next, Cond{IfMatch: lease.etag})
+	tag, err := l.Store.PutJSON(ctx, lease.key, next, Cond{IfMatch: lease.etag})
 	if errors.Is(err, ErrConflict) {
+		if tag, ok := l.landed(ctx, next); ok {
+			next.etag = tag
+			*lease = next
+			return nil
+		}
 		return ErrLeaseLost
 	}
 	if err != nil {
@@ -118,5 +192,24 @@ func (l *Leaser) Renew(ctx context.Context, lease *Lease) error {
 	}
 	next.etag = tag
 	*lease = next
+	return nil
+}
+
+// Check is the fence before an owner publishes the results of its epoch:
+// it reads the lease and returns ErrLeaseLost unless it is still the
+// version this owner last wrote. (A GET, not a renewal: cheaper, and a
+// write-once done marker settles the race that remains between this check
+// and the results.)
+func (l *Leaser) Check(ctx context.Context, lease *Lease) error {
+	_, etag, err := l.Store.Get(ctx, lease.key)
+	if IsNotFound(err) {
+		return ErrLeaseLost
+	}
+	if err != nil {
+		return err
+	}
+	if etag != lease.etag {
+		return ErrLeaseLost
+	}
 	return nil
 }

@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -15,8 +14,10 @@ import (
 
 // Task is one item of a shard handed to the processor.
 type Task struct {
-	Index int
+	Index int // position of the item in its shard
 	Item  imgbatch.Item
+	Shard int   // the shard
+	Epoch int64 // the lease epoch under which it is processed
 }
 
 // Processor does the image work of tasks. It reads tasks until the channel
@@ -48,18 +49,31 @@ type Runner struct {
 	LeaseTTL        time.Duration // default 2m
 	CheckpointEvery int           // results between checkpoints (default 25)
 	CheckpointAfter time.Duration // and at least this often (default 10s)
-	Poll            time.Duration // while other children still hold shards (default min(LeaseTTL/4, 5s))
-	Linger          bool          // stay until every shard is done, to steal expired leases (default true via NewRunner)
-	Grace           time.Duration // after stop: time for work in flight (default 25s)
-	Now             func() time.Time
+	// Poll is the shortest wait between scans while other children still
+	// hold shards (default min(LeaseTTL/4, 5s)); a child waits until the
+	// earliest claim it saw could expire, at most LeaseTTL, with jitter.
+	Poll time.Duration
+	// Linger keeps the Watchers lowest indexes of the array until the run
+	// is finalized, to take over expired leases and finalize; the other
+	// children leave after their own slots. Without it every child steals
+	// what it finds after its own slots and leaves when a round of scans
+	// finds nothing to take.
+	Linger bool
+	Grace  time.Duration // after stop: time for work in flight (default 25s)
+	// Abort, when set, is the parent of all work: cancelling it ends the
+	// child at once, without grace or checkpoint, like a killed process.
+	Abort context.Context
+	Now   func() time.Time
 }
 
 // Stats of one child's work.
 type Stats struct {
-	Shards    int
-	Counts    imgbatch.Counts
-	Finalized bool
-	Stopped   bool // stopped early (SIGTERM): the attempt should be retried
+	Shards     int // shards this child finished (wrote the done marker of)
+	Stolen     int // of them, taken over from an expired lease or an earlier attempt
+	LeasesLost int // shards given up because another child took the lease
+	Counts     imgbatch.Counts
+	Finalized  bool
+	Stopped    bool // stopped early (SIGTERM): the attempt should be retried
 }
 
 // ErrStopped means the child stopped on request with work left.
@@ -101,7 +115,11 @@ func (r *Runner) defaults() {
 func (r *Runner) Run(stop context.Context) (Stats, error) {
 	r.defaults()
 	// work outlives stop by the grace period.
-	work, cancelWork := context.WithCancel(context.WithoutCancel(stop))
+	base := context.WithoutCancel(stop)
+	if r.Abort != nil {
+		base = r.Abort
+	}
+	work, cancelWork := context.WithCancel(base)
 	defer cancelWork()
 	go func() {
 		select {
@@ -125,48 +143,79 @@ func (r *Runner) Run(stop context.Context) (Stats, error) {
 	if width <= 0 {
 		width = 1
 	}
-	log := r.Log // the caller puts runId, arrayIndex and attempt on it
+	log := r.Log      // the caller puts runId, arrayIndex and attempt on it
+	stealers := width // the children that steal after their own slots
+	if r.Linger {
+		stealers = Watchers(width)
+	}
+	sc := newScanner(r.Store, run, r.Me.Index, stealers)
 
 	// Own slots first: i, i+W, i+2W …
-	tried := map[int]bool{}
 	for n := r.Me.Index; n < run.Shards; n += width {
-		if stop.Err() != nil {
+		if stop.Err() != nil || work.Err() != nil {
 			break
 		}
-		tried[n] = true
-		if err := r.tryShard(stop, work, run, lea, n, &st, log); err != nil {
+		if _, err := r.tryShard(stop, work, run, lea, sc, candidate{n: n, fresh: true}, &st, log); err != nil {
 			return st, err
 		}
 	}
-	// Then steal whatever is unclaimed or expired, until all are done.
-	for stop.Err() == nil {
-		state, err := r.scan(work, run)
+	// Then the watchers (every child without Linger) steal what is
+	// unclaimed or expired, a range of shards at a time, and with Linger
+	// stay to the end to take over expired leases and finalize. The other
+	// children leave: their own slots were their share, and a thousand
+	// children listing the work bucket would cost more than they could
+	// take over.
+	for r.Me.Index < stealers && stop.Err() == nil {
+		state, err := sc.scan(work, r.LeaseTTL)
 		if err != nil {
 			return st, err
 		}
-		if state.done == run.Shards {
+		if sc.allDone() {
 			break
 		}
-		progressed := false
-		for _, n := range state.claimable(r.Now(), r.LeaseTTL) {
+		progressed, misses := false, 0
+		for _, c := range strideOrder(state.claimable(r.Now(), r.LeaseTTL), r.Me.Index, stealers) {
 			if stop.Err() != nil {
 				break
 			}
 			before := st.Shards
-			if err := r.tryShard(stop, work, run, lea, n, &st, log); err != nil {
+			got, err := r.tryShard(stop, work, run, lea, sc, c, &st, log)
+			if err != nil {
 				return st, err
 			}
 			progressed = progressed || st.Shards > before
+			// The list ages while we work: after a few shards that others
+			// took meanwhile, a fresh scan is cheaper than walking on.
+			if misses++; got {
+				misses = 0
+			}
+			if misses >= maxStaleMisses {
+				break
+			}
 		}
 		if progressed {
+			sc.reset()
 			continue
+		}
+		if !sc.wentRound() {
+			continue // look at the next range
 		}
 		if !r.Linger {
 			break
 		}
-		select {
-		case <-stop.Done():
-		case <-time.After(r.Poll):
+		// Nothing to take anywhere: no claim can expire before the
+		// earliest one seen, so wait for that (between Poll and the lease
+		// TTL), watching for the run's end.
+		wait := r.Poll
+		if next := sc.nextExpiry; !next.IsZero() {
+			wait = min(max(next.Sub(r.Now()), r.Poll), r.LeaseTTL)
+		}
+		sc.reset()
+		if _, err = r.waitForEnd(stop, work, run, sc, jitter(wait)); err != nil {
+			return st, err
+		}
+		if sc.allDone() {
+			break
 		}
 	}
 	if stop.Err() != nil {
@@ -174,7 +223,10 @@ func (r *Runner) Run(stop context.Context) (Stats, error) {
 		log.Info("stopped on request", "shards", st.Shards)
 		return st, ErrStopped
 	}
-	fin, err := r.finalizeIfComplete(work, run, log)
+	if !sc.allDone() {
+		return st, nil // others still hold shards; the last of them finalizes
+	}
+	fin, err := r.finalize(work, run, true, log)
 	if err != nil {
 		return st, err
 	}
@@ -182,67 +234,171 @@ func (r *Runner) Run(stop context.Context) (Stats, error) {
 	return st, nil
 }
 
-// tryShard claims and processes shard n if it is neither done nor held.
-func (r *Runner) tryShard(stop, work context.Context, run *imgbatch.Run, lea *Leaser, n int, st *Stats, log *slog.Logger) error {
+// maxStaleMisses is how many claimable shards of a scan may turn out to be
+// taken before the child scans again.
+const maxStaleMisses = 3
+
+// Watchers is how many children of an array of width steal work after
+// their own slots and stay to the end of the run (with Linger): the lowest
+// indexes, 2 or one in sixteen, whichever is more. They take over expired
+// leases and unclaimed slots of children that died, and finalize; more
+// would only list the work bucket more often (each scan is two LIST
+// requests).
+func Watchers(width int) int {
+	return min(width, max(2, (width+15)/16))
+}
+
+// strideOrder is the order in which child index of width stealers tries
+// the claimable shards of a scan: first its own residue class (index,
+// index+width, … of the list), which no other child that saw the same list
+// tries first, then the rest.
+func strideOrder(cs []candidate, index, width int) []candidate {
+	k := len(cs)
+	if k < 2 {
+		return cs
+	}
+	out := make([]candidate, 0, k)
+	taken := make([]bool, k)
+	for p := index % k; p < k; p += width {
+		out = append(out, cs[p])
+		taken[p] = true
+	}
+	for j := 0; j < k; j++ {
+		if p := (index + j) % k; !taken[p] {
+			out = append(out, cs[p])
+		}
+	}
+	return out
+}
+
+// maxEndHeads bounds the done markers waitForEnd reads per look.
+const maxEndHeads = 16
+
+// waitForEnd waits d, looking every Poll whether the shards not known to
+// be done are done now: one HEAD of the first one's done marker, more (up
+// to maxEndHeads a look) only as they turn out done, going on from there
+// at the next look. It reports whether every shard is done.
+func (r *Runner) waitForEnd(stop, work context.Context, run *imgbatch.Run, sc *scanner, d time.Duration) (bool, error) {
 	lay := imgbatch.Layout{RunID: run.ID}
-	done, err := r.Store.Exists(work, lay.Done(n))
-	if err != nil || done {
-		return err
+	end := time.Now().Add(d)
+	n := 0
+	for {
+		left := time.Until(end)
+		if left <= 0 {
+			return false, nil
+		}
+		if !sleep(stop, min(left, jitter(r.Poll))) {
+			return false, nil
+		}
+		for heads := 0; n < len(sc.isDone) && heads < maxEndHeads; n++ {
+			if sc.isDone[n] {
+				continue
+			}
+			heads++
+			done, err := r.Store.Exists(work, lay.Done(n))
+			if err != nil || !done {
+				break
+			}
+			sc.markDone(n)
+		}
+		if sc.allDone() {
+			return true, nil
+		}
 	}
-	lease, err := lea.Acquire(work, n)
+}
+
+// jitter spreads d over [0.75d, 1.25d).
+func jitter(d time.Duration) time.Duration {
+	return d*3/4 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// sleep waits d unless ctx ends first; it reports whether it slept.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// tryShard claims and processes shard n unless another child holds it.
+// A fresh claim (epoch 1) means no one ever held the shard, so it cannot
+// be done; before taking over an expired claim, the done marker is checked.
+// It reports whether it got the lease.
+func (r *Runner) tryShard(stop, work context.Context, run *imgbatch.Run, lea *Leaser, sc *scanner, c candidate, st *Stats, log *slog.Logger) (bool, error) {
+	lay := imgbatch.Layout{RunID: run.ID}
+	n := c.n
+	lease, err := lea.acquireShard(work, n, c.fresh, func() (bool, error) {
+		done, err := r.Store.Exists(work, lay.Done(n))
+		if done {
+			sc.markDone(n)
+		}
+		return done, err
+	})
 	if err != nil || lease == nil {
-		return err
+		return false, err
 	}
-	// The shard may have finished between our check and our claim.
-	if done, err := r.Store.Exists(work, lay.Done(n)); err != nil || done {
-		return err
-	}
-	slog := log.With("shard", n, "epoch", lease.Epoch)
+	epoch := lease.Epoch
+	slog := log.With("shard", n, "epoch", epoch)
 	slog.Info("shard claimed")
 	m, err := r.processShard(stop, work, run, lea, lease, slog)
 	switch {
 	case errors.Is(err, ErrLeaseLost):
+		st.LeasesLost++
 		slog.Warn("lease lost; another child finishes this shard")
-		return nil
+		return true, nil
 	case errors.Is(err, ErrStopped):
-		return nil
+		return true, nil
 	case err != nil:
-		return err
+		return true, err
+	}
+	sc.markDone(n)
+	if m == nil { // another child wrote the done marker first
+		return true, nil
 	}
 	st.Shards++
-	if m != nil {
-		st.Counts.Merge(m.Counts)
+	if epoch > 1 {
+		st.Stolen++
 	}
-	return nil
+	st.Counts.Merge(m.Counts)
+	return true, nil
 }
 
-// processShard runs one claimed shard to its done marker.
+// processShard runs one claimed shard to its done marker. It returns a nil
+// marker when another child finished the shard first.
 func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea *Leaser, lease *Lease, log *slog.Logger) (*DoneMarker, error) {
 	lay := imgbatch.Layout{RunID: run.ID}
+	shard, epoch, owner := lease.Shard, lease.Epoch, lease.Owner
 	started := r.Now()
-	items, err := r.Store.LoadShard(work, run.ID, lease.Shard)
+	items, err := r.Store.LoadShard(work, run.ID, shard)
 	if err != nil {
 		return nil, err
 	}
-	cp := &checkpointer{store: r.Store, key: lay.Progress(lease.Shard), epoch: lease.Epoch, owner: lease.Owner, now: r.Now}
-	prev, err := cp.load(work)
-	if err != nil {
-		return nil, err
-	}
+	cp := &checkpointer{store: r.Store, key: lay.Progress(shard), epoch: epoch, owner: owner, now: r.Now}
 	results := map[int]imgbatch.Result{}
-	if prev != nil {
-		if prev.Epoch > lease.Epoch {
-			return nil, ErrLeaseLost
+	if epoch > 1 { // only a shard held before can have a checkpoint
+		prev, err := cp.load(work)
+		if err != nil {
+			return nil, err
 		}
-		for _, res := range prev.Results {
-			results[res.Index] = res
-		}
-		if len(results) > 0 {
-			log.Info("resuming from checkpoint", "done", len(results), "items", len(items))
+		if prev != nil {
+			if prev.Epoch > epoch {
+				return nil, ErrLeaseLost
+			}
+			for _, res := range prev.Results {
+				results[res.Index] = res
+			}
+			if len(results) > 0 {
+				log.Info("resuming from checkpoint", "done", len(results), "items", len(items))
+			}
 		}
 	}
 
-	// Heartbeat: renew the lease until the shard ends; a lost lease stops it.
+	// Heartbeat: renew the lease until the shard ends; a lost lease stops
+	// it. The heartbeat owns the lease while it runs.
 	shardCtx, cancelShard := context.WithCancel(work)
 	defer cancelShard()
 	var lost error
@@ -273,7 +429,8 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 			}
 		}
 	}()
-	defer func() { cancelShard(); <-hbDone }()
+	stopHeartbeat := func() { cancelShard(); <-hbDone }
+	defer stopHeartbeat()
 
 	tasks := make(chan Task)
 	resCh := make(chan imgbatch.Result, 64)
@@ -290,7 +447,7 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 				continue
 			}
 			select {
-			case tasks <- Task{Index: i, Item: it}:
+			case tasks <- Task{Index: i, Item: it, Shard: shard, Epoch: epoch}:
 			case <-stop.Done():
 				return
 			case <-shardCtx.Done():
@@ -299,14 +456,18 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 		}
 	}()
 
+	// results is read by the feeder above only for indexes it skips, which
+	// were filled before it started; new results go to fresh indexes.
+	fresh := map[int]imgbatch.Result{}
 	sinceCP := 0
 	lastCP := r.Now()
 	var cpErr error
 	for res := range resCh {
-		results[res.Index] = res
+		fresh[res.Index] = res
 		sinceCP++
-		if cpErr == nil && (sinceCP >= r.CheckpointEvery || r.Now().Sub(lastCP) >= r.CheckpointAfter) {
-			if err := cp.save(shardCtx, results); err != nil {
+		complete := len(results)+len(fresh) >= len(items) // the results file comes next
+		if cpErr == nil && !complete && (sinceCP >= r.CheckpointEvery || r.Now().Sub(lastCP) >= r.CheckpointAfter) {
+			if err := cp.save(shardCtx, merged(results, fresh)); err != nil {
 				cpErr = err
 				cancelShard()
 				continue
@@ -314,31 +475,39 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 			sinceCP, lastCP = 0, r.Now()
 		}
 	}
-	if err := <-procErr; err != nil && !errors.Is(err, context.Canceled) {
-		return nil, fmt.Errorf("shard %d: %w", lease.Shard, err)
-	}
+	perr := <-procErr
+	stopHeartbeat()
+	all := merged(results, fresh)
 	lostMu.Lock()
 	hbErr := lost
 	lostMu.Unlock()
 	if errors.Is(cpErr, ErrLeaseLost) || errors.Is(hbErr, ErrLeaseLost) {
 		return nil, ErrLeaseLost
 	}
+	if perr != nil && !errors.Is(perr, context.Canceled) {
+		return nil, fmt.Errorf("shard %d: %w", shard, perr)
+	}
 	if cpErr != nil {
 		return nil, cpErr
 	}
-	// Save what we have (also when stopping early: the next attempt resumes).
-	if err := cp.save(work, results); err != nil {
-		return nil, err
-	}
-	if len(results) < len(items) {
+	if len(all) < len(items) {
+		// Stopping early: save what we have; the next owner resumes.
+		if err := cp.save(work, all); err != nil {
+			return nil, err
+		}
 		if stop.Err() != nil || work.Err() != nil {
 			return nil, ErrStopped
 		}
-		return nil, fmt.Errorf("shard %d: processor returned %d of %d results", lease.Shard, len(results), len(items))
+		return nil, fmt.Errorf("shard %d: processor returned %d of %d results", shard, len(all), len(items))
 	}
 
-	rs := sortedResults(results)
-	m := DoneMarker{Shard: lease.Shard, Epoch: lease.Epoch, Owner: lease.Owner, Results: lay.Results(lease.Shard, lease.Epoch),
+	// Fence: publish only while the lease is still ours. A child that
+	// paused past its lease finds it taken here and writes nothing.
+	if err := lea.Check(work, lease); err != nil {
+		return nil, err
+	}
+	rs := sortedResults(all)
+	m := DoneMarker{Shard: shard, Epoch: epoch, Owner: owner, Results: lay.Results(shard, epoch),
 		StartedAt: started.UTC(), FinishedAt: r.Now().UTC()}
 	m.DurationMs = m.FinishedAt.Sub(m.StartedAt).Milliseconds()
 	for _, res := range rs {
@@ -347,7 +516,7 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 	if _, err := r.Store.Put(work, m.Results, encodeResults(rs), "application/x-ndjson", Cond{}); err != nil {
 		return nil, err
 	}
-	if _, err := r.Store.PutJSON(work, lay.Done(lease.Shard), m, Cond{IfNoneMatch: true}); err != nil {
+	if _, err := r.Store.PutJSON(work, lay.Done(shard), m, Cond{IfNoneMatch: true}); err != nil {
 		if errors.Is(err, ErrConflict) {
 			log.Info("shard was finished by another child first")
 			return nil, nil
@@ -357,62 +526,20 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 	log.Info("shard done", "succeeded", m.Counts.Succeeded, "failed", m.Counts.Failed, "skipped", m.Counts.Skipped, "ms", m.DurationMs)
 	if r.Notifier != nil {
 		if err := r.Notifier.ShardCompleted(work, run, m); err != nil {
-			log.Warn("shard event not sent; it is re-sent at finalization", "err", err)
+			log.Warn("shard event not sent", "err", err)
 		}
 	}
 	return &m, nil
 }
 
-// runState is a listing of a run's claims and done markers.
-type runState struct {
-	done    int
-	isDone  map[int]bool
-	claimed map[int]time.Time // shard -> last renewal (S3 LastModified of the claim)
-	shards  int
-}
-
-func shardOf(key string) (int, bool) {
-	base := key[strings.LastIndexByte(key, '/')+1:]
-	base = strings.TrimSuffix(base, ".json")
-	n, err := strconv.Atoi(base)
-	return n, err == nil
-}
-
-func (r *Runner) scan(ctx context.Context, run *imgbatch.Run) (*runState, error) {
-	lay := imgbatch.Layout{RunID: run.ID}
-	st := &runState{isDone: map[int]bool{}, claimed: map[int]time.Time{}, shards: run.Shards}
-	if err := r.Store.List(ctx, lay.DonePrefix(), func(key string, _ int64) error {
-		if n, ok := shardOf(key); ok {
-			st.isDone[n] = true
-		}
-		return nil
-	}); err != nil {
-		return nil, err
+// merged is a copy of a with b laid over it.
+func merged(a, b map[int]imgbatch.Result) map[int]imgbatch.Result {
+	out := make(map[int]imgbatch.Result, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
 	}
-	st.done = len(st.isDone)
-	if err := r.Store.ListDetailed(ctx, lay.Prefix()+"claims/", func(key string, mod time.Time) error {
-		if n, ok := shardOf(key); ok {
-			st.claimed[n] = mod
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	return st, nil
-}
-
-// claimable lists shards not done whose claim is missing or looks expired
-// (Acquire checks the lease itself before taking it).
-func (s *runState) claimable(now time.Time, ttl time.Duration) []int {
-	var out []int
-	for n := 0; n < s.shards; n++ {
-		if s.isDone[n] {
-			continue
-		}
-		mod, ok := s.claimed[n]
-		if !ok || now.Sub(mod) > ttl {
-			out = append(out, n)
-		}
+	for k, v := range b {
+		out[k] = v
 	}
 	return out
 }

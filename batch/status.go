@@ -11,7 +11,7 @@ import (
 // ShardStatus is the state of one shard.
 type ShardStatus struct {
 	Shard  int    `json:"shard"`
-	State  string `json:"state"` // pending, running, done
+	State  string `json:"state"` // pending, running, stalled (lease expired), done
 	Owner  string `json:"owner,omitempty"`
 	Epoch  int64  `json:"epoch,omitempty"`
 	Done   int    `json:"done"` // items with a result
@@ -22,9 +22,10 @@ type ShardStatus struct {
 type RunStatus struct {
 	Run       imgbatch.Run    `json:"run"`
 	Counts    imgbatch.Counts `json:"counts"` // items with a result so far
-	Shards    []ShardStatus   `json:"shards"`
+	Shards    []ShardStatus   `json:"shards,omitempty"`
 	Pending   int             `json:"pendingShards"`
 	Running   int             `json:"runningShards"`
+	Stalled   int             `json:"stalledShards,omitempty"` // claimed, lease expired (read only with Detail)
 	DoneCount int             `json:"doneShards"`
 	Final     *Final          `json:"final,omitempty"`
 	Failures  []FailureGroup  `json:"failures,omitempty"`
@@ -33,15 +34,43 @@ type RunStatus struct {
 	ETA       time.Duration   `json:"etaNs,omitempty"`
 }
 
-// Status reads the progress of a run: done markers, claims and
-// checkpoints. It costs one GET per unfinished shard, so it suits people and
-// dashboards rather than hot loops.
+// Status reads the progress of a run once (see StatusReader).
 func (s *Store) Status(ctx context.Context, runID string, now time.Time) (*RunStatus, error) {
-	run, err := s.LoadRun(ctx, runID)
-	if err != nil {
-		return nil, err
+	return (&StatusReader{Store: s, RunID: runID, Detail: true}).Status(ctx, now)
+}
+
+// StatusReader reads a run's progress, again and again for a watch: done
+// markers are write-once, so each is read only once, and a refresh costs
+// two LIST requests per thousand shards plus one GET per running shard
+// (two with Detail). A finished run costs a few GETs (its per-shard list
+// only with Detail).
+type StatusReader struct {
+	Store  *Store
+	RunID  string
+	Detail bool // per-shard states, owners and epochs (one more GET per running shard)
+
+	run  *imgbatch.Run
+	done map[int]*doneStatus
+}
+
+// doneStatus is what a done shard contributes to a status.
+type doneStatus struct {
+	marker   DoneMarker
+	failures map[string]*FailureGroup // read once, only for shards with failures
+}
+
+// Status reads the run's progress now.
+func (sr *StatusReader) Status(ctx context.Context, now time.Time) (*RunStatus, error) {
+	s := sr.Store
+	if sr.run == nil {
+		run, err := s.LoadRun(ctx, sr.RunID)
+		if err != nil {
+			return nil, err
+		}
+		sr.run, sr.done = run, map[int]*doneStatus{}
 	}
-	lay := imgbatch.Layout{RunID: runID}
+	run := sr.run
+	lay := imgbatch.Layout{RunID: run.ID}
 	st := &RunStatus{Run: *run}
 	var fin Final
 	if _, err := s.GetJSON(ctx, lay.Final(), &fin); err == nil {
@@ -50,97 +79,105 @@ func (s *Store) Status(ctx context.Context, runID string, now time.Time) (*RunSt
 		if _, err := s.GetJSON(ctx, lay.Summary(), &sum); err == nil {
 			st.Failures = sum.Failures
 		}
+		st.Counts = fin.Counts
+		st.DoneCount = run.Shards
+		if !sr.Detail {
+			st.finish(run, fin.FinishedAt)
+			return st, nil
+		}
 	} else if !IsNotFound(err) {
 		return nil, err
 	}
-	done := map[int]bool{}
+	doneKeys := map[int]bool{}
 	if err := s.List(ctx, lay.DonePrefix(), func(key string, _ int64) error {
 		if n, ok := shardOf(key); ok {
-			done[n] = true
+			doneKeys[n] = true
 		}
 		return nil
 	}); err != nil {
 		return nil, err
 	}
 	claimed := map[int]bool{}
-	if err := s.List(ctx, lay.Prefix()+"claims/", func(key string, _ int64) error {
-		if n, ok := shardOf(key); ok {
-			claimed[n] = true
+	if st.Final == nil {
+		if err := s.List(ctx, lay.Prefix()+"claims/", func(key string, _ int64) error {
+			if n, ok := shardOf(key); ok {
+				claimed[n] = true
+			}
+			return nil
+		}); err != nil {
+			return nil, err
 		}
-		return nil
-	}); err != nil {
-		return nil, err
 	}
+	var counts imgbatch.Counts
 	groups := map[string]*FailureGroup{}
+	st.DoneCount = 0
 	for n := 0; n < run.Shards; n++ {
 		ss := ShardStatus{Shard: n, State: "pending"}
-		var results []imgbatch.Result
 		switch {
-		case done[n]:
-			ss.State = "done"
-			m, err := s.LoadDone(ctx, runID, n)
+		case doneKeys[n]:
+			ds, err := sr.loadDone(ctx, n, st.Final == nil)
 			if err != nil {
 				return nil, err
 			}
-			ss.Owner, ss.Epoch = m.Owner, m.Epoch
-			st.Counts.Merge(m.Counts)
+			m := ds.marker
+			ss.State, ss.Owner, ss.Epoch = "done", m.Owner, m.Epoch
 			ss.Done, ss.Failed = int(m.Counts.Items), int(m.Counts.Failed)
-			if st.Final == nil && m.Counts.Failed > 0 {
-				if results, err = s.ReadResults(ctx, m.Results); err != nil {
-					return nil, err
-				}
+			counts.Merge(m.Counts)
+			for _, g := range ds.failures {
+				mergeGroup(groups, *g)
 			}
 			st.DoneCount++
 		case claimed[n]:
 			ss.State = "running"
-			var l Lease
-			if _, err := s.GetJSON(ctx, lay.Claim(n), &l); err == nil {
-				ss.Owner, ss.Epoch = l.Owner, l.Epoch
+			if sr.Detail {
+				var l Lease
+				if _, err := s.GetJSON(ctx, lay.Claim(n), &l); err == nil {
+					ss.Owner, ss.Epoch = l.Owner, l.Epoch
+					if now.After(l.ExpiresAt) {
+						ss.State = "stalled"
+					}
+				}
 			}
 			var p Progress
 			if _, err := s.GetJSON(ctx, lay.Progress(n), &p); err == nil {
-				results = p.Results
 				ss.Done = len(p.Results)
-			}
-			for _, r := range p.Results {
-				st.Counts.Add(r)
-				if r.Status == imgbatch.StatusFailed {
-					ss.Failed++
+				for _, r := range p.Results {
+					counts.Add(r)
+					if r.Status == imgbatch.StatusFailed {
+						ss.Failed++
+						addFailure(groups, r)
+					}
 				}
+			} else if !IsNotFound(err) {
+				return nil, err
 			}
-			st.Running++
+			if ss.State == "stalled" {
+				st.Stalled++
+			} else {
+				st.Running++
+			}
 		default:
 			st.Pending++
 		}
-		if st.Final == nil {
-			for _, r := range results {
-				if r.Status != imgbatch.StatusFailed {
-					continue
-				}
-				g := groups[r.ErrorCode]
-				if g == nil {
-					g = &FailureGroup{ErrorCode: r.ErrorCode, Example: r.Message}
-					groups[r.ErrorCode] = g
-				}
-				g.Count++
-				if len(g.Keys) < 5 {
-					g.Keys = append(g.Keys, r.Item.Key)
-				}
-			}
+		if sr.Detail {
+			st.Shards = append(st.Shards, ss)
 		}
-		st.Shards = append(st.Shards, ss)
 	}
-	if st.Final == nil {
-		for _, g := range groups {
-			st.Failures = append(st.Failures, *g)
-		}
-		sort.Slice(st.Failures, func(i, j int) bool { return st.Failures[i].Count > st.Failures[j].Count })
-	}
-	end := now
 	if st.Final != nil {
-		end = st.Final.FinishedAt
-		st.Counts = st.Final.Counts
+		st.finish(run, st.Final.FinishedAt)
+		return st, nil
 	}
+	st.Counts = counts
+	for _, g := range groups {
+		st.Failures = append(st.Failures, *g)
+	}
+	sortFailures(st.Failures)
+	st.finish(run, now)
+	return st, nil
+}
+
+// finish fills in the rates.
+func (st *RunStatus) finish(run *imgbatch.Run, end time.Time) {
 	st.Elapsed = end.Sub(run.CreatedAt)
 	if st.Elapsed > 0 {
 		st.PerSecond = float64(st.Counts.Items) / st.Elapsed.Seconds()
@@ -149,5 +186,61 @@ func (s *Store) Status(ctx context.Context, runID string, now time.Time) (*RunSt
 		left := run.Items - st.Counts.Items
 		st.ETA = time.Duration(float64(left) / st.PerSecond * float64(time.Second))
 	}
-	return st, nil
+}
+
+// loadDone reads the done marker of shard n once, and the failures of its
+// results when it has any and they are wanted.
+func (sr *StatusReader) loadDone(ctx context.Context, n int, failures bool) (*doneStatus, error) {
+	if ds := sr.done[n]; ds != nil && (ds.failures != nil || !failures || ds.marker.Counts.Failed == 0) {
+		return ds, nil
+	}
+	ds := sr.done[n]
+	if ds == nil {
+		m, err := sr.Store.LoadDone(ctx, sr.RunID, n)
+		if err != nil {
+			return nil, err
+		}
+		ds = &doneStatus{marker: *m}
+		sr.done[n] = ds
+	}
+	if failures && ds.marker.Counts.Failed > 0 {
+		rs, err := sr.Store.ReadResults(ctx, ds.marker.Results)
+		if err != nil {
+			return nil, err
+		}
+		ds.failures = map[string]*FailureGroup{}
+		for _, r := range rs {
+			if r.Status == imgbatch.StatusFailed {
+				addFailure(ds.failures, r)
+			}
+		}
+	}
+	return ds, nil
+}
+
+func addFailure(groups map[string]*FailureGroup, r imgbatch.Result) {
+	mergeGroup(groups, FailureGroup{ErrorCode: r.ErrorCode, Example: r.Message, Count: 1, Keys: []string{r.Item.Key}})
+}
+
+func mergeGroup(groups map[string]*FailureGroup, g FailureGroup) {
+	cur := groups[g.ErrorCode]
+	if cur == nil {
+		cur = &FailureGroup{ErrorCode: g.ErrorCode, Example: g.Example}
+		groups[g.ErrorCode] = cur
+	}
+	cur.Count += g.Count
+	for _, k := range g.Keys {
+		if len(cur.Keys) < 5 {
+			cur.Keys = append(cur.Keys, k)
+		}
+	}
+}
+
+func sortFailures(fs []FailureGroup) {
+	sort.Slice(fs, func(i, j int) bool {
+		if fs[i].Count != fs[j].Count {
+			return fs[i].Count > fs[j].Count
+		}
+		return fs[i].ErrorCode < fs[j].ErrorCode
+	})
 }

@@ -191,6 +191,24 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string, siz
 	return nil
 }
 
+// ListPage lists one page of at most maxKeys keys under prefix that sort
+// after startAfter ("" = from the start), calling fn for each with its
+// last-modified time, and reports whether more keys follow.
+func (s *Store) ListPage(ctx context.Context, prefix, startAfter string, maxKeys int32, fn func(key string, modified time.Time)) (bool, error) {
+	in := &s3.ListObjectsV2Input{Bucket: &s.Bucket, Prefix: &prefix, MaxKeys: aws.Int32(maxKeys)}
+	if startAfter != "" {
+		in.StartAfter = &startAfter
+	}
+	page, err := s.S3.ListObjectsV2(ctx, in)
+	if err != nil {
+		return false, fmt.Errorf("list s3://%s/%s: %w", s.Bucket, prefix, err)
+	}
+	for _, o := range page.Contents {
+		fn(aws.ToString(o.Key), aws.ToTime(o.LastModified))
+	}
+	return aws.ToBool(page.IsTruncated), nil
+}
+
 // ListDetailed calls fn for every key under prefix with its last-modified time.
 func (s *Store) ListDetailed(ctx context.Context, prefix string, fn func(key string, modified time.Time) error) error {
 	p := s3.NewListObjectsV2Paginator(s.S3, &s3.ListObjectsV2Input{Bucket: &s.Bucket, Prefix: &prefix})

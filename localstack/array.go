@@ -35,9 +35,40 @@ type ArrayRunner struct {
 	Log       *slog.Logger
 	// Output, when set, also receives every child's output (for `local -v`).
 	Output io.Writer
+	// Hooks let tests watch and disturb the children (kill schedules,
+	// memory probes); all optional.
+	Hooks ArrayHooks
 
 	mu   sync.Mutex
 	jobs []*ArrayJob
+}
+
+// ArrayHooks are optional callbacks around every attempt of every child.
+// They run on the runner's goroutine of that child and must return quickly
+// (start goroutines for anything slow).
+type ArrayHooks struct {
+	// AttemptEnv adds NAME=VALUE variables to one attempt, after every
+	// other variable (so they win), e.g. a per-attempt AWS_SDK_UA_APP_ID
+	// that lets an S3 proxy tell the attempts' requests apart.
+	AttemptEnv func(jobID string, index, attempt int) []string
+	// OnStart is called once the attempt's process started. a.Cmd is the
+	// running command: signal a.Cmd.Process, or start a copy of it
+	// (a.Cmd.Path, a.Cmd.Args, a.Cmd.Env); never Wait on it.
+	OnStart func(a Attempt)
+	// OnExit is called when the attempt's process ended, with its state
+	// (exit code or signal; SysUsage is its *syscall.Rusage, whose Maxrss
+	// is the peak resident memory in KiB), before the runner decides on a
+	// retry.
+	OnExit func(a Attempt, st *os.ProcessState)
+}
+
+// Attempt is one started attempt of an array child, as the hooks see it.
+type Attempt struct {
+	JobID    string
+	Index    int // AWS_BATCH_JOB_ARRAY_INDEX
+	Attempt  int // AWS_BATCH_JOB_ATTEMPT, 1-based
+	Attempts int // the retry strategy's attempts: the last one is not retried
+	Cmd      *exec.Cmd
 }
 
 // JobSpec is what SubmitJob would carry.
@@ -144,6 +175,9 @@ func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int) (i
 		"AWS_BATCH_JQ_NAME="+r.QueueName,
 		"AWS_BATCH_CE_NAME="+r.CEName,
 	)
+	if r.Hooks.AttemptEnv != nil {
+		cmd.Env = append(cmd.Env, r.Hooks.AttemptEnv(j.ID, i, attempt)...)
+	}
 	var out io.Writer = io.Discard
 	if r.LogDir != "" {
 		dir := filepath.Join(r.LogDir, j.ID)
@@ -165,6 +199,10 @@ func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int) (i
 	if err := cmd.Start(); err != nil {
 		return 1, fmt.Errorf("start child %d: %w", i, err)
 	}
+	a := Attempt{JobID: j.ID, Index: i, Attempt: attempt, Attempts: j.Spec.Attempts, Cmd: cmd}
+	if r.Hooks.OnStart != nil {
+		r.Hooks.OnStart(a)
+	}
 	// Like Batch on a cancelled job: SIGTERM, then SIGKILL after 30 s.
 	stopped := make(chan struct{})
 	go func() {
@@ -181,10 +219,13 @@ func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int) (i
 	}()
 	err := cmd.Wait()
 	close(stopped)
+	if r.Hooks.OnExit != nil && cmd.ProcessState != nil {
+		r.Hooks.OnExit(a, cmd.ProcessState)
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return -1, fmt.Errorf("killed by %v", ws.Signal())
+			return -1, fmt.Errorf("killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
 		}
 		return ee.ExitCode(), nil
 	}

@@ -80,8 +80,11 @@ func isBucketExists(err error) bool {
 	return gofakes3.HasErrorCode(err, gofakes3.ErrBucketAlreadyExists)
 }
 
-// Close stops the server.
+// Close stops the server (nothing when it stands for an external endpoint).
 func (s *S3Server) Close() error {
+	if s.srv == nil {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return s.srv.Shutdown(ctx)

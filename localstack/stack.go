@@ -31,6 +31,14 @@ type Options struct {
 	ChildEnv    []string // extra environment for children (e.g. IMGBATCH_LOG_LEVEL=debug)
 	ChildOutput io.Writer
 	Log         *slog.Logger
+	// S3URL, when set, is an S3 endpoint to use instead of starting the
+	// embedded server (a fault-injecting proxy, a second S3 implementation);
+	// its buckets must exist. S3AccessKey and S3SecretKey are its
+	// credentials (default "local").
+	S3URL                    string
+	S3AccessKey, S3SecretKey string
+	// Hooks of the array runner (tests: kill schedules, memory probes).
+	Hooks ArrayHooks
 }
 
 // Stack is the running embedded stack.
@@ -78,9 +86,17 @@ func Start(o Options) (*Stack, error) {
 	if o.Dir != "" {
 		s3dir, logdir = filepath.Join(o.Dir, "s3"), filepath.Join(o.Dir, "logs")
 	}
-	srv, err := StartS3(s3dir, o.Source, o.Work, o.Output)
-	if err != nil {
-		return nil, err
+	if o.S3AccessKey == "" {
+		o.S3AccessKey, o.S3SecretKey = "local", "local"
+	}
+	var srv *S3Server
+	if o.S3URL != "" {
+		srv = &S3Server{URL: o.S3URL} // not ours: Close leaves it running
+	} else {
+		var err error
+		if srv, err = StartS3(s3dir, o.Source, o.Work, o.Output); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	st := &Stack{S3: srv, opts: o, ctx: ctx, cancel: cancel}
@@ -92,7 +108,7 @@ func Start(o Options) (*Stack, error) {
 		},
 	})
 	st.Runner = &ArrayRunner{Exe: o.Exe, LogDir: logdir, QueueName: "imgbatch-local-queue", CEName: "imgbatch-local-ce",
-		Log: o.Log.With("component", "local-batch"), Output: o.ChildOutput}
+		Log: o.Log.With("component", "local-batch"), Output: o.ChildOutput, Hooks: o.Hooks}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		st.Close()
@@ -153,11 +169,13 @@ func (s *Stack) Env() []string {
 		"AWS_ENDPOINT_URL_S3=" + s.S3.URL,
 		"AWS_ENDPOINT_URL_EVENTBRIDGE=" + s.BusURL,
 		"AWS_ENDPOINT_URL_BATCH=" + s.BusURL,
-		"AWS_ACCESS_KEY_ID=local",
-		"AWS_SECRET_ACCESS_KEY=local",
+		"AWS_ACCESS_KEY_ID=" + s.opts.S3AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + s.opts.S3SecretKey,
 		"AWS_REGION=us-east-1",
 		"AWS_EC2_METADATA_DISABLED=true",
 		"IMGBATCH_WORK_BUCKET=" + s.opts.Work,
+		"IMGBATCH_SOURCE_BUCKET=" + s.opts.Source,
+		"IMGBATCH_OUTPUT_BUCKET=" + s.opts.Output,
 		"IMGBATCH_EVENT_BUS=" + s.opts.EventBus,
 		"IMGBATCH_S3_PATH_STYLE=true",
 	}

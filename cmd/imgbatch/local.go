@@ -55,6 +55,8 @@ Examples:
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the children's logs"},
 			&cli.BoolFlag{Name: "serve", Usage: "keep the embedded S3 and bus running after the run until interrupted"},
 			viaFlag(), jobQueueFlag, jobDefFlag,
+			&cli.BoolFlag{Name: "schedule-now", Usage: "fire the template's EventBridge Scheduler schedule once, now: its planner job plans the objects new since the last scheduled run and starts them"},
+			&cli.StringFlag{Name: "scheduled-time", Usage: "with --schedule-now: the firing's scheduled time (RFC 3339; default now)"},
 			&cli.StringSliceFlag{Name: "child-env", Usage: "extra NAME=VALUE for the children (e.g. IMGBATCH_PROCESSORS=1)"},
 		),
 		Action: localAction,
@@ -107,6 +109,9 @@ func localAction(c *cli.Context) error {
 		fmt.Fprintf(out, "uploaded %d images to s3://%s/ (%d already there)\n", n, source, skipped)
 	}
 
+	if c.Bool("schedule-now") {
+		return localScheduled(ctx, c, st, cl)
+	}
 	if !c.IsSet("manifest") {
 		if err := c.Set("manifest", "s3://"+source+"/"); err != nil {
 			return err
@@ -178,6 +183,62 @@ func localAction(c *cli.Context) error {
 	return nil
 }
 
+// localScheduled stands in for EventBridge Scheduler: it fires the
+// template's schedule (the universal batch:submitJob target running the
+// planner job), and the planner plans what is new and sends Run Requested,
+// whose rule starts the workers — the same path as on AWS.
+func localScheduled(ctx context.Context, c *cli.Context, st *localstack.Stack, cl *clients) error {
+	out := c.App.Writer
+	at, err := parseScheduledTime(c.String("scheduled-time"), time.Now().Truncate(time.Second))
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	if c.String("scheduled-time") == "" {
+		at = time.Now().UTC().Truncate(time.Second)
+	}
+	source, work, _ := st.Buckets()
+	runID := batch.NewRunID("schedule:nightly:"+at.Format(time.RFC3339), at)
+	finished, cancelSub := st.Bus.Subscribe(`{"source":["imgbatch"],"detail-type":["Run Completed","Run Failed"]}`)
+	defer cancelSub()
+	started := time.Now()
+	job, err := st.FireSchedule("", at, map[string]string{"source": "s3://" + source + "/"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "schedule fired for %s: planner job %s (imgbatch plan --from-schedule)\n", at.Format(time.RFC3339), job.ID)
+	ctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
+	defer cancel()
+	select {
+	case <-job.Done():
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the planner job: %w", ctx.Err())
+	}
+	if err := job.Wait(ctx); err != nil {
+		return fmt.Errorf("the planner job failed (see its log under the data directory's logs/): %w", err)
+	}
+	store := cl.store(work)
+	if run, err := store.LoadRun(ctx, runID); batch.IsNotFound(err) || (err == nil && run.Items == 0) {
+		fmt.Fprintln(out, "nothing new since the last scheduled run: no run started")
+		return nil
+	} else if err != nil {
+		return err
+	}
+	fin, err := waitForRun(ctx, out, store, runID, finished, isTerminal(out), st.Runner)
+	if err != nil {
+		return err
+	}
+	waitJobs(st.Runner, 10*time.Second)
+	status, err := store.Status(context.WithoutCancel(ctx), runID, time.Now())
+	if err != nil {
+		return err
+	}
+	printLocalSummary(out, st, status, fin, time.Since(started))
+	if fin.DetailType == ebus.DetailTypeRunFailed {
+		return withCode(exitRunFailed, fmt.Errorf("run %s failed its failure tolerance", runID))
+	}
+	return nil
+}
+
 // waitForRun shows progress until the run's final event arrives.
 func waitForRun(ctx context.Context, w io.Writer, store *batch.Store, runID string, finished <-chan ebus.Envelope, tty bool, runner *localstack.ArrayRunner) (ebus.Envelope, error) {
 	every := 5 * time.Second
@@ -194,6 +255,10 @@ func waitForRun(ctx context.Context, w io.Writer, store *batch.Store, runID stri
 		}
 		select {
 		case <-allEnded:
+			if !jobsEnded(runner) { // a job started meanwhile (e.g. the workers after a planner)
+				allEnded = nil
+				continue
+			}
 			return ebus.Envelope{}, fmt.Errorf("every array child ended but run %s did not finish: %s", runID, childFailures(runner))
 		case env := <-finished:
 			ev, err := env.Decode()
@@ -310,7 +375,7 @@ func printLocalSummary(w io.Writer, st *localstack.Stack, s *batch.RunStatus, fi
 	fmt.Fprintf(w, "  items      %d: %d succeeded, %d skipped (outputs current), %d failed\n", c.Items, c.Succeeded, c.Skipped, c.Failed)
 	fmt.Fprintf(w, "  outputs    %d files, %s in → %s out\n", c.Outputs, humanBytes(c.BytesIn), humanBytes(c.BytesOut))
 	if secs := took.Seconds(); secs > 0 {
-		fmt.Fprintf(w, "  throughput %.1f images/s end to end (planning, %d children, processing, reports)\n", float64(c.Items)/secs, len(st.Runner.Jobs()[0].Children()))
+		fmt.Fprintf(w, "  throughput %.1f images/s end to end (planning, %d children, processing, reports)\n", float64(c.Items)/secs, workerChildren(st.Runner))
 	}
 	if len(s.Failures) > 0 {
 		fmt.Fprintln(w, "  failed, by reason:")
@@ -388,4 +453,14 @@ func uploadDir(ctx context.Context, client *s3.Client, bucket, dir string) (uplo
 		}
 	}
 	return uploaded, skipped, nil
+}
+
+// workerChildren is the width of the last array job (the workers; a
+// scheduled run starts a planner job first).
+func workerChildren(r *localstack.ArrayRunner) int {
+	jobs := r.Jobs()
+	if len(jobs) == 0 {
+		return 0
+	}
+	return len(jobs[len(jobs)-1].Children())
 }

@@ -89,8 +89,9 @@ tolerance; 75 stopped early (SIGTERM or stuck work): retry the attempt.
 Environment: every flag with an env var in its help can be set that way
 (IMGBATCH_*); AWS settings come from the standard AWS variables and files
 (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_EVENTBRIDGE, ...).`,
-		Writer:    stdout,
-		ErrWriter: stderr,
+		EnableBashCompletion: true,
+		Writer:               stdout,
+		ErrWriter:            stderr,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"IMGBATCH_LOG_FORMAT"}, Usage: "log format: json (CloudWatch Logs Insights) or text"},
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"IMGBATCH_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
@@ -106,8 +107,12 @@ Environment: every flag with an env var in its help can be set that way
 		Commands: []*cli.Command{
 			localCommand(),
 			submitCommand(),
+			planCommand(),
+			redriveCommand(),
 			workCommand(),
 			statusCommand(),
+			completionCommand(),
+			benchCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
 	}

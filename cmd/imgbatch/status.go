@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -22,58 +23,94 @@ grouped by reason.
 
 Examples:
    imgbatch status 20261123t020000z-1a2b3c4d --work-bucket imgbatch-work
-   imgbatch status RUN_ID --json | jq .counts
-   imgbatch status RUN_ID --watch 5s
+   imgbatch status --json RUN_ID | jq .counts
+   imgbatch status --watch 5s RUN_ID
+
+Flags go before RUN_ID.
 
 Exit code 0 while running or completed, 3 when the run failed its tolerance.`,
 		Flags: []cli.Flag{
 			workBucketFlag,
 			&cli.BoolFlag{Name: "json", Usage: "print the status as JSON"},
-			&cli.DurationFlag{Name: "watch", Usage: "refresh every interval until the run is finished (e.g. --watch 5s)"},
+			&cli.DurationFlag{Name: "watch", Usage: "refresh every interval (at least 100ms) until the run is finished, then exit as without it (e.g. --watch 5s)"},
 			&cli.BoolFlag{Name: "shards", Usage: "list every shard"},
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return withCode(exitUsage, fmt.Errorf("usage: imgbatch status RUN_ID (see --help)"))
-			}
-			bucket, err := needFlag(c, "work-bucket")
-			if err != nil {
-				return err
-			}
-			cl, err := loadClients(c.Context)
-			if err != nil {
-				return err
-			}
-			store := cl.store(bucket)
-			for {
-				st, err := store.Status(c.Context, c.Args().First(), time.Now())
-				if err != nil {
-					return err
-				}
-				if c.Bool("json") {
-					enc := json.NewEncoder(c.App.Writer)
-					enc.SetIndent("", "  ")
-					if err := enc.Encode(st); err != nil {
-						return err
-					}
-				} else {
-					printStatus(c.App.Writer, st, c.Bool("shards"))
-				}
-				if st.Final != nil || c.Duration("watch") <= 0 {
-					if st.Final != nil && st.Final.Status == batch.RunFailed {
-						return withCode(exitRunFailed, fmt.Errorf("run %s failed: %s", st.Run.ID, st.Final.Reason))
-					}
-					return nil
-				}
-				select {
-				case <-c.Context.Done():
-					return nil
-				case <-time.After(c.Duration("watch")):
-				}
-			}
-		},
+		Action: statusAction,
 	}
 }
+
+// statusAction prints the status once, or with --watch again every
+// interval until the run is finished (then it exits like a single status:
+// 3 when the run failed its tolerance) or the user interrupts it (0). A
+// refresh that fails while watching is reported and retried; done markers
+// are read once for the whole watch.
+func statusAction(c *cli.Context) error {
+	if err := runIDArg(c); err != nil {
+		return err
+	}
+	watch := c.Duration("watch")
+	if watch < 0 || (watch > 0 && watch < minWatch) {
+		return withCode(exitUsage, fmt.Errorf("--watch %s: give an interval of at least %s (every refresh lists the run's shards)", watch, minWatch))
+	}
+	bucket, err := needFlag(c, "work-bucket")
+	if err != nil {
+		return err
+	}
+	cl, err := loadClients(c.Context)
+	if err != nil {
+		return err
+	}
+	sr := &batch.StatusReader{Store: cl.store(bucket), RunID: c.Args().First(), Detail: c.Bool("shards")}
+	shown := false
+	for {
+		st, err := sr.Status(c.Context, time.Now())
+		switch {
+		case err != nil && (!shown || watch <= 0):
+			return err
+		case err != nil:
+			fmt.Fprintf(c.App.ErrWriter, "imgbatch: status refresh failed (retrying in %s): %v\n", watch, err)
+		default:
+			shown = true
+			if c.Bool("json") {
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(st); err != nil {
+					return err
+				}
+			} else {
+				printStatus(c.App.Writer, st, c.Bool("shards"))
+			}
+			if st.Final != nil || watch <= 0 {
+				if st.Final != nil && st.Final.Status == batch.RunFailed {
+					return withCode(exitRunFailed, fmt.Errorf("run %s failed: %s", st.Run.ID, st.Final.Reason))
+				}
+				return nil
+			}
+		}
+		select {
+		case <-c.Context.Done():
+			return nil
+		case <-time.After(watch):
+		}
+	}
+}
+
+// runIDArg checks that the command got exactly one argument, RUN_ID, with
+// its flags before it (flags after it are not parsed, so they are refused).
+func runIDArg(c *cli.Context) error {
+	if c.NArg() == 1 {
+		return nil
+	}
+	for _, a := range c.Args().Slice()[min(1, c.NArg()):] {
+		if strings.HasPrefix(a, "-") {
+			return withCode(exitUsage, fmt.Errorf("flags go before RUN_ID: imgbatch %s %s %s", c.Command.Name, strings.Join(c.Args().Slice()[1:], " "), c.Args().First()))
+		}
+	}
+	return withCode(exitUsage, fmt.Errorf("usage: imgbatch %s [flags] RUN_ID (see --help)", c.Command.Name))
+}
+
+// minWatch is the shortest --watch interval.
+const minWatch = 100 * time.Millisecond
 
 func printStatus(w io.Writer, st *batch.RunStatus, shards bool) {
 	r := st.Run
@@ -87,7 +124,11 @@ func printStatus(w io.Writer, st *batch.RunStatus, shards bool) {
 	}
 	fmt.Fprintf(w, "run %s: %s\n", r.ID, state)
 	fmt.Fprintf(w, "  items   %d/%d (%.1f%%): %d succeeded, %d skipped, %d failed\n", st.Counts.Items, r.Items, pct, st.Counts.Succeeded, st.Counts.Skipped, st.Counts.Failed)
-	fmt.Fprintf(w, "  shards  %d done, %d running, %d pending (of %d)\n", st.DoneCount, st.Running, st.Pending, r.Shards)
+	fmt.Fprintf(w, "  shards  %d done, %d running, %d pending (of %d)", st.DoneCount, st.Running, st.Pending, r.Shards)
+	if st.Stalled > 0 {
+		fmt.Fprintf(w, ", %d stalled (lease expired: a child will take them over)", st.Stalled)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  rate    %.1f items/s over %s", st.PerSecond, st.Elapsed.Round(time.Second))
 	if st.ETA > 0 {
 		fmt.Fprintf(w, ", ETA %s", st.ETA.Round(time.Second))

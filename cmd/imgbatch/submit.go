@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
@@ -48,6 +49,7 @@ starts a second one.`,
 			&cli.BoolFlag{Name: "dry-run", Usage: "read the manifest and print the plan; write nothing, start nothing"},
 		),
 		Action: func(c *cli.Context) error {
+			plannerGC()
 			cl, err := loadClients(c.Context)
 			if err != nil {
 				return err
@@ -81,7 +83,12 @@ func planFlags() []cli.Flag {
 		&cli.StringFlag{Name: "output-prefix", EnvVars: []string{"IMGBATCH_OUTPUT_PREFIX"}, Usage: "prefix of the variants: <prefix>/<variant>/<source key without extension>.<ext>"},
 		&cli.StringFlag{Name: "recipe", EnvVars: []string{"IMGBATCH_RECIPE"}, Usage: "recipe file (JSON or YAML: {name, variants: [{name, width, height, fit, format, quality}]})"},
 		&cli.StringSliceFlag{Name: "variant", Usage: "a variant as name:WIDTHxHEIGHT[:format[:quality[:fit]]], e.g. thumb:256x256:webp:75 (repeatable; replaces the recipe's variants)"},
-		&cli.IntFlag{Name: "shard-size", Value: 200, Usage: "items per shard (a shard is the unit of claim, checkpoint and retry)"},
+		&cli.IntFlag{Name: "shard-size", Value: batch.DefaultShardSize, Usage: "items per shard (a shard is the unit of claim, checkpoint and retry)"},
+		&cli.StringFlag{Name: "shard-bytes", Usage: "also cut a shard once it holds this many source bytes, e.g. 2GiB (needs sizes in the manifest: inventory, listing, jsonl)"},
+		&cli.DurationFlag{Name: "target-shard-duration", Usage: "lower --shard-size and --shard-bytes so one child takes about this long per shard (e.g. 3m) at the assumed throughput"},
+		&cli.Float64Flag{Name: "assumed-items-per-second", Value: batch.DefaultItemsPerSecond, Usage: "throughput of one child assumed by --target-shard-duration, in items"},
+		&cli.StringFlag{Name: "assumed-bytes-per-second", Value: "50MiB", Usage: "throughput of one child assumed by --target-shard-duration, in source bytes"},
+		&cli.BoolFlag{Name: "dedupe", Value: true, Usage: "process each bucket/key/version once: drop repeats (counted as duplicates; items are regrouped by a hash, in bounded memory with temporary files)"},
 		&cli.IntFlag{Name: "width", Value: 4, EnvVars: []string{"IMGBATCH_ARRAY_WIDTH"}, Usage: "array width the run is planned for (the deployment's ArrayWidth)"},
 		&cli.StringFlag{Name: "client-token", Usage: "idempotency token: the same token always names the same run"},
 		&cli.Int64Flag{Name: "max-bad-lines", Value: 1000, Usage: "fail the submit when the manifest has more malformed lines than this (0 = no limit)"},
@@ -112,6 +119,9 @@ type submitOptions struct {
 	bus, source string
 	jobQueue    string
 	jobDef      string
+	// modifiedSince keeps only objects modified after it (scheduled runs:
+	// the previous scheduled time).
+	modifiedSince time.Time
 }
 
 func submitOptionsFrom(c *cli.Context) (submitOptions, error) {
@@ -131,9 +141,22 @@ func submitOptionsFrom(c *cli.Context) (submitOptions, error) {
 	if err != nil {
 		return so, err
 	}
+	shardBytes, err := parseBytes(c.String("shard-bytes"))
+	if err != nil {
+		return so, fmt.Errorf("--shard-bytes: %w", err)
+	}
+	bps, err := parseBytes(c.String("assumed-bytes-per-second"))
+	if err != nil {
+		return so, fmt.Errorf("--assumed-bytes-per-second: %w", err)
+	}
+	if c.Int("shard-size") < 1 {
+		return so, fmt.Errorf("--shard-size %d: want at least 1", c.Int("shard-size"))
+	}
 	so.plan = batch.PlanOptions{
 		ClientToken: c.String("client-token"), Source: so.manifestURI, OutputBucket: out, OutputPrefix: strings.Trim(c.String("output-prefix"), "/"),
-		Recipe: recipe, ShardSize: c.Int("shard-size"), Width: c.Int("width"), MaxBadLines: c.Int64("max-bad-lines"),
+		Recipe: recipe, ShardSize: c.Int("shard-size"), ShardBytes: shardBytes, TargetShardDuration: c.Duration("target-shard-duration"),
+		AssumedItemsPerSecond: c.Float64("assumed-items-per-second"), AssumedBytesPerSecond: float64(bps),
+		Width: c.Int("width"), MaxBadLines: c.Int64("max-bad-lines"), Dedupe: c.Bool("dedupe"),
 		Tolerance: imgbatch.Tolerance{MinTasks: c.Int64("min-tasks"), MaxFailedPercent: c.Float64("max-failed-percent"), MaxFailed: c.Int64("max-failed")},
 		IsBadLine: manifest.IsLineError, DryRun: c.Bool("dry-run"),
 	}
@@ -161,48 +184,65 @@ func splitList(vs []string) []string {
 	return out
 }
 
-// submitRun plans the manifest and, unless it is a dry run or the run
-// already existed, sends "Run Requested".
+// submitRun plans the manifest and, unless it is a dry run or --via none,
+// starts the run — also an existing run (same client token) that was never
+// started (planned by `imgbatch plan`, or a submit that failed to start
+// it); runs/<id>/requested.json records the start.
 func submitRun(ctx context.Context, cl *clients, workBucket string, so submitOptions) (*batch.Plan, error) {
 	r, closer, err := manifest.Open(ctx, so.manifestURI, manifest.Options{
 		Format: manifest.Format(so.format), DefaultBucket: so.bucket, S3: cl.s3,
-		Filter: manifest.Filter{Extensions: so.ext},
+		Filter: manifest.Filter{Extensions: so.ext, ModifiedSince: so.modifiedSince},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open manifest: %w", err)
 	}
 	defer closer.Close()
-	plan, err := cl.store(workBucket).PlanRun(ctx, r, so.plan)
+	store := cl.store(workBucket)
+	plan, err := store.PlanRun(ctx, r, so.plan)
 	if err != nil {
 		return nil, err
 	}
 	log := slog.Default().With("runId", plan.Run.ID)
-	if plan.Existing {
-		log.Info("client token names an existing run: not started again", "clientToken", so.plan.ClientToken)
-		return plan, nil
-	}
 	if so.plan.DryRun || so.via == "none" {
 		return plan, nil
+	}
+	if plan.Existing {
+		requested, err := store.IsRequested(ctx, plan.Run.ID)
+		if err != nil {
+			return nil, err
+		}
+		if requested {
+			log.Info("client token names an existing run, already started: not started again", "clientToken", so.plan.ClientToken)
+			return plan, nil
+		}
+		log.Info("client token names an existing run that was never started: starting it", "clientToken", so.plan.ClientToken)
 	}
 	if plan.Run.Items == 0 {
 		log.Warn("the manifest has no items: nothing to start")
 		return plan, nil
 	}
+	mark := batch.Requested{RunID: plan.Run.ID, Via: so.via, RequestedAt: time.Now().UTC()}
 	if so.via == "batch" {
 		jobID, err := submitBatchJob(ctx, cl, plan.Run, so)
 		if err != nil {
 			return nil, fmt.Errorf("run %s is planned but the Batch job was not submitted (re-run submit with the same --client-token): %w", plan.Run.ID, err)
 		}
 		log.Info("batch array job submitted", "jobId", jobID, "queue", so.jobQueue, "arraySize", plan.Run.Width)
-		return plan, nil
+		mark.JobID = jobID
+	} else {
+		if so.bus == "" {
+			return nil, fmt.Errorf("--via events needs --event-bus")
+		}
+		ev := ebus.NewRunRequested(plan.Run)
+		if err := cl.publisher(so.bus, so.source).Publish(ctx, ev); err != nil {
+			return nil, fmt.Errorf("run %s is planned but Run Requested was not sent (re-run submit with the same --client-token): %w", plan.Run.ID, err)
+		}
+		log.Info("run requested", "items", plan.Run.Items, "shards", plan.Run.Shards, "bus", so.bus)
+		mark.Via, mark.EventID = "events", ev.ID()
 	}
-	if so.bus == "" {
-		return nil, fmt.Errorf("--via events needs --event-bus")
+	if err := store.MarkRequested(ctx, mark); err != nil {
+		log.Warn("run started, but requested.json not written: a submit with the same token would start it again", "err", err)
 	}
-	if err := cl.publisher(so.bus, so.source).Publish(ctx, ebus.NewRunRequested(plan.Run)); err != nil {
-		return nil, fmt.Errorf("run %s is planned but Run Requested was not sent (re-run submit with the same --client-token): %w", plan.Run.ID, err)
-	}
-	log.Info("run requested", "items", plan.Run.Items, "shards", plan.Run.Shards, "bus", so.bus)
 	return plan, nil
 }
 
@@ -235,16 +275,36 @@ func printPlan(w io.Writer, p *batch.Plan, dry bool) {
 	}
 	fmt.Fprintf(w, "%s %s\n  items       %d (%s)\n  shards      %d of up to %d items\n  array width %d\n  recipe      %s (%s): %s\n  output      s3://%s/%s\n",
 		head, r.ID, r.Items, humanBytes(r.Bytes), r.Shards, r.ShardSize, r.Width, r.Recipe.Name, r.RecipeHash, variantList(r.Recipe), r.OutputBucket, r.OutputPrefix)
+	if sh := p.Shards; sh.Count > 0 {
+		fmt.Fprintf(w, "  shard sizes %d–%d items, %s–%s", sh.MinItems, sh.MaxItems, humanBytes(sh.MinBytes), humanBytes(sh.MaxBytes))
+		if sh.ByteLimit > 0 {
+			fmt.Fprintf(w, " (cut at %s: %d shards)", humanBytes(sh.ByteLimit), sh.CutByBytes)
+		}
+		fmt.Fprintf(w, "; the largest takes one child about %s at the assumed throughput\n", sh.EstimatedMax.Round(time.Second))
+	}
+	if m := p.Manifest; m.Lines > 0 {
+		fmt.Fprintf(w, "  manifest    %d records: %d items, %d filtered out, %d bad lines, %d duplicates\n", m.Lines, m.Items, m.Filtered, m.BadLines, m.Duplicates)
+	} else if r.Duplicates > 0 {
+		fmt.Fprintf(w, "  duplicates  %d (each processed once)\n", r.Duplicates)
+	}
 	if r.BadLines > 0 {
-		fmt.Fprintf(w, "  bad lines   %d (first: %s)\n", r.BadLines, first(p.BadLines))
+		fmt.Fprintf(w, "  bad lines   %d (skipped)\n", r.BadLines)
+		n := 1
+		if dry {
+			n = 10
+		}
+		shown := min(n, len(p.BadLines))
+		for _, l := range p.BadLines[:shown] {
+			fmt.Fprintf(w, "    %s\n", l)
+		}
+		switch {
+		case int64(shown) >= r.BadLines:
+		case dry:
+			fmt.Fprintf(w, "    … and %d more\n", r.BadLines-int64(shown))
+		default:
+			fmt.Fprintf(w, "    … the first %d are in s3://%s/%sbad-lines.txt\n", len(p.BadLines), r.WorkBucket, imgbatch.Layout{RunID: r.ID}.Prefix())
+		}
 	}
-}
-
-func first(s []string) string {
-	if len(s) == 0 {
-		return ""
-	}
-	return s[0]
 }
 
 func variantList(r imgbatch.Recipe) string {

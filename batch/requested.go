@@ -1,0 +1,44 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/imgbatch/imgbatch"
+)
+
+// Requested is runs/<id>/requested.json: the run was started (its "Run
+// Requested" event accepted by the bus, or its array job submitted). It is
+// the outbox of that start: a submit (or redrive) that finds the run
+// planned but not requested starts it and then writes this, so a run
+// planned by `imgbatch plan`, or whose first submit failed to start it, is
+// started by submitting again with the same client token — and a run
+// already requested is not started twice.
+type Requested struct {
+	RunID       string    `json:"runId"`
+	Via         string    `json:"via"`               // events or batch
+	EventID     string    `json:"eventId,omitempty"` // the Run Requested event (via events)
+	JobID       string    `json:"jobId,omitempty"`   // the array job (via batch)
+	RequestedAt time.Time `json:"requestedAt"`
+}
+
+// requestedKey is where Requested lives.
+func requestedKey(runID string) string {
+	return imgbatch.Layout{RunID: runID}.Prefix() + "requested.json"
+}
+
+// IsRequested reports whether the run was started.
+func (s *Store) IsRequested(ctx context.Context, runID string) (bool, error) {
+	return s.Exists(ctx, requestedKey(runID))
+}
+
+// MarkRequested records that the run was started (write-once: a second
+// mark changes nothing).
+func (s *Store) MarkRequested(ctx context.Context, r Requested) error {
+	_, err := s.PutJSON(ctx, requestedKey(r.RunID), r, Cond{IfNoneMatch: true})
+	if errors.Is(err, ErrConflict) {
+		return nil
+	}
+	return err
+}

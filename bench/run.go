@@ -1,0 +1,419 @@
+// Package bench measures imgbatch: how many images per second a machine
+// turns into variants, at what latency, CPU and memory, against libvips'
+// own vipsthumbnail and Node's sharp on the same files. It prepares the
+// datasets (built-in ones from Debian's wallpapers, cached), runs every case
+// in fresh processes, and writes the results as a markdown table, CSV,
+// JSON and an SVG chart. `imgbatch bench` is its command line.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/worker"
+)
+
+// DefaultMaxPixels is the worker's default pixel budget.
+const DefaultMaxPixels = 100_000_000
+
+// StandardVariant is the standard case: fit inside 512x512, JPEG q80.
+var StandardVariant = imgbatch.Variant{Name: "bench", Width: 512, Height: 512, Fit: imgbatch.FitInside, Format: imgbatch.FormatJPEG, Quality: 80}
+
+// Options of a benchmark run.
+type Options struct {
+	Dataset string     // built-in name (photos, mixed, small) or directory
+	Modes   []string   // imgbatch's cases: ImplProcess, ImplPipeline
+	Compare []string   // baselines: ImplVipsthumbnail, ImplSharp, ImplVipsResize
+	Pools   []int      // pool sizes (goroutines, processes or operations in flight)
+	Levers  [][]string // extra lever sets tried on imgbatch's cases
+	Variant imgbatch.Variant
+	Images  int // images per case: the dataset cycled to this many (0: each file once)
+	Repeat  int // every case this many times, interleaved; the median is reported
+
+	Name       string // results go to ResultsDir/Name (default: a timestamp)
+	ResultsDir string // "" writes no files
+	CacheDir   string // prepared datasets and sharp
+	Wallpapers string // an unpacked usr/share/wallpapers (skips apt-get download)
+	BadImages  string // testdata/bad-images, for the mixed set
+	MaxPixels  int64
+	ProfileDir string // CPU and heap profiles of imgbatch's cases: ProfileDir/<case>-<round>/
+
+	// Self is the command line that runs `imgbatch bench child` (the
+	// imgbatch binary and its arguments); SelfEnv is added to its
+	// environment.
+	Self    []string
+	SelfEnv []string
+
+	CaseTimeout time.Duration // default 30 minutes
+	Log         io.Writer     // progress
+}
+
+func (o *Options) defaults() error {
+	if o.Dataset == "" {
+		o.Dataset = DatasetPhotos
+	}
+	if len(o.Modes) == 0 && len(o.Compare) == 0 {
+		return errors.New("nothing to measure: give a mode or a baseline")
+	}
+	for _, m := range o.Modes {
+		if !Ours(m) {
+			return fmt.Errorf("mode %q: use %s or %s", m, ImplProcess, ImplPipeline)
+		}
+	}
+	for _, c := range o.Compare {
+		switch c {
+		case ImplVipsthumbnail, ImplSharp, ImplVipsResize:
+		default:
+			return fmt.Errorf("baseline %q: use %s, %s or %s", c, ImplVipsthumbnail, ImplSharp, ImplVipsResize)
+		}
+	}
+	if len(o.Pools) == 0 {
+		n := worker.UsableCPUs()
+		o.Pools = slices.Compact([]int{1, n, 2 * n})
+	}
+	for _, p := range o.Pools {
+		if p < 1 || p > 256 {
+			return fmt.Errorf("pool size %d: use 1..256", p)
+		}
+	}
+	if o.Variant.Name == "" {
+		o.Variant = StandardVariant
+	}
+	r := imgbatch.Recipe{Name: "bench", Variants: []imgbatch.Variant{o.Variant}}
+	if err := r.Normalize(); err != nil {
+		return err
+	}
+	o.Variant = r.Variants[0]
+	if o.Repeat <= 0 {
+		o.Repeat = 1
+	}
+	if o.Name == "" {
+		o.Name = time.Now().UTC().Format("20060102t150405z")
+	}
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = DefaultMaxPixels
+	}
+	if o.CaseTimeout <= 0 {
+		o.CaseTimeout = 30 * time.Minute
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if len(o.Modes) > 0 && len(o.Self) == 0 {
+		return errors.New("no command line for the imgbatch bench child")
+	}
+	return nil
+}
+
+// Run prepares the dataset, measures every case and, with ResultsDir set,
+// writes results.md, results.csv, results.json and chart.svg. A case that
+// fails is reported in its row and in the returned error; the others still
+// run.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	if o.CacheDir != "" {
+		abs, err := filepath.Abs(o.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		o.CacheDir = abs
+	}
+	ds, err := Prepare(ctx, o.Dataset, PrepareOptions{CacheDir: o.CacheDir, Wallpapers: o.Wallpapers, BadImages: o.BadImages, MaxPixels: o.MaxPixels, Log: o.Log})
+	if err != nil {
+		return nil, err
+	}
+	n := o.Images
+	if n <= 0 {
+		n = len(ds.Files)
+	}
+	items := make([]File, n)
+	for i := range items {
+		items[i] = ds.Files[i%len(ds.Files)]
+	}
+	rep := &Report{
+		Name: o.Name, Started: started.UTC(), Variant: o.Variant, Images: n, Repeat: o.Repeat,
+		Dataset: DatasetInfo{Name: ds.Name, Origin: ds.Origin, Digest: ds.Digest(), Summary: ds.Summary(), Files: len(ds.Files)},
+	}
+
+	rc := &runCtx{o: o, ds: ds, items: items}
+	for _, f := range items {
+		if !f.Broken {
+			rc.good = append(rc.good, f)
+		}
+		rc.mp += f.MegaPixels()
+	}
+	if rc.work, err = os.MkdirTemp("", "imgbatch-bench-"); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(rc.work)
+
+	impls := append(append([]string(nil), o.Modes...), o.Compare...)
+	var skipped []string
+	impls = slices.DeleteFunc(impls, func(impl string) bool {
+		if why := baselineSupports(impl, o.Variant); why != "" {
+			skipped = append(skipped, why)
+			return true
+		}
+		return false
+	})
+	rep.Notes = append(rep.Notes, skipped...)
+	if slices.Contains(impls, ImplSharp) {
+		if rc.sharpDir, err = sharpDir(ctx, o.CacheDir, o.Log); err != nil {
+			rep.Notes = append(rep.Notes, "sharp left out: "+err.Error())
+			impls = slices.DeleteFunc(impls, func(s string) bool { return s == ImplSharp })
+		}
+	}
+	if slices.Contains(impls, ImplPipeline) {
+		fmt.Fprintf(o.Log, "uploading %d files to the embedded S3\n", len(ds.Files))
+		if rc.s3, err = startS3Env(ctx, ds); err != nil {
+			return nil, err
+		}
+		defer rc.s3.close()
+	}
+	cases := Cases(impls, o.Pools, o.Levers)
+	runs := map[string][]Result{}
+	var errs []error
+	total := len(cases) * o.Repeat
+rounds:
+	for round := range o.Repeat {
+		for i, c := range cases {
+			if err := ctx.Err(); err != nil {
+				// Interrupted: report what was measured.
+				errs = append(errs, err)
+				rep.Notes = append(rep.Notes, fmt.Sprintf("interrupted after %d of %d case runs", round*len(cases)+i, total))
+				break rounds
+			}
+			r, err := rc.runCase(ctx, c, round)
+			if ctx.Err() != nil {
+				continue // killed by the interruption: not a measurement
+			}
+			if err != nil {
+				err = fmt.Errorf("%s: %w", c.Key(), err)
+				errs = append(errs, err)
+				r.Error = err.Error()
+				fmt.Fprintf(o.Log, "[%d/%d] %-26s pool %-2d FAILED: %v\n", round*len(cases)+i+1, total, c.Label(), c.Pool, err)
+			} else {
+				fmt.Fprintf(o.Log, "[%d/%d] %-26s pool %-2d %6.1f img/s %6.1f MP/s  peak RSS %5.0f MiB  CPU %3.0f%%  (%d ok, %d failed)\n",
+					round*len(cases)+i+1, total, c.Label(), c.Pool, r.ImgPerSec, r.MPPerSec, mb(r.PeakRSS), 100*r.CPUUtil, r.Succeeded, r.Failed)
+			}
+			runs[c.Key()] = append(runs[c.Key()], r)
+		}
+	}
+	for _, c := range cases {
+		if len(runs[c.Key()]) > 0 {
+			rep.Results = append(rep.Results, median(runs[c.Key()]))
+		}
+	}
+	rep.computeRatios()
+	rep.Machine = describeMachine(context.WithoutCancel(ctx), rep.Results)
+	if len(o.Modes) > 0 {
+		rep.Build = buildID(o.Self[0])
+	}
+	rep.Seconds = time.Since(started).Seconds()
+	if o.ResultsDir != "" {
+		dir := filepath.Join(o.ResultsDir, o.Name)
+		if err := rep.Write(dir); err != nil {
+			return rep, err
+		}
+		fmt.Fprintf(o.Log, "results in %s\n", dir)
+	}
+	return rep, errors.Join(errs...)
+}
+
+// runCtx is what the cases of one run share.
+type runCtx struct {
+	o        Options
+	ds       *Dataset
+	items    []File // every case's inputs, in order
+	good     []File // the baselines' inputs: items without the broken files
+	mp       float64
+	work     string
+	s3       *s3Env
+	sharpDir string
+}
+
+// env is the environment of a case's processes: this one's, without the
+// settings a case controls, plus the case's.
+func (rc *runCtx) env(c Case) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "MALLOC_ARENA_MAX", "VIPS_CONCURRENCY", "UV_THREADPOOL_SIZE", "GOGC", "GOMEMLIMIT":
+			continue
+		}
+		env = append(env, kv)
+	}
+	if !c.has(LeverArenas) {
+		env = append(env, "MALLOC_ARENA_MAX=2") // as the Dockerfile sets it
+	}
+	return append(env, c.leverEnv()...)
+}
+
+func (rc *runCtx) paths(fs []File) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = rc.ds.Path(f)
+	}
+	return out
+}
+
+// runCase measures one case once.
+func (rc *runCtx) runCase(ctx context.Context, c Case, rep int) (Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, rc.o.CaseTimeout)
+	defer cancel()
+	r := Result{Case: c, Label: c.Label()}
+	out := filepath.Join(rc.work, strings.NewReplacer("+", "_", "@", "_").Replace(c.Key())+"-"+strconv.Itoa(rep))
+	defer os.RemoveAll(out)
+	env := rc.env(c)
+	v := rc.o.Variant
+
+	spec := ChildSpec{Mode: c.Impl, Pool: c.Pool, VipsConcurrency: c.vipsConcurrency(), Trim: c.has(LeverTrim), Reuse: c.has(LeverReuse), Fetchers: c.number(LeverFetch), Variant: v, MaxPixels: rc.o.MaxPixels}
+	if rc.o.ProfileDir != "" {
+		spec.ProfileDir = filepath.Join(rc.o.ProfileDir, filepath.Base(out))
+	}
+	inputs := rc.good
+	switch c.Impl {
+	case ImplProcess:
+		inputs = rc.items
+		spec.Files, spec.OutDir = rc.paths(rc.items), out
+	case ImplPipeline:
+		inputs = rc.items
+		runID, err := rc.s3.plan(ctx, rc.items, v)
+		if err != nil {
+			return r, err
+		}
+		spec.Endpoint, spec.WorkBucket, spec.RunID = rc.s3.srv.URL, bucketWork, runID
+	}
+	for _, f := range inputs {
+		r.BytesIn += f.Size
+	}
+
+	g := newProcGroup()
+	cpu0 := selfCPU()
+	start := time.Now()
+	var err error
+	var childHWM int64
+	switch c.Impl {
+	case ImplProcess, ImplPipeline:
+		var cr ChildResult
+		cr, err = rc.runSelf(ctx, g, env, spec)
+		childHWM = cr.VmHWM
+		r.GoPeak = cr.GoPeak
+		r.Libvips, r.Succeeded, r.Failed, r.BytesIn, r.BytesOut, r.Stages, r.Errors = cr.Libvips, cr.Succeeded, cr.Failed, cr.BytesIn, cr.BytesOut, cr.Stages, cr.Errors
+	default:
+		var eo extOutcome
+		switch c.Impl {
+		case ImplVipsthumbnail:
+			eo, err = runVipsthumbnail(ctx, g, env, rc.paths(rc.good), v, c.Pool, out)
+		case ImplVipsResize:
+			eo, err = runVipsResize(ctx, g, env, rc.good, rc.paths(rc.good), v, c.Pool, out)
+		case ImplSharp:
+			eo, err = runSharp(ctx, g, env, rc.sharpDir, rc.paths(rc.good), v, c.Pool, 0, out)
+		}
+		r.Libvips, r.Succeeded, r.Failed, r.BytesOut, r.Stages = eo.version, eo.succeeded, eo.failed, eo.bytesOut, eo.stages
+	}
+	wall := time.Since(start)
+	harness := selfCPU() - cpu0
+	u := g.finish()
+	if err != nil {
+		return r, err
+	}
+	r.Images = r.Succeeded + r.Failed
+	r.Seconds = wall.Seconds()
+	r.ImgPerSec = float64(r.Images) / r.Seconds
+	r.MPPerSec = rc.mp / r.Seconds
+	r.CPUSeconds = u.cpu.Seconds()
+	if r.CPUSeconds > 0 {
+		r.ImgPerCPUSec = float64(r.Images) / r.CPUSeconds
+	}
+	r.CPUUtil = r.CPUSeconds / r.Seconds / float64(worker.UsableCPUs())
+	r.HarnessCPUSeconds = harness.Seconds()
+	r.PeakRSS = max(u.peak, childHWM)
+	r.SteadyRSS, r.RSSGrowth = steadyRSS(u.samples)
+	r.Processes = u.processes
+	r.RSS = downsample(u.samples, 200)
+	r.Runs = []float64{r.ImgPerSec}
+	return r, nil
+}
+
+// runSelf runs spec in a fresh `imgbatch bench child`.
+func (rc *runCtx) runSelf(ctx context.Context, g *procGroup, env []string, spec ChildSpec) (ChildResult, error) {
+	var cr ChildResult
+	in, err := json.Marshal(spec)
+	if err != nil {
+		return cr, err
+	}
+	cmd := command(ctx, append(env, rc.o.SelfEnv...), rc.o.Self[0], rc.o.Self[1:]...)
+	cmd.Stdin = bytes.NewReader(in)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := g.run(cmd); err != nil {
+		return cr, err
+	}
+	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+	if len(lines) == 0 || len(lines[len(lines)-1]) == 0 {
+		return cr, errNoResult
+	}
+	if err := json.Unmarshal(lines[len(lines)-1], &cr); err != nil {
+		return cr, fmt.Errorf("child result %q: %w", lines[len(lines)-1], err)
+	}
+	return cr, nil
+}
+
+// median picks the repetition with the median throughput (of two, the
+// faster: on a shared machine the slower one mostly measures the others)
+// and lists every repetition's throughput in it.
+func median(rs []Result) Result {
+	var ok []Result
+	var all []float64
+	for _, r := range rs {
+		if r.Error == "" {
+			ok = append(ok, r)
+			all = append(all, r.ImgPerSec)
+		}
+	}
+	if len(ok) == 0 {
+		return rs[len(rs)-1]
+	}
+	sorted := slices.Clone(ok)
+	slices.SortFunc(sorted, func(a, b Result) int {
+		switch {
+		case a.ImgPerSec < b.ImgPerSec:
+			return -1
+		case a.ImgPerSec > b.ImgPerSec:
+			return 1
+		}
+		return 0
+	})
+	m := sorted[len(sorted)/2]
+	m.Runs = all
+	return m
+}
+
+func downsample(s []RSSSample, n int) []RSSSample {
+	if len(s) <= n {
+		return s
+	}
+	out := make([]RSSSample, 0, n)
+	for i := range n {
+		out = append(out, s[i*len(s)/n])
+	}
+	return out
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }

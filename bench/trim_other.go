@@ -1,0 +1,7 @@
+//go:build !linux || !cgo
+
+package bench
+
+func mallocTrim() {}
+
+const canTrim = false

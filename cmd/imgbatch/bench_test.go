@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBenchCommand runs `imgbatch bench` on a few generated photos in
+// process mode against vipsthumbnail (the children are this test binary
+// acting as imgbatch) and checks the printed table and the files written.
+func TestBenchCommand(t *testing.T) {
+	images := t.TempDir()
+	for i, size := range [][2]int{{1000, 750}, {750, 1000}, {640, 480}} {
+		img := image.NewRGBA(image.Rect(0, 0, size[0], size[1]))
+		for y := 0; y < size[1]; y++ {
+			for x := 0; x < size[0]; x++ {
+				img.Set(x, y, color.RGBA{uint8(x), uint8(y), uint8(x + y + i*40), 255})
+			}
+		}
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(images, string(rune('a'+i))+".jpg"), buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	results := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"imgbatch", "bench", "--dataset", images, "--mode", "process", "--compare", "vipsthumbnail",
+		"--pool", "1,2", "--variant", "t:256x256:jpeg:75", "--results-dir", results, "--name", "cli", "--cache-dir", t.TempDir()}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"| case | pool | img/s |", "\n| process | 1 | ", "\n| process | 2 | ", "\n| vipsthumbnail | 2 | ", "fit inside 256x256, jpeg q75"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(stderr.String(), "[4/4]") {
+		t.Errorf("no progress lines on stderr:\n%s", stderr.String())
+	}
+	for _, f := range []string{"results.md", "results.csv", "results.json", "chart.svg"} {
+		if fi, err := os.Stat(filepath.Join(results, "cli", f)); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+func TestBenchUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--pool", "0"},
+		{"--lever", "turbo"},
+		{"--variant", "nonsense"},
+		{"extra-argument"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"imgbatch", "bench", "--results-dir", ""}, args...), &stdout, &stderr)
+		if code != exitUsage {
+			t.Errorf("bench %v: exit %d, want %d (usage); stderr: %s", args, code, exitUsage, stderr.String())
+		}
+	}
+}

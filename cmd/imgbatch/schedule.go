@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/imgbatch/imgbatch/batch"
+)
+
+// scheduleFlags are the planner job's flags: EventBridge Scheduler starts it
+// with the scheduled time (<aws.scheduler.scheduled-time>) and a source prefix.
+func scheduleFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "from-schedule", Usage: "plan the objects under --source that are new since the previous scheduled run, and start the run"},
+		&cli.StringFlag{Name: "scheduled-time", Usage: "the schedule's time (RFC 3339, e.g. 2026-11-24T02:00:00Z): the run's deterministic id and the next watermark; \"none\" or empty = now"},
+		&cli.StringFlag{Name: "source", Usage: "what a scheduled run lists: s3://bucket/prefix/ (or an S3 Inventory manifest.json)"},
+		&cli.StringFlag{Name: "schedule-name", Value: "nightly", EnvVars: []string{"IMGBATCH_SCHEDULE_NAME"}, Usage: "name of the schedule: its watermark is s3://WORK/schedules/<name>/watermark.json"},
+	}
+}
+
+// watermark records the last scheduled run: objects modified after its time
+// are new to the next one.
+type watermark struct {
+	ScheduledTime time.Time `json:"scheduledTime"`
+	RunID         string    `json:"runId"`
+}
+
+func watermarkKey(name string) string { return "schedules/" + name + "/watermark.json" }
+
+// parseScheduledTime reads --scheduled-time; "none" or "" mean now (to the minute).
+func parseScheduledTime(s string, now time.Time) (time.Time, error) {
+	if s == "" || s == "none" {
+		return now.UTC().Truncate(time.Minute), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--scheduled-time %q: want RFC 3339 such as 2026-11-24T02:00:00Z", s)
+	}
+	return t.UTC(), nil
+}
+
+// runScheduled is `plan --from-schedule`: list --source for objects modified
+// since the previous scheduled time (the watermark), plan them as the run
+// named by this scheduled time (a retried schedule firing finds the same
+// run, never a second one), start it, and move the watermark forward.
+func runScheduled(ctx context.Context, c *cli.Context, cl *clients, workBucket string) (*batch.Plan, error) {
+	name := c.String("schedule-name")
+	if name == "" || strings.ContainsAny(name, "/\\") {
+		return nil, withCode(exitUsage, fmt.Errorf("--schedule-name %q: a non-empty name without slashes", name))
+	}
+	at, err := parseScheduledTime(c.String("scheduled-time"), time.Now())
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	source := c.String("source")
+	if source == "" {
+		return nil, withCode(exitUsage, fmt.Errorf("--from-schedule needs --source s3://bucket/prefix/"))
+	}
+	if err := c.Set("manifest", source); err != nil {
+		return nil, err
+	}
+	store := cl.store(workBucket)
+	var wm watermark
+	wmTag, err := store.GetJSON(ctx, watermarkKey(name), &wm)
+	if err != nil && !batch.IsNotFound(err) {
+		return nil, err
+	}
+	so, err := submitOptionsFrom(c)
+	if err != nil {
+		return nil, withCode(exitUsage, err)
+	}
+	so.plan.ClientToken = "schedule:" + name + ":" + at.Format(time.RFC3339)
+	if !wm.ScheduledTime.IsZero() && wm.ScheduledTime.Before(at) {
+		so.modifiedSince = wm.ScheduledTime
+	}
+	log := slog.Default().With("schedule", name, "scheduledTime", at)
+	log.Info("scheduled run", "source", source, "newSince", so.modifiedSince)
+	plan, err := submitRun(ctx, cl, workBucket, so)
+	if err != nil {
+		return nil, err
+	}
+	if so.plan.DryRun || !at.After(wm.ScheduledTime) {
+		return plan, nil
+	}
+	// Move the watermark forward, once: a concurrent or late firing that
+	// lost the race leaves it alone.
+	cond := batch.Cond{IfNoneMatch: true}
+	if wmTag != "" {
+		cond = batch.Cond{IfMatch: wmTag}
+	}
+	if _, err := store.PutJSON(ctx, watermarkKey(name), watermark{ScheduledTime: at, RunID: plan.Run.ID}, cond); err != nil && !errors.Is(err, batch.ErrConflict) {
+		return plan, fmt.Errorf("run %s started, but the watermark was not moved (the next run re-plans these objects and skips them as current): %w", plan.Run.ID, err)
+	}
+	return plan, nil
+}
