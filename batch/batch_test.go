@@ -363,3 +363,46 @@ func countLines(b []byte) int {
 	}
 	return n
 }
+
+// failingProcessor emits results for n tasks, then fails the attempt.
+type failingProcessor struct{ n int }
+
+func (p failingProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan Task, emit func(imgbatch.Result)) error {
+	done := 0
+	for t := range tasks {
+		if done == p.n {
+			for range tasks {
+			}
+			return errors.New("too many stuck libvips calls")
+		}
+		emit(imgbatch.Result{Index: t.Index, Item: t.Item, Status: imgbatch.StatusFailed, ErrorCode: "Timeout"})
+		done++
+	}
+	return nil
+}
+
+// TestFatalProcessorErrorKeepsResults: when the processor ends the attempt,
+// the results it already gave are checkpointed, so the retried attempt does
+// not process those items (e.g. files that made libvips loop) again.
+func TestFatalProcessorErrorKeepsResults(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	o := planOpts()
+	o.ShardSize = 10
+	p, err := s.PlanRun(ctx, &sliceSource{items: items(10)}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", ArraySize: 1, Attempt: 1}, Processor: failingProcessor{n: 3},
+		CheckpointEvery: 1000, Linger: false}
+	if _, err := r.Run(ctx); err == nil {
+		t.Fatal("the attempt should fail with the processor's error")
+	}
+	var prog Progress
+	if _, err := s.GetJSON(ctx, imgbatch.Layout{RunID: p.Run.ID}.Progress(0), &prog); err != nil {
+		t.Fatalf("no checkpoint after the fatal error: %v", err)
+	}
+	if len(prog.Results) != 3 {
+		t.Fatalf("checkpoint holds %d results, want the 3 given before the error", len(prog.Results))
+	}
+}

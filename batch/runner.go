@@ -485,6 +485,14 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 		return nil, ErrLeaseLost
 	}
 	if perr != nil && !errors.Is(perr, context.Canceled) {
+		// A fatal processor error ends the attempt: keep the results so far
+		// (Timeout failures of looping files among them) so the retried
+		// attempt does not meet the same files again.
+		if cpErr == nil {
+			if err := cp.save(work, all); err != nil {
+				r.Log.Warn("checkpoint before exit failed", "shard", shard, "err", err)
+			}
+		}
 		return nil, fmt.Errorf("shard %d: %w", shard, perr)
 	}
 	if cpErr != nil {
