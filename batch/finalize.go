@@ -2,10 +2,12 @@ package batch
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -19,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/htmlreport"
 )
 
 // Run outcomes.
@@ -48,7 +51,17 @@ type Final struct {
 type Summary struct {
 	Final
 	Failures []FailureGroup `json:"failures"`
+
+	// For report.html (not in summary.json): shard timings and a few outputs.
+	shards  []htmlreport.Shard
+	samples []imgbatch.Output
 }
+
+// Limits of report.html: shard rows and contact-sheet images.
+const (
+	maxReportShards  = 2000
+	maxReportSamples = 24
+)
 
 // FailureGroup is the failures of one error code.
 type FailureGroup struct {
@@ -180,6 +193,10 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 	if _, err := r.Store.PutJSON(hbCtx, lay.Summary(), sum, Cond{}); err != nil {
 		return fail(err)
 	}
+	if err := writeHTMLReport(hbCtx, r.Store, run, sum); err != nil {
+		// The CSV and JSON reports are the contract; the page is a courtesy.
+		log.Warn("report.html not written", "err", err)
+	}
 	tag, err := r.Store.PutJSON(hbCtx, lay.Final(), fin, Cond{IfNoneMatch: true})
 	if errors.Is(err, ErrConflict) {
 		return false, nil
@@ -255,6 +272,7 @@ const reportWindow = 16
 
 // shardResults are the final results of one shard, or why they are missing.
 type shardResults struct {
+	m   *DoneMarker
 	rs  []imgbatch.Result
 	err error
 }
@@ -280,7 +298,7 @@ func fetchResults(ctx context.Context, s *Store, run *imgbatch.Run) (<-chan chan
 					return
 				}
 				rs, err := s.ReadResults(ctx, m.Results)
-				ch <- shardResults{rs: rs, err: err}
+				ch <- shardResults{m: m, rs: rs, err: err}
 			}()
 		}
 	}()
@@ -320,8 +338,15 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summ
 		if sr.err != nil {
 			return fin, sum, sr.err
 		}
+		if m := sr.m; m != nil && len(sum.shards) < maxReportShards {
+			sum.shards = append(sum.shards, htmlreport.Shard{N: m.Shard, Owner: m.Owner, Epoch: m.Epoch,
+				Start: m.StartedAt, End: m.FinishedAt, Items: m.Counts.Items, Failed: m.Counts.Failed})
+		}
 		for _, res := range sr.rs {
 			fin.Counts.Add(res)
+			if res.Status == imgbatch.StatusSucceeded && len(res.Outputs) > 0 && len(sum.samples) < maxReportSamples {
+				sum.samples = append(sum.samples, smallestOutput(res.Outputs))
+			}
 			row := ReportRow(res)
 			if res.Status == imgbatch.StatusFailed {
 				g := groups[res.ErrorCode]
@@ -443,4 +468,60 @@ func (s *Store) PutFile(ctx context.Context, key string, f *os.File, contentType
 		return fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, err)
 	}
 	return nil
+}
+
+func smallestOutput(outs []imgbatch.Output) imgbatch.Output {
+	best := outs[0]
+	for _, o := range outs[1:] {
+		if o.Bytes < best.Bytes {
+			best = o
+		}
+	}
+	return best
+}
+
+// writeHTMLReport renders report.html beside report.csv: counts, throughput
+// over time, failures by reason, a contact sheet of sample outputs (read
+// back from the output bucket), the recipe and the shard timings.
+func writeHTMLReport(ctx context.Context, s *Store, run *imgbatch.Run, sum Summary) error {
+	d := htmlreport.Data{
+		RunID: run.ID, Status: sum.Status, Reason: sum.Reason, Source: run.Source,
+		Output:  "s3://" + run.OutputBucket + "/" + run.OutputPrefix,
+		Created: run.CreatedAt, Finished: sum.FinishedAt, Counts: sum.Counts,
+		Recipe: run.Recipe, RecipeHash: run.RecipeHash, Shards: sum.shards,
+	}
+	for _, g := range sum.Failures {
+		d.Failures = append(d.Failures, htmlreport.Failure{Code: g.ErrorCode, Count: g.Count, Example: g.Example, Keys: g.Keys})
+	}
+	for _, o := range sum.samples {
+		if o.Bytes > htmlreport.MaxSampleBytes {
+			continue
+		}
+		out, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &run.OutputBucket, Key: &o.Key})
+		if err != nil {
+			continue // a missing sample only leaves a gap in the contact sheet
+		}
+		b, err := io.ReadAll(io.LimitReader(out.Body, htmlreport.MaxSampleBytes+1))
+		out.Body.Close()
+		if err != nil {
+			continue
+		}
+		d.Samples = append(d.Samples, htmlreport.Sample{Key: o.Key, Variant: o.Variant, Width: o.Width, Height: o.Height,
+			ContentType: contentTypeOf(run.Recipe, o.Variant), Data: b})
+	}
+	var buf bytes.Buffer
+	if err := htmlreport.Render(&buf, d); err != nil {
+		return err
+	}
+	_, err := s.Put(ctx, imgbatch.Layout{RunID: run.ID}.Prefix()+"report.html", buf.Bytes(), "text/html; charset=utf-8", Cond{})
+	return err
+}
+
+func contentTypeOf(r imgbatch.Recipe, variant string) string {
+	for _, v := range r.Variants {
+		if v.Name == variant {
+			return imgbatch.ContentType(v.Format)
+		}
+	}
+	return "application/octet-stream"
 }

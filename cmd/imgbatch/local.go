@@ -393,6 +393,7 @@ func printLocalSummary(w io.Writer, st *localstack.Stack, s *batch.RunStatus, fi
 		_, work, output := st.Buckets()
 		fmt.Fprintf(w, "  outputs in %s\n", filepath.Join(dir, "buckets", output))
 		fmt.Fprintf(w, "  report     %s\n", filepath.Join(dir, "buckets", work, "runs", s.Run.ID, "report.csv"))
+		fmt.Fprintf(w, "  page       %s (open it in a browser)\n", filepath.Join(dir, "buckets", work, "runs", s.Run.ID, "report.html"))
 		fmt.Fprintf(w, "  logs       %s\n", filepath.Join(filepath.Dir(dir), "logs"))
 	}
 }

@@ -223,6 +223,15 @@ func TestLocalEndToEnd(t *testing.T) {
 		t.Fatalf("want one report.csv, found %v", runs)
 	}
 	rep := readReport(t, runs[0])
+	page, err := os.ReadFile(filepath.Join(filepath.Dir(runs[0]), "report.html"))
+	if err != nil {
+		t.Fatalf("report.html beside report.csv: %v", err)
+	}
+	for _, want := range []string{"<img ", "UnsupportedFormat", "TooManyPixels", "<polyline"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html lacks %q", want)
+		}
+	}
 	if len(rep) != len(good)+len(bad) {
 		t.Errorf("report has %d rows, want %d", len(rep), len(good)+len(bad))
 	}
