@@ -406,3 +406,76 @@ func TestFatalProcessorErrorKeepsResults(t *testing.T) {
 		t.Fatalf("checkpoint holds %d results, want the 3 given before the error", len(prog.Results))
 	}
 }
+
+// flakyNotifier refuses the first Shard Completed of every third shard
+// (EventBridge down, or the child died before sending) and records what it
+// accepted.
+type flakyNotifier struct {
+	mu       sync.Mutex
+	refused  map[int]bool
+	accepted map[int]int
+	runs     int
+}
+
+func (n *flakyNotifier) ShardCompleted(_ context.Context, _ *imgbatch.Run, m DoneMarker) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if m.Shard%3 == 0 && !n.refused[m.Shard] {
+		n.refused[m.Shard] = true
+		return errors.New("PutEvents: InternalFailure")
+	}
+	n.accepted[m.Shard]++
+	return nil
+}
+
+func (n *flakyNotifier) RunFinished(context.Context, *imgbatch.Run, Final) error {
+	n.mu.Lock()
+	n.runs++
+	n.mu.Unlock()
+	return nil
+}
+
+// TestShardEventsAreNeverLost: a Shard Completed that could not be sent
+// stays in the shard's done marker (the outbox) and the finalizer sends it
+// before the run's event; every shard's event arrives, every marker ends
+// marked sent.
+func TestShardEventsAreNeverLost(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	p, err := s.PlanRun(ctx, &sliceSource{items: items(60)}, planOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	note := &flakyNotifier{refused: map[int]bool{}, accepted: map[int]int{}}
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", Index: i, ArraySize: 2, Attempt: 1},
+				Processor: &echoProcessor{}, Notifier: note, LeaseTTL: 5 * time.Second, Poll: 50 * time.Millisecond, Linger: true}
+			if _, err := r.Run(ctx); err != nil {
+				t.Errorf("child %d: %v", i, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if note.runs != 1 {
+		t.Errorf("%d run events, want 1", note.runs)
+	}
+	for n := 0; n < p.Run.Shards; n++ {
+		if note.accepted[n] < 1 {
+			t.Errorf("shard %d: its event never arrived", n)
+		}
+		m, err := s.LoadDone(ctx, p.Run.ID, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !m.EventSent {
+			t.Errorf("shard %d: done marker not marked sent", n)
+		}
+	}
+	if len(note.refused) == 0 {
+		t.Fatal("the test refused no event: it proves nothing")
+	}
+}

@@ -55,6 +55,7 @@ type Summary struct {
 	// For report.html (not in summary.json): shard timings and a few outputs.
 	shards  []htmlreport.Shard
 	samples []imgbatch.Output
+	unsent  []DoneMarker // shards whose "Shard Completed" is still in their outbox
 }
 
 // Limits of report.html: shard rows and contact-sheet images.
@@ -193,6 +194,17 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 	if _, err := r.Store.PutJSON(hbCtx, lay.Summary(), sum, Cond{}); err != nil {
 		return fail(err)
 	}
+	if r.Notifier != nil {
+		// Shard events a child could not send (it died, or EventBridge said no)
+		// go out now, with their deterministic ids, before the run's event.
+		for _, m := range sum.unsent {
+			if err := r.Notifier.ShardCompleted(hbCtx, run, m); err != nil {
+				log.Warn("shard event still not sent", "shard", m.Shard, "err", err)
+				continue
+			}
+			r.Store.markEventSent(hbCtx, run.ID, m)
+		}
+	}
 	if err := writeHTMLReport(hbCtx, r.Store, run, sum); err != nil {
 		// The CSV and JSON reports are the contract; the page is a courtesy.
 		log.Warn("report.html not written", "err", err)
@@ -235,10 +247,23 @@ func (r *Runner) sendFinal(ctx context.Context, run *imgbatch.Run, lea *Leaser, 
 // LoadDone reads the done marker of shard n.
 func (s *Store) LoadDone(ctx context.Context, runID string, n int) (*DoneMarker, error) {
 	var m DoneMarker
-	if _, err := s.GetJSON(ctx, imgbatch.Layout{RunID: runID}.Done(n), &m); err != nil {
+	tag, err := s.GetJSON(ctx, imgbatch.Layout{RunID: runID}.Done(n), &m)
+	if err != nil {
 		return nil, err
 	}
+	m.etag = tag
 	return &m, nil
+}
+
+// markEventSent records in the done marker (its outbox) that the shard's
+// event was accepted. Losing the race to another writer is harmless: the
+// event may be sent once more, with the same id.
+func (s *Store) markEventSent(ctx context.Context, runID string, m DoneMarker) {
+	if m.etag == "" {
+		return
+	}
+	m.EventSent = true
+	_, _ = s.PutJSON(ctx, imgbatch.Layout{RunID: runID}.Done(m.Shard), m, Cond{IfMatch: m.etag})
 }
 
 // ReportColumns are S3 Batch Operations' completion report columns (the
@@ -337,6 +362,9 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summ
 		sr := <-ch
 		if sr.err != nil {
 			return fin, sum, sr.err
+		}
+		if m := sr.m; m != nil && !m.EventSent {
+			sum.unsent = append(sum.unsent, *m)
 		}
 		if m := sr.m; m != nil && len(sum.shards) < maxReportShards {
 			sum.shards = append(sum.shards, htmlreport.Shard{N: m.Shard, Owner: m.Owner, Epoch: m.Epoch,

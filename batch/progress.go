@@ -37,6 +37,11 @@ type DoneMarker struct {
 	StartedAt  time.Time       `json:"startedAt"`
 	FinishedAt time.Time       `json:"finishedAt"`
 	DurationMs int64           `json:"durationMs"`
+	// EventSent turns true once "Shard Completed" was accepted: the marker is
+	// the event's outbox, and the finalizer re-sends (same id) what is not.
+	EventSent bool `json:"eventSent"`
+
+	etag string
 }
 
 // checkpointer writes a shard's progress, fenced by epoch.

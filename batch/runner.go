@@ -524,7 +524,8 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 	if _, err := r.Store.Put(work, m.Results, encodeResults(rs), "application/x-ndjson", Cond{}); err != nil {
 		return nil, err
 	}
-	if _, err := r.Store.PutJSON(work, lay.Done(shard), m, Cond{IfNoneMatch: true}); err != nil {
+	doneTag, err := r.Store.PutJSON(work, lay.Done(shard), m, Cond{IfNoneMatch: true})
+	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			log.Info("shard was finished by another child first")
 			return nil, nil
@@ -534,7 +535,10 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 	log.Info("shard done", "succeeded", m.Counts.Succeeded, "failed", m.Counts.Failed, "skipped", m.Counts.Skipped, "ms", m.DurationMs)
 	if r.Notifier != nil {
 		if err := r.Notifier.ShardCompleted(work, run, m); err != nil {
-			log.Warn("shard event not sent", "err", err)
+			log.Warn("shard event not sent; it stays in the done marker for the finalizer", "err", err)
+		} else {
+			m.etag = doneTag
+			r.Store.markEventSent(work, run.ID, m)
 		}
 	}
 	return &m, nil
