@@ -50,7 +50,7 @@ Examples:
 		Flags: append(append(planFlags(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "read the manifest and print the plan; write nothing"},
 			&cli.BoolFlag{Name: "json", Usage: "print the plan as JSON"},
-		), scheduleFlags()...),
+		), append(scheduleFlags(), estimateFlags()...)...),
 		Action: planAction,
 	}
 }
@@ -102,9 +102,11 @@ func planAction(c *cli.Context) error {
 		return enc.Encode(map[string]any{
 			"dryRun": dry, "existing": plan.Existing, "clientToken": so.plan.ClientToken,
 			"run": plan.Run, "shards": plan.Shards, "manifest": plan.Manifest, "badLines": plan.BadLines,
+			"estimate": estimateRun(c, plan.Run),
 		})
 	}
 	printPlan(w, plan, dry)
+	printEstimate(w, estimateRun(c, plan.Run))
 	if !dry {
 		fmt.Fprintf(w, "  not started: imgbatch submit --client-token %s with the same manifest and flags starts it\n", so.plan.ClientToken)
 	}
