@@ -196,6 +196,9 @@ func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int) (i
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A child killed like a lost host may leave processes of its own that
+	// hold its output pipe: do not wait for them once the child is gone.
+	cmd.WaitDelay = 2 * time.Second
 	if err := cmd.Start(); err != nil {
 		return 1, fmt.Errorf("start child %d: %w", i, err)
 	}
