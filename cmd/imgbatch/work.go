@@ -136,10 +136,18 @@ func workExit(err error) error {
 		return nil
 	case errors.Is(err, batch.ErrStopped):
 		return withCode(exitRetry, err)
-	case errors.As(err, &fe) && fe.Retry:
-		return withCode(exitRetry, err)
+	case errors.As(err, &fe):
+		if fe.Retry {
+			return withCode(exitRetry, err)
+		}
+		return err // configuration (output bucket, permissions): a retry will not help
+	case batch.IsNotFound(err):
+		return err // no such run: a retry will not help
 	}
-	return err
+	// Anything else is S3 (or the network) failing the run's own objects
+	// after the SDK's retries: the attempt ends and the job definition's
+	// retry strategy starts a new one, which resumes from the checkpoints.
+	return withCode(exitRetry, err)
 }
 
 // identityFromEnv reads the variables AWS Batch sets in every array child.
