@@ -11,6 +11,15 @@ import (
 // palette of the chart's series (colour-blind friendly, Okabe–Ito).
 var palette = []string{"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442", "#999999", "#882255"}
 
+// dash is the stroke pattern of series si: solid for the first round of
+// the palette, dashed after it.
+func dash(si int) string {
+	if si < len(palette) {
+		return ""
+	}
+	return ` stroke-dasharray="7 3"`
+}
+
 // series is one line of the chart: a label's values by pool size.
 type series struct {
 	label  string
@@ -144,7 +153,7 @@ func (rep *Report) SVG() string {
 				}
 			}
 			if len(pts) > 1 {
-				fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", color, strings.Join(pts, " "))
+				fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>`+"\n", color, dash(si), strings.Join(pts, " "))
 			}
 			for _, pt := range pts {
 				x, y, _ := strings.Cut(pt, ",")
@@ -155,7 +164,7 @@ func (rep *Report) SVG() string {
 	rssOverTime(&b, rep, pools, panels[0].series, 70, timeTop, W-110, timeH, budget)
 	for si, e := range legend {
 		color := palette[si%len(palette)]
-		fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="%.0f" y2="%.0f" stroke="%s" stroke-width="3"/>`, e.x, e.x+22, e.y-4, e.y-4, color)
+		fmt.Fprintf(&b, `<line x1="%.0f" x2="%.0f" y1="%.0f" y2="%.0f" stroke="%s" stroke-width="3"%s/>`, e.x, e.x+22, e.y-4, e.y-4, color, dash(si))
 		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f">%s</text>`+"\n", e.x+28, e.y, html.EscapeString(e.label))
 	}
 	b.WriteString("</svg>\n")
@@ -196,17 +205,17 @@ func rssOverTime(b *strings.Builder, rep *Report, pools []int, ss []series, x0, 
 	fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle">seconds</text>`+"\n", x0+w/2, y0+h+32)
 	fmt.Fprintf(b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#D55E00" stroke-dasharray="6 4"/>`+"\n", x0, x0+w, yAt(budget), yAt(budget))
 	for _, r := range rs {
-		color := "#999999"
+		color, style := "#999999", ""
 		for si, s := range ss {
 			if s.label == r.Label {
-				color = palette[si%len(palette)]
+				color, style = palette[si%len(palette)], dash(si)
 			}
 		}
 		pts := make([]string, len(r.RSS))
 		for i, p := range r.RSS {
 			pts[i] = fmt.Sprintf("%.1f,%.1f", xAt(float64(p.Ms)/1000), yAt(mb(p.Bytes)))
 		}
-		fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"><title>%s</title></polyline>`+"\n", color, strings.Join(pts, " "), html.EscapeString(r.Label))
+		fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="1.5"%s points="%s"><title>%s</title></polyline>`+"\n", color, style, strings.Join(pts, " "), html.EscapeString(r.Label))
 	}
 }
 
