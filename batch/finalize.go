@@ -13,6 +13,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -133,6 +134,7 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 	lay := imgbatch.Layout{RunID: run.ID}
 	hbCtx, cancel := context.WithCancel(ctx)
 	var lost error
+	var mu sync.Mutex // guards lease: the heartbeat renews it while the event is sent
 	hbDone := make(chan struct{})
 	go func() {
 		defer close(hbDone)
@@ -143,7 +145,10 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 			case <-hbCtx.Done():
 				return
 			case <-t.C:
-				if err := lea.Renew(hbCtx, lease); errors.Is(err, ErrLeaseLost) {
+				mu.Lock()
+				err := lea.Renew(hbCtx, lease)
+				mu.Unlock()
+				if errors.Is(err, ErrLeaseLost) {
 					lost = err
 					cancel()
 					return
@@ -160,18 +165,26 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 		}
 		return false, err
 	}
+	// The lease is kept (renewed) until the event is sent and final.json's
+	// outbox says so: no other child reads an unsent final.json meanwhile.
+	check := func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return lea.Check(ctx, lease)
+	}
 
 	var existing Final
 	etag, err := r.Store.GetJSON(hbCtx, lay.Final(), &existing)
 	switch {
 	case err == nil: // finalized, but its event was never confirmed
-		if err := stopHeartbeat(); err != nil {
-			return false, err
-		}
 		if existing.EventSent || r.Notifier == nil {
-			return false, nil
+			return false, stopHeartbeat()
 		}
-		return false, r.sendFinal(ctx, run, lea, lease, existing, etag, log)
+		serr := r.sendFinal(hbCtx, run, check, existing, etag, log)
+		if lerr := stopHeartbeat(); lerr != nil {
+			return false, lerr
+		}
+		return false, serr
 	case !IsNotFound(err):
 		return fail(err)
 	}
@@ -216,22 +229,21 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 	if err != nil {
 		return fail(err)
 	}
-	if err := stopHeartbeat(); err != nil {
-		return false, err
-	}
 	log.Info("run finalized", "status", fin.Status, "succeeded", fin.Counts.Succeeded, "failed", fin.Counts.Failed, "skipped", fin.Counts.Skipped)
+	var serr error
 	if r.Notifier != nil {
-		if err := r.sendFinal(ctx, run, lea, lease, fin, tag, log); err != nil {
-			return true, err
-		}
+		serr = r.sendFinal(hbCtx, run, check, fin, tag, log)
 	}
-	return true, nil
+	if lerr := stopHeartbeat(); lerr != nil && serr == nil {
+		serr = lerr
+	}
+	return true, serr
 }
 
 // sendFinal sends the run's event if the finalizer lease is still ours,
 // and records it as sent in final.json.
-func (r *Runner) sendFinal(ctx context.Context, run *imgbatch.Run, lea *Leaser, lease *Lease, fin Final, etag string, log *slog.Logger) error {
-	if err := lea.Check(ctx, lease); err != nil {
+func (r *Runner) sendFinal(ctx context.Context, run *imgbatch.Run, check func(context.Context) error, fin Final, etag string, log *slog.Logger) error {
+	if err := check(ctx); err != nil {
 		return err
 	}
 	if err := r.Notifier.RunFinished(ctx, run, fin); err != nil {
@@ -272,7 +284,16 @@ var ReportColumns = []string{"Bucket", "Key", "VersionId", "TaskStatus", "ErrorC
 
 // EncodeKey URL-encodes a key the way S3 Batch Operations manifests and
 // reports carry keys.
-func EncodeKey(k string) string { return url.QueryEscape(k) }
+//
+// A leading space or minus sign is percent-encoded as well (S3 would leave
+// them "+" and "-"), so that no spreadsheet reads the key as a formula.
+func EncodeKey(k string) string {
+	e := url.QueryEscape(k)
+	if e != "" && (e[0] == '+' || e[0] == '-') {
+		e = map[byte]string{'+': "%20", '-': "%2D"}[e[0]] + e[1:]
+	}
+	return e
+}
 
 // csvSafe defuses spreadsheet formulas (CSV injection): a field starting
 // with = + - @, a tab, CR or LF, or their full-width forms, gets a leading
@@ -389,7 +410,7 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summ
 				// failed.csv is an S3 Batch Operations manifest: bucket,key[,versionId].
 				frow := []string{res.Item.Bucket, EncodeKey(res.Item.Key)}
 				if res.Item.VersionID != "" {
-					frow = append(frow, res.Item.VersionID)
+					frow = append(frow, csvSafe(res.Item.VersionID))
 				}
 				_ = fw.Write(frow)
 			}
@@ -469,7 +490,7 @@ func ReportRow(res imgbatch.Result) []string {
 			msg = strconv.Itoa(len(res.Outputs)) + " outputs"
 		}
 	}
-	return []string{res.Item.Bucket, EncodeKey(res.Item.Key), res.Item.VersionID, status,
+	return []string{res.Item.Bucket, EncodeKey(res.Item.Key), csvSafe(res.Item.VersionID), status,
 		csvSafe(res.ErrorCode), strconv.Itoa(code), csvSafe(msg)}
 }
 

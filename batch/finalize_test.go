@@ -150,12 +150,12 @@ func TestReportFailedCSVAndSummary(t *testing.T) {
 		if len(r) != len(ReportColumns) {
 			t.Fatalf("row %q has %d columns, want %d", r, len(r), len(ReportColumns))
 		}
-		if r[1] != url.QueryEscape(mustUnescape(t, r[1])) {
+		if r[1] != EncodeKey(mustUnescape(t, r[1])) || strings.ContainsAny(r[1], "/ ") {
 			t.Errorf("key %q is not URL-encoded", r[1])
 		}
-		// Keys stay exact (URL-encoding leaves no = + @ in front); codes
+		// Keys stay exact (URL-encoding leaves no = + - @ in front); codes
 		// and messages, free text, are defused.
-		if strings.ContainsRune("=+@", rune(r[1][0])) {
+		if strings.ContainsRune("=+-@", rune(r[1][0])) {
 			t.Errorf("row %q: key starts a formula", r)
 		}
 		for _, c := range []string{r[4], r[6]} {
@@ -171,7 +171,7 @@ func TestReportFailedCSVAndSummary(t *testing.T) {
 		"ünïcode/日本語.png":         {"src", url.QueryEscape("ünïcode/日本語.png"), "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", "failed", "UnsupportedFormat", "400", "'=HYPERLINK(\"http://x\")"},
 		"comma,and\"quote\".jpg":  {"src", "comma%2Cand%22quote%22.jpg", "", "failed", "CorruptImage", "400", "line one\nline, two"},
 		"=cmd|' /C calc'!A0.jpg":  {"src", "%3Dcmd%7C%27+%2FC+calc%27%21A0.jpg", "", "failed", "CorruptImage", "400", "'+1 @SUM(A1)"},
-		"-2+3.jpg":                {"src", "-2%2B3.jpg", "", "succeeded", "", "200", "'＝fullwidth"},
+		"-2+3.jpg":                {"src", "%2D2%2B3.jpg", "", "succeeded", "", "200", "'＝fullwidth"},
 		"percent%20literal.jpg":   {"src", "percent%2520literal.jpg", "", "failed", "AccessDenied", "403", "'-forbidden"},
 	}
 	for k, w := range want {

@@ -58,25 +58,29 @@ func IsNotFound(err error) bool {
 	return httpStatus(err) == http.StatusNotFound
 }
 
-// IsConflict reports whether err is a lost conditional write: 412
-// PreconditionFailed (someone else won) or 409 ConditionalRequestConflict
-// (a concurrent write is in flight: re-read and try again).
+// IsConflict reports whether err is a lost precondition: 412
+// PreconditionFailed (someone else's write won). A 409
+// ConditionalRequestConflict is not one: S3 says a concurrent write was in
+// flight and the request should be retried (see IsRetryConflict).
 func IsConflict(err error) bool {
 	if errors.Is(err, ErrConflict) {
 		return true
 	}
-	s := httpStatus(err)
-	if s == http.StatusPreconditionFailed || s == http.StatusConflict {
+	if httpStatus(err) == http.StatusPreconditionFailed {
 		return true
 	}
 	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "PreconditionFailed", "ConditionalRequestConflict":
-			return true
-		}
+	return errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed"
+}
+
+// IsRetryConflict reports whether err is S3's 409 ConditionalRequestConflict:
+// a conditional write raced another in flight; the same request is retried.
+func IsRetryConflict(err error) bool {
+	if httpStatus(err) == http.StatusConflict {
+		return true
 	}
-	return false
+	var ae smithy.APIError
+	return errors.As(err, &ae) && ae.ErrorCode() == "ConditionalRequestConflict"
 }
 
 func httpStatus(err error) int {
@@ -87,21 +91,38 @@ func httpStatus(err error) int {
 	return 0
 }
 
+// bodyTries is how many times Get reads an object whose body breaks off
+// after the headers (the SDK retries requests, not bodies).
+const bodyTries = 4
+
 // Get reads a whole object and its ETag.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, string, error) {
-	out, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key})
-	if err != nil {
-		if IsNotFound(err) {
-			return nil, "", fmt.Errorf("s3://%s/%s: %w", s.Bucket, key, ErrNotFound)
+	var lastErr error
+	for try := 0; try < bodyTries; try++ {
+		if try > 0 && !sleep(ctx, jitter(time.Duration(try)*100*time.Millisecond)) {
+			return nil, "", fmt.Errorf("read s3://%s/%s: %w (after %v)", s.Bucket, key, ctx.Err(), lastErr)
 		}
-		return nil, "", fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
+		out, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key})
+		if err != nil {
+			if IsNotFound(err) {
+				return nil, "", fmt.Errorf("s3://%s/%s: %w", s.Bucket, key, ErrNotFound)
+			}
+			return nil, "", fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
+		}
+		b, err := io.ReadAll(out.Body)
+		out.Body.Close()
+		if err == nil && out.ContentLength != nil && int64(len(b)) != *out.ContentLength {
+			err = fmt.Errorf("body cut at %d of %d bytes", len(b), *out.ContentLength)
+		}
+		if err == nil {
+			return b, aws.ToString(out.ETag), nil
+		}
+		if ctx.Err() != nil {
+			return nil, "", fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
+		}
+		lastErr = err
 	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	if err != nil {
-		return nil, "", fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
-	}
-	return b, aws.ToString(out.ETag), nil
+	return nil, "", fmt.Errorf("read s3://%s/%s: %d tries: %w", s.Bucket, key, bodyTries, lastErr)
 }
 
 // GetJSON reads a JSON object into v and returns its ETag.
@@ -122,35 +143,69 @@ type Cond struct {
 	IfMatch     string // replace only the version with this ETag
 }
 
+// conflictTries is how many times Put sends a conditional write that S3
+// answers with 409 ConditionalRequestConflict.
+const conflictTries = 5
+
 // Put writes body under key with an optional precondition and returns the
 // new ETag. A lost precondition is ErrConflict.
+//
+// A conditional write is ambiguous when its answer is lost: the SDK sends
+// it again and the second try fails its precondition against the first
+// try's own write. So on 412 Put reads the object back: when it holds
+// exactly body, the write was ours and Put succeeds. (Every conditional
+// body imgbatch writes names its writer: owner, epoch, times.)
 func (s *Store) Put(ctx context.Context, key string, body []byte, contentType string, c Cond) (string, error) {
-	in := &s3.PutObjectInput{
-		Bucket:        &s.Bucket,
-		Key:           &key,
-		Body:          bytes.NewReader(body),
-		ContentLength: aws.Int64(int64(len(body))),
-		ContentType:   &contentType,
-	}
-	if c.IfNoneMatch {
-		in.IfNoneMatch = aws.String("*")
-	}
-	if c.IfMatch != "" {
-		in.IfMatch = aws.String(c.IfMatch)
-	}
-	out, err := s.S3.PutObject(ctx, in)
-	if err != nil {
-		if (c.IfNoneMatch || c.IfMatch != "") && IsConflict(err) {
-			return "", fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, ErrConflict)
+	conditional := c.IfNoneMatch || c.IfMatch != ""
+	var err error
+	for try := 0; try < conflictTries; try++ {
+		if try > 0 && !sleep(ctx, jitter(time.Duration(try)*50*time.Millisecond)) {
+			break
 		}
-		// gofakes3 and some S3-compatible stores answer If-Match on a
-		// missing key with 404 instead of 412: it is the same lost race.
-		if c.IfMatch != "" && IsNotFound(err) {
-			return "", fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, ErrConflict)
+		in := &s3.PutObjectInput{
+			Bucket:        &s.Bucket,
+			Key:           &key,
+			Body:          bytes.NewReader(body),
+			ContentLength: aws.Int64(int64(len(body))),
+			ContentType:   &contentType,
 		}
-		return "", fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, err)
+		if c.IfNoneMatch {
+			in.IfNoneMatch = aws.String("*")
+		}
+		if c.IfMatch != "" {
+			in.IfMatch = aws.String(c.IfMatch)
+		}
+		var out *s3.PutObjectOutput
+		out, err = s.S3.PutObject(ctx, in)
+		if err == nil {
+			return aws.ToString(out.ETag), nil
+		}
+		if conditional && IsRetryConflict(err) {
+			continue
+		}
+		break
 	}
-	return aws.ToString(out.ETag), nil
+	if conditional && IsConflict(err) {
+		if tag, ok := s.holds(ctx, key, body); ok {
+			return tag, nil
+		}
+		return "", fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, ErrConflict)
+	}
+	// gofakes3 and some S3-compatible stores answer If-Match on a
+	// missing key with 404 instead of 412: it is the same lost race.
+	if c.IfMatch != "" && IsNotFound(err) {
+		return "", fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, ErrConflict)
+	}
+	return "", fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, err)
+}
+
+// holds reports whether the object at key is exactly body, and its ETag.
+func (s *Store) holds(ctx context.Context, key string, body []byte) (string, bool) {
+	cur, tag, err := s.Get(ctx, key)
+	if err != nil || !bytes.Equal(cur, body) {
+		return "", false
+	}
+	return tag, true
 }
 
 // PutJSON writes v as JSON with an optional precondition.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -98,7 +99,7 @@ func (s *csvSource) next(r *record) error {
 		}
 		r.item.Bucket, r.item.Key = bucket, key
 		if len(s.fields) == 3 {
-			r.item.VersionID = string(s.fields[2])
+			r.item.VersionID = unquoteFormula(string(s.fields[2]))
 		}
 		return nil
 	}
@@ -224,4 +225,21 @@ func (s *jsonlSource) next(r *record) error {
 		r.item.Bucket, r.item.Key, r.item.VersionID, r.item.ETag = j.Bucket, *j.Key, j.VersionID, trimETag(j.ETag)
 		return nil
 	}
+}
+
+// unquoteFormula undoes the apostrophe imgbatch's reports put before a
+// field a spreadsheet would read as a formula (CSV injection), so that a
+// failed.csv reads back as the manifest it came from. No S3 version id
+// starts with an apostrophe.
+func unquoteFormula(s string) string {
+	if len(s) > 1 && s[0] == '\'' {
+		switch s[1] {
+		case '=', '+', '-', '@', '\t', '\r', '\n':
+			return s[1:]
+		}
+		if strings.HasPrefix(s[1:], "\uff1d") || strings.HasPrefix(s[1:], "\uff0b") || strings.HasPrefix(s[1:], "\uff0d") || strings.HasPrefix(s[1:], "\uff20") {
+			return s[1:]
+		}
+	}
+	return s
 }
