@@ -41,7 +41,7 @@ const (
 	LeverVConc    = "vconc"    // vconcN: libvips with N threads per operation (default 1)
 	LeverGOGC     = "gogc"     // gogcN: GOGC=N (default 100)
 	LeverMemLimit = "memlimit" // memlimitN: GOMEMLIMIT=N MiB (default none)
-	LeverFetch    = "fetch"    // fetchN: pipeline with N fetchers (default 4 × pool)
+	LeverFetch    = "fetch"    // fetchN: pipeline with N fetchers (default 2 × pool)
 )
 
 // numbered levers and the range of their number.

@@ -351,6 +351,7 @@ func newS3Client(endpoint string) *s3.Client {
 // renders and uploads, the runner checkpoints, marks shards done and
 // finalizes the run. S3 calls and item results are timed on the way.
 func runPipeline(ctx context.Context, spec ChildSpec, log *slog.Logger) (ChildResult, error) {
+	worker.DefaultGC() // as `imgbatch work` does (a gogcN or memlimitN lever overrides it)
 	client := newS3Client(spec.Endpoint)
 	st := newStageTimes()
 	var t tally

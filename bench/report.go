@@ -229,7 +229,7 @@ func (rep *Report) Markdown() string {
 	b.WriteString("\nNotes:\n\n")
 	notes := append([]string{
 		"Throughput is images (or source megapixels) per second of wall clock from the first process start to the last exit; ratios compare MP/s at the same pool size, then MP per CPU-second (user + system of the case's processes), which a shared machine disturbs less.",
-		"process: read → guard (sniff, pixel budget) → vips.Thumbnail → write, pool goroutines in one process. pipeline: a planned run worked by batch.Runner + worker.New (pool processors, 4×pool fetchers and uploaders) against the embedded S3, which runs in the bench process on the same cores (its CPU is not in the case's CPU column).",
+		"process: read → guard (sniff, pixel budget) → vips.Thumbnail → write, pool goroutines in one process. pipeline: a planned run worked by batch.Runner + worker.New (pool processors, the worker's default fetchers and uploaders: 2×pool and 4×pool) against the embedded S3, which runs in the bench process on the same cores (its CPU is not in the case's CPU column).",
 		"vipsthumbnail: pool processes at a time, each given a batch of files, -o %s.jpg[Q=80,strip]; sharp: pool operations in flight, sharp's default libvips concurrency, cache off; both only get the files imgbatch's guard accepts.",
 		"Peak RSS sums the case's processes' VmHWM sampled every 50 ms (for imgbatch at least its own VmHWM at exit; in brackets the Go runtime's share, the rest is libvips and malloc); steady is the median VmRSS after the first fifth of the run; growth compares the last fifth with the second.",
 	}, rep.Notes...)

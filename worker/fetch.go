@@ -106,6 +106,9 @@ func (w *Worker) get(ctx context.Context, j *job, mem *semaphore.Weighted) error
 	if hold < 0 {
 		hold = w.cfg.MaxSourceBytes // unknown length: assume the worst
 	}
+	// A source larger than the whole budget takes all of it (and waits
+	// until nothing else is held) rather than never fitting.
+	hold = min(hold, w.cfg.MaxInFlightBytes)
 	if j.held != hold {
 		if j.held > 0 {
 			mem.Release(j.held)

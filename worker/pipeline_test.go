@@ -302,3 +302,42 @@ func TestIncremental(t *testing.T) {
 		t.Fatalf("added variant: %s", got)
 	}
 }
+
+// TestSourcesLargerThanTheBudget: the in-flight budget bounds read-ahead
+// in bytes, below the largest source allowed; a source larger than the
+// whole budget takes all of it instead of waiting forever.
+func TestSourcesLargerThanTheBudget(t *testing.T) {
+	s := newTestS3(t, "src", "out")
+	img := photo(t, 160, 120, false)
+	w := newTestWorker(s, Config{Processors: 2, Fetchers: 4, Uploaders: 2, MaxSourceBytes: 100 << 20, MaxInFlightBytes: int64(len(img)) / 3})
+	tasks := make(chan batch.Task, 12)
+	for i := range 12 {
+		k := fmt.Sprintf("big/%02d.jpg", i)
+		s.put(t, "src", k, img)
+		tasks <- batch.Task{Index: i, Item: imgbatch.Item{Bucket: "src", Key: k}}
+	}
+	close(tasks)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var mu sync.Mutex
+	seen := map[int]int{}
+	if err := w.Process(ctx, testRun(t), tasks, func(r imgbatch.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[r.Index]++
+		if r.Status != imgbatch.StatusSucceeded {
+			t.Errorf("%s: %s %s %q", r.Item.Key, r.Status, r.ErrorCode, r.Message)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the pipeline stalled on sources larger than its budget")
+	}
+	for i := range 12 {
+		if seen[i] != 1 {
+			t.Errorf("task %d: %d results", i, seen[i])
+		}
+	}
+	noLeaks(t)
+}

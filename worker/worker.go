@@ -37,9 +37,9 @@ type S3API interface {
 // Config sizes and guards the pipeline. Zero values take the defaults.
 type Config struct {
 	Processors       int           // image goroutines (default: CPUs the container may use)
-	Fetchers         int           // download goroutines (default 4 × Processors)
+	Fetchers         int           // download goroutines (default 2 × Processors)
 	Uploaders        int           // upload goroutines (default 4 × Processors)
-	MaxInFlightBytes int64         // source bytes held at once (default 256 MiB, at least MaxSourceBytes)
+	MaxInFlightBytes int64         // source bytes held at once (default 256 MiB); a larger source takes it all
 	MaxSourceBytes   int64         // larger sources fail with SourceTooLarge (default 100 MiB)
 	MaxPixels        int64         // pixels of one frame, canvas included (default 100 MP)
 	MaxTotalPixels   int64         // pixels of all frames or pages (default 10 × MaxPixels)
@@ -72,7 +72,13 @@ func (c *Config) defaults() {
 		c.Processors = UsableCPUs()
 	}
 	if c.Fetchers <= 0 {
-		c.Fetchers = 4 * c.Processors
+		// Two sources in flight per processor keep it fed from S3 (a 12 MP
+		// JPEG takes longer to render than to fetch); each more holds a
+		// source and its GC headroom: 8 fetchers on 2 cores peaked at
+		// 163 MiB, 4 at 136 MiB, at the same images per CPU-second
+		// (bench/results/*-gc-fetch-*). Small images on real S3 want more
+		// (--fetchers).
+		c.Fetchers = 2 * c.Processors
 	}
 	if c.Uploaders <= 0 {
 		c.Uploaders = 4 * c.Processors
@@ -82,9 +88,6 @@ func (c *Config) defaults() {
 	}
 	if c.MaxInFlightBytes <= 0 {
 		c.MaxInFlightBytes = DefaultMaxInFlightBytes
-	}
-	if c.MaxInFlightBytes < c.MaxSourceBytes {
-		c.MaxInFlightBytes = c.MaxSourceBytes // one largest source must always fit
 	}
 	if c.MaxPixels <= 0 {
 		c.MaxPixels = DefaultMaxPixels

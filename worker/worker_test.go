@@ -261,13 +261,13 @@ func noLeaks(t *testing.T) {
 
 func TestConfigDefaults(t *testing.T) {
 	p, f, u := Config{Processors: 3}.Sizes()
-	if p != 3 || f != 12 || u != 12 {
+	if p != 3 || f != 6 || u != 12 {
 		t.Errorf("sizes %d %d %d", p, f, u)
 	}
 	c := Config{MaxSourceBytes: 1 << 30, MaxInFlightBytes: 1 << 20}
 	c.defaults()
-	if c.MaxInFlightBytes != 1<<30 {
-		t.Errorf("in-flight cap %d is below the largest source", c.MaxInFlightBytes)
+	if c.MaxInFlightBytes != 1<<20 || c.MaxSourceBytes != 1<<30 {
+		t.Errorf("in-flight budget %d, source cap %d: the budget must not follow the cap", c.MaxInFlightBytes, c.MaxSourceBytes)
 	}
 	if c.MaxTotalPixels != 10*c.MaxPixels || c.MaxStuck != 2*c.Processors {
 		t.Errorf("defaults %+v", c)

@@ -50,12 +50,12 @@ Example (what Batch runs; locally "imgbatch local" sets all of this up):
 			&cli.StringFlag{Name: "run-id", EnvVars: []string{"IMGBATCH_RUN_ID"}, Usage: "run to work on (runs/<id>/run.json in the work bucket)"},
 			workBucketFlag, eventBusFlag, eventSrcFlag,
 			&cli.IntFlag{Name: "processors", EnvVars: []string{"IMGBATCH_PROCESSORS"}, Usage: "image goroutines (default: CPUs the container may use, from the cgroup quota)"},
-			&cli.IntFlag{Name: "fetchers", EnvVars: []string{"IMGBATCH_FETCHERS"}, Usage: "download goroutines (default 4 × processors)"},
+			&cli.IntFlag{Name: "fetchers", EnvVars: []string{"IMGBATCH_FETCHERS"}, Usage: "download goroutines (default 2 × processors; raise it for small images on high-latency S3)"},
 			&cli.IntFlag{Name: "uploaders", EnvVars: []string{"IMGBATCH_UPLOADERS"}, Usage: "upload goroutines (default 4 × processors)"},
 			&cli.Int64Flag{Name: "max-pixels", Value: worker.DefaultMaxPixels, EnvVars: []string{"IMGBATCH_MAX_PIXELS"}, Usage: "refuse images whose header claims more pixels than this in one frame (width × height, a GIF's canvas grown to its farthest frame), before decoding"},
 			&cli.Int64Flag{Name: "max-total-pixels", EnvVars: []string{"IMGBATCH_MAX_TOTAL_PIXELS"}, Usage: "refuse images whose frames or pages together claim more pixels than this (default 10 × --max-pixels)"},
 			&cli.Int64Flag{Name: "max-source-bytes", Value: worker.DefaultMaxSourceBytes, EnvVars: []string{"IMGBATCH_MAX_SOURCE_BYTES"}, Usage: "refuse source objects larger than this"},
-			&cli.Int64Flag{Name: "max-inflight-bytes", Value: worker.DefaultMaxInFlightBytes, EnvVars: []string{"IMGBATCH_MAX_INFLIGHT_BYTES"}, Usage: "source bytes held in memory at once (fetchers wait for room)"},
+			&cli.Int64Flag{Name: "max-inflight-bytes", Value: worker.DefaultMaxInFlightBytes, EnvVars: []string{"IMGBATCH_MAX_INFLIGHT_BYTES"}, Usage: "source bytes held in memory at once (fetchers wait for room; a larger source takes all of it)"},
 			&cli.DurationFlag{Name: "item-timeout", Value: worker.DefaultItemTimeout, EnvVars: []string{"IMGBATCH_ITEM_TIMEOUT"}, Usage: "per-item image deadline: a file that makes libvips loop fails with Timeout"},
 			&cli.DurationFlag{Name: "s3-timeout", Value: worker.DefaultS3Timeout, EnvVars: []string{"IMGBATCH_S3_TIMEOUT"}, Usage: "deadline of one S3 request, the SDK's retries included (a stalled connection fails the item with S3Error)"},
 			&cli.StringFlag{Name: "cache-control", Value: worker.DefaultCacheControl, EnvVars: []string{"IMGBATCH_CACHE_CONTROL"}, Usage: "Cache-Control of every output"},
@@ -100,8 +100,9 @@ func workAction(c *cli.Context) error {
 		ItemTimeout: c.Duration("item-timeout"), S3Timeout: c.Duration("s3-timeout"), CacheControl: c.String("cache-control"),
 		Incremental: c.Bool("incremental"), Log: log,
 	}
+	gogc := worker.DefaultGC()
 	p, f, u := wcfg.Sizes()
-	log.Info("worker starting", "libvips", vips.Version(), "processors", p, "fetchers", f, "uploaders", u,
+	log.Info("worker starting", "libvips", vips.Version(), "processors", p, "fetchers", f, "uploaders", u, "gogc", gogc,
 		"usableCPUs", worker.UsableCPUs(), "maxInflightBytes", wcfg.MaxInFlightBytes, "itemTimeout", wcfg.ItemTimeout.String(), "arraySize", me.ArraySize)
 
 	var n batch.Notifier = noNotifier{}
