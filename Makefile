@@ -2,6 +2,7 @@
 GO       ?= go
 BIN      := bin/imgbatch
 DEMO_DIR ?= .imgbatch/demo
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export MALLOC_ARENA_MAX ?= 2
 
 .PHONY: all build deps demo demo-data test vet fmt-check bench clean
@@ -14,7 +15,7 @@ deps:
 
 ## build: the imgbatch binary in bin/
 build: deps
-	$(GO) build -o $(BIN) ./cmd/imgbatch
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/imgbatch
 
 ## demo-data: real photos (Debian's plasma-workspace-wallpapers) + broken files in .cache/demo
 demo-data:

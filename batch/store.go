@@ -102,7 +102,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, string, error) {
 		if try > 0 && !sleep(ctx, jitter(time.Duration(try)*100*time.Millisecond)) {
 			return nil, "", fmt.Errorf("read s3://%s/%s: %w (after %v)", s.Bucket, key, ctx.Err(), lastErr)
 		}
-		out, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key})
+		out, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
 		if err != nil {
 			if IsNotFound(err) {
 				return nil, "", fmt.Errorf("s3://%s/%s: %w", s.Bucket, key, ErrNotFound)

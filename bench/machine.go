@@ -95,8 +95,9 @@ func osName() string {
 // buildID names the imgbatch build that ran the cases: its VCS revision
 // (with "+dirty" for uncommitted changes), build tags and the SHA-256 of
 // the binary, since a dirty tree alone does not say which code ran.
-func buildID(exe string) string {
+func buildID(exe, version string) string {
 	var parts []string
+	hasRev := false
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		rev, dirty, tags := "", false, ""
 		for _, s := range bi.Settings {
@@ -117,10 +118,14 @@ func buildID(exe string) string {
 				rev += "+dirty"
 			}
 			parts = append(parts, "revision "+rev)
+			hasRev = true
 		}
 		if tags != "" {
 			parts = append(parts, "tags "+tags)
 		}
+	}
+	if !hasRev && version != "" && version != "dev" {
+		parts = append([]string{"version " + version}, parts...)
 	}
 	if f, err := os.Open(exe); err == nil {
 		h := sha256.New()

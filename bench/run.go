@@ -54,6 +54,10 @@ type Options struct {
 	// environment.
 	Self    []string
 	SelfEnv []string
+	// Version is the version stamped into the binary (scripts/build.sh:
+	// git describe); the report names it when the build has no VCS stamp
+	// (GOFLAGS=-buildvcs=false).
+	Version string
 
 	CaseTimeout time.Duration // default 30 minutes
 	Log         io.Writer     // progress
@@ -221,7 +225,7 @@ rounds:
 	rep.computeRatios()
 	rep.Machine = describeMachine(context.WithoutCancel(ctx), rep.Results)
 	if len(o.Modes) > 0 {
-		rep.Build = buildID(o.Self[0])
+		rep.Build = buildID(o.Self[0], o.Version)
 	}
 	rep.Seconds = time.Since(started).Seconds()
 	if o.ResultsDir != "" {

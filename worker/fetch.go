@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/imgbatch/imgbatch"
@@ -81,7 +82,10 @@ func (w *Worker) get(ctx context.Context, j *job, mem *semaphore.Weighted) error
 	what := "get " + it.String()
 	octx, cancel := context.WithTimeout(ctx, w.cfg.S3Timeout)
 	defer cancel()
-	in := &s3.GetObjectInput{Bucket: aws.String(it.Bucket), Key: aws.String(it.Key)}
+	// ChecksumMode: where S3 stored a full-object checksum, the SDK checks
+	// the body against it (the length check below catches a short body
+	// either way).
+	in := &s3.GetObjectInput{Bucket: aws.String(it.Bucket), Key: aws.String(it.Key), ChecksumMode: types.ChecksumModeEnabled}
 	if it.VersionID != "" {
 		in.VersionId = aws.String(it.VersionID)
 	}

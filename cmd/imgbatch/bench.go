@@ -115,6 +115,7 @@ func benchAction(c *cli.Context) error {
 		return fmt.Errorf("find the imgbatch binary for the bench children: %w", err)
 	}
 	o.Self = []string{exe, "bench", "child"}
+	o.Version = version
 	o.SelfEnv = []string{"IMGBATCH_BE_MAIN=1"} // lets a test binary stand in for imgbatch
 	rep, err := bench.Run(ctx, o)
 	if rep != nil {
