@@ -25,15 +25,27 @@ import (
 // returns a store using the real SDK client against it.
 func newStore(t testing.TB) *Store {
 	t.Helper()
+	return storeAt(fakeS3(t))
+}
+
+// fakeS3 starts an in-process S3 (gofakes3) with a work bucket and returns
+// its URL.
+func fakeS3(t testing.TB) string {
+	t.Helper()
 	backend := s3mem.New()
 	if err := backend.CreateBucket("work"); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
 	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// storeAt is a store of the work bucket at endpoint, with the real SDK client.
+func storeAt(endpoint string) *Store {
 	client := s3.New(s3.Options{
 		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
+		BaseEndpoint: aws.String(endpoint),
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider("x", "x", ""),
 	})

@@ -4,15 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/http/httptest"
 	"sync"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/imgbatch/imgbatch/s3fault"
 )
@@ -55,25 +48,13 @@ func (s *scripted) count() int {
 // SDK client and its standard retryer.
 func faultyStore(t *testing.T) (*Store, *scripted) {
 	t.Helper()
-	backend := s3mem.New()
-	if err := backend.CreateBucket("work"); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
-	t.Cleanup(srv.Close)
 	sc := &scripted{}
-	px, err := s3fault.Start(s3fault.Config{Target: srv.URL, Before: sc.before})
+	px, err := s3fault.Start(s3fault.Config{Target: fakeS3(t), Before: sc.before})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = px.Close() })
-	client := s3.New(s3.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(px.URL),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider("x", "x", ""),
-	})
-	return &Store{S3: client, Bucket: "work"}, sc
+	return storeAt(px.URL), sc
 }
 
 // A conditional write whose answer is lost lands; the SDK's retry then fails
