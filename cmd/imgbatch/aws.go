@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 	"github.com/urfave/cli/v2"
 
 	"github.com/imgbatch/imgbatch/batch"
@@ -33,6 +35,7 @@ type clients struct {
 // S3 then uses path-style addressing.
 func loadClients(ctx context.Context) (*clients, error) {
 	cfg, err := config.LoadDefaultConfig(ctx,
+		config.WithLogger(sdkLogger{}),
 		config.WithRetryer(func() aws.Retryer {
 			// S3 SlowDown and 5xx are retried with exponential backoff and jitter.
 			return retry.NewStandard(func(o *retry.StandardOptions) {
@@ -53,9 +56,15 @@ func loadClients(ctx context.Context) (*clients, error) {
 	pathStyle := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("IMGBATCH_S3_PATH_STYLE") == "true"
 	return &clients{
 		cfg: cfg,
-		s3:  s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = pathStyle }),
-		eb:  eventbridge.NewFromConfig(cfg),
-		bt:  awsbatch.NewFromConfig(cfg),
+		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.UsePathStyle = pathStyle
+			// GETs ask for checksums; objects stored without one (multipart
+			// uploads, stores that keep none) are read unchecked, and the SDK
+			// would say so in a plain-text line per GET among the JSON logs.
+			o.DisableLogOutputChecksumValidationSkipped = true
+		}),
+		eb: eventbridge.NewFromConfig(cfg),
+		bt: awsbatch.NewFromConfig(cfg),
 	}, nil
 }
 
@@ -78,4 +87,16 @@ func needFlag(c *cli.Context, name string) (string, error) {
 		return "", withCode(exitUsage, fmt.Errorf("--%s is required (see `imgbatch %s --help`)", name, c.Command.Name))
 	}
 	return v, nil
+}
+
+// sdkLogger sends what the AWS SDK logs (its default writes plain-text
+// lines to stderr) through slog, so the logs stay one JSON object per line.
+type sdkLogger struct{}
+
+func (sdkLogger) Logf(c logging.Classification, format string, v ...any) {
+	level := slog.LevelDebug
+	if c == logging.Warn {
+		level = slog.LevelWarn
+	}
+	slog.Default().Log(context.Background(), level, "aws sdk", "detail", fmt.Sprintf(format, v...))
 }

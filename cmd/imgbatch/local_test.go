@@ -181,6 +181,7 @@ func TestLocalEndToEnd(t *testing.T) {
 		t.Fatalf("imgbatch local exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
 	t.Logf("first run:\n%s", out.String())
+	assertJSONLogs(t, filepath.Join(dir, "logs"))
 
 	// Outputs: every good image has both variants, with the right format and size.
 	outDir := filepath.Join(dir, "s3", "buckets", "output")
@@ -352,5 +353,36 @@ func TestLocalViaBatch(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "s3", "buckets", "output", "t", name+".jpg")); err != nil {
 			t.Errorf("output of %s: %v", name, err)
 		}
+	}
+}
+
+// assertJSONLogs checks that every line the array children wrote is one
+// JSON object (what CloudWatch Logs Insights parses), and that there are
+// some: a plain-text line from a library among them would not be.
+func assertJSONLogs(t *testing.T, logDir string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(logDir, "*", "*.log"))
+	if len(files) == 0 {
+		t.Fatalf("no child logs under %s", logDir)
+	}
+	lines := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if l == "" {
+				continue
+			}
+			lines++
+			var v map[string]any
+			if err := json.Unmarshal([]byte(l), &v); err != nil {
+				t.Errorf("%s: a log line that is not a JSON object: %q", f, l)
+			}
+		}
+	}
+	if lines == 0 {
+		t.Errorf("the children logged nothing: the check proves nothing")
 	}
 }
