@@ -45,6 +45,16 @@ bench: build
 	$(BIN) bench --name latest --cache-dir .cache/bench --pool 1,2 --compare vipsthumbnail,sharp --repeat 2 $(BENCH_ARGS)
 	@if [ -n "$(BENCH_GO)" ]; then $(GO) test -run '^$$' -bench . -benchmem ./...; fi
 
+## bench-npm: the standard benchmark on libvips 8.18 from npm (as the Docker image ships it):
+##        imgbatch, sharp and a vipsthumbnail built on that same libvips -> bench/results/latest-npm/
+LIBVIPS_NPM := .cache/libvips-npm
+.PHONY: bench-npm
+bench-npm: deps
+	@test -f $(LIBVIPS_NPM)/lib/pkgconfig/vips.pc || scripts/libvips-npm.sh $(LIBVIPS_NPM)
+	@test -x $(LIBVIPS_NPM)/bin/vipsthumbnail || scripts/vipsthumbnail-npm.sh $(LIBVIPS_NPM)
+	LIBVIPS=npm LIBVIPS_PREFIX=$(LIBVIPS_NPM) OUT=bin/imgbatch-npm VERSION=$(VERSION) scripts/build.sh
+	PATH="$(CURDIR)/$(LIBVIPS_NPM)/bin:$$PATH" bin/imgbatch-npm bench --name latest-npm --cache-dir .cache/bench --pool 1,2 --compare vipsthumbnail,sharp --repeat 2 $(BENCH_ARGS)
+
 ## chaos: the long reliability suite (kills, S3 faults, duplicates, hostile keys and images);
 ## prints the figures of chaos/README.md at the end (make test runs its short version)
 .PHONY: chaos

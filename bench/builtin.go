@@ -485,6 +485,17 @@ func copyFile(from, to string) error {
 	return os.WriteFile(to, b, 0o644)
 }
 
+// thumbnailerVersion is the libvips version of the vipsthumbnail in PATH
+// ("8.18.7"), which need not be the vips CLI's (make bench-npm puts one
+// built on the npm libvips first).
+func thumbnailerVersion(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, "vipsthumbnail", "--vips-version").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), "libvips ")
+}
+
 // cliVersion is the version of the libvips command-line tools ("8.14.1").
 func cliVersion(ctx context.Context) string {
 	out, err := exec.CommandContext(ctx, "vips", "--version").Output()

@@ -134,7 +134,7 @@ func runVipsthumbnail(ctx context.Context, g *procGroup, env []string, files []s
 		return o, err
 	}
 	o.succeeded, o.failed, o.bytesOut = int(okN.Load()), int(failN.Load()), bytesOut.Load()
-	o.version = cliVersion(ctx)
+	o.version = thumbnailerVersion(ctx)
 	return o, nil
 }
 
