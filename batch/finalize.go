@@ -234,8 +234,8 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 	if r.Notifier != nil {
 		serr = r.sendFinal(hbCtx, run, check, fin, tag, log)
 	}
-	if lerr := stopHeartbeat(); lerr != nil && serr == nil {
-		serr = lerr
+	if lerr := stopHeartbeat(); lerr != nil {
+		serr = lerr // what cancelled the send, if it failed
 	}
 	return true, serr
 }

@@ -147,12 +147,8 @@ func (l *Leaser) acquire(ctx context.Context, key string, n int, fresh bool, ski
 	}
 	newTag, err := l.Store.PutJSON(ctx, key, next, cond)
 	if errors.Is(err, ErrConflict) {
-		// Lost the race, unless our own write landed and only its answer
-		// was lost (the SDK's retry of it then fails its precondition).
-		if tag, ok := l.landed(ctx, next); ok {
-			next.etag = tag
-			return &next, nil, nil
-		}
+		// Lost the race. (Store.Put already told a lost answer to our own
+		// write, which the SDK's retry then fails, from a loss.)
 		return nil, nil, nil
 	}
 	if err != nil {
@@ -160,16 +156,6 @@ func (l *Leaser) acquire(ctx context.Context, key string, n int, fresh bool, ski
 	}
 	next.etag = newTag
 	return &next, nil, nil
-}
-
-// landed reports whether the lease object is exactly want (our write).
-func (l *Leaser) landed(ctx context.Context, want Lease) (string, bool) {
-	var cur Lease
-	tag, err := l.Store.GetJSON(ctx, want.key, &cur)
-	if err != nil || cur.Owner != want.Owner || cur.Epoch != want.Epoch || !cur.ExpiresAt.Equal(want.ExpiresAt) {
-		return "", false
-	}
-	return tag, true
 }
 
 // Renew extends a lease. ErrLeaseLost means another child took it.
@@ -180,12 +166,7 @@ func (l *Leaser) Renew(ctx context.Context, lease *Lease) error {
 	next.RenewedAt = now
 	tag, err := l.Store.PutJSON(ctx, lease.key, next, Cond{IfMatch: lease.etag})
 	if errors.Is(err, ErrConflict) {
-		if tag, ok := l.landed(ctx, next); ok {
-			next.etag = tag
-			*lease = next
-			return nil
-		}
-		return ErrLeaseLost
+		return ErrLeaseLost // another child's lease is there now
 	}
 	if err != nil {
 		return err

@@ -186,7 +186,13 @@ func (s *Store) Put(ctx context.Context, key string, body []byte, contentType st
 		break
 	}
 	if conditional && IsConflict(err) {
-		if tag, ok := s.holds(ctx, key, body); ok {
+		tag, ok, rerr := s.holds(ctx, key, body)
+		switch {
+		case rerr != nil:
+			// Neither won nor lost for sure: a transient error, not a
+			// conflict (a caller must not give up a lease over it).
+			return "", fmt.Errorf("put s3://%s/%s: precondition failed, reading it back: %w", s.Bucket, key, rerr)
+		case ok:
 			return tag, nil
 		}
 		return "", fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, ErrConflict)
@@ -200,12 +206,16 @@ func (s *Store) Put(ctx context.Context, key string, body []byte, contentType st
 }
 
 // holds reports whether the object at key is exactly body, and its ETag.
-func (s *Store) holds(ctx context.Context, key string, body []byte) (string, bool) {
+// A missing object does not hold it; a failed read is an error.
+func (s *Store) holds(ctx context.Context, key string, body []byte) (string, bool, error) {
 	cur, tag, err := s.Get(ctx, key)
-	if err != nil || !bytes.Equal(cur, body) {
-		return "", false
+	if IsNotFound(err) {
+		return "", false, nil
 	}
-	return tag, true
+	if err != nil {
+		return "", false, err
+	}
+	return tag, bytes.Equal(cur, body), nil
 }
 
 // PutJSON writes v as JSON with an optional precondition.

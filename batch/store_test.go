@@ -13,16 +13,23 @@ import (
 // scripted injects the faults of script, in order, into the requests of
 // kind that match, and forwards every other request untouched.
 type scripted struct {
-	mu     sync.Mutex
-	kind   s3fault.Kind
-	script []s3fault.Fault
-	seen   int
+	mu      sync.Mutex
+	kind    s3fault.Kind
+	script  []s3fault.Fault
+	seen    int
+	gets    []s3fault.Fault
+	getSeen int
 }
 
 func (s *scripted) before(r *s3fault.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r.Fault = s3fault.None
+	if r.Kind == s3fault.KindGet && s.kind != s3fault.KindGet && s.getSeen < len(s.gets) {
+		r.Fault = s.gets[s.getSeen]
+		s.getSeen++
+		return
+	}
 	if r.Kind != s.kind {
 		return
 	}
@@ -30,6 +37,13 @@ func (s *scripted) before(r *s3fault.Request) {
 		r.Fault = s.script[s.seen]
 	}
 	s.seen++
+}
+
+// alsoGet scripts the GETs as well, while set scripts another kind.
+func (s *scripted) alsoGet(script ...s3fault.Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gets, s.getSeen = script, 0
 }
 
 func (s *scripted) set(kind s3fault.Kind, script ...s3fault.Fault) {
@@ -76,6 +90,16 @@ func TestPutAmbiguousOutcomes(t *testing.T) {
 	if err != nil || cur != tag || string(b) != `{"owner":"a#1"}` {
 		t.Fatalf("object %q etag %q (%v), Put said etag %q", b, cur, err, tag)
 	}
+
+	// The answer is lost and the read-back fails too: not a lost race
+	// (a lease holder must not give its lease up over it), an error.
+	sc.set(s3fault.KindPut, s3fault.LostResponse)
+	sc.alsoGet(s3fault.InternalError, s3fault.InternalError, s3fault.InternalError, s3fault.InternalError)
+	_, err = s.Put(ctx, "done/2.json", []byte(`{"owner":"a#1"}`), "application/json", Cond{IfNoneMatch: true})
+	if err == nil || errors.Is(err, ErrConflict) {
+		t.Fatalf("lost answer, failed read-back: %v, want an error that is not ErrConflict", err)
+	}
+	sc.alsoGet()
 
 	// Another writer's object: a real lost race.
 	sc.set(s3fault.KindPut)
