@@ -43,23 +43,37 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	app := newApp(stdout, stderr)
+	var log *slog.Logger // set once the flags are parsed
+	app := newApp(stdout, stderr, &log)
 	err := app.Run(args)
 	if err == nil {
 		return exitOK
 	}
+	code := exitError
 	var ce *codedError
-	if errors.As(err, &ce) {
-		if ce.err != nil && ce.code != exitOK {
-			fmt.Fprintln(stderr, "imgbatch:", ce.err)
+	switch {
+	case errors.As(err, &ce):
+		code, err = ce.code, ce.err
+	case isUsage(err):
+		code = exitUsage
+	}
+	if err != nil && code != exitOK {
+		reportErr(stderr, log, err, code)
+	}
+	return code
+}
+
+// reportErr prints the error a command ended with: in JSON logs as one
+// more JSON line (CloudWatch Logs Insights reads an attempt's last words
+// like any other), otherwise as "imgbatch: <error>".
+func reportErr(stderr io.Writer, log *slog.Logger, err error, code int) {
+	if log != nil {
+		if _, ok := log.Handler().(*slog.JSONHandler); ok {
+			log.Error("imgbatch failed", "err", err.Error(), "exitCode", code)
+			return
 		}
-		return ce.code
 	}
 	fmt.Fprintln(stderr, "imgbatch:", err)
-	if isUsage(err) {
-		return exitUsage
-	}
-	return exitError
 }
 
 func isUsage(err error) bool {
@@ -68,7 +82,9 @@ func isUsage(err error) bool {
 		strings.Contains(s, "invalid value") || strings.Contains(s, "usage:")
 }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
+// newApp builds the CLI; log receives the logger once the global flags
+// are parsed.
+func newApp(stdout, stderr io.Writer, log **slog.Logger) *cli.App {
 	return &cli.App{
 		Name:    "imgbatch",
 		Version: version,
@@ -97,11 +113,12 @@ Environment: every flag with an env var in its help can be set that way
 			&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"IMGBATCH_LOG_LEVEL"}, Usage: "debug, info, warn or error"},
 		},
 		Before: func(c *cli.Context) error {
-			log, err := newLogger(stderr, c.String("log-format"), c.String("log-level"))
+			l, err := newLogger(stderr, c.String("log-format"), c.String("log-level"))
 			if err != nil {
 				return withCode(exitUsage, err)
 			}
-			slog.SetDefault(log)
+			slog.SetDefault(l)
+			*log = l
 			return nil
 		},
 		Commands: []*cli.Command{
