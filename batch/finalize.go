@@ -13,9 +13,8 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"sync"
+	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/htmlreport"
+	"github.com/imgbatch/imgbatch/manifest"
 )
 
 // Run outcomes.
@@ -132,31 +132,10 @@ func (r *Runner) finalize(ctx context.Context, run *imgbatch.Run, allDone bool, 
 // finalizeHolding finalizes the run under the finalizer lease.
 func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Leaser, lease *Lease, allDone bool, log *slog.Logger) (bool, error) {
 	lay := imgbatch.Layout{RunID: run.ID}
-	hbCtx, cancel := context.WithCancel(ctx)
-	var lost error
-	var mu sync.Mutex // guards lease: the heartbeat renews it while the event is sent
-	hbDone := make(chan struct{})
-	go func() {
-		defer close(hbDone)
-		t := time.NewTicker(r.LeaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-hbCtx.Done():
-				return
-			case <-t.C:
-				mu.Lock()
-				err := lea.Renew(hbCtx, lease)
-				mu.Unlock()
-				if errors.Is(err, ErrLeaseLost) {
-					lost = err
-					cancel()
-					return
-				}
-			}
-		}
-	}()
-	stopHeartbeat := func() error { cancel(); <-hbDone; return lost }
+	// The lease is kept (renewed) until the event is sent and final.json's
+	// outbox says so: no other child reads an unsent final.json meanwhile.
+	hb := lea.keep(ctx, lease, log)
+	hbCtx, stopHeartbeat := hb.ctx, hb.stop
 	defer stopHeartbeat()
 	// fail prefers ErrLeaseLost: a lost lease cancels the work in flight.
 	fail := func(err error) (bool, error) {
@@ -164,13 +143,6 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 			return false, lerr
 		}
 		return false, err
-	}
-	// The lease is kept (renewed) until the event is sent and final.json's
-	// outbox says so: no other child reads an unsent final.json meanwhile.
-	check := func(ctx context.Context) error {
-		mu.Lock()
-		defer mu.Unlock()
-		return lea.Check(ctx, lease)
 	}
 
 	var existing Final
@@ -180,7 +152,7 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 		if existing.EventSent || r.Notifier == nil {
 			return false, stopHeartbeat()
 		}
-		serr := r.sendFinal(hbCtx, run, check, existing, etag, log)
+		serr := r.sendFinal(hbCtx, run, hb.check, existing, etag, log)
 		if lerr := stopHeartbeat(); lerr != nil {
 			return false, lerr
 		}
@@ -232,7 +204,7 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 	log.Info("run finalized", "status", fin.Status, "succeeded", fin.Counts.Succeeded, "failed", fin.Counts.Failed, "skipped", fin.Counts.Skipped)
 	var serr error
 	if r.Notifier != nil {
-		serr = r.sendFinal(hbCtx, run, check, fin, tag, log)
+		serr = r.sendFinal(hbCtx, run, hb.check, fin, tag, log)
 	}
 	if lerr := stopHeartbeat(); lerr != nil {
 		serr = lerr // what cancelled the send, if it failed
@@ -289,28 +261,18 @@ var ReportColumns = []string{"Bucket", "Key", "VersionId", "TaskStatus", "ErrorC
 // them "+" and "-"), so that no spreadsheet reads the key as a formula.
 func EncodeKey(k string) string {
 	e := url.QueryEscape(k)
-	if e != "" && (e[0] == '+' || e[0] == '-') {
-		e = map[byte]string{'+': "%20", '-': "%2D"}[e[0]] + e[1:]
+	switch {
+	case strings.HasPrefix(e, "+"):
+		return "%20" + e[1:]
+	case strings.HasPrefix(e, "-"):
+		return "%2D" + e[1:]
 	}
 	return e
 }
 
-// csvSafe defuses spreadsheet formulas (CSV injection): a field starting
-// with = + - @, a tab, CR or LF, or their full-width forms, gets a leading
-// apostrophe. Keys need none of it: URL-encoding leaves no formula.
-func csvSafe(s string) string {
-	if s == "" {
-		return s
-	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r', '\n':
-		return "'" + s
-	}
-	if r, _ := utf8.DecodeRuneInString(s); r == '\uff1d' || r == '\uff0b' || r == '\uff0d' || r == '\uff20' {
-		return "'" + s
-	}
-	return s
-}
+// csvSafe defuses spreadsheet formulas (CSV injection) in report fields.
+// Keys need none of it: EncodeKey leaves no formula.
+var csvSafe = manifest.DefuseFormula
 
 // reportWindow is how many shards' results are fetched at once while the
 // reports are written (in shard order).

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/imgbatch/imgbatch"
@@ -125,11 +127,6 @@ func (l *Leaser) acquire(ctx context.Context, key string, n int, fresh bool, ski
 	case IsNotFound(err):
 	case err != nil:
 		return nil, nil, err
-	case fresh && cur.Owner == next.Owner && cur.Epoch == next.Epoch && cur.ExpiresAt.Equal(next.ExpiresAt):
-		// Our create landed; only its answer was lost (and the SDK's
-		// retry of it failed its precondition).
-		next.etag = etag
-		return &next, nil, nil
 	default:
 		slot, attempt := parseOwner(cur.Owner)
 		mySlot, myAttempt := parseOwner(l.Me.Owner())
@@ -193,4 +190,68 @@ func (l *Leaser) Check(ctx context.Context, lease *Lease) error {
 		return ErrLeaseLost
 	}
 	return nil
+}
+
+// heartbeat renews a lease every TTL/3 until it is stopped or the lease is
+// lost; a lost lease cancels its context, so work under it stops. Other
+// renewal errors are logged and tried again on the next tick (the lease
+// only expires after TTL).
+type heartbeat struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu    sync.Mutex // guards lease (renewed here, read by check) and lost
+	lea   *Leaser
+	lease *Lease
+	lost  error
+}
+
+// keep starts renewing lease under parent.
+func (l *Leaser) keep(parent context.Context, lease *Lease, log *slog.Logger) *heartbeat {
+	ctx, cancel := context.WithCancel(parent)
+	h := &heartbeat{ctx: ctx, cancel: cancel, done: make(chan struct{}), lea: l, lease: lease}
+	go func() {
+		defer close(h.done)
+		t := time.NewTicker(l.TTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				h.mu.Lock()
+				err := l.Renew(ctx, lease)
+				if errors.Is(err, ErrLeaseLost) {
+					h.lost = err
+				}
+				h.mu.Unlock()
+				if err == nil || ctx.Err() != nil {
+					continue
+				}
+				log.Warn("lease renewal failed", "err", err)
+				if errors.Is(err, ErrLeaseLost) {
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return h
+}
+
+// stop ends the renewals and reports ErrLeaseLost if the lease was lost.
+func (h *heartbeat) stop() error {
+	h.cancel()
+	<-h.done
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lost
+}
+
+// check is Leaser.Check while the heartbeat may be renewing the lease.
+func (h *heartbeat) check(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.lea.Check(ctx, h.lease)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/imgbatch/imgbatch"
@@ -399,37 +398,9 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 
 	// Heartbeat: renew the lease until the shard ends; a lost lease stops
 	// it. The heartbeat owns the lease while it runs.
-	shardCtx, cancelShard := context.WithCancel(work)
-	defer cancelShard()
-	var lost error
-	var lostMu sync.Mutex
-	hbDone := make(chan struct{})
-	go func() {
-		defer close(hbDone)
-		t := time.NewTicker(r.LeaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-shardCtx.Done():
-				return
-			case <-t.C:
-				if err := lea.Renew(shardCtx, lease); err != nil {
-					if shardCtx.Err() != nil {
-						return
-					}
-					lostMu.Lock()
-					lost = err
-					lostMu.Unlock()
-					log.Warn("lease renewal failed", "err", err)
-					if errors.Is(err, ErrLeaseLost) {
-						cancelShard()
-						return
-					}
-				}
-			}
-		}
-	}()
-	stopHeartbeat := func() { cancelShard(); <-hbDone }
+	hb := lea.keep(work, lease, log)
+	shardCtx, cancelShard := hb.ctx, hb.cancel
+	stopHeartbeat := hb.stop
 	defer stopHeartbeat()
 
 	tasks := make(chan Task)
@@ -476,11 +447,8 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 		}
 	}
 	perr := <-procErr
-	stopHeartbeat()
+	hbErr := stopHeartbeat()
 	all := merged(results, fresh)
-	lostMu.Lock()
-	hbErr := lost
-	lostMu.Unlock()
 	if errors.Is(cpErr, ErrLeaseLost) || errors.Is(hbErr, ErrLeaseLost) {
 		return nil, ErrLeaseLost
 	}

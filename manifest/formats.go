@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/url"
-	"strings"
 	"time"
 )
 
@@ -225,21 +224,4 @@ func (s *jsonlSource) next(r *record) error {
 		r.item.Bucket, r.item.Key, r.item.VersionID, r.item.ETag = j.Bucket, *j.Key, j.VersionID, trimETag(j.ETag)
 		return nil
 	}
-}
-
-// unquoteFormula undoes the apostrophe imgbatch's reports put before a
-// field a spreadsheet would read as a formula (CSV injection), so that a
-// failed.csv reads back as the manifest it came from. No S3 version id
-// starts with an apostrophe.
-func unquoteFormula(s string) string {
-	if len(s) > 1 && s[0] == '\'' {
-		switch s[1] {
-		case '=', '+', '-', '@', '\t', '\r', '\n':
-			return s[1:]
-		}
-		if strings.HasPrefix(s[1:], "\uff1d") || strings.HasPrefix(s[1:], "\uff0b") || strings.HasPrefix(s[1:], "\uff0d") || strings.HasPrefix(s[1:], "\uff20") {
-			return s[1:]
-		}
-	}
-	return s
 }
