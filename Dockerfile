@@ -9,7 +9,10 @@
 # libvips comes from npm (@img/sharp-libvips-*: libvips 8.18 as one self-contained .so,
 # headers in -dev) rather than Debian 12's libvips 8.14: faster and without 8.14's known
 # crashes. It reads JPEG, PNG, WebP, GIF, TIFF, AVIF, SVG — but NOT HEVC-coded HEIC.
-# The same scripts build it in CI: scripts/libvips-npm.sh, scripts/build.sh.
+# It is the one libvips of the project: make build/test/bench and CI use the same pinned
+# versions through the same scripts (scripts/libvips-npm.sh pins them with checksums,
+# scripts/build.sh builds and checks the binary links it). `imgbatch version` prints the
+# libvips the binary runs.
 #
 # Base images are pinned by tag; CI can pin digests with --build-arg GO_IMAGE=…@sha256:…
 ARG GO_IMAGE=golang:1.26-bookworm
@@ -18,8 +21,10 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 # ---------------------------------------------------------------- libvips (npm)
 FROM ${NODE_IMAGE} AS libvips
-ARG SHARP_LIBVIPS_VERSION=1.3.4
-ARG LIBVIPS_VERSION=8.18.7
+ARG SHARP_LIBVIPS_VERSION=1.3.5
+ARG SHARP_LIBVIPS_DEV_VERSION=1.3.4
+ARG LIBVIPS_VERSION=8.18.8
+ARG LIBVIPS_HEADERS_VERSION=8.18.7
 WORKDIR /src
 COPY scripts/libvips-npm.sh scripts/libvips-npm.sh
 RUN scripts/libvips-npm.sh /opt/libvips
@@ -33,7 +38,7 @@ RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    LIBVIPS=npm LIBVIPS_PREFIX=/opt/libvips OUT=/out/imgbatch scripts/build.sh
+    LIBVIPS_PREFIX=/opt/libvips OUT=/out/imgbatch VERSION=${VERSION} scripts/build.sh
 
 # ---------------------------------------------------------------- runtime
 FROM ${RUNTIME_IMAGE} AS runtime
@@ -41,12 +46,15 @@ ARG VERSION=dev
 ARG REVISION=unknown
 ARG SOURCE=https://github.com/imgbatch/imgbatch
 ARG IMGBATCH_LICENSE=NOASSERTION
-ARG SHARP_LIBVIPS_VERSION=1.3.4
-ARG LIBVIPS_VERSION=8.18.7
+ARG SHARP_LIBVIPS_VERSION=1.3.5
+ARG SHARP_LIBVIPS_DEV_VERSION=1.3.4
+ARG LIBVIPS_VERSION=8.18.8
+ARG LIBVIPS_HEADERS_VERSION=8.18.7
 
-# The .so needs only glibc and libstdc++; ca-certificates for TLS to AWS.
+# The libvips .so needs only glibc and libstdc++; ca-certificates for TLS to AWS;
+# libheif1 + libde265-0 (Debian's libheif with its HEVC decoder) for the HEIC helper process.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libstdc++6 \
+    && apt-get install -y --no-install-recommends ca-certificates libstdc++6 libheif1 libde265-0 \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 imgbatch \
@@ -57,7 +65,8 @@ RUN groupadd --system --gid 10001 imgbatch \
 COPY --from=libvips /opt/libvips/lib/libvips-cpp.so.${LIBVIPS_VERSION} /opt/libvips/lib/
 COPY --from=libvips /opt/libvips/share/doc/sharp-libvips /usr/share/doc/sharp-libvips
 COPY --from=build /out/imgbatch /usr/local/bin/imgbatch
-RUN if ldd /usr/local/bin/imgbatch | grep 'not found'; then exit 1; fi
+RUN if ldd /usr/local/bin/imgbatch | grep 'not found'; then exit 1; fi \
+    && /usr/local/bin/imgbatch version --json | grep -q "\"libvips\": \"${LIBVIPS_VERSION}\""
 
 LABEL org.opencontainers.image.title="imgbatch" \
       org.opencontainers.image.description="Resize millions of S3 images with libvips on AWS Batch array jobs" \
@@ -66,8 +75,10 @@ LABEL org.opencontainers.image.title="imgbatch" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="${IMGBATCH_LICENSE}" \
       io.imgbatch.libvips.version="${LIBVIPS_VERSION}" \
+      io.imgbatch.libvips.headers-version="${LIBVIPS_HEADERS_VERSION}" \
       io.imgbatch.libvips.license="LGPL-2.1-or-later" \
-      io.imgbatch.libvips.source="npm:@img/sharp-libvips@${SHARP_LIBVIPS_VERSION}" \
+      io.imgbatch.libvips.source="npm:@img/sharp-libvips-linux-*@${SHARP_LIBVIPS_VERSION}" \
+      io.imgbatch.libvips.headers-source="npm:@img/sharp-libvips-dev@${SHARP_LIBVIPS_DEV_VERSION}" \
       io.imgbatch.libvips.bundle-license="LGPL-3.0-or-later" \
       io.imgbatch.libvips.notices="/usr/share/doc/sharp-libvips"
 

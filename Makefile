@@ -5,17 +5,48 @@ DEMO_DIR ?= .imgbatch/demo
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 export MALLOC_ARENA_MAX ?= 2
 
-.PHONY: all build deps demo demo-data test vet fmt-check bench clean
+.PHONY: all build deps system-deps libvips env demo demo-data test vet fmt-check bench clean
+
+# The one libvips everything here builds, tests, benchmarks and ships with: libvips from npm
+# (@img/sharp-libvips-*), pinned with checksums in scripts/libvips-npm.sh, installed under a
+# prefix named after its version. PKG_CONFIG_PATH lets govips (#cgo pkg-config: vips) find it;
+# CGO_CFLAGS / CGO_LDFLAGS carry the same versioned prefix because Go's build cache keys cgo
+# packages on them (and NOT on PKG_CONFIG_PATH or a .pc file): a package compiled against
+# another libvips can never be reused. Same values as `scripts/build.sh --env` (make env).
+LIBVIPS_VERSION := $(shell scripts/libvips-npm.sh --version)
+LIBVIPS_PREFIX  ?= $(CURDIR)/.cache/libvips/$(LIBVIPS_VERSION)
+export LIBVIPS_PREFIX
+export PKG_CONFIG_PATH := $(LIBVIPS_PREFIX)/lib/pkgconfig
+export CGO_CFLAGS      := -O2 -g -I$(LIBVIPS_PREFIX)/include -I$(LIBVIPS_PREFIX)/include/glib-2.0 -I$(LIBVIPS_PREFIX)/lib/glib-2.0/include
+export CGO_LDFLAGS     := -O2 -g -L$(LIBVIPS_PREFIX)/lib -Wl,-rpath,$(LIBVIPS_PREFIX)/lib -Wl,--enable-new-dtags
+export CGO_ENABLED     := 1
+# vips, vipsheader (scripts/vips-cli.sh) and vipsthumbnail built on that libvips come first.
+export PATH            := $(LIBVIPS_PREFIX)/bin:$(PATH)
 
 all: build
 
-## deps: install the missing system packages (libvips, pkg-config, awscli)
-deps:
+## deps: the missing system packages (pkg-config, gcc, awscli, npm, libheif) and the pinned libvips
+deps: libvips
+
+system-deps:
 	@scripts/install-deps.sh
 
-## build: the imgbatch binary in bin/
+## libvips: the pinned libvips in $(LIBVIPS_PREFIX) (once; fast when present), with vips,
+##          vipsheader and vipsthumbnail built on it in $(LIBVIPS_PREFIX)/bin
+libvips: system-deps
+	@scripts/libvips-npm.sh $(LIBVIPS_PREFIX)
+	@scripts/vips-cli.sh $(LIBVIPS_PREFIX)
+	@test -x $(LIBVIPS_PREFIX)/bin/vipsthumbnail || scripts/vipsthumbnail-npm.sh $(LIBVIPS_PREFIX)
+
+## env: the environment to build or test by hand against the pinned libvips:
+##      eval "$$(make -s env)"; go test ./vips/
+env:
+	@scripts/build.sh --env
+	@echo 'export PATH=$(LIBVIPS_PREFIX)/bin:$$PATH'
+
+## build: the imgbatch binary in bin/ (scripts/build.sh checks it links the pinned libvips)
 build: deps
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/imgbatch
+	OUT=$(BIN) VERSION=$(VERSION) scripts/build.sh
 
 ## demo-data: real photos (Debian's plasma-workspace-wallpapers) + broken files in .cache/demo
 demo-data:
@@ -28,10 +59,11 @@ demo: build demo-data
 ## test: every test (gofmt, go vet, unit, integration, end to end)
 test: fmt-check
 	@scripts/install-deps.sh test
+	@$(MAKE) --no-print-directory libvips
 	$(MAKE) vet
 	$(GO) test -count=1 -timeout 20m ./...
 
-vet:
+vet: libvips
 	$(GO) vet ./...
 
 fmt-check:
@@ -39,21 +71,13 @@ fmt-check:
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## bench: the standard benchmark into bench/results/latest/ (photos: 12 MP JPEG -> 512 px JPEG q80;
-##        pools 1 and 2; process + pipeline vs vipsthumbnail and sharp). BENCH_ARGS adds flags
-##        (imgbatch bench --help); BENCH_GO=1 also runs the Go benchmarks of every package.
+##        pools 1 and 2; process + pipeline vs vipsthumbnail and sharp), all on the pinned libvips
+##        (the vipsthumbnail and vips commands in $(LIBVIPS_PREFIX)/bin are built on it).
+##        BENCH_ARGS adds flags (imgbatch bench --help); BENCH_GO=1 also runs the Go benchmarks
+##        of every package.
 bench: build
 	$(BIN) bench --name latest --cache-dir .cache/bench --pool 1,2 --compare vipsthumbnail,sharp --repeat 2 $(BENCH_ARGS)
 	@if [ -n "$(BENCH_GO)" ]; then $(GO) test -run '^$$' -bench . -benchmem ./...; fi
-
-## bench-npm: the standard benchmark on libvips 8.18 from npm (as the Docker image ships it):
-##        imgbatch, sharp and a vipsthumbnail built on that same libvips -> bench/results/latest-npm/
-LIBVIPS_NPM := .cache/libvips-npm
-.PHONY: bench-npm
-bench-npm: deps
-	@test -f $(LIBVIPS_NPM)/lib/pkgconfig/vips.pc || scripts/libvips-npm.sh $(LIBVIPS_NPM)
-	@test -x $(LIBVIPS_NPM)/bin/vipsthumbnail || scripts/vipsthumbnail-npm.sh $(LIBVIPS_NPM)
-	LIBVIPS=npm LIBVIPS_PREFIX=$(LIBVIPS_NPM) OUT=bin/imgbatch-npm VERSION=$(VERSION) scripts/build.sh
-	PATH="$(CURDIR)/$(LIBVIPS_NPM)/bin:$$PATH" bin/imgbatch-npm bench --name latest-npm --cache-dir .cache/bench --pool 1,2 --compare vipsthumbnail,sharp --repeat 2 $(BENCH_ARGS)
 
 ## chaos: the long reliability suite (kills, S3 faults, duplicates, hostile keys and images);
 ## prints the figures of chaos/README.md at the end (make test runs its short version)

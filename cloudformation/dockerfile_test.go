@@ -259,7 +259,7 @@ func lintDockerfile(t *testing.T, dockerfile string) (errs []string) {
 		fail("%v", err)
 		return errs
 	}
-	for _, v := range []string{"SHARP_LIBVIPS_VERSION", "LIBVIPS_VERSION"} {
+	for _, v := range []string{"SHARP_LIBVIPS_VERSION", "SHARP_LIBVIPS_DEV_VERSION", "LIBVIPS_VERSION", "LIBVIPS_HEADERS_VERSION"} {
 		m := regexp.MustCompile(`(?m)^` + v + `=\$\{` + v + `:-([^}]+)\}`).FindSubmatch(script)
 		if m == nil {
 			fail("scripts/libvips-npm.sh has no default for %s", v)
@@ -324,7 +324,8 @@ func TestDockerfileLintCatches(t *testing.T) {
 		{"ENV MALLOC_ARENA_MAX=2", "ENV MALLOC_ARENA_MAX=8", "MALLOC_ARENA_MAX"},
 		{"ARG VERSION=dev\nARG REVISION", "ARG VERSION=dev\nARG AWS_SECRET_ACCESS_KEY=x\nARG REVISION", "looks like a secret"},
 		{"--no-install-recommends ", "", "--no-install-recommends"},
-		{"ARG LIBVIPS_VERSION=8.18.7\nWORKDIR", "ARG LIBVIPS_VERSION=8.18.6\nWORKDIR", "defaults to 8.18.7"},
+		{"ARG LIBVIPS_VERSION=8.18.8\nARG LIBVIPS_HEADERS_VERSION=8.18.7\nWORKDIR", "ARG LIBVIPS_VERSION=8.18.6\nARG LIBVIPS_HEADERS_VERSION=8.18.7\nWORKDIR", "defaults to 8.18.8"},
+		{"ARG SHARP_LIBVIPS_DEV_VERSION=1.3.4\nARG LIBVIPS_VERSION=8.18.8\nARG LIBVIPS_HEADERS", "ARG SHARP_LIBVIPS_DEV_VERSION=1.3.3\nARG LIBVIPS_VERSION=8.18.8\nARG LIBVIPS_HEADERS", "defaults to 1.3.4"},
 		{"COPY --from=build /out/imgbatch /usr/local/bin/imgbatch", "COPY . /src", "runtime stage copies from the build context"},
 	} {
 		src := string(orig)
@@ -344,7 +345,7 @@ func TestDockerfileLintCatches(t *testing.T) {
 }
 
 // ourScripts are the scripts this package's owners maintain (scripts/ is shared).
-var ourScripts = []string{"scripts/libvips-npm.sh", "scripts/build.sh"}
+var ourScripts = []string{"scripts/libvips-npm.sh", "scripts/build.sh", "scripts/vips-cli.sh", "scripts/install-deps.sh"}
 
 func TestScripts(t *testing.T) {
 	shellcheck, _ := exec.LookPath("shellcheck")
@@ -379,16 +380,27 @@ func TestScripts(t *testing.T) {
 // TestBuildScriptsRefuseMisuse runs the scripts' argument checks (no network, no build).
 func TestBuildScriptsRefuseMisuse(t *testing.T) {
 	cmd := exec.Command("bash", filepath.Join(repoRoot, "scripts", "build.sh"))
-	cmd.Env = append(os.Environ(), "LIBVIPS=npm", "LIBVIPS_PREFIX="+t.TempDir())
+	cmd.Env = append(os.Environ(), "LIBVIPS_PREFIX="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "run scripts/libvips-npm.sh") {
 		t.Errorf("build.sh without libvips: err %v, output %s", err, out)
 	}
 	cmd = exec.Command("bash", filepath.Join(repoRoot, "scripts", "libvips-npm.sh"), t.TempDir())
-	cmd.Env = append(os.Environ(), "SHARP_LIBVIPS_VERSION=0.0.0", "LIBVIPS_TARBALLS="+t.TempDir())
+	cmd.Env = append(os.Environ(), "LIBVIPS_TARBALLS="+t.TempDir())
 	out, err = cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "not found") {
 		t.Errorf("libvips-npm.sh with missing tarballs: err %v, output %s", err, out)
+	}
+	cmd = exec.Command("bash", filepath.Join(repoRoot, "scripts", "libvips-npm.sh"), t.TempDir())
+	cmd.Env = append(os.Environ(), "SHARP_LIBVIPS_VERSION=0.0.0", "LIBVIPS_TARBALLS="+t.TempDir())
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no pinned integrity") {
+		t.Errorf("libvips-npm.sh with an unpinned version: err %v, output %s", err, out)
+	}
+	cmd = exec.Command("bash", filepath.Join(repoRoot, "scripts", "libvips-npm.sh"), "relative/prefix")
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "absolute") {
+		t.Errorf("libvips-npm.sh with a relative prefix: err %v, output %s", err, out)
 	}
 }
 

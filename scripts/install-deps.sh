@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Installs the system packages imgbatch needs on Debian 12, only those missing:
-# libvips (build and run), pkg-config, the aws CLI (cross-checks in tests).
-# Used by `make demo`, `make test` and .ci/run. With "test", also what only the
-# tests need: chromium (headless rendering check of the HTML run report).
+# Installs the system packages imgbatch needs on Debian 12, only those missing. libvips is
+# NOT among them: the one pinned libvips comes from npm (scripts/libvips-npm.sh, run by
+# `make libvips`), so Debian's libvips-dev / libvips-tools are not needed and not installed.
+#   build:   pkg-config (govips asks it for vips), gcc (cgo), binutils (readelf in
+#            scripts/build.sh), nodejs + npm only if node/npm are missing (npm fetches libvips)
+#   run:     libheif1 libde265-0 (Debian's libheif with the HEVC decoder, for the HEIC helper)
+#   tests:   awscli (cross-checks); with "test" also chromium (headless check of the HTML run
+#            report) and libheif-examples (heif-enc / heif-dec for HEIC test images)
+# Used by `make deps`, `make test` and .ci/run.
 set -euo pipefail
-pkgs=(libvips-dev libvips-tools pkg-config awscli)
-[ "${1:-}" = test ] && pkgs+=(chromium)
+pkgs=(pkg-config binutils awscli libheif1 libde265-0)
+[ "${1:-}" = test ] && pkgs+=(chromium libheif-examples)
 need=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 command -v gcc >/dev/null || need+=(gcc)
+command -v node >/dev/null || need+=(nodejs)
+command -v npm >/dev/null || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""

@@ -1,5 +1,3 @@
-//go:build libvips_npm
-
 package vips
 
 // The libvips that sharp publishes on npm (@img/sharp-libvips-*, libvips

@@ -5,9 +5,10 @@
 // shrink-on-load decode, opened with the loader for the format sniffed
 // from its bytes. No other package imports govips or libvips.
 //
-// libvips 8.14 (Debian 12's libvips-dev) and the self-contained 8.18 build
-// that sharp publishes on npm both work; build with -tags libvips_npm for
-// the latter (see magick_shim.go).
+// It builds against one libvips only: the self-contained 8.18 build that
+// sharp publishes on npm, pinned and installed by scripts/libvips-npm.sh
+// (make and scripts/build.sh point cgo at it; older headers stop the build,
+// see version.go). It has no ImageMagick loader (see magick_shim.go).
 package vips
 
 import (
@@ -36,7 +37,6 @@ type Config struct {
 
 var (
 	startOnce sync.Once
-	version   string
 	supported map[sniff.Format]bool
 )
 
@@ -67,7 +67,6 @@ func Start(c Config) {
 			log.Debug("libvips", "domain", domain, "level", int(level), "msg", msg)
 		}, govips.LogLevelWarning)
 		govips.Startup(&govips.Config{ConcurrencyLevel: c.Concurrency, MaxCacheFiles: 0, MaxCacheMem: 0, MaxCacheSize: 0})
-		version = govips.Version
 		supported = probeFormats()
 		var formats []string
 		for f, ok := range supported {
@@ -76,14 +75,11 @@ func Start(c Config) {
 			}
 		}
 		sort.Strings(formats)
-		log.Info("libvips started", "version", version, "concurrency", c.Concurrency, "formats", formats)
+		log.Info("libvips started", "version", Version(), "path", LibraryPath(), "concurrency", c.Concurrency, "formats", formats)
 	})
 }
 
 func started() bool { return supported != nil }
-
-// Version is the running libvips version (after Start).
-func Version() string { return version }
 
 // Supported reports whether the running libvips decodes format f (after
 // Start; false before). JPEG, PNG, GIF, WebP and TIFF need only their

@@ -130,6 +130,7 @@ Environment: every flag with an env var in its help can be set that way
 			statusCommand(),
 			completionCommand(),
 			benchCommand(),
+			versionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
 	}
