@@ -83,7 +83,31 @@ func selfOptions(t *testing.T) Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Options{Self: []string{exe}, SelfEnv: []string{"IMGBATCH_BENCH_CHILD=1"}, CacheDir: t.TempDir(), Log: testLog{t}}
+	return Options{Self: []string{exe}, SelfEnv: []string{"IMGBATCH_BENCH_CHILD=1"}, CacheDir: t.TempDir(), Log: testLog{t}, Quality: -1, Vipsthumbnail: testVipsthumbnail(t)}
+}
+
+// testVipsthumbnail is the vipsthumbnail built on the npm libvips
+// (scripts/vipsthumbnail-npm.sh): in PATH, $LIBVIPS_PREFIX/bin or
+// ../.cache/libvips-npm/bin. A test that needs it fails without it.
+func testVipsthumbnail(t *testing.T) string {
+	if p, err := findVipsthumbnail(""); err == nil {
+		return p
+	}
+	for _, d := range []string{os.Getenv("LIBVIPS_PREFIX"), filepath.Join("..", ".cache", "libvips-npm")} {
+		if d == "" {
+			continue
+		}
+		if p, err := findVipsthumbnail(filepath.Join(d, "bin", "vipsthumbnail")); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+func needVipsthumbnail(t *testing.T, o Options) {
+	if o.Vipsthumbnail == "" {
+		t.Fatal("no vipsthumbnail built on the npm libvips: run scripts/vipsthumbnail-npm.sh .cache/libvips-npm (or put one in PATH)")
+	}
 }
 
 type testLog struct{ t *testing.T }
@@ -101,6 +125,7 @@ func TestTinyRun(t *testing.T) {
 	o.Dataset = tinyDataset(t)
 	o.Modes = []string{ImplProcess, ImplPipeline}
 	o.Compare = []string{ImplVipsthumbnail}
+	needVipsthumbnail(t, o)
 	o.Pools = []int{1, 2}
 	o.Levers = [][]string{{LeverTrim}, {LeverReuse}}
 	o.ResultsDir = t.TempDir()
@@ -135,7 +160,7 @@ func TestTinyRun(t *testing.T) {
 		if r.Succeeded != wantOK || r.Failed != wantFailed {
 			t.Errorf("%s: %d ok, %d failed; want %d, %d (errors %v)", r.Key(), r.Succeeded, r.Failed, wantOK, wantFailed, r.Errors)
 		}
-		if r.ImgPerSec <= 0 || r.MPPerSec <= 0 || r.BytesOut <= 0 || r.PeakRSS <= 0 || r.CPUSeconds <= 0 || r.Libvips == "" {
+		if r.ImgPerSec <= 0 || r.MPPerSec <= 0 || r.BytesOut <= 0 || r.PeakRSS <= 0 || r.CPUSeconds <= 0 || r.CPUMsPerImage <= 0 || r.Libvips == "" {
 			t.Errorf("%s: missing measurements: %+v", r.Key(), r)
 		}
 		if r.VsVipsthumbnail <= 0 || r.VsVipsthumbnailCPU <= 0 {
@@ -186,7 +211,7 @@ func TestTinyRun(t *testing.T) {
 	for i, h := range rows[0] {
 		col[h] = i
 	}
-	for _, h := range []string{"impl", "levers", "pool", "img_per_s", "peak_rss_mib", "vs_vipsthumbnail", "render_p95_ms", "get_p50_ms"} {
+	for _, h := range []string{"recipe", "impl", "levers", "sharp_setting", "pool", "img_per_s", "cpu_ms_per_img", "img_per_cpu_s", "peak_rss_mib", "vs_vipsthumbnail", "vs_sharp_cpu", "psnr_mean_db", "ssim_worst", "render_p95_ms", "get_p50_ms"} {
 		if _, ok := col[h]; !ok {
 			t.Errorf("results.csv has no column %s", h)
 		}
@@ -279,12 +304,12 @@ func TestCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, c := range Cases([]string{ImplProcess, ImplPipeline, ImplSharp}, []int{1, 4}, levers) {
+	for _, c := range Cases(nil, []string{ImplProcess, ImplPipeline, ImplSharp}, []int{1, 4}, levers, nil) {
 		got = append(got, c.Key())
 	}
 	want := []string{
-		"process@1", "process+arenas@1", "process+reuse+vconc2@1", "process+trim@1", "pipeline@1", "pipeline+arenas@1", "pipeline+trim@1", "pipeline+fetch2+gogc50@1", "sharp@1",
-		"process@4", "process+arenas@4", "process+reuse+vconc2@4", "process+trim@4", "pipeline@4", "pipeline+arenas@4", "pipeline+trim@4", "pipeline+fetch2+gogc50@4", "sharp@4",
+		"process@1", "process+arenas@1", "process+reuse+vconc2@1", "process+trim@1", "pipeline@1", "pipeline+arenas@1", "pipeline+trim@1", "pipeline+fetch2+gogc50@1", "sharp(c1)@1", "sharp(default)@1",
+		"process@4", "process+arenas@4", "process+reuse+vconc2@4", "process+trim@4", "pipeline@4", "pipeline+arenas@4", "pipeline+trim@4", "pipeline+fetch2+gogc50@4", "sharp(c1)@4", "sharp(default)@4",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("cases\n%v\nwant\n%v", got, want)
@@ -362,12 +387,6 @@ func TestBaselineArguments(t *testing.T) {
 	}
 	if s := saveOptions(StandardVariant); s != "[Q=80,strip]" {
 		t.Errorf("save options %q", s)
-	}
-	if s := resizeScale(4000, 3000, StandardVariant); s != 0.128 {
-		t.Errorf("scale %v", s)
-	}
-	if s := resizeScale(400, 300, StandardVariant); s != 1 {
-		t.Errorf("small image scale %v (no upscaling)", s)
 	}
 	if b := batchSize(238, 2); b != 14 {
 		t.Errorf("batch size %d", b)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,14 +14,17 @@ import (
 	"strconv"
 	"strings"
 
+	govips "github.com/davidbyttow/govips/v2/vips"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imgbatch/imgbatch/sniff"
+	"github.com/imgbatch/imgbatch/vips"
 )
 
 // Built-in datasets, prepared on first use from Debian's
 // plasma-workspace-wallpapers (real photos and renders, up to 5120x2880)
-// with the libvips command-line tools, and cached.
+// with libvips in this process (govips: the operations and parameters the
+// vips command-line tools were once run with), and cached.
 const (
 	// DatasetPhotos: ≥ 200 JPEGs of 12 MP (4000x3000 or 3000x4000, q90):
 	// seven crops, flips, rotations and rescales of each large wallpaper.
@@ -93,9 +97,7 @@ func Prepare(ctx context.Context, nameOrDir string, o PrepareOptions) (*Dataset,
 	if d, err := readManifest(root); err == nil {
 		return d, nil
 	}
-	if _, err := exec.LookPath("vips"); err != nil {
-		return nil, errors.New("preparing the built-in datasets needs the libvips command-line tools: apt-get install libvips-tools (scripts/install-deps.sh)")
-	}
+	vips.Start(vips.Config{Concurrency: 1, Log: slog.New(slog.DiscardHandler)}) // the sources are made in parallel
 	tmp := root + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
 		return nil, err
@@ -276,23 +278,46 @@ func aptDownload(ctx context.Context, dir string) error {
 	return nil
 }
 
-// vipsCLI runs one libvips command-line operation.
-func vipsCLI(ctx context.Context, args ...string) error {
-	cmd := exec.CommandContext(ctx, "vips", args...)
-	cmd.Env = append(os.Environ(), "VIPS_CONCURRENCY=1") // the sources are made in parallel
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("vips %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+// thumbnail is `vips thumbnail path … W --height H --size both --crop c`.
+func thumbnail(path string, w, h int, crop govips.Interesting) (*govips.ImageRef, error) {
+	img, err := govips.NewThumbnailWithSizeFromFile(path, w, h, crop, govips.SizeBoth)
+	if err != nil {
+		return nil, fmt.Errorf("thumbnail %s: %w", path, err)
 	}
-	return nil
+	return img, nil
 }
 
-// vipsBands is the number of bands of an image file.
-func vipsBands(ctx context.Context, path string) (int, error) {
-	out, err := exec.CommandContext(ctx, "vipsheader", "-f", "bands", path).Output()
+// materialize computes img once (into an uncompressed TIFF in memory, as
+// the CLI's intermediate .v file did on disk), so the crops made from it
+// do not each decode the source again.
+func materialize(img *govips.ImageRef) (*govips.ImageRef, error) {
+	defer img.Close()
+	b, _, err := img.ExportTiff(&govips.TiffExportParams{Compression: govips.TiffCompressionNone})
 	if err != nil {
-		return 0, fmt.Errorf("vipsheader -f bands %s: %w", path, err)
+		return nil, fmt.Errorf("materialize: %w", err)
 	}
-	return strconv.Atoi(strings.TrimSpace(string(out)))
+	return govips.NewImageFromBuffer(b)
+}
+
+// save writes img as the vips CLI's "path.jpg[Q=n]", "path.png" or
+// "path.webp[Q=n]" would (metadata kept, the savers' defaults).
+func save(img *govips.ImageRef, path, format string, q int) error {
+	var b []byte
+	var err error
+	switch format {
+	case "jpg":
+		b, _, err = img.ExportJpeg(&govips.JpegExportParams{Quality: q, SubsampleMode: govips.VipsForeignSubsampleAuto})
+	case "png":
+		b, _, err = img.ExportPng(&govips.PngExportParams{Compression: 6, Filter: govips.PngFilterNone})
+	case "webp":
+		b, _, err = img.ExportWebp(&govips.WebpExportParams{Quality: q, ReductionEffort: 4})
+	default:
+		return fmt.Errorf("save %s: unknown format %s", path, format)
+	}
+	if err != nil {
+		return fmt.Errorf("save %s: %w", path, err)
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 func parallel(ctx context.Context) (*errgroup.Group, context.Context) {
@@ -330,71 +355,91 @@ func makePhotos(ctx context.Context, o PrepareOptions, out string) (string, erro
 	if err := g.Wait(); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%s: 7 crops/flips/rotations/rescales at 12 MP (JPEG q90) of each of its %d images of ≥ 4 MP, made with libvips %s", origin, len(srcs), cliVersion(ctx)), nil
+	return fmt.Sprintf("%s: 7 crops/flips/rotations/rescales at 12 MP (JPEG q90) of each of its %d images of ≥ 4 MP, made with libvips %s", origin, len(srcs), vips.Version()), nil
 }
 
 func photoVariants(ctx context.Context, w wallpaper, out string) error {
-	tmp, err := os.MkdirTemp(filepath.Dir(out), "work-")
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
 	bw, bh, cw, ch := 4400, 3300, 4000, 3000
 	if w.height > w.width {
 		bw, bh, cw, ch = bh, bw, ch, cw
 	}
 	dx, dy := bw-cw, bh-ch
-	base := filepath.Join(tmp, "base.v")
-	if err := vipsCLI(ctx, "thumbnail", w.path, base, strconv.Itoa(bw), "--height", strconv.Itoa(bh), "--size", "both", "--crop", "centre"); err != nil {
-		return err
-	}
-	// JPEG cannot hold alpha: flatten RGBA wallpapers on white first
-	// (only those: flatten makes one band of an image without alpha).
-	bands, err := vipsBands(ctx, base)
+	t, err := thumbnail(w.path, bw, bh, govips.InterestingCentre)
 	if err != nil {
 		return err
 	}
-	if bands == 2 || bands == 4 {
-		flat := filepath.Join(tmp, "flat.v")
-		if err := vipsCLI(ctx, "flatten", base, flat, "--background", "255 255 255"); err != nil {
+	base, err := materialize(t)
+	if err != nil {
+		return err
+	}
+	defer base.Close()
+	// JPEG cannot hold alpha: flatten RGBA wallpapers on white first
+	// (only those: flatten makes one band of an image without alpha).
+	if b := base.Bands(); b == 2 || b == 4 {
+		if err := base.Flatten(&govips.Color{R: 255, G: 255, B: 255}); err != nil {
 			return err
 		}
-		base = flat
 	}
-	dst := func(k int) string { return filepath.Join(out, fmt.Sprintf("%s-%d.jpg[Q=90]", w.name, k)) }
-	crop := func(to string, x, y int) error {
-		return vipsCLI(ctx, "extract_area", base, to, strconv.Itoa(x), strconv.Itoa(y), strconv.Itoa(cw), strconv.Itoa(ch))
+	dst := func(k int) string { return filepath.Join(out, fmt.Sprintf("%s-%d.jpg", w.name, k)) }
+	crop := func(x, y int) (*govips.ImageRef, error) {
+		c, err := base.Copy()
+		if err != nil {
+			return nil, err
+		}
+		if err := c.ExtractArea(x, y, cw, ch); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
 	}
-	t := filepath.Join(tmp, "t.v")
-	steps := []func() error{
-		func() error { return crop(dst(1), dx/2, dy/2) },
-		func() error { return crop(dst(2), 0, 0) },
-		func() error { return crop(dst(3), dx, dy) },
-		func() error {
-			if err := crop(t, 0, dy); err != nil {
-				return err
+	// scale as the CLI was given it: 6 decimals.
+	scale, _ := strconv.ParseFloat(strconv.FormatFloat(float64(cw)/float64(bw), 'f', 6, 64), 64)
+	steps := []func() (*govips.ImageRef, error){
+		func() (*govips.ImageRef, error) { return crop(dx/2, dy/2) },
+		func() (*govips.ImageRef, error) { return crop(0, 0) },
+		func() (*govips.ImageRef, error) { return crop(dx, dy) },
+		func() (*govips.ImageRef, error) {
+			c, err := crop(0, dy)
+			if err == nil {
+				err = c.Flip(govips.DirectionHorizontal)
 			}
-			return vipsCLI(ctx, "flip", t, dst(4), "horizontal")
+			return c, err
 		},
-		func() error {
-			if err := crop(t, dx, 0); err != nil {
-				return err
+		func() (*govips.ImageRef, error) {
+			c, err := crop(dx, 0)
+			if err == nil {
+				err = c.Rotate(govips.Angle180)
 			}
-			return vipsCLI(ctx, "rot", t, dst(5), "d180")
+			return c, err
 		},
-		func() error {
-			if err := crop(t, dx/2, dy/2); err != nil {
-				return err
+		func() (*govips.ImageRef, error) {
+			c, err := crop(dx/2, dy/2)
+			if err == nil {
+				err = c.Rotate(govips.Angle90)
 			}
-			return vipsCLI(ctx, "rot", t, dst(6), "d90")
+			return c, err
 		},
-		func() error {
-			return vipsCLI(ctx, "resize", base, dst(7), strconv.FormatFloat(float64(cw)/float64(bw), 'f', 6, 64))
+		func() (*govips.ImageRef, error) {
+			c, err := base.Copy()
+			if err == nil {
+				err = c.Resize(scale, govips.KernelLanczos3)
+			}
+			return c, err
 		},
 	}
-	for _, s := range steps {
-		if err := s(); err != nil {
-			return err
+	for k, step := range steps {
+		img, err := step()
+		if err == nil {
+			err = save(img, dst(k+1), "jpg", 90)
+		}
+		if img != nil {
+			img.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("%s, variant %d: %w", w.name, k+1, err)
 		}
 	}
 	return nil
@@ -409,13 +454,21 @@ func makeSmall(ctx context.Context, o PrepareOptions, out string) (string, error
 	g, gctx := parallel(ctx)
 	for _, f := range photos.Good() {
 		g.Go(func() error {
-			return vipsCLI(gctx, "thumbnail", photos.Path(f), filepath.Join(out, strings.TrimSuffix(f.Rel, ".jpg")+"-800.jpg[Q=85]"), "800")
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			img, err := thumbnail(photos.Path(f), 800, 800, govips.InterestingNone)
+			if err != nil {
+				return err
+			}
+			defer img.Close()
+			return save(img, filepath.Join(out, strings.TrimSuffix(f.Rel, ".jpg")+"-800.jpg"), "jpg", 85)
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("the photos set (%s) scaled to fit 800x800, JPEG q85, with libvips %s", photos.Digest(), cliVersion(ctx)), nil
+	return fmt.Sprintf("the photos set (%s) scaled to fit 800x800, JPEG q85, with libvips %s", photos.Digest(), vips.Version()), nil
 }
 
 // makeMixed writes two renditions of each large wallpaper in rotating
@@ -427,16 +480,27 @@ func makeMixed(ctx context.Context, o PrepareOptions, out string) (string, error
 	if err != nil {
 		return "", err
 	}
-	formats := []string{"jpg[Q=85]", "png", "webp[Q=80]"}
+	formats := []struct {
+		ext string
+		q   int
+	}{{"jpg", 85}, {"png", 0}, {"webp", 80}}
 	sizes := []int{4000, 3000, 2048, 1600, 1024, 640}
 	g, gctx := parallel(ctx)
 	srcs := largePhotos(ws)
 	for i, w := range srcs {
 		for j, pick := range [][2]int{{i % 3, i % 6}, {(i + 1) % 3, (i + 3) % 6}} {
 			format, size := formats[pick[0]], sizes[pick[1]]
-			name := fmt.Sprintf("%03d-%s-%d.%s", 2*i+j, w.name, size, format)
+			name := fmt.Sprintf("%03d-%s-%d.%s", 2*i+j, w.name, size, format.ext)
 			g.Go(func() error {
-				return vipsCLI(gctx, "thumbnail", w.path, filepath.Join(out, name), strconv.Itoa(size), "--height", strconv.Itoa(size))
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				img, err := thumbnail(w.path, size, size, govips.InterestingNone)
+				if err != nil {
+					return err
+				}
+				defer img.Close()
+				return save(img, filepath.Join(out, name), format.ext, format.q)
 			})
 		}
 	}
@@ -474,7 +538,7 @@ func makeMixed(ctx context.Context, o PrepareOptions, out string) (string, error
 		}
 	}
 	return fmt.Sprintf("%s: %d renditions (JPEG/PNG/WebP, 640-4000 px, libvips %s), %d phone-sized wallpapers, %d screenshots; %d broken files from %s",
-		origin, 2*len(srcs), cliVersion(ctx), phones, (shots+2)/3, broken, o.BadImages), nil
+		origin, 2*len(srcs), vips.Version(), phones, (shots+2)/3, broken, o.BadImages), nil
 }
 
 func copyFile(from, to string) error {
@@ -485,22 +549,12 @@ func copyFile(from, to string) error {
 	return os.WriteFile(to, b, 0o644)
 }
 
-// thumbnailerVersion is the libvips version of the vipsthumbnail in PATH
-// ("8.18.7"), which need not be the vips CLI's (make bench-npm puts one
-// built on the npm libvips first).
-func thumbnailerVersion(ctx context.Context) string {
-	out, err := exec.CommandContext(ctx, "vipsthumbnail", "--vips-version").Output()
+// thumbnailerVersion is the libvips version of the vipsthumbnail binary
+// bin ("8.18.8").
+func thumbnailerVersion(ctx context.Context, bin string) string {
+	out, err := exec.CommandContext(ctx, bin, "--vips-version").Output()
 	if err != nil {
 		return "unknown"
 	}
 	return strings.TrimPrefix(strings.TrimSpace(string(out)), "libvips ")
-}
-
-// cliVersion is the version of the libvips command-line tools ("8.14.1").
-func cliVersion(ctx context.Context) string {
-	out, err := exec.CommandContext(ctx, "vips", "--version").Output()
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimPrefix(strings.TrimSpace(string(out)), "vips-")
 }

@@ -19,11 +19,32 @@ const (
 	// processes at once, each given batches of files.
 	ImplVipsthumbnail = "vipsthumbnail"
 	// ImplSharp is Node's sharp (npm, with its own libvips), N operations
-	// in flight.
+	// in flight, at each of the SharpSettings; the faster is "sharp".
 	ImplSharp = "sharp"
-	// ImplVipsResize is `vips resize` per file: the whole image decoded,
-	// then scaled — what thumbnailing costs without shrink-on-load.
+	// ImplVipsResize was `vips resize` per file (no shrink-on-load) with
+	// Debian's vips CLI; it is gone with Debian's libvips (see Options.defaults).
 	ImplVipsResize = "vips-resize"
+)
+
+// Settings of the sharp baseline: libvips threads per sharp operation.
+const (
+	// SharpConc1 is sharp.concurrency(1) with pool operations in flight:
+	// one libvips thread per image, as imgbatch runs.
+	SharpConc1 = "c1"
+	// SharpDefault leaves sharp's own default concurrency (the number of
+	// cores, but 1 on glibc Linux without jemalloc), pool operations in
+	// flight.
+	SharpDefault = "default"
+)
+
+// Recipes every case can run.
+const (
+	// RecipeSingle is one variant (Options.Variant, StandardVariant by
+	// default: fit inside 512x512, JPEG q80).
+	RecipeSingle = "single"
+	// RecipeDefault is imgbatch.DefaultRecipe (thumb 256 JPEG q80 + web
+	// 1280 JPEG q82), every variant from one source.
+	RecipeDefault = "default"
 )
 
 // Ours reports whether impl is imgbatch's own code (run as `imgbatch bench
@@ -47,23 +68,40 @@ const (
 // numbered levers and the range of their number.
 var numbered = map[string][2]int{LeverVConc: {1, 64}, LeverGOGC: {1, 10000}, LeverMemLimit: {16, 1 << 20}, LeverFetch: {1, 1024}}
 
-// Case is one measurement: an implementation at a pool size with levers.
+// Case is one measurement: an implementation making a recipe at a pool
+// size with levers (imgbatch) or a setting (sharp).
 type Case struct {
 	Impl   string   `json:"impl"`
 	Pool   int      `json:"pool"`
 	Levers []string `json:"levers,omitempty"`
+	// Recipe is the recipe's name: RecipeSingle, RecipeDefault or a file's.
+	Recipe string `json:"recipe,omitempty"`
+	// Sharp is the sharp baseline's setting: SharpConc1 or SharpDefault.
+	Sharp string `json:"sharp,omitempty"`
 }
 
-// Label names the implementation and its levers ("process+arenas").
+// Label names the recipe (unless single), the implementation and its
+// levers or setting ("process+arenas", "default: sharp(c1)").
 func (c Case) Label() string {
-	if len(c.Levers) == 0 {
-		return c.Impl
+	l := c.Impl
+	if len(c.Levers) > 0 {
+		l += "+" + strings.Join(c.Levers, "+")
 	}
-	return c.Impl + "+" + strings.Join(c.Levers, "+")
+	if c.Sharp != "" {
+		l += "(" + c.Sharp + ")"
+	}
+	if c.Recipe != "" && c.Recipe != RecipeSingle {
+		l = c.Recipe + ": " + l
+	}
+	return l
 }
 
-// Key names the case uniquely ("process+arenas@2").
+// Key names the case uniquely ("process+arenas@2", "default: sharp(c1)@2").
 func (c Case) Key() string { return c.Label() + "@" + strconv.Itoa(c.Pool) }
+
+// quality is the case as far as output pixels go: recipe, implementation
+// and sharp setting (pool size and levers do not change pixels).
+func (c Case) quality() Case { return Case{Impl: c.Impl, Recipe: c.Recipe, Sharp: c.Sharp} }
 
 func (c Case) has(lever string) bool { return slices.Contains(c.Levers, lever) }
 
@@ -145,17 +183,31 @@ func applies(impl string, set []string) bool {
 	return true
 }
 
-// Cases lists the cases of a sweep: for every pool size, every
-// implementation with the defaults, then imgbatch's own with each lever
-// set that applies.
-func Cases(impls []string, pools []int, levers [][]string) []Case {
+// Cases lists the cases of a sweep: for every recipe and pool size, every
+// implementation with the defaults (sharp once per setting), then
+// imgbatch's own with each lever set that applies.
+func Cases(recipes, impls []string, pools []int, levers [][]string, sharp []string) []Case {
+	if len(recipes) == 0 {
+		recipes = []string{RecipeSingle}
+	}
+	if len(sharp) == 0 {
+		sharp = []string{SharpConc1, SharpDefault}
+	}
 	var out []Case
-	for _, p := range pools {
-		for _, impl := range impls {
-			out = append(out, Case{Impl: impl, Pool: p})
-			for _, set := range levers {
-				if applies(impl, set) {
-					out = append(out, Case{Impl: impl, Pool: p, Levers: set})
+	for _, r := range recipes {
+		for _, p := range pools {
+			for _, impl := range impls {
+				if impl == ImplSharp {
+					for _, s := range sharp {
+						out = append(out, Case{Impl: impl, Pool: p, Recipe: r, Sharp: s})
+					}
+					continue
+				}
+				out = append(out, Case{Impl: impl, Pool: p, Recipe: r})
+				for _, set := range levers {
+					if applies(impl, set) {
+						out = append(out, Case{Impl: impl, Pool: p, Levers: set, Recipe: r})
+					}
 				}
 			}
 		}

@@ -110,7 +110,15 @@ func (rep *Report) SVG() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", W, H, W, H)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", W, H)
-	title := fmt.Sprintf("imgbatch bench %s — %s, %s %dx%d q%d, %d CPUs", rep.Name, rep.Dataset.Name, rep.Variant.Format, rep.Variant.Width, rep.Variant.Height, rep.Variant.Quality, rep.Machine.UsableCPUs)
+	what := fmt.Sprintf("%s %dx%d q%d", rep.Variant.Format, rep.Variant.Width, rep.Variant.Height, rep.Variant.Quality)
+	if len(rep.Recipes) > 1 || (len(rep.Recipes) == 1 && rep.Recipes[0].Name != RecipeSingle) {
+		var names []string
+		for _, r := range rep.Recipes {
+			names = append(names, r.Name)
+		}
+		what = "recipes " + strings.Join(names, ", ")
+	}
+	title := fmt.Sprintf("imgbatch bench %s — %s, %s, %d CPUs", rep.Name, rep.Dataset.Name, what, rep.Machine.UsableCPUs)
 	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="15" font-weight="bold">%s</text>`+"\n", 20, html.EscapeString(title))
 	for pi, p := range panels {
 		x0, y0 := lefts[pi], float64(top)

@@ -38,7 +38,10 @@ type ChildSpec struct {
 	Reuse           bool             `json:"reuse,omitempty"`    // process: read sources into reused buffers
 	Fetchers        int              `json:"fetchers,omitempty"` // pipeline: worker fetchers (0: the worker's default)
 	Variant         imgbatch.Variant `json:"variant"`
-	MaxPixels       int64            `json:"maxPixels"`
+	// Variants, when set, are the whole recipe (Variant is then its first):
+	// every variant is made from one decode of the source.
+	Variants  []imgbatch.Variant `json:"variants,omitempty"`
+	MaxPixels int64              `json:"maxPixels"`
 	// ProfileDir, when set, receives cpu.pprof (the work) and heap.pprof
 	// (at the end) of the child.
 	ProfileDir string `json:"profileDir,omitempty"`
@@ -51,6 +54,21 @@ type ChildSpec struct {
 	Endpoint   string `json:"endpoint,omitempty"`
 	WorkBucket string `json:"workBucket,omitempty"`
 	RunID      string `json:"runId,omitempty"`
+}
+
+// variants is the recipe the child makes.
+func (s ChildSpec) variants() []imgbatch.Variant {
+	if len(s.Variants) > 0 {
+		return s.Variants
+	}
+	return []imgbatch.Variant{s.Variant}
+}
+
+// outPath is where every implementation writes variant v of its idx-th
+// distinct source: dir/<variant name>/<idx>.<ext> (the quality pass reads
+// them back by these names).
+func outPath(dir string, v imgbatch.Variant, idx int) string {
+	return filepath.Join(dir, v.Name, fmt.Sprintf("%06d.%s", idx, imgbatch.Ext(v.Format)))
 }
 
 // ChildResult is what a child measured from the inside.
@@ -208,14 +226,16 @@ func (t *tally) into(r *ChildResult) {
 // variant with vips.Render as the worker's render stage does, and write
 // the result.
 func runProcess(ctx context.Context, spec ChildSpec) (ChildResult, error) {
-	if err := os.MkdirAll(spec.OutDir, 0o755); err != nil {
-		return ChildResult{}, err
+	for _, v := range spec.variants() {
+		if err := os.MkdirAll(filepath.Join(spec.OutDir, v.Name), 0o755); err != nil {
+			return ChildResult{}, err
+		}
 	}
-	// One output name per distinct source: a cycled list overwrites.
-	names := map[string]string{}
+	// One output index per distinct source: a cycled list overwrites.
+	names := map[string]int{}
 	for _, f := range spec.Files {
 		if _, ok := names[f]; !ok {
-			names[f] = filepath.Join(spec.OutDir, fmt.Sprintf("%06d.%s", len(names), imgbatch.Ext(spec.Variant.Format)))
+			names[f] = len(names)
 		}
 	}
 	st := newStageTimes()
@@ -261,8 +281,9 @@ func runProcess(ctx context.Context, spec ChildSpec) (ChildResult, error) {
 }
 
 // processOne runs one image through read → guard → render → write and
-// records each stage. buf, when not nil, is reused for the source bytes.
-func processOne(path, dst string, spec ChildSpec, st *stageTimes, buf *[]byte) (in, out int64, err error) {
+// records each stage; the variants go to outPath(spec.OutDir, v, idx).
+// buf, when not nil, is reused for the source bytes.
+func processOne(path string, idx int, spec ChildSpec, st *stageTimes, buf *[]byte) (in, out int64, err error) {
 	t0 := time.Now()
 	data, err := readSource(path, buf)
 	t1 := time.Now()
@@ -277,20 +298,22 @@ func processOne(path, dst string, spec ChildSpec, st *stageTimes, buf *[]byte) (
 	if err != nil {
 		return in, 0, err
 	}
-	rs, err := vips.Render(data, info.Format, []imgbatch.Variant{spec.Variant})
+	rs, err := vips.Render(data, info.Format, spec.variants())
 	t3 := time.Now()
 	st.add("render", t3.Sub(t2))
 	if err != nil {
 		return in, 0, fmt.Errorf("render: %w", err)
 	}
-	res := rs[0]
-	if err := os.WriteFile(dst, res.Data, 0o644); err != nil {
-		return in, 0, err
+	for i, v := range spec.variants() {
+		if err := os.WriteFile(outPath(spec.OutDir, v, idx), rs[i].Data, 0o644); err != nil {
+			return in, 0, err
+		}
+		out += int64(len(rs[i].Data))
 	}
 	t4 := time.Now()
 	st.add("write", t4.Sub(t3))
 	st.add("item", t4.Sub(t0))
-	return in, int64(len(res.Data)), nil
+	return in, out, nil
 }
 
 // guard is the worker's check of a source before libvips sees it: the

@@ -2,9 +2,9 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,19 +23,16 @@ type extOutcome struct {
 	succeeded, failed int
 	bytesOut          int64
 	stages            map[string]Latency
+	errors            map[string]int
 	version           string
+	sharpConcurrency  int // libvips threads per sharp operation, as sharp reported it
 }
 
-// baselineSupports says why a baseline cannot make variant v, or "".
-func baselineSupports(impl string, v imgbatch.Variant) string {
-	switch impl {
-	case ImplVipsthumbnail:
-		if v.Fit != imgbatch.FitInside && v.Fit != imgbatch.FitCover {
-			return "vipsthumbnail makes fit inside and cover only"
-		}
-	case ImplVipsResize:
-		if v.Fit != imgbatch.FitInside {
-			return "the vips-resize baseline makes fit inside only"
+// baselineSupports says why a baseline cannot make recipe r, or "".
+func baselineSupports(impl string, r imgbatch.Recipe) string {
+	for _, v := range r.Variants {
+		if impl == ImplVipsthumbnail && v.Fit != imgbatch.FitInside && v.Fit != imgbatch.FitCover {
+			return fmt.Sprintf("vipsthumbnail left out of recipe %s: it makes fit inside and cover only", r.Name)
 		}
 	}
 	return ""
@@ -74,47 +71,67 @@ func batchSize(n, pool int) int {
 }
 
 // runVipsthumbnail runs `vipsthumbnail -s WxH -o OUT/%s.jpg[Q=80,strip]
-// files…` with pool processes at a time, each given a batch of files.
-func runVipsthumbnail(ctx context.Context, g *procGroup, env []string, files []string, v imgbatch.Variant, pool int, out string) (extOutcome, error) {
+// files…` with pool processes at a time, each given a batch of files (bs
+// files; 0: batchSize), once per variant of the recipe (vipsthumbnail makes
+// one size per run: every variant decodes the source again). With keep,
+// the outputs stay, renamed to outPath(out, v, index of the file);
+// otherwise each batch's are deleted once counted.
+func runVipsthumbnail(ctx context.Context, g *procGroup, env []string, bin string, files []string, r imgbatch.Recipe, pool, bs int, keep bool, out string) (extOutcome, error) {
 	var o extOutcome
-	bs := batchSize(len(files), pool)
+	if bs <= 0 {
+		bs = batchSize(len(files), pool)
+	}
 	type batch struct {
-		n     int
+		n     int // index of its first file
 		files []string
 	}
 	batches := make(chan batch)
 	var okN, failN, bytesOut atomic.Int64
 	eg, ectx := errgroup.WithContext(ctx)
-	ext := imgbatch.Ext(v.Format)
 	for range pool {
 		eg.Go(func() error {
 			for b := range batches {
-				dir := filepath.Join(out, "b"+strconv.Itoa(b.n))
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					return err
+				made := make([]int, len(b.files)) // variants made per file
+				for _, v := range r.Variants {
+					ext := imgbatch.Ext(v.Format)
+					dir := filepath.Join(out, v.Name, "b"+strconv.Itoa(b.n))
+					if err := os.MkdirAll(dir, 0o755); err != nil {
+						return err
+					}
+					args := []string{"-s", vipsthumbnailSize(v)}
+					if v.Fit == imgbatch.FitCover {
+						args = append(args, "-c")
+					}
+					args = append(args, "-o", filepath.Join(dir, "%s."+ext+saveOptions(v)))
+					args = append(args, b.files...)
+					runErr := g.run(command(ectx, env, bin, args...))
+					n := 0
+					for k, f := range b.files {
+						base := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
+						p := filepath.Join(dir, base+"."+ext)
+						if fi, err := os.Stat(p); err == nil {
+							bytesOut.Add(fi.Size())
+							made[k]++
+							n++
+							if keep {
+								if err := os.Rename(p, outPath(out, v, b.n+k)); err != nil {
+									return err
+								}
+							}
+						}
+					}
+					if runErr != nil && (n == 0 || ectx.Err() != nil) {
+						return runErr
+					}
+					_ = os.RemoveAll(dir)
 				}
-				args := []string{"-s", vipsthumbnailSize(v)}
-				if v.Fit == imgbatch.FitCover {
-					args = append(args, "-c")
-				}
-				args = append(args, "-o", filepath.Join(dir, "%s."+ext+saveOptions(v)))
-				args = append(args, b.files...)
-				runErr := g.run(command(ectx, env, "vipsthumbnail", args...))
-				made := 0
-				for _, f := range b.files {
-					base := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
-					if fi, err := os.Stat(filepath.Join(dir, base+"."+ext)); err == nil {
+				for _, m := range made {
+					if m == len(r.Variants) {
 						okN.Add(1)
-						bytesOut.Add(fi.Size())
-						made++
 					} else {
 						failN.Add(1)
 					}
 				}
-				if runErr != nil && (made == 0 || ectx.Err() != nil) {
-					return runErr
-				}
-				_ = os.RemoveAll(dir)
 			}
 			return nil
 		})
@@ -123,7 +140,7 @@ func runVipsthumbnail(ctx context.Context, g *procGroup, env []string, files []s
 		defer close(batches)
 		for i := 0; i < len(files); i += bs {
 			select {
-			case batches <- batch{n: i / bs, files: files[i:min(i+bs, len(files))]}:
+			case batches <- batch{n: i, files: files[i:min(i+bs, len(files))]}:
 			case <-ectx.Done():
 				return ectx.Err()
 			}
@@ -134,61 +151,26 @@ func runVipsthumbnail(ctx context.Context, g *procGroup, env []string, files []s
 		return o, err
 	}
 	o.succeeded, o.failed, o.bytesOut = int(okN.Load()), int(failN.Load()), bytesOut.Load()
-	o.version = thumbnailerVersion(ctx)
+	o.version = thumbnailerVersion(ctx, bin)
 	return o, nil
 }
 
-// runVipsResize runs `vips resize FILE OUT[Q=..,strip] SCALE` for every
-// file, pool at a time: the whole image is decoded before it is scaled (no
-// shrink-on-load), with one process start per image.
-func runVipsResize(ctx context.Context, g *procGroup, env []string, files []File, paths []string, v imgbatch.Variant, pool int, out string) (extOutcome, error) {
-	var o extOutcome
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return o, err
+// findVipsthumbnail is the vipsthumbnail baseline's binary: flag (a path),
+// else vipsthumbnail in PATH. It must be libvips' own vipsthumbnail built
+// on the same libvips as imgbatch (scripts/vipsthumbnail-npm.sh); the
+// report names the version it runs on.
+func findVipsthumbnail(flag string) (string, error) {
+	hint := "build it on the pinned npm libvips with scripts/vipsthumbnail-npm.sh <libvips prefix> (make bench does) and put its bin/ in PATH or give --vipsthumbnail"
+	if flag != "" {
+		fi, err := os.Stat(flag)
+		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return "", fmt.Errorf("--vipsthumbnail %s is not an executable file: %s", flag, hint)
+		}
+		return filepath.Abs(flag)
 	}
-	var okN, failN, bytesOut atomic.Int64
-	eg, ectx := errgroup.WithContext(ctx)
-	eg.SetLimit(pool)
-	for i, f := range files {
-		eg.Go(func() error {
-			scale := resizeScale(f.Width, f.Height, v)
-			dst := filepath.Join(out, strconv.Itoa(i)+"."+imgbatch.Ext(v.Format))
-			err := g.run(command(ectx, env, "vips", "resize", paths[i], dst+saveOptions(v), strconv.FormatFloat(scale, 'f', 8, 64)))
-			if ectx.Err() != nil {
-				return ectx.Err()
-			}
-			if fi, serr := os.Stat(dst); err == nil && serr == nil {
-				okN.Add(1)
-				bytesOut.Add(fi.Size())
-				_ = os.Remove(dst)
-			} else {
-				failN.Add(1)
-			}
-			return nil
-		})
+	p, err := exec.LookPath("vipsthumbnail")
+	if err != nil {
+		return "", fmt.Errorf("no vipsthumbnail in PATH: %s", hint)
 	}
-	if err := eg.Wait(); err != nil {
-		return o, err
-	}
-	if okN.Load() == 0 && failN.Load() > 0 {
-		return o, errors.New("vips resize made no output")
-	}
-	o.succeeded, o.failed, o.bytesOut = int(okN.Load()), int(failN.Load()), bytesOut.Load()
-	o.version = cliVersion(ctx)
-	return o, nil
-}
-
-// resizeScale is the factor that fits w x h inside the variant's box.
-func resizeScale(w, h int, v imgbatch.Variant) float64 {
-	s := 1e9
-	if v.Width > 0 && w > 0 {
-		s = min(s, float64(v.Width)/float64(w))
-	}
-	if v.Height > 0 && h > 0 {
-		s = min(s, float64(v.Height)/float64(h))
-	}
-	if s > 1 && !v.Upscale {
-		s = 1
-	}
-	return s
+	return filepath.Abs(p)
 }

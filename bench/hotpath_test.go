@@ -24,7 +24,10 @@ func BenchmarkProcessOne(b *testing.B) {
 	dir := b.TempDir()
 	src := filepath.Join(dir, "src.jpg")
 	writeFile(b, src, photo(b, w, h, false))
-	spec := ChildSpec{Variant: StandardVariant, MaxPixels: DefaultMaxPixels}
+	spec := ChildSpec{Variant: StandardVariant, MaxPixels: DefaultMaxPixels, OutDir: dir}
+	if err := os.MkdirAll(filepath.Join(dir, StandardVariant.Name), 0o755); err != nil {
+		b.Fatal(err)
+	}
 	for _, reuse := range []bool{false, true} {
 		b.Run(fmt.Sprintf("%dx%d/reuse=%v", w, h, reuse), func(b *testing.B) {
 			st := newStageTimes()
@@ -34,7 +37,7 @@ func BenchmarkProcessOne(b *testing.B) {
 				if reuse {
 					r = &buf
 				}
-				if _, _, err := processOne(src, filepath.Join(dir, "out.jpg"), spec, st, r); err != nil {
+				if _, _, err := processOne(src, 0, spec, st, r); err != nil {
 					b.Fatal(err)
 				}
 			}

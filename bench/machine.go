@@ -25,8 +25,9 @@ type Machine struct {
 	Kernel          string `json:"kernel"`
 	Go              string `json:"go"`
 	LibvipsImgbatch string `json:"libvipsImgbatch,omitempty"` // what imgbatch's cases ran on
-	LibvipsCLI      string `json:"libvipsCli,omitempty"`      // the vips / vipsthumbnail tools
-	Sharp           string `json:"sharp,omitempty"`           // "0.35.5 (libvips 8.18.7)"
+	LibvipsCLI      string `json:"libvipsCli,omitempty"`      // the vipsthumbnail baseline's libvips
+	Vipsthumbnail   string `json:"vipsthumbnail,omitempty"`   // the vipsthumbnail baseline's binary
+	Sharp           string `json:"sharp,omitempty"`           // "0.35.6 (libvips 8.18.8)"
 }
 
 func describeMachine(ctx context.Context, results []Result) Machine {
@@ -47,13 +48,8 @@ func describeMachine(ctx context.Context, results []Result) Machine {
 			m.LibvipsImgbatch = r.Libvips
 		case r.Impl == ImplSharp && r.Libvips != "":
 			m.Sharp = SharpVersion + " (libvips " + r.Libvips + ")"
-		case (r.Impl == ImplVipsthumbnail || r.Impl == ImplVipsResize) && r.Libvips != "":
+		case r.Impl == ImplVipsthumbnail && r.Libvips != "":
 			m.LibvipsCLI = r.Libvips
-		}
-	}
-	if m.LibvipsCLI == "" {
-		if v := cliVersion(ctx); v != "unknown" {
-			m.LibvipsCLI = v
 		}
 	}
 	return m

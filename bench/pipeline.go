@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -65,24 +66,55 @@ func startS3Env(ctx context.Context, d *Dataset) (*s3Env, error) {
 }
 
 // plan writes a run of files (in this order, repeats allowed) making
-// variant v; the worker runs it with --incremental off, so repeats are
-// processed again.
-func (e *s3Env) plan(ctx context.Context, files []File, v imgbatch.Variant) (string, error) {
+// recipe r; the worker runs it with --incremental off, so repeats are
+// processed again. It returns the run's ID and output prefix.
+func (e *s3Env) plan(ctx context.Context, files []File, r imgbatch.Recipe) (string, string, error) {
 	e.runs++
+	prefix := "bench-" + strconv.Itoa(e.runs)
 	items := make([]imgbatch.Item, len(files))
 	for i, f := range files {
 		items[i] = imgbatch.Item{Bucket: bucketSource, Key: f.Rel, Size: f.Size}
 	}
 	p, err := e.store.PlanRun(ctx, &itemSource{items: items}, batch.PlanOptions{
-		Source: "imgbatch bench", OutputBucket: bucketOutput, OutputPrefix: "bench-" + strconv.Itoa(e.runs),
-		Recipe:    imgbatch.Recipe{Name: "bench", Variants: []imgbatch.Variant{v}},
+		Source: "imgbatch bench", OutputBucket: bucketOutput, OutputPrefix: prefix,
+		Recipe:    r,
 		Width:     1,
 		Tolerance: imgbatch.Tolerance{MinTasks: 1, MaxFailedPercent: 100},
 	})
 	if err != nil {
-		return "", fmt.Errorf("plan the pipeline run: %w", err)
+		return "", "", fmt.Errorf("plan the pipeline run: %w", err)
 	}
-	return p.Run.ID, nil
+	return p.Run.ID, prefix, nil
+}
+
+// download copies the outputs of a run under prefix to the layout of the
+// other implementations (outPath(dir, v, i) for the i-th file).
+func (e *s3Env) download(ctx context.Context, prefix string, files []File, r imgbatch.Recipe, dir string) error {
+	for i, f := range files {
+		for _, v := range r.Variants {
+			key, err := imgbatch.OutputKey(prefix, v, f.Rel)
+			if err != nil {
+				return err
+			}
+			out, err := e.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucketOutput), Key: aws.String(key)})
+			if err != nil {
+				continue // failed item: no output, the quality pass counts it missing
+			}
+			b, err := io.ReadAll(out.Body)
+			out.Body.Close()
+			if err != nil {
+				return fmt.Errorf("download %s: %w", key, err)
+			}
+			dst := outPath(dir, v, i)
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(dst, b, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (e *s3Env) close() { _ = e.srv.Close() }

@@ -34,12 +34,25 @@ var StandardVariant = imgbatch.Variant{Name: "bench", Width: 512, Height: 512, F
 type Options struct {
 	Dataset string     // built-in name (photos, mixed, small) or directory
 	Modes   []string   // imgbatch's cases: ImplProcess, ImplPipeline
-	Compare []string   // baselines: ImplVipsthumbnail, ImplSharp, ImplVipsResize
+	Compare []string   // baselines: ImplVipsthumbnail, ImplSharp
 	Pools   []int      // pool sizes (goroutines, processes or operations in flight)
 	Levers  [][]string // extra lever sets tried on imgbatch's cases
 	Variant imgbatch.Variant
-	Images  int // images per case: the dataset cycled to this many (0: each file once)
-	Repeat  int // every case this many times, interleaved; the median is reported
+	// Recipes every case makes, in turn (default: RecipeSingle, the
+	// Variant alone). ParseRecipe makes them from names and files.
+	Recipes []imgbatch.Recipe
+	// Sharp is the sharp baseline's settings, each a case (default: both
+	// SharpConc1 and SharpDefault; the faster is the one ratios use).
+	Sharp []string
+	// Quality is how many images (a deterministic sample of the good
+	// files) the quality pass compares per case after the timed runs:
+	// 0 means DefaultQualitySample, < 0 none.
+	Quality int
+	// Vipsthumbnail is the vipsthumbnail binary of the baseline (default:
+	// the one in PATH).
+	Vipsthumbnail string
+	Images        int // images per case: the dataset cycled to this many (0: each file once)
+	Repeat        int // every case this many times, interleaved; the median is reported
 
 	Name       string // results go to ResultsDir/Name (default: a timestamp)
 	ResultsDir string // "" writes no files
@@ -77,10 +90,23 @@ func (o *Options) defaults() error {
 	}
 	for _, c := range o.Compare {
 		switch c {
-		case ImplVipsthumbnail, ImplSharp, ImplVipsResize:
+		case ImplVipsthumbnail, ImplSharp:
+		case ImplVipsResize:
+			return fmt.Errorf("baseline %s is gone: it ran Debian's vips CLI, which imgbatch no longer uses (its point, that a full decode costs 3-4x, is in bench/results; the quality pass's reference is a full decode + lanczos3)", c)
 		default:
-			return fmt.Errorf("baseline %q: use %s, %s or %s", c, ImplVipsthumbnail, ImplSharp, ImplVipsResize)
+			return fmt.Errorf("baseline %q: use %s or %s", c, ImplVipsthumbnail, ImplSharp)
 		}
+	}
+	if len(o.Sharp) == 0 {
+		o.Sharp = []string{SharpConc1, SharpDefault}
+	}
+	for _, s := range o.Sharp {
+		if s != SharpConc1 && s != SharpDefault {
+			return fmt.Errorf("sharp setting %q: use %s or %s", s, SharpConc1, SharpDefault)
+		}
+	}
+	if o.Quality == 0 {
+		o.Quality = DefaultQualitySample
 	}
 	if len(o.Pools) == 0 {
 		n := worker.UsableCPUs()
@@ -94,11 +120,29 @@ func (o *Options) defaults() error {
 	if o.Variant.Name == "" {
 		o.Variant = StandardVariant
 	}
-	r := imgbatch.Recipe{Name: "bench", Variants: []imgbatch.Variant{o.Variant}}
+	r := imgbatch.Recipe{Name: RecipeSingle, Variants: []imgbatch.Variant{o.Variant}}
 	if err := r.Normalize(); err != nil {
 		return err
 	}
 	o.Variant = r.Variants[0]
+	if len(o.Recipes) == 0 {
+		o.Recipes = []imgbatch.Recipe{r}
+	}
+	seen := map[string]bool{}
+	for i := range o.Recipes {
+		rr := &o.Recipes[i]
+		rr.Variants = slices.Clone(rr.Variants)
+		if rr.Name == RecipeSingle && len(rr.Variants) == 0 {
+			rr.Variants = []imgbatch.Variant{o.Variant}
+		}
+		if err := rr.Normalize(); err != nil {
+			return fmt.Errorf("recipe %s: %w", rr.Name, err)
+		}
+		if seen[rr.Name] {
+			return fmt.Errorf("recipe %s given twice", rr.Name)
+		}
+		seen[rr.Name] = true
+	}
 	if o.Repeat <= 0 {
 		o.Repeat = 1
 	}
@@ -149,16 +193,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		items[i] = ds.Files[i%len(ds.Files)]
 	}
 	rep := &Report{
-		Name: o.Name, Started: started.UTC(), Variant: o.Variant, Images: n, Repeat: o.Repeat,
+		Name: o.Name, Started: started.UTC(), Variant: o.Variant, Recipes: o.Recipes, Images: n, Repeat: o.Repeat,
 		Dataset: DatasetInfo{Name: ds.Name, Origin: ds.Origin, Digest: ds.Digest(), Summary: ds.Summary(), Files: len(ds.Files)},
 	}
 
-	rc := &runCtx{o: o, ds: ds, items: items}
+	rc := &runCtx{o: o, ds: ds, items: items, recipes: map[string]imgbatch.Recipe{}}
+	var recipeNames []string
+	for _, r := range o.Recipes {
+		rc.recipes[r.Name] = r
+		recipeNames = append(recipeNames, r.Name)
+	}
 	for _, f := range items {
 		if !f.Broken {
 			rc.good = append(rc.good, f)
 		}
-		rc.mp += f.MegaPixels()
 	}
 	if rc.work, err = os.MkdirTemp("", "imgbatch-bench-"); err != nil {
 		return nil, err
@@ -166,15 +214,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	defer os.RemoveAll(rc.work)
 
 	impls := append(append([]string(nil), o.Modes...), o.Compare...)
-	var skipped []string
-	impls = slices.DeleteFunc(impls, func(impl string) bool {
-		if why := baselineSupports(impl, o.Variant); why != "" {
-			skipped = append(skipped, why)
-			return true
+	if slices.Contains(impls, ImplVipsthumbnail) {
+		if rc.vipsthumbnail, err = findVipsthumbnail(o.Vipsthumbnail); err != nil {
+			fmt.Fprintf(o.Log, "vipsthumbnail left out: %v\n", err)
+			rep.Notes = append(rep.Notes, "vipsthumbnail left out: "+err.Error())
+			impls = slices.DeleteFunc(impls, func(s string) bool { return s == ImplVipsthumbnail })
 		}
-		return false
-	})
-	rep.Notes = append(rep.Notes, skipped...)
+	}
 	if slices.Contains(impls, ImplSharp) {
 		if rc.sharpDir, err = sharpDir(ctx, o.CacheDir, o.Log); err != nil {
 			rep.Notes = append(rep.Notes, "sharp left out: "+err.Error())
@@ -188,7 +234,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		defer rc.s3.close()
 	}
-	cases := Cases(impls, o.Pools, o.Levers)
+	cases := slices.DeleteFunc(Cases(recipeNames, impls, o.Pools, o.Levers, o.Sharp), func(c Case) bool {
+		why := baselineSupports(c.Impl, rc.recipes[c.Recipe])
+		if why != "" && !slices.Contains(rep.Notes, why) {
+			rep.Notes = append(rep.Notes, why)
+		}
+		return why != ""
+	})
 	runs := map[string][]Result{}
 	var errs []error
 	total := len(cases) * o.Repeat
@@ -223,7 +275,23 @@ rounds:
 		}
 	}
 	rep.computeRatios()
+	if ctx.Err() == nil && o.Quality > 0 {
+		// After every timed run, so it cannot disturb them.
+		q, notes, err := rc.qualityPass(ctx, cases)
+		rep.Quality = q
+		rep.Notes = append(rep.Notes, notes...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("quality: %w", err))
+		}
+		rep.attachQuality()
+	}
 	rep.Machine = describeMachine(context.WithoutCancel(ctx), rep.Results)
+	if rc.vipsthumbnail != "" {
+		rep.Machine.Vipsthumbnail = rc.vipsthumbnail
+		if rep.Machine.LibvipsCLI != "" && rep.Machine.LibvipsImgbatch != "" && rep.Machine.LibvipsCLI != rep.Machine.LibvipsImgbatch {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("vipsthumbnail (%s) runs libvips %s, imgbatch %s: not the same library, so that comparison is not like for like (build it with scripts/vipsthumbnail-npm.sh)", rc.vipsthumbnail, rep.Machine.LibvipsCLI, rep.Machine.LibvipsImgbatch))
+		}
+	}
 	if len(o.Modes) > 0 {
 		rep.Build = buildID(o.Self[0], o.Version)
 	}
@@ -244,10 +312,12 @@ type runCtx struct {
 	ds       *Dataset
 	items    []File // every case's inputs, in order
 	good     []File // the baselines' inputs: items without the broken files
-	mp       float64
 	work     string
 	s3       *s3Env
 	sharpDir string
+	// vipsthumbnail is the baseline's binary.
+	vipsthumbnail string
+	recipes       map[string]imgbatch.Recipe
 }
 
 // env is the environment of a case's processes: this one's, without the
@@ -276,35 +346,57 @@ func (rc *runCtx) paths(fs []File) []string {
 	return out
 }
 
+// dirName makes a case key a directory name.
+var dirName = strings.NewReplacer("+", "_", "@", "_", ":", "", " ", "_", "(", "_", ")", "")
+
 // runCase measures one case once.
 func (rc *runCtx) runCase(ctx context.Context, c Case, rep int) (Result, error) {
+	out := filepath.Join(rc.work, dirName.Replace(c.Key())+"-"+strconv.Itoa(rep))
+	defer os.RemoveAll(out)
+	return rc.measure(ctx, c, rc.items, rc.good, out, false)
+}
+
+// measure runs case c on items (imgbatch) or good (the baselines, which
+// are not given broken files) into out. With keep (the quality pass),
+// every implementation leaves variant v of its i-th file at
+// outPath(out, v, i): vipsthumbnail is run one file at a time for that and
+// the pipeline's outputs are downloaded from the embedded S3.
+func (rc *runCtx) measure(ctx context.Context, c Case, items, good []File, out string, keep bool) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, rc.o.CaseTimeout)
 	defer cancel()
 	r := Result{Case: c, Label: c.Label()}
-	out := filepath.Join(rc.work, strings.NewReplacer("+", "_", "@", "_").Replace(c.Key())+"-"+strconv.Itoa(rep))
-	defer os.RemoveAll(out)
 	env := rc.env(c)
-	v := rc.o.Variant
+	recipe := rc.recipes[c.Recipe]
+	if len(recipe.Variants) == 0 {
+		return r, fmt.Errorf("no recipe %q", c.Recipe)
+	}
 
-	spec := ChildSpec{Mode: c.Impl, Pool: c.Pool, VipsConcurrency: c.vipsConcurrency(), Trim: c.has(LeverTrim), Reuse: c.has(LeverReuse), Fetchers: c.number(LeverFetch), Variant: v, MaxPixels: rc.o.MaxPixels}
-	if rc.o.ProfileDir != "" {
+	spec := ChildSpec{Mode: c.Impl, Pool: c.Pool, VipsConcurrency: c.vipsConcurrency(), Trim: c.has(LeverTrim), Reuse: c.has(LeverReuse), Fetchers: c.number(LeverFetch),
+		Variant: recipe.Variants[0], Variants: recipe.Variants, MaxPixels: rc.o.MaxPixels}
+	if rc.o.ProfileDir != "" && !keep {
 		spec.ProfileDir = filepath.Join(rc.o.ProfileDir, filepath.Base(out))
 	}
-	inputs := rc.good
+	inputs := good
+	var prefix string
 	switch c.Impl {
 	case ImplProcess:
-		inputs = rc.items
-		spec.Files, spec.OutDir = rc.paths(rc.items), out
+		inputs = items
+		spec.Files, spec.OutDir = rc.paths(items), out
 	case ImplPipeline:
-		inputs = rc.items
-		runID, err := rc.s3.plan(ctx, rc.items, v)
+		inputs = items
+		runID, p, err := rc.s3.plan(ctx, items, recipe)
 		if err != nil {
 			return r, err
 		}
+		prefix = p
 		spec.Endpoint, spec.WorkBucket, spec.RunID = rc.s3.srv.URL, bucketWork, runID
 	}
 	for _, f := range inputs {
 		r.BytesIn += f.Size
+	}
+	var mp float64
+	for _, f := range items {
+		mp += f.MegaPixels()
 	}
 
 	g := newProcGroup()
@@ -323,13 +415,18 @@ func (rc *runCtx) runCase(ctx context.Context, c Case, rep int) (Result, error) 
 		var eo extOutcome
 		switch c.Impl {
 		case ImplVipsthumbnail:
-			eo, err = runVipsthumbnail(ctx, g, env, rc.paths(rc.good), v, c.Pool, out)
-		case ImplVipsResize:
-			eo, err = runVipsResize(ctx, g, env, rc.good, rc.paths(rc.good), v, c.Pool, out)
+			bs := 0
+			if keep {
+				bs = 1
+			}
+			eo, err = runVipsthumbnail(ctx, g, env, rc.vipsthumbnail, rc.paths(good), recipe, c.Pool, bs, keep, out)
 		case ImplSharp:
-			eo, err = runSharp(ctx, g, env, rc.sharpDir, rc.paths(rc.good), v, c.Pool, 0, out)
+			eo, err = runSharp(ctx, g, env, rc.sharpDir, rc.paths(good), recipe, c.Pool, c.Sharp, out)
+		default:
+			err = fmt.Errorf("unknown implementation %q", c.Impl)
 		}
-		r.Libvips, r.Succeeded, r.Failed, r.BytesOut, r.Stages = eo.version, eo.succeeded, eo.failed, eo.bytesOut, eo.stages
+		r.Libvips, r.Succeeded, r.Failed, r.BytesOut, r.Stages, r.Errors = eo.version, eo.succeeded, eo.failed, eo.bytesOut, eo.stages, eo.errors
+		r.SharpConcurrency = eo.sharpConcurrency
 	}
 	wall := time.Since(start)
 	harness := selfCPU() - cpu0
@@ -337,13 +434,21 @@ func (rc *runCtx) runCase(ctx context.Context, c Case, rep int) (Result, error) 
 	if err != nil {
 		return r, err
 	}
+	if keep && c.Impl == ImplPipeline {
+		if err := rc.s3.download(ctx, prefix, items, recipe, out); err != nil {
+			return r, err
+		}
+	}
 	r.Images = r.Succeeded + r.Failed
 	r.Seconds = wall.Seconds()
 	r.ImgPerSec = float64(r.Images) / r.Seconds
-	r.MPPerSec = rc.mp / r.Seconds
+	r.MPPerSec = mp / r.Seconds
 	r.CPUSeconds = u.cpu.Seconds()
 	if r.CPUSeconds > 0 {
 		r.ImgPerCPUSec = float64(r.Images) / r.CPUSeconds
+	}
+	if r.Images > 0 {
+		r.CPUMsPerImage = 1000 * r.CPUSeconds / float64(r.Images)
 	}
 	r.CPUUtil = r.CPUSeconds / r.Seconds / float64(worker.UsableCPUs())
 	r.HarnessCPUSeconds = harness.Seconds()

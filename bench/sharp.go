@@ -17,35 +17,49 @@ import (
 )
 
 // SharpVersion is the sharp release the sharp baseline installs: it ships
-// libvips 8.18.7 (@img/sharp-libvips-linux-x64@1.3.4), the same build
-// scripts/libvips-npm.sh installs for imgbatch.
-const SharpVersion = "0.35.5"
+// libvips 8.18.8 (@img/sharp-libvips-linux-x64@1.3.5), the libvips
+// imgbatch links (scripts/libvips-npm.sh).
+const SharpVersion = "0.35.6"
 
 // sharpScript converts files with sharp, spec.pool operations in flight,
-// and prints counts, output bytes, per-image latencies and versions.
+// and prints counts, output bytes, per-image latencies, versions and the
+// concurrency sharp ran with. One variant: one pipeline per file. Several:
+// one pipeline per file and a clone() per variant (sharp's documented way
+// to make several outputs of one input), all awaited together. Variant v
+// of the i-th distinct file goes to outDir/<v.name>/<i, 6 digits>.<ext>.
 const sharpScript = `'use strict';
 const fs = require('fs');
 const path = require('path');
 const sharp = require('sharp');
 const spec = JSON.parse(fs.readFileSync(0, 'utf8'));
 sharp.cache(false);
-if (spec.vipsConcurrency > 0) sharp.concurrency(spec.vipsConcurrency);
-const names = new Map();
+if (spec.concurrency > 0) sharp.concurrency(spec.concurrency);
+for (const v of spec.variants) fs.mkdirSync(path.join(spec.outDir, v.name), { recursive: true });
+const index = new Map();
 const lat = [];
 const errors = {};
 let ok = 0, failed = 0, bytesOut = 0, next = 0;
-async function one(file) {
-  if (!names.has(file)) names.set(file, path.join(spec.outDir, names.size + '.' + spec.ext));
-  let img = sharp(file).rotate().resize(spec.width || null, spec.height || null,
-    { fit: spec.fit, withoutEnlargement: !spec.upscale, background: spec.format === 'jpeg' ? '#ffffff' : { r: 0, g: 0, b: 0, alpha: 0 } });
-  switch (spec.format) {
-    case 'jpeg': img = img.flatten({ background: '#ffffff' }).jpeg({ quality: spec.quality }); break;
-    case 'webp': img = img.webp({ quality: spec.quality }); break;
-    case 'png': img = img.png(); break;
-    case 'avif': img = img.avif({ quality: spec.quality }); break;
+function variant(img, v) {
+  img = img.resize(v.width || null, v.height || null,
+    { fit: v.fit, withoutEnlargement: !v.upscale, background: v.format === 'jpeg' ? '#ffffff' : { r: 0, g: 0, b: 0, alpha: 0 } });
+  switch (v.format) {
+    case 'jpeg': return img.flatten({ background: '#ffffff' }).jpeg({ quality: v.quality });
+    case 'webp': return img.webp({ quality: v.quality });
+    case 'png': return img.png();
+    case 'avif': return img.avif({ quality: v.quality });
   }
-  const info = await img.toFile(names.get(file));
-  return info.size;
+  return img;
+}
+async function one(file) {
+  if (!index.has(file)) index.set(file, String(index.size).padStart(6, '0'));
+  const name = (v) => path.join(spec.outDir, v.name, index.get(file) + '.' + v.ext);
+  const vs = spec.variants;
+  if (vs.length === 1) {
+    return (await variant(sharp(file).rotate(), vs[0]).toFile(name(vs[0]))).size;
+  }
+  const pipeline = sharp(file).rotate();
+  const infos = await Promise.all(vs.map((v) => variant(pipeline.clone(), v).toFile(name(v))));
+  return infos.reduce((n, info) => n + info.size, 0);
 }
 async function worker() {
   for (;;) {
@@ -100,18 +114,27 @@ func sharpDir(ctx context.Context, cacheDir string, log io.Writer) (string, erro
 	return dir, nil
 }
 
-// runSharp converts files with sharp, pool operations in flight and
-// UV_THREADPOOL_SIZE large enough for them; libvips keeps sharp's default
-// concurrency unless vipsConcurrency is set.
-func runSharp(ctx context.Context, g *procGroup, env []string, dir string, files []string, v imgbatch.Variant, pool, vipsConcurrency int, out string) (extOutcome, error) {
+// runSharp converts files with sharp into recipe r, pool operations in
+// flight and UV_THREADPOOL_SIZE large enough for them; setting SharpConc1
+// sets sharp.concurrency(1), SharpDefault leaves sharp's default.
+func runSharp(ctx context.Context, g *procGroup, env []string, dir string, files []string, r imgbatch.Recipe, pool int, setting, out string) (extOutcome, error) {
 	var o extOutcome
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return o, err
 	}
-	spec, err := json.Marshal(map[string]any{
-		"files": files, "outDir": out, "ext": imgbatch.Ext(v.Format), "pool": pool, "vipsConcurrency": vipsConcurrency,
-		"width": v.Width, "height": v.Height, "fit": v.Fit, "upscale": v.Upscale, "format": v.Format, "quality": v.Quality,
-	})
+	type sv struct {
+		imgbatch.Variant
+		Ext string `json:"ext"`
+	}
+	vs := make([]sv, len(r.Variants))
+	for i, v := range r.Variants {
+		vs[i] = sv{v, imgbatch.Ext(v.Format)}
+	}
+	conc := 0
+	if setting == SharpConc1 {
+		conc = 1
+	}
+	spec, err := json.Marshal(map[string]any{"files": files, "outDir": out, "pool": pool, "concurrency": conc, "variants": vs})
 	if err != nil {
 		return o, err
 	}
@@ -123,7 +146,7 @@ func runSharp(ctx context.Context, g *procGroup, env []string, dir string, files
 	if err := g.run(cmd); err != nil {
 		return o, err
 	}
-	var r struct {
+	var res struct {
 		OK, Failed  int
 		BytesOut    int64
 		Lat         []float64
@@ -131,15 +154,16 @@ func runSharp(ctx context.Context, g *procGroup, env []string, dir string, files
 		Versions    map[string]string
 		Concurrency int
 	}
-	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &r); err != nil {
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil {
 		return o, fmt.Errorf("sharp output %q: %w", stdout.String(), err)
 	}
-	lat := make([]time.Duration, len(r.Lat))
-	for i, l := range r.Lat {
+	lat := make([]time.Duration, len(res.Lat))
+	for i, l := range res.Lat {
 		lat[i] = time.Duration(l * float64(time.Millisecond))
 	}
-	o.succeeded, o.failed, o.bytesOut = r.OK, r.Failed, r.BytesOut
+	o.succeeded, o.failed, o.bytesOut, o.errors = res.OK, res.Failed, res.BytesOut, res.Errors
 	o.stages = map[string]Latency{"item": Summarize(lat)}
-	o.version = r.Versions["vips"]
+	o.version = res.Versions["vips"]
+	o.sharpConcurrency = res.Concurrency
 	return o, nil
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,15 +19,15 @@ import (
 func benchCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "bench",
-		Usage: "measure images/s, latency, CPU and memory on a dataset, against vipsthumbnail and sharp",
+		Usage: "measure images/s, CPU per image, memory and output quality on a dataset, against vipsthumbnail and sharp",
 		Description: `Sizes a fleet before a backfill: how many images per second one machine
-turns into a variant, at what latency, CPU and peak memory, for each pool size,
-next to libvips' own vipsthumbnail (and Node's sharp with --compare sharp) on
-the same files.
+turns into variants, at what CPU per image, latency and peak memory, and with
+what output quality, for each pool size, next to libvips' own vipsthumbnail
+and Node's sharp (--compare) on the same files.
 
 Datasets (--dataset): a directory of images, or a built-in prepared once from
 Debian's plasma-workspace-wallpapers (apt-get download + dpkg -x, nothing
-installed) and cached under --cache-dir:
+installed) with libvips in this process, and cached under --cache-dir:
    photos   ≥ 200 JPEGs of 12 MP (crops, flips, rotations, rescales)
    mixed    JPEG/PNG/WebP from 400 to 4000 px, plus broken files
    small    the photos at 800 px, web-sized
@@ -34,8 +35,20 @@ installed) and cached under --cache-dir:
 Modes (--mode): process (files in, files out: the guard and vips.Thumbnail,
 pool goroutines) and pipeline (a planned run worked by the real runner and
 worker against the embedded S3). Every case runs in fresh processes.
-Baselines (--compare): vipsthumbnail (pool processes), sharp (npm install
-into the cache; pool operations in flight), vips-resize (no shrink-on-load).
+Recipes (--recipe, comma separated, each a set of cases): single (the
+--variant alone), default (imgbatch's default recipe: thumb 256 JPEG q80 +
+web 1280 JPEG q82, every variant from one decode), or a recipe JSON file.
+Baselines (--compare): vipsthumbnail (libvips' own, built on the same libvips
+as imgbatch by scripts/vipsthumbnail-npm.sh; found in PATH or --vipsthumbnail;
+pool processes, once per variant) and sharp (npm install into the cache; pool
+operations in flight; several variants = one pipeline per image and a clone()
+per variant), run with sharp.concurrency(1) and with sharp's default
+concurrency (--sharp): the faster is "sharp" in the ratios, and the report
+says which won.
+Quality (--quality N): after the timed runs, every case runs once more on N
+images (a fixed sample) and each output is compared with a reference made
+by govips (full decode, upright, sRGB, lanczos3 to the output's size): PSNR
+over RGB and SSIM of luma, mean and worst, and mean output bytes.
 Levers (--lever) add imgbatch cases: arenas (glibc's default malloc arenas
 instead of MALLOC_ARENA_MAX=2), trim (malloc_trim every second), reuse
 (reused read buffers, process mode), vconcN (libvips threads per operation),
@@ -47,14 +60,19 @@ Results: a markdown table (printed), results.csv, results.json and chart.svg
 
 Examples:
    imgbatch bench                                     # photos, process + pipeline, vs vipsthumbnail
-   imgbatch bench --compare vipsthumbnail,sharp --pool 1,2,3,4
+   imgbatch bench --compare vipsthumbnail,sharp --recipe single,default --pool 2 --repeat 3
+   imgbatch bench --compare vipsthumbnail,sharp --pool 1,2,3,4 --quality 0
    imgbatch bench --dataset mixed --mode process --lever arenas --lever trim
    imgbatch bench --dataset ./my-images --variant thumb:256x256:webp:75
    imgbatch bench --mode pipeline --pool 2 --images 10000 --compare none   # memory over 10,000 images`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dataset", Aliases: []string{"d"}, Value: bench.DatasetPhotos, Usage: "photos, mixed, small, or a directory of images"},
 			&cli.StringFlag{Name: "mode", Value: "process,pipeline", Usage: "imgbatch cases: process, pipeline (comma separated; none for baselines only)"},
-			&cli.StringFlag{Name: "compare", Value: bench.ImplVipsthumbnail, Usage: "baselines: vipsthumbnail, sharp, vips-resize (comma separated; none)"},
+			&cli.StringFlag{Name: "compare", Value: bench.ImplVipsthumbnail, Usage: "baselines: vipsthumbnail, sharp (comma separated; none)"},
+			&cli.StringFlag{Name: "recipe", Value: bench.RecipeSingle, Usage: "recipes, comma separated: single (--variant), default (imgbatch's default recipe), or a recipe JSON file"},
+			&cli.StringFlag{Name: "sharp", Value: "c1,default", Usage: "sharp settings to run, comma separated: c1 (sharp.concurrency(1)), default (sharp's default concurrency); the faster is the ratios' sharp"},
+			&cli.IntFlag{Name: "quality", Value: bench.DefaultQualitySample, Usage: "images per case in the quality pass after the timed runs (0: no quality pass)"},
+			&cli.StringFlag{Name: "vipsthumbnail", Usage: "the vipsthumbnail baseline's binary (default: vipsthumbnail in PATH; build it with scripts/vipsthumbnail-npm.sh)"},
 			&cli.StringFlag{Name: "pool", Usage: "pool sizes, e.g. 1,2,3,4 (default: 1, CPUs, 2 × CPUs)"},
 			&cli.StringSliceFlag{Name: "lever", Usage: "lever set to add as imgbatch cases: arenas, trim, reuse, vconcN, gogcN, memlimitN, fetchN; + joins (repeatable)"},
 			&cli.StringFlag{Name: "variant", Value: "bench:512x512:jpeg:80", Usage: "the variant to make, name:WIDTHxHEIGHT[:format[:quality[:fit]]]"},
@@ -94,7 +112,23 @@ func benchAction(c *cli.Context) error {
 		CaseTimeout: c.Duration("case-timeout"), ProfileDir: c.String("profile"), Log: c.App.ErrWriter,
 	}
 	o.Modes = benchList(c.String("mode"))
+	o.Sharp = benchList(c.String("sharp"))
+	for _, s := range o.Sharp {
+		if s != bench.SharpConc1 && s != bench.SharpDefault {
+			return withCode(exitUsage, fmt.Errorf("--sharp %q: want %s and/or %s", s, bench.SharpConc1, bench.SharpDefault))
+		}
+	}
+	o.Vipsthumbnail = c.String("vipsthumbnail")
+	o.Quality = c.Int("quality")
+	if o.Quality == 0 {
+		o.Quality = -1 // none
+	} else if o.Quality < 0 {
+		return withCode(exitUsage, fmt.Errorf("--quality %d: want a number of images, or 0 for none", o.Quality))
+	}
 	o.Compare = benchList(c.String("compare"))
+	if slices.Contains(o.Compare, bench.ImplVipsResize) {
+		return withCode(exitUsage, fmt.Errorf("--compare %s is gone: it needed Debian's vips CLI, which imgbatch no longer uses", bench.ImplVipsResize))
+	}
 	var err error
 	if o.Pools, err = parsePools(c.String("pool")); err != nil {
 		return withCode(exitUsage, err)
@@ -104,6 +138,13 @@ func benchAction(c *cli.Context) error {
 	}
 	if o.Variant, err = parseVariant(c.String("variant")); err != nil {
 		return withCode(exitUsage, err)
+	}
+	for _, name := range benchList(c.String("recipe")) {
+		r, err := bench.ParseRecipe(name, o.Variant)
+		if err != nil {
+			return withCode(exitUsage, err)
+		}
+		o.Recipes = append(o.Recipes, r)
 	}
 	if o.CacheDir == "" {
 		if o.CacheDir, err = defaultCacheDir(); err != nil {

@@ -1,0 +1,64 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/imgbatch/imgbatch"
+)
+
+// ParseRecipe is the recipe of a --recipe value: RecipeSingle (the variant
+// single alone), RecipeDefault (imgbatch.DefaultRecipe) or a JSON recipe
+// file (imgbatch.Recipe: {"name": …, "variants": [...]}; its name defaults
+// to the file's base name).
+func ParseRecipe(s string, single imgbatch.Variant) (imgbatch.Recipe, error) {
+	switch s {
+	case RecipeSingle:
+		if single.Name == "" {
+			single = StandardVariant
+		}
+		return imgbatch.Recipe{Name: RecipeSingle, Variants: []imgbatch.Variant{single}}, nil
+	case RecipeDefault:
+		r := imgbatch.DefaultRecipe
+		r.Name = RecipeDefault
+		r.Variants = slices.Clone(r.Variants)
+		return r, nil
+	}
+	b, err := os.ReadFile(s)
+	if err != nil {
+		return imgbatch.Recipe{}, fmt.Errorf("recipe %q is neither %s, %s nor a readable JSON file: %w", s, RecipeSingle, RecipeDefault, err)
+	}
+	var r imgbatch.Recipe
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return imgbatch.Recipe{}, fmt.Errorf("recipe file %s: %w", s, err)
+	}
+	if r.Name == "" {
+		r.Name = strings.TrimSuffix(filepath.Base(s), filepath.Ext(s))
+	}
+	if r.Name == RecipeSingle || r.Name == RecipeDefault {
+		return imgbatch.Recipe{}, fmt.Errorf("recipe file %s: the names %s and %s are taken by the built-in recipes", s, RecipeSingle, RecipeDefault)
+	}
+	if err := r.Normalize(); err != nil {
+		return imgbatch.Recipe{}, fmt.Errorf("recipe file %s: %w", s, err)
+	}
+	return r, nil
+}
+
+// describeRecipe is a one-line description: "thumb: inside 256x256 jpeg q80; web: …".
+func describeRecipe(r imgbatch.Recipe) string {
+	parts := make([]string, len(r.Variants))
+	for i, v := range r.Variants {
+		q := ""
+		if v.Format != imgbatch.FormatPNG {
+			q = fmt.Sprintf(" q%d", v.Quality)
+		}
+		parts[i] = fmt.Sprintf("%s: fit %s %dx%d %s%s", v.Name, v.Fit, v.Width, v.Height, v.Format, q)
+	}
+	return strings.Join(parts, "; ")
+}
