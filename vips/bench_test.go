@@ -216,14 +216,16 @@ type benchConfig struct {
 var benchConfigs = []benchConfig{
 	{"per-variant", with(options{FailOnTruncated, PerVariant, shrinkLibvips}), options{FailOnTruncated, PerVariant, shrinkLibvips}, false},
 	{"shared-decode", with(options{FailOnTruncated, SharedDecode, shrinkLibvips}), options{FailOnTruncated, SharedDecode, shrinkLibvips}, false},
-	{"per-variant-fast-shrink", with(options{FailOnTruncated, PerVariant, shrinkFast}), options{FailOnTruncated, PerVariant, shrinkFast}, true},
-	{"shared-decode-fast-shrink", with(options{FailOnTruncated, SharedDecode, shrinkFast}), options{FailOnTruncated, SharedDecode, shrinkFast}, true}, // = Render
+	{"per-variant-fine-shrink", with(options{FailOnTruncated, PerVariant, shrinkFine}), options{FailOnTruncated, PerVariant, shrinkFine}, true},
+	{"shared-decode-fine-shrink", with(options{FailOnTruncated, SharedDecode, shrinkFine}), options{FailOnTruncated, SharedDecode, shrinkFine}, true},
+	{"per-variant-sharp-rule", with(options{FailOnTruncated, PerVariant, shrinkFast}), options{FailOnTruncated, PerVariant, shrinkFast}, true},
+	{"shared-decode-sharp-rule", with(options{FailOnTruncated, SharedDecode, shrinkFast}), options{FailOnTruncated, SharedDecode, shrinkFast}, true}, // = Render
 	{"govips-baseline", govipsBaseline, options{}, false},
 }
 
 // BenchmarkRender compares, on photos, one shrink-on-load decode per variant
 // with one shared decode, libvips' JPEG shrink-on-load rule (leave 2x to
-// lanczos3) with a faster one (leave 1.5x), and the govips code this
+// lanczos3) with faster ones (leave 1.5x; sharp's fastShrinkOnLoad), and the govips code this
 // package replaced, at libvips concurrency 1 and 2, two goroutines. The quality sub-benchmarks report
 // each config's worst PSNR per variant against a no-shrink-on-load
 // reference.

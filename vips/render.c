@@ -179,39 +179,61 @@ common_shrink(int in_w, int in_h, int swap, const box *b)
 }
 
 /* jpeg_shrink picks libjpeg's shrink-on-load (1, 2, 4 or 8) for an
- * overall shrink. libjpeg shrinks in the DCT domain, which is fast but
- * leaves more aliasing and blockiness than lanczos3, so some of the shrink
- * is left to lanczos3. IMGB_SHRINK_LIBVIPS is vips_thumbnail's rule: leave
- * at least 2x. IMGB_SHRINK_FAST leaves at least 1.5x: 12 MP (4608 wide) to
- * 1280 then decodes at 1/2 instead of full size, while an exact 4x (5120
- * to 1280) still decodes at 1/2, not 1/4 (sharp's fastShrinkOnLoad would
- * leave nothing to lanczos3 there). */
+ * overall shrink. libjpeg shrinks in the DCT domain: the entropy decoding
+ * of every coefficient costs the same at any factor, but the IDCT, colour
+ * conversion and everything after scale with the pixels decoded, so the
+ * factor sets most of the cost that is ours to choose.
+ *
+ * IMGB_SHRINK_FAST is sharp's fastShrinkOnLoad (its default): the largest
+ * factor the shrink allows, halved when the shrink's integer part equals
+ * it (libjpeg's rounding would leave the image a pixel short). 12 MP to
+ * 512 wide decodes at 1/4 or 1/8. IMGB_SHRINK_FINE leaves at least 1.5x to
+ * lanczos3 and IMGB_SHRINK_LIBVIPS at least 2x (vips_thumbnail's rule):
+ * 2-3x the decoded pixels for about 0.1 dB PSNR at q80 (bench/results). */
 static int
 jpeg_shrink(double shrink, int policy)
 {
 	double margin;
 	int k;
 
-	if (policy == IMGB_SHRINK_NONE)
+	switch (policy) {
+	case IMGB_SHRINK_NONE:
 		return 1;
-	margin = policy == IMGB_SHRINK_FAST ? 1.5 : 2.0;
+	case IMGB_SHRINK_FAST:
+		k = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+		if (k > 1 && (int) shrink == k)
+			k /= 2;
+		return k;
+	case IMGB_SHRINK_FINE:
+		margin = 1.5;
+		break;
+	default:
+		margin = 2.0;
+	}
 	for (k = 8; k > 1; k /= 2)
 		if (shrink >= margin * k)
 			return k;
 	return 1;
 }
 
-/* open_for opens the source with the shrink-on-load that box b allows. */
+int
+imgb_jpeg_shrink(double shrink, int policy)
+{
+	return jpeg_shrink(shrink, policy);
+}
+
+/* open_for opens the source with the shrink-on-load that box b allows
+ * under policy (IMGB_SHRINK_*). */
 static VipsImage *
-open_for(const source *src, const header *h, const box *b)
+open_for(const source *src, const header *h, const box *b, int policy)
 {
 	double s = common_shrink(h->width, h->height, h->swap, b);
 
-	if (src->opt->shrink_on_load == IMGB_SHRINK_NONE)
+	if (policy == IMGB_SHRINK_NONE)
 		return open_image(src, 1, FALSE);
 	switch (src->loader) {
 	case IMGB_LOAD_JPEG:
-		return open_image(src, jpeg_shrink(s, src->opt->shrink_on_load), FALSE);
+		return open_image(src, jpeg_shrink(s, policy), FALSE);
 	case IMGB_LOAD_WEBP:
 		return open_image(src, VIPS_MAX(1.0, s), FALSE);
 	case IMGB_LOAD_HEIF:
@@ -223,6 +245,15 @@ open_for(const source *src, const header *h, const box *b)
 	default:
 		return open_image(src, 1, FALSE);
 	}
+}
+
+/* policy_of is the shrink-on-load policy of variant v under opt. */
+static int
+policy_of(const imgb_options *opt, const imgb_variant *v)
+{
+	if (opt->shrink_on_load != IMGB_SHRINK_VARIANT)
+		return opt->shrink_on_load;
+	return v->shrink_on_load;
 }
 
 /* thumb resizes, crops, rotates upright and brings in to 8-bit sRGB (or
@@ -457,16 +488,27 @@ done:
 /* shared_decode decodes buf once, with the least shrink any variant needs,
  * to the whole upright frame in 8-bit sRGB, and keeps it in memory. */
 static VipsImage *
-shared_decode(const source *src, const header *h, const box *boxes, int n)
+shared_decode(const source *src, const header *h, const box *boxes,
+	const imgb_variant *vs, int n)
 {
 	double ms = G_MAXDOUBLE;
 	int upright_w = h->swap ? h->height : h->width;
+	int jk = 8, policy = IMGB_SHRINK_FAST;
 	box mb;
 	VipsImage *in, *t, *mem;
 	int i;
 
-	for (i = 0; i < n; i++)
-		ms = VIPS_MIN(ms, common_shrink(h->width, h->height, h->swap, &boxes[i]));
+	/* The least shrink any variant needs, and the least JPEG factor any
+	 * variant's policy allows. */
+	for (i = 0; i < n; i++) {
+		double s = common_shrink(h->width, h->height, h->swap, &boxes[i]);
+		int p = policy_of(src->opt, &vs[i]);
+
+		ms = VIPS_MIN(ms, s);
+		jk = VIPS_MIN(jk, jpeg_shrink(s, p));
+		if (p == IMGB_SHRINK_NONE)
+			policy = p;
+	}
 	ms = VIPS_MAX(1.0, ms);
 
 	/* Round the width up so no variant has to enlarge it. */
@@ -475,7 +517,11 @@ shared_decode(const source *src, const header *h, const box *boxes, int n)
 	mb.size = VIPS_SIZE_DOWN;
 	mb.crop = VIPS_INTERESTING_NONE;
 
-	if (!(in = open_for(src, h, &mb)))
+	if (src->loader == IMGB_LOAD_JPEG)
+		in = open_image(src, jk, FALSE);
+	else
+		in = open_for(src, h, &mb, policy);
+	if (!in)
 		return NULL;
 	if (thumb(in, &t, &mb, h)) {
 		g_object_unref(in);
@@ -519,7 +565,7 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 	if (opt->strategy == IMGB_SHARED_DECODE && n > 1) {
 		header upright = h;
 
-		if (!(shared = shared_decode(&src, &h, boxes, n)))
+		if (!(shared = shared_decode(&src, &h, boxes, vs, n)))
 			goto done;
 		/* The shared image is upright, 8-bit sRGB and smaller: the
 		 * variants need no rotation or colour management. */
@@ -541,7 +587,7 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 			VipsImage *in, *t;
 			int e;
 
-			if (!(in = open_for(&src, &h, &boxes[i])))
+			if (!(in = open_for(&src, &h, &boxes[i], policy_of(opt, &vs[i]))))
 				goto done;
 			e = thumb(in, &t, &boxes[i], &h);
 			g_object_unref(in);

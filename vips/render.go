@@ -64,16 +64,33 @@ const (
 type shrinkOnLoad int
 
 const (
+	// shrinkVariant lets each variant's ShrinkOnLoad decide (Render).
+	shrinkVariant shrinkOnLoad = C.IMGB_SHRINK_VARIANT
 	// shrinkNone decodes JPEGs at full size: the quality reference.
 	shrinkNone shrinkOnLoad = C.IMGB_SHRINK_NONE
 	// shrinkLibvips is vips_thumbnail's rule: decode to at least twice the
 	// target, leaving the last 2x or more to lanczos3.
 	shrinkLibvips shrinkOnLoad = C.IMGB_SHRINK_LIBVIPS
-	// shrinkFast decodes to at least 1.5 times the target: 12 MP to 1280
-	// wide decodes at 1/2 size instead of full size (see jpeg_shrink in
-	// render.c).
+	// shrinkFine decodes to at least 1.5 times the target (imgbatch's
+	// default before sharp's rule; imgbatch.ShrinkFine).
+	shrinkFine shrinkOnLoad = C.IMGB_SHRINK_FINE
+	// shrinkFast is sharp's fastShrinkOnLoad rule: the largest of libjpeg's
+	// 1/2, 1/4, 1/8 the shrink allows (imgbatch.ShrinkFast, the default).
 	shrinkFast shrinkOnLoad = C.IMGB_SHRINK_FAST
 )
+
+// variantShrink maps a normalized variant's ShrinkOnLoad to its policy.
+func variantShrink(s string) (C.int, error) {
+	switch s {
+	case "", imgbatch.ShrinkFast:
+		return C.IMGB_SHRINK_FAST, nil
+	case imgbatch.ShrinkFine:
+		return C.IMGB_SHRINK_FINE, nil
+	case imgbatch.ShrinkOff:
+		return C.IMGB_SHRINK_NONE, nil
+	}
+	return 0, fmt.Errorf("unknown shrinkOnLoad %q", s)
+}
 
 // options are the knobs of one render; Render uses defaults.
 type options struct {
@@ -83,11 +100,11 @@ type options struct {
 }
 
 // defaults is what Render and Thumbnail use; BenchmarkRender measures the
-// alternatives. On 12 MP JPEGs the shared decode and the 1.5x rule together
-// cost about half the CPU of a vips_thumbnail_buffer per variant, at a
-// worst-case PSNR against a no-shrink-on-load rendering (37.4 dB) within
-// what libvips' own rule already gives (36.1-38.0 dB).
-var defaults = options{failOn: FailOnTruncated, strategy: SharedDecode, shrink: shrinkFast}
+// alternatives. The shared decode costs about half the CPU of a
+// vips_thumbnail_buffer per variant on 12 MP JPEGs; each variant's
+// ShrinkOnLoad (sharp's fast rule unless the recipe says otherwise) picks
+// the JPEG decode factor.
+var defaults = options{failOn: FailOnTruncated, strategy: SharedDecode, shrink: shrinkVariant}
 
 // Encoder efforts (0 fastest … 9 for AVIF, … 6 for WebP; libvips' default
 // is 4 for both). A 1280x720 AVIF from a photo costs about 150 ms of CPU at
@@ -263,6 +280,11 @@ func toC(v imgbatch.Variant, c *C.imgb_variant) error {
 	default:
 		return fmt.Errorf("unknown output format %q", v.Format)
 	}
+	sol, err := variantShrink(v.ShrinkOnLoad)
+	if err != nil {
+		return err
+	}
+	c.shrink_on_load = sol
 	c.smartcrop = cbool(v.SmartCrop)
 	c.upscale = cbool(v.Upscale)
 	c.keep_metadata = cbool(v.KeepMetadata)
@@ -300,4 +322,10 @@ func lastError(f sniff.Format) error {
 		lines = lines[:4]
 	}
 	return errors.New(strings.Join(lines, "; "))
+}
+
+// jpegShrink is render.c's JPEG shrink-on-load factor for an overall
+// shrink under a policy (for tests).
+func jpegShrink(shrink float64, p shrinkOnLoad) int {
+	return int(C.imgb_jpeg_shrink(C.double(shrink), C.int(p)))
 }

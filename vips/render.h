@@ -33,15 +33,18 @@ enum {
 
 /* JPEG shrink-on-load policy. */
 enum {
-	IMGB_SHRINK_NONE,    /* decode at full size (a quality reference) */
-	IMGB_SHRINK_LIBVIPS, /* as vips_thumbnail: leave >= 2x for lanczos3 */
-	IMGB_SHRINK_FAST     /* leave >= 1.5x for lanczos3 */
+	IMGB_SHRINK_VARIANT = -1, /* imgb_options only: each variant's own */
+	IMGB_SHRINK_NONE,	  /* decode at full size (a quality reference) */
+	IMGB_SHRINK_LIBVIPS,	  /* as vips_thumbnail: leave >= 2x for lanczos3 */
+	IMGB_SHRINK_FINE,	  /* leave >= 1.5x for lanczos3 */
+	IMGB_SHRINK_FAST	  /* sharp's fastShrinkOnLoad rule */
 };
 
 typedef struct {
 	int fail_on;	    /* VipsFailOn */
 	int strategy;	    /* IMGB_PER_VARIANT, IMGB_SHARED_DECODE */
-	int shrink_on_load; /* IMGB_SHRINK_* */
+	int shrink_on_load; /* IMGB_SHRINK_*: one policy for every variant,
+			     * or IMGB_SHRINK_VARIANT */
 } imgb_options;
 
 typedef struct {
@@ -54,6 +57,7 @@ typedef struct {
 	int quality;	   /* 1..100; 0 for the encoder's default */
 	int keep_metadata;
 	int effort; /* AVIF/WebP encoder effort, -1 for the default */
+	int shrink_on_load; /* IMGB_SHRINK_NONE, _FINE or _FAST */
 
 	/* Out: out is g_malloc()ed, the caller frees it with imgb_free. */
 	void *out;
@@ -67,6 +71,10 @@ typedef struct {
  * empty. buf is only read during the call. */
 int imgb_render(int loader, const void *buf, size_t len,
 	const imgb_options *opt, imgb_variant *vs, int n);
+
+/* imgb_jpeg_shrink is the JPEG shrink-on-load factor (1, 2, 4, 8) for an
+ * overall shrink under policy (IMGB_SHRINK_*). */
+int imgb_jpeg_shrink(double shrink, int policy);
 
 /* imgb_free frees a variant's output. */
 void imgb_free(void *p);

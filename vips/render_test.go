@@ -20,7 +20,8 @@ var configs = []struct {
 }{
 	{"per-variant", options{FailOnTruncated, PerVariant, shrinkLibvips}},
 	{"shared-decode", options{FailOnTruncated, SharedDecode, shrinkLibvips}},
-	{"shared-decode-fast-shrink", options{FailOnTruncated, SharedDecode, shrinkFast}},
+	{"shared-decode-fine-shrink", options{FailOnTruncated, SharedDecode, shrinkFine}},
+	{"shared-decode-sharp-rule", options{FailOnTruncated, SharedDecode, shrinkFast}},
 }
 
 // renderAll renders variants in every config and checks every output
