@@ -84,3 +84,35 @@ func TestOutputKeyTooLong(t *testing.T) {
 		t.Fatal("long prefix accepted")
 	}
 }
+
+// TestShrinkOnLoadNormalize: "fast" is the default, spelled or not, so a
+// recipe that names it keeps the default's hash (its outputs are the same
+// bytes); "fine" and "off" change the outputs and so the hash; anything
+// else is refused with the values that are allowed.
+func TestShrinkOnLoadNormalize(t *testing.T) {
+	base := Recipe{Name: "r", Variants: []Variant{{Name: "v", Width: 512, Format: FormatJPEG}}}
+	hash := func(s string) (string, error) {
+		r := base
+		r.Variants = []Variant{base.Variants[0]}
+		r.Variants[0].ShrinkOnLoad = s
+		if err := r.Normalize(); err != nil {
+			return "", err
+		}
+		return r.Hash(), nil
+	}
+	def, err := hash("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := hash(ShrinkFast); err != nil || h != def {
+		t.Errorf(`"fast": hash %s, err %v; want the default's %s`, h, err, def)
+	}
+	for _, s := range []string{ShrinkFine, ShrinkOff} {
+		if h, err := hash(s); err != nil || h == def {
+			t.Errorf("%q: hash %s, err %v; want a hash other than the default's", s, h, err)
+		}
+	}
+	if _, err := hash("fastest"); err == nil || !strings.Contains(err.Error(), "fast, fine, off") {
+		t.Errorf(`"fastest": error %v, want one naming fast, fine, off`, err)
+	}
+}

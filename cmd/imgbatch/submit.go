@@ -81,7 +81,7 @@ func planFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "ext", Usage: "only keys with these extensions (e.g. --ext jpg,jpeg,png)"},
 		&cli.StringFlag{Name: "output-bucket", EnvVars: []string{"IMGBATCH_OUTPUT_BUCKET"}, Usage: "bucket for the variants"},
 		&cli.StringFlag{Name: "output-prefix", EnvVars: []string{"IMGBATCH_OUTPUT_PREFIX"}, Usage: "prefix of the variants: <prefix>/<variant>/<source key without extension>.<ext>"},
-		&cli.StringFlag{Name: "recipe", EnvVars: []string{"IMGBATCH_RECIPE"}, Usage: "recipe file (JSON or YAML: {name, variants: [{name, width, height, fit, format, quality}]})"},
+		&cli.StringFlag{Name: "recipe", EnvVars: []string{"IMGBATCH_RECIPE"}, Usage: "recipe file (JSON or YAML: {name, variants: [{name, width, height, fit, format, quality, upscale, smartCrop, keepMetadata, shrinkOnLoad: fast|fine|off}]})"},
 		&cli.StringSliceFlag{Name: "variant", Usage: "a variant as name:WIDTHxHEIGHT[:format[:quality[:fit]]], e.g. thumb:256x256:webp:75 (repeatable; replaces the recipe's variants)"},
 		&cli.IntFlag{Name: "shard-size", Value: batch.DefaultShardSize, Usage: "items per shard (a shard is the unit of claim, checkpoint and retry)"},
 		&cli.StringFlag{Name: "shard-bytes", Usage: "also cut a shard once it holds this many source bytes, e.g. 2GiB (needs sizes in the manifest: inventory, listing, jsonl)"},
