@@ -70,13 +70,14 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## bench: the standard benchmark into bench/results/latest/ (photos: 12 MP JPEG -> 512 px JPEG q80;
-##        pools 1 and 2; process + pipeline vs vipsthumbnail and sharp), all on the pinned libvips
+## bench: the standard benchmark into bench/results/latest/ (photos: 12 MP JPEG -> 512 px JPEG q80
+##        and the default recipe, thumb 256 + web 1280; pool 2; process + pipeline vs vipsthumbnail
+##        and sharp at both its settings; PSNR/SSIM against a full-decode lanczos3 reference), all on the pinned libvips
 ##        (the vipsthumbnail and vips commands in $(LIBVIPS_PREFIX)/bin are built on it).
 ##        BENCH_ARGS adds flags (imgbatch bench --help); BENCH_GO=1 also runs the Go benchmarks
 ##        of every package.
 bench: build
-	$(BIN) bench --name latest --cache-dir .cache/bench --pool 1,2 --compare vipsthumbnail,sharp --repeat 2 $(BENCH_ARGS)
+	$(BIN) bench --name latest --cache-dir .cache/bench --pool 2 --recipe single,default --compare vipsthumbnail,sharp --repeat 3 --quality 30 $(BENCH_ARGS)
 	@if [ -n "$(BENCH_GO)" ]; then $(GO) test -run '^$$' -bench . -benchmem ./...; fi
 
 ## chaos: the long reliability suite (kills, S3 faults, duplicates, hostile keys and images);
