@@ -298,7 +298,7 @@ func processOne(path string, idx int, spec ChildSpec, st *stageTimes, buf *[]byt
 	if err != nil {
 		return in, 0, err
 	}
-	rs, err := vips.Render(data, info.Format, spec.variants())
+	rs, err := worker.Render(context.Background(), data, info, spec.variants(), worker.RenderOptions{MaxPixels: spec.MaxPixels})
 	t3 := time.Now()
 	st.add("render", t3.Sub(t2))
 	if err != nil {

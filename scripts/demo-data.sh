@@ -2,6 +2,7 @@
 # Prepares the demo dataset deterministically under $1 (default .cache/demo):
 #   photos/  real photos and renders from Debian's plasma-workspace-wallpapers
 #            (downloaded with apt-get download and unpacked with dpkg -x, not installed)
+#   photos/iphone/IMG_0001.HEIC  an iPhone-style HEIC from testdata/heic (decoded by the HEIC helper)
 #   broken/  hostile and broken files from testdata/bad-images (reject and either cases)
 set -euo pipefail
 out=${1:-.cache/demo}
@@ -29,4 +30,9 @@ if [ ! -d "$out/photos" ]; then
   done
   rm -rf "$out" && mv "$out.tmp" "$out"
 fi
+# A HEIC as an iPhone writes it (HEVC, irot, EXIF orientation, Display P3 profile, thumbnail):
+# the linked libvips has no HEVC decoder, so the HEIC helper decodes it (libheif1 + libde265;
+# README "HEIC"). Copied on every run, so an existing dataset gets it too.
+mkdir -p "$out/photos/iphone"
+cp "$here/testdata/heic/iphone-p3-rot90-64x96.heic" "$out/photos/iphone/IMG_0001.HEIC"
 echo "demo dataset: $(find "$out/photos" -type f | wc -l) photos, $(find "$out/broken" -type f | wc -l) broken files in $out"

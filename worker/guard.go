@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/imgbatch/imgbatch/sniff"
-	"github.com/imgbatch/imgbatch/vips"
 )
 
 // guard decides from the source's bytes alone, before libvips sees any of
@@ -30,10 +29,10 @@ func (w *Worker) guard(data []byte) (sniff.Info, error) {
 		return info, itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "%v", err)
 	}
 	// The allow-list names what imgbatch accepts; this libvips build may
-	// still lack a decoder (HEIF needs libheif with an HEVC plugin).
-	if !vips.Supported(info.Format) {
-		return info, itemErr(CodeUnsupported, http.StatusUnsupportedMediaType,
-			"unsupported format: %s: this libvips build (%s) cannot decode it", info.Format, vips.Version())
+	// still lack a decoder (HEIF needs libheif with an HEVC plugin), which
+	// the HEIC helper stands in for unless it is off (Decodable).
+	if ok, why := Decodable(info.Format, w.renderOptions()); !ok {
+		return info, itemErr(CodeUnsupported, http.StatusUnsupportedMediaType, "unsupported format: %s: %s", info.Format, why)
 	}
 	// One frame as a decoder allocates it: the canvas, which a GIF frame
 	// placed past the logical screen enlarges (libvips 8.14 aborts the whole

@@ -26,7 +26,7 @@ func hangOn(marker string, release <-chan struct{}, started *atomic.Int32) rende
 			<-release
 			return nil, errors.New("released")
 		}
-		return renderVips(ctx, src, info, vs)
+		return Render(ctx, src, info, vs, RenderOptions{})
 	}
 }
 
@@ -141,7 +141,7 @@ func TestCancelLeavesNoResult(t *testing.T) {
 			<-ctx.Done() // a render that honours cancellation
 			return nil, ctx.Err()
 		}
-		return renderVips(ctx, src, info, vs)
+		return Render(ctx, src, info, vs, RenderOptions{})
 	}
 	img := photo(t, 120, 90, false)
 	keys := []string{"a.jpg", "slow1.jpg", "b.jpg", "slow2.jpg", "c.jpg"}

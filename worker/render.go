@@ -2,10 +2,14 @@ package worker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/heic"
 	"github.com/imgbatch/imgbatch/sniff"
 	"github.com/imgbatch/imgbatch/vips"
 )
@@ -16,20 +20,82 @@ import (
 // cannot be interrupted).
 type renderFunc func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant) ([]vips.Result, error)
 
-// renderVips is the production renderFunc: vips.Render opens the source
-// with the libvips loader of its sniffed format (never libvips' own format
-// detection), decodes it once with shrink-on-load and makes every variant.
-func renderVips(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant) ([]vips.Result, error) {
+// RenderOptions is what Render needs besides the image.
+type RenderOptions struct {
+	// HEIC decodes HEVC-coded HEIF in a helper process when libvips cannot
+	// (nil: heic.Default(), on unless IMGBATCH_HEIC=off).
+	HEIC *heic.Decoder
+	// Limits of the helper: the pixel budget, checked again from libheif's
+	// view of the header before decoding, the source byte cap and the
+	// helper's CPU-time limit (the caller's ctx is its deadline).
+	MaxPixels      int64
+	MaxSourceBytes int64
+	CPUTime        time.Duration
+}
+
+func (o RenderOptions) decoder() *heic.Decoder {
+	if o.HEIC != nil {
+		return o.HEIC
+	}
+	return heic.Default()
+}
+
+// viaHelper reports whether a source of format f is decoded by the HEIC
+// helper: HEIF (HEVC) when the running libvips cannot decode it, as
+// sharp's npm build cannot. AVIF always stays in libvips.
+func viaHelper(f sniff.Format) bool { return f == sniff.HEIF && !vips.Supported(sniff.HEIF) }
+
+// Decodable reports whether Render can decode format f with these options:
+// the running libvips decodes it, or it goes to the HEIC helper and that is
+// on. why says what to do about a refusal.
+func Decodable(f sniff.Format, o RenderOptions) (ok bool, why string) {
+	if vips.Supported(f) {
+		return true, ""
+	}
+	if viaHelper(f) {
+		if o.decoder().Enabled() {
+			return true, ""
+		}
+		return false, fmt.Sprintf("this libvips build (%s) cannot decode HEVC and HEIC decoding is off (--heic=off or IMGBATCH_HEIC=off): turn it on with --heic=on where Debian's libheif1 and libde265-0 are installed", vips.Version())
+	}
+	return false, fmt.Sprintf("this libvips build (%s) cannot decode it", vips.Version())
+}
+
+// Render makes every variant of one guarded source: the render stage of
+// the worker and of the bench's process mode. Sources go to vips.Render
+// with their sniffed format, except HEIF that this libvips cannot decode
+// (viaHelper): the HEIC helper decodes those in a separate, limited
+// process to an upright TIFF with the source's ICC profile, and libvips
+// renders that (same ICC import, resize and encoders; no EXIF orientation
+// applied twice). A helper failure is a *heic.Error.
+func Render(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, o RenderOptions) ([]vips.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return vips.Render(src, info.Format, vs)
+	if !viaHelper(info.Format) {
+		return vips.Render(src, info.Format, vs)
+	}
+	tiff, err := o.decoder().Decode(ctx, src, heic.Limits{
+		MaxPixels: o.MaxPixels, MaxInputBytes: o.MaxSourceBytes, CPUTime: o.CPUTime,
+		ExpectedPixels: int64(info.Width) * int64(info.Height),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return vips.Render(tiff, sniff.TIFF, vs)
 }
 
 // renderErr turns a libvips failure on a guarded image into the item's
 // error: a loader this libvips build lacks (HEIF without a decoder plugin,
 // for instance) is UnsupportedFormat, anything else CorruptImage.
 func renderErr(info sniff.Info, err error) error {
+	var he *heic.Error
+	if errors.As(err, &he) {
+		return heicErr(info, he)
+	}
 	msg := oneLine(err)
 	low := strings.ToLower(msg)
 	unsupported := strings.Contains(low, "not in a known format") || strings.Contains(low, "is not a known file format") ||
@@ -51,4 +117,27 @@ func renderErr(info sniff.Info, err error) error {
 		return itemErr(CodeInternal, http.StatusInternalServerError, "%s %dx%d: %s", info.Format, info.Width, info.Height, msg)
 	}
 	return itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "corrupt %s %dx%d: %s", info.Format, info.Width, info.Height, msg)
+}
+
+// heicErr maps a failure of the HEIC helper to the item's error class.
+func heicErr(info sniff.Info, e *heic.Error) error {
+	what := fmt.Sprintf("%s %dx%d", info.Format, info.Width, info.Height)
+	msg := oneLine(e)
+	switch e.Kind {
+	case heic.KindCorrupt:
+		return itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "corrupt %s: %s", what, msg)
+	case heic.KindCrashed:
+		// A decoder that crashes on a file is almost always fed a hostile or
+		// broken one; the worker is unharmed (separate process).
+		return itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "%s: the HEIC decoder crashed on it: %s", what, msg)
+	case heic.KindTooManyPixels:
+		return itemErr(CodeTooManyPix, http.StatusRequestEntityTooLarge, "image too large: %s: %s", what, msg)
+	case heic.KindMemory:
+		return itemErr(CodeTooManyPix, http.StatusRequestEntityTooLarge, "%s: the HEIC decoder needed more memory than its limit: %s", what, msg)
+	case heic.KindUnsupported:
+		return itemErr(CodeUnsupported, http.StatusUnsupportedMediaType, "%s: %s", what, msg)
+	case heic.KindTimeout:
+		return itemErr(CodeTimeout, http.StatusRequestTimeout, "%s: %s", what, msg)
+	}
+	return itemErr(CodeInternal, http.StatusInternalServerError, "%s: %s", what, msg)
 }

@@ -23,6 +23,8 @@ import (
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
+	"github.com/imgbatch/imgbatch/heic"
+	"github.com/imgbatch/imgbatch/sniff"
 	"github.com/imgbatch/imgbatch/vips"
 )
 
@@ -48,7 +50,10 @@ type Config struct {
 	S3Timeout        time.Duration // one S3 request, SDK retries included (default 5 min)
 	Incremental      bool          // skip items whose outputs carry this source ETag and recipe hash
 	CacheControl     string        // Cache-Control of outputs (default DefaultCacheControl)
-	Log              *slog.Logger
+	// HEIC decodes HEVC-coded HEIF in a helper process when libvips cannot
+	// (default heic.Default(): on unless IMGBATCH_HEIC=off; --heic).
+	HEIC *heic.Decoder
+	Log  *slog.Logger
 }
 
 // Defaults of Config.
@@ -110,6 +115,9 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
+	if c.HEIC == nil {
+		c.HEIC = heic.Default()
+	}
 }
 
 // Worker processes tasks; it implements batch.Processor.
@@ -117,7 +125,18 @@ type Worker struct {
 	s3     S3API
 	cfg    Config
 	stuck  atomic.Int32 // libvips calls abandoned past their deadline and still running
-	render renderFunc   // renderVips; tests replace it
+	render renderFunc   // renderImage; tests replace it
+}
+
+// renderOptions are the worker's options of Render.
+func (w *Worker) renderOptions() RenderOptions {
+	return RenderOptions{HEIC: w.cfg.HEIC, MaxPixels: w.cfg.MaxPixels, MaxSourceBytes: w.cfg.MaxSourceBytes, CPUTime: w.cfg.ItemTimeout}
+}
+
+// renderImage is the production renderFunc: Render with the worker's
+// options.
+func (w *Worker) renderImage(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant) ([]vips.Result, error) {
+	return Render(ctx, src, info, vs, w.renderOptions())
 }
 
 // New makes a worker. It starts libvips (vips.Start, with
@@ -125,7 +144,9 @@ type Worker struct {
 func New(client S3API, cfg Config) *Worker {
 	cfg.defaults()
 	vips.Start(vips.Config{Concurrency: 1, Log: cfg.Log})
-	return &Worker{s3: client, cfg: cfg, render: renderVips}
+	w := &Worker{s3: client, cfg: cfg}
+	w.render = w.renderImage
+	return w
 }
 
 // job is one item moving through the stages.

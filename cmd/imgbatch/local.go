@@ -22,6 +22,7 @@ import (
 
 	"github.com/imgbatch/imgbatch/batch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
+	"github.com/imgbatch/imgbatch/heic"
 	"github.com/imgbatch/imgbatch/localstack"
 	"github.com/imgbatch/imgbatch/worker"
 )
@@ -58,6 +59,7 @@ Examples:
 			&cli.BoolFlag{Name: "schedule-now", Usage: "fire the template's EventBridge Scheduler schedule once, now: its planner job plans the objects new since the last scheduled run and starts them"},
 			&cli.StringFlag{Name: "scheduled-time", Usage: "with --schedule-now: the firing's scheduled time (RFC 3339; default now)"},
 			&cli.StringSliceFlag{Name: "child-env", Usage: "extra NAME=VALUE for the children (e.g. IMGBATCH_PROCESSORS=1)"},
+			heicFlag,
 		),
 		Action: localAction,
 	}
@@ -79,8 +81,12 @@ func localAction(c *cli.Context) error {
 	}
 	// The children share this machine: each gets its share of the CPUs as
 	// image goroutines (on Batch each child has its own vCPUs).
+	if _, err := heicDecoder(c); err != nil {
+		return err
+	}
 	childEnv := []string{"IMGBATCH_LOG_FORMAT=json", "IMGBATCH_POLL=1s",
-		fmt.Sprintf("IMGBATCH_PROCESSORS=%d", max(1, worker.UsableCPUs()/width))}
+		fmt.Sprintf("IMGBATCH_PROCESSORS=%d", max(1, worker.UsableCPUs()/width)),
+		heic.EnvMode + "=" + c.String("heic")}
 	st, err := localstack.Start(localstack.Options{
 		Dir: c.String("dir"), Width: width, ChildOutput: childOut, Log: log,
 		ChildEnv: append(childEnv, c.StringSlice("child-env")...),

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"image"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imgbatch/imgbatch/heic"
 	"github.com/imgbatch/imgbatch/sniff"
 )
 
@@ -26,6 +28,25 @@ func TestMain(m *testing.M) {
 		os.Exit(run(os.Args, os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
+}
+
+// heicDecodable reports whether this machine decodes HEVC HEIC: the HEIC
+// helper (this binary as imgbatch heif-decode) finds an HEVC-capable
+// libheif. The libvips imgbatch links has no HEVC decoder.
+func heicDecodable(t *testing.T) bool {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &heic.Decoder{Command: []string{exe, "heif-decode"}, Env: append(os.Environ(), "IMGBATCH_BE_MAIN=1")}
+	v, err := d.Probe(context.Background())
+	if err != nil {
+		t.Logf("no HEIC in the dataset: %v", err)
+		return false
+	}
+	t.Logf("HEIC helper: %s", v)
+	return true
 }
 
 type goodImage struct {
@@ -70,6 +91,18 @@ func writeDataset(t *testing.T, dir string) (good []goodImage, bad map[string]st
 	mk("photos/with space/ünïcode + plus.jpg", 640, 480, false)
 	mk("graphics/chart.png", 500, 250, true)
 	mk("graphics/icon.PNG", 96, 96, true)
+	// An iPhone-style HEIC (HEVC; irot, EXIF orientation, Display P3,
+	// thumbnail): decoded by the HEIC helper where libvips cannot.
+	if heicDecodable(t) {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "heic", "iphone-p3-rot90-64x96.heic"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "photos", "iphone.heic"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		good = append(good, goodImage{"photos/iphone.heic", 64, 96})
+	}
 
 	bad = map[string]string{
 		"broken/empty.jpg":                                 "EmptySource",

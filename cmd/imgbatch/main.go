@@ -131,6 +131,7 @@ Environment: every flag with an env var in its help can be set that way
 			completionCommand(),
 			benchCommand(),
 			versionCommand(),
+			heifDecodeCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
 	}

@@ -64,6 +64,7 @@ Example (what Batch runs; locally "imgbatch local" sets all of this up):
 			&cli.DurationFlag{Name: "grace", Value: batch.DefaultGrace, EnvVars: []string{"IMGBATCH_GRACE"}, Usage: "after SIGTERM: time for work in flight before checkpoint and exit 75"},
 			&cli.DurationFlag{Name: "poll", Value: 5 * time.Second, EnvVars: []string{"IMGBATCH_POLL"}, Usage: "how often a child with nothing to claim looks for expired leases and the run's end"},
 			&cli.BoolFlag{Name: "no-linger", EnvVars: []string{"IMGBATCH_NO_LINGER"}, Usage: "exit when nothing is left to claim instead of waiting to steal expired leases"},
+			heicFlag,
 		},
 		Action: workAction,
 	}
@@ -92,18 +93,23 @@ func workAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	heicDec, err := heicDecoder(c)
+	if err != nil {
+		return err
+	}
 	vips.Start(vips.Config{Concurrency: 1, Log: log})
 	wcfg := worker.Config{
 		Processors: c.Int("processors"), Fetchers: c.Int("fetchers"), Uploaders: c.Int("uploaders"),
 		MaxPixels: c.Int64("max-pixels"), MaxTotalPixels: c.Int64("max-total-pixels"),
 		MaxSourceBytes: c.Int64("max-source-bytes"), MaxInFlightBytes: c.Int64("max-inflight-bytes"),
 		ItemTimeout: c.Duration("item-timeout"), S3Timeout: c.Duration("s3-timeout"), CacheControl: c.String("cache-control"),
-		Incremental: c.Bool("incremental"), Log: log,
+		Incremental: c.Bool("incremental"), HEIC: heicDec, Log: log,
 	}
 	gogc := worker.DefaultGC()
 	p, f, u := wcfg.Sizes()
 	log.Info("worker starting", "libvips", vips.Version(), "processors", p, "fetchers", f, "uploaders", u, "gogc", gogc,
 		"usableCPUs", worker.UsableCPUs(), "maxInflightBytes", wcfg.MaxInFlightBytes, "itemTimeout", wcfg.ItemTimeout.String(), "arraySize", me.ArraySize)
+	logHEIC(c.Context, log, heicDec)
 
 	var n batch.Notifier = noNotifier{}
 	if bus := c.String("event-bus"); bus != "" {
