@@ -37,12 +37,18 @@ static int imgb_sandbox(void) {
 		DENY(__NR_open), DENY(__NR_creat), DENY(__NR_fork), DENY(__NR_vfork), DENY(__NR_mkdir), DENY(__NR_rmdir),
 		DENY(__NR_unlink), DENY(__NR_rename), DENY(__NR_link), DENY(__NR_symlink), DENY(__NR_chmod), DENY(__NR_chown),
 #endif
-		DENY(__NR_openat), DENY(__NR_openat2), DENY(__NR_open_by_handle_at), DENY(__NR_name_to_handle_at),
-		DENY(__NR_mkdirat), DENY(__NR_unlinkat), DENY(__NR_renameat), DENY(__NR_renameat2), DENY(__NR_linkat),
+		DENY(__NR_openat), DENY(__NR_open_by_handle_at), DENY(__NR_name_to_handle_at),
+		DENY(__NR_mkdirat), DENY(__NR_unlinkat), DENY(__NR_renameat2), DENY(__NR_linkat),
 		DENY(__NR_symlinkat), DENY(__NR_fchmodat), DENY(__NR_fchownat), DENY(__NR_truncate), DENY(__NR_mount),
 		DENY(__NR_socket), DENY(__NR_socketpair), DENY(__NR_connect), DENY(__NR_bind), DENY(__NR_listen),
 		DENY(__NR_accept), DENY(__NR_accept4), DENY(__NR_execve), DENY(__NR_execveat), DENY(__NR_ptrace),
 		DENY(__NR_process_vm_readv), DENY(__NR_process_vm_writev), DENY(__NR_kill), DENY(__NR_memfd_create),
+#ifdef __NR_openat2
+		DENY(__NR_openat2),
+#endif
+#ifdef __NR_renameat
+		DENY(__NR_renameat),
+#endif
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
 	struct sock_fprog prog = { .len = (unsigned short)(sizeof f / sizeof f[0]), .filter = f };
