@@ -87,6 +87,10 @@ type Limits struct {
 	// ExpectedPixels, when known from the header (sniff), sizes the output
 	// buffer once instead of growing it.
 	ExpectedPixels int64
+	// Shrink reduces the decoded image by this integer factor in the
+	// helper (a k × k box mean) before it is written: what shrink-on-load
+	// is to a JPEG. 0 or 1: full size.
+	Shrink int
 }
 
 // EnvMode is the environment variable that turns HEIC decoding on or off
@@ -187,13 +191,14 @@ func (d *Decoder) Decode(ctx context.Context, src []byte, lim Limits) ([]byte, e
 	ctx, cancel := context.WithTimeout(ctx, lim.WallTime)
 	defer cancel()
 	cfg := &HelperConfig{MaxPixels: lim.MaxPixels, MaxInputBytes: lim.MaxInputBytes,
-		CPUSeconds: int((lim.CPUTime + time.Second - 1) / time.Second), MaxMemory: lim.MaxMemory}
+		CPUSeconds: int((lim.CPUTime + time.Second - 1) / time.Second), MaxMemory: lim.MaxMemory, Shrink: lim.Shrink}
 	// The most the helper may write: RGBA pixels, an ICC profile (libheif's
 	// is capped at 16 MiB in the helper) and the TIFF header.
 	maxOut := lim.MaxPixels*4 + 16<<20 + 4096
 	hint := int64(0)
 	if lim.ExpectedPixels > 0 && lim.ExpectedPixels <= lim.MaxPixels {
-		hint = lim.ExpectedPixels*4 + 64<<10
+		k := int64(max(lim.Shrink, 1))
+		hint = lim.ExpectedPixels*4/(k*k) + 64<<10
 	}
 	return d.run(ctx, src, cfg, maxOut, hint)
 }

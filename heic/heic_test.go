@@ -399,3 +399,56 @@ func TestHelperMessage(t *testing.T) {
 		}
 	}
 }
+
+func TestShrinkRows(t *testing.T) {
+	// RGB 5x3 by 2: 3x2, edge blocks averaged over what they hold.
+	rgb := [][]byte{
+		{10, 0, 0, 20, 0, 0, 30, 0, 0, 40, 0, 0, 50, 0, 0},
+		{30, 0, 0, 40, 0, 0, 50, 0, 0, 60, 0, 0, 70, 0, 0},
+		{100, 0, 0, 100, 0, 0, 100, 0, 0, 100, 0, 0, 200, 0, 9},
+	}
+	var got [][]byte
+	emit := func(r []byte) error { got = append(got, bytes.Clone(r)); return nil }
+	rows := func(src [][]byte) func(func([]byte) error) error {
+		return func(fn func([]byte) error) error {
+			for _, r := range src {
+				if err := fn(r); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	if err := shrinkRows(5, 3, 3, 2, rows(rgb), emit); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]byte{{25, 0, 0, 45, 0, 0, 60, 0, 0}, {100, 0, 0, 100, 0, 0, 200, 0, 9}}
+	if len(got) != 2 || !bytes.Equal(got[0], want[0]) || !bytes.Equal(got[1], want[1]) {
+		t.Errorf("RGB: got %v, want %v", got, want)
+	}
+	// RGBA: a transparent pixel lends no colour.
+	got = nil
+	rgba := [][]byte{{255, 0, 0, 255, 0, 255, 0, 0}}
+	if err := shrinkRows(2, 1, 4, 2, rows(rgba), emit); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[0], []byte{255, 0, 0, 128}) {
+		t.Errorf("RGBA: got %v, want [255 0 0 128]", got[0])
+	}
+}
+
+func TestDecodeShrink(t *testing.T) {
+	needLibheif(t)
+	d := testDecoder(t, "heif-decode")
+	out, err := d.Decode(context.Background(), readTestdata(t, "iphone-p3-rot90-64x96.heic"), Limits{MaxPixels: 10_000, Shrink: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := readTIFF(t, out)
+	if im.w != 16 || im.h != 24 || len(im.icc) == 0 {
+		t.Fatalf("shrunk by 4: %dx%d (ICC %d bytes), want 16x24 with the ICC profile", im.w, im.h, len(im.icc))
+	}
+	if !isRed(im.at(14, 1)) || isRed(im.at(1, 22)) {
+		t.Errorf("shrunk: red corner not top right: %v %v", im.at(14, 1), im.at(1, 22))
+	}
+}

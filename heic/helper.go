@@ -53,6 +53,7 @@ type HelperConfig struct {
 	CPUSeconds    int   // RLIMIT_CPU: the kernel kills the helper past it
 	MaxMemory     int64 // address space allowed above the start-up size (0: from the image's pixels)
 	Probe         bool  // only report libheif's version and whether it decodes HEVC
+	Shrink        int   // box-filter the decoded image by this integer factor (1: none)
 }
 
 func (c *HelperConfig) args() []string {
@@ -64,6 +65,9 @@ func (c *HelperConfig) args() []string {
 	if c.Probe {
 		a = append(a, "--probe")
 	}
+	if c.Shrink > 1 {
+		a = append(a, "--shrink", strconv.Itoa(c.Shrink))
+	}
 	return a
 }
 
@@ -73,6 +77,7 @@ func (c *HelperConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.CPUSeconds, "cpu-seconds", 60, "CPU-time limit (RLIMIT_CPU); the kernel kills the helper past it")
 	fs.Int64Var(&c.MaxMemory, "max-memory", 0, "bytes of address space allowed above the helper's own (default: 24 per pixel + 128 MiB)")
 	fs.BoolVar(&c.Probe, "probe", false, "print libheif's version and whether it decodes HEVC, then exit")
+	fs.IntVar(&c.Shrink, "shrink", 1, "write the image reduced by this integer factor (mean of each block, alpha-weighted): the decode's shrink-on-load")
 }
 
 // HelperUsage describes the helper's flags (for `imgbatch heif-decode --help`).
@@ -177,12 +182,21 @@ func RunHelper(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if alpha {
 		channels = 4
 	}
-	ow, oh := j.decodedSize()
+	dw, dh := j.decodedSize()
+	k := max(c.Shrink, 1)
+	ow, oh := (dw+k-1)/k, (dh+k-1)/k
 	out := bufio.NewWriterSize(stdout, 1<<20)
 	if err := writeTIFFHeader(out, ow, oh, channels, j.icc()); err != nil {
 		return fail(exitCorrupt, "corrupt", "%v", err)
 	}
-	if err := j.rows(channels, func(row []byte) error { _, err := out.Write(row); return err }); err != nil {
+	write := func(row []byte) error { _, err := out.Write(row); return err }
+	rows := func(fn func([]byte) error) error { return j.rows(channels, fn) }
+	if k > 1 {
+		err = shrinkRows(dw, dh, channels, k, rows, write)
+	} else {
+		err = rows(write)
+	}
+	if err != nil {
 		return fail(exitUsage, "internal", "write: %v", err)
 	}
 	if err := out.Flush(); err != nil {

@@ -53,7 +53,8 @@ func TestHEIC(t *testing.T) {
 	s := newTestS3(t, "src", "out")
 	w := newTestWorker(s, Config{})
 	run := testRun(t)
-	keys := []string{"iphone.heic", "plain.heic", "alpha.heic"}
+	keys := []string{"iphone.heic", "plain.heic", "alpha.heic", "grey.heic"}
+	s.put(t, "src", "grey.heic", heicTestdata(t, "grey-4096x4096.heic")) // 16.8 MP: shrunk ×21 in the helper
 	s.put(t, "src", "iphone.heic", heicTestdata(t, "iphone-p3-rot90-64x96.heic"))
 	s.put(t, "src", "plain.heic", heicTestdata(t, "plain-64x48.heic"))
 	s.put(t, "src", "alpha.heic", heicTestdata(t, "alpha-48x32.heic"))
@@ -72,6 +73,9 @@ func TestHEIC(t *testing.T) {
 				t.Errorf("%s: %s is %+v (%v), result says %dx%d", k, out.Key, info, err, out.Width, out.Height)
 			}
 		}
+	}
+	if g := o.results[3].Outputs; g[0].Width != 64 || g[0].Height != 64 || g[1].Width != 96 || g[1].Height != 96 {
+		t.Errorf("grey 4096x4096: outputs %+v, want 64x64 and 96x96", g)
 	}
 	// The iPhone-style file is 64x96 upright (64x64 box: 43x64), its red
 	// corner top right; its EXIF orientation applied again would turn it
@@ -151,6 +155,29 @@ func TestHEICErrorClasses(t *testing.T) {
 		ie, ok := err.(*ItemError)
 		if !ok || ie.Code != want || !strings.Contains(ie.Msg, "4032x3024") {
 			t.Errorf("%s: %v, want %s", k, err, want)
+		}
+	}
+}
+
+func TestHEICShrink(t *testing.T) {
+	v := func(w, h int, fit string) imgbatch.Variant { return imgbatch.Variant{Width: w, Height: h, Fit: fit} }
+	for _, c := range []struct {
+		w, h int
+		vs   []imgbatch.Variant
+		want int
+	}{
+		{4032, 3024, []imgbatch.Variant{v(256, 256, imgbatch.FitInside)}, 7},                                    // 576x432 ≥ 2 × 256x192
+		{4032, 3024, []imgbatch.Variant{v(256, 256, imgbatch.FitInside), v(1280, 1280, imgbatch.FitInside)}, 1}, // 1280 needs 2560 wide
+		{8064, 6048, []imgbatch.Variant{v(1280, 1280, imgbatch.FitInside)}, 3},
+		{4032, 3024, []imgbatch.Variant{v(256, 256, imgbatch.FitCover)}, 5},    // cover: 341x256 → ≥ 2× of 3024/256
+		{4032, 3024, []imgbatch.Variant{v(0, 100, imgbatch.FitInside)}, 15},    // height only
+		{4032, 3024, []imgbatch.Variant{v(100, 0, imgbatch.FitInside)}, 20},    // width only
+		{4032, 3024, []imgbatch.Variant{v(8000, 8000, imgbatch.FitInside)}, 1}, // upscaling
+		{4032, 3024, []imgbatch.Variant{{Width: 256, Height: 256, Fit: imgbatch.FitInside, ShrinkOnLoad: imgbatch.ShrinkOff}}, 1},
+		{0, 0, []imgbatch.Variant{v(256, 256, imgbatch.FitInside)}, 1},
+	} {
+		if got := heicShrink(c.w, c.h, c.vs); got != c.want {
+			t.Errorf("heicShrink(%dx%d, %+v) = %d, want %d", c.w, c.h, c.vs, got, c.want)
 		}
 	}
 }
