@@ -226,6 +226,7 @@ func (t *tally) into(r *ChildResult) {
 // variant with vips.Render as the worker's render stage does, and write
 // the result.
 func runProcess(ctx context.Context, spec ChildSpec) (ChildResult, error) {
+	worker.DefaultGC() // as `imgbatch work` does (a gogcN or memlimitN lever overrides it)
 	for _, v := range spec.variants() {
 		if err := os.MkdirAll(filepath.Join(spec.OutDir, v.Name), 0o755); err != nil {
 			return ChildResult{}, err
@@ -317,16 +318,17 @@ func processOne(path string, idx int, spec ChildSpec, st *stageTimes, buf *[]byt
 }
 
 // guard is the worker's check of a source before libvips sees it: the
-// format from the magic bytes on the allow-list and decodable by this
-// libvips, one frame within maxPixels, all frames within ten times that.
+// format from the magic bytes on the allow-list and decodable here (by
+// libvips, or HEIC by the heic helper: worker.Decodable), one frame within maxPixels, all frames within ten times that.
 func guard(data []byte, maxPixels int64) (sniff.Info, error) {
 	info, err := sniff.Inspect(data)
-	switch {
-	case err != nil:
+	if err != nil {
 		return info, err
-	case !vips.Supported(info.Format):
-		return info, fmt.Errorf("UnsupportedFormat: libvips %s cannot decode %s", vips.Version(), info.Format)
-	case info.CanvasPixels() > maxPixels || info.Pixels() > 10*maxPixels:
+	}
+	if ok, why := worker.Decodable(info.Format, worker.RenderOptions{}); !ok {
+		return info, fmt.Errorf("UnsupportedFormat: %s: %s", info.Format, why)
+	}
+	if info.CanvasPixels() > maxPixels || info.Pixels() > 10*maxPixels {
 		return info, fmt.Errorf("TooManyPixels: %dx%d x %d pages", info.Width, info.Height, max(info.Pages, 1))
 	}
 	return info, nil
