@@ -3,7 +3,10 @@
 // the running libvips can read ([Supported]), and the one operation
 // imgbatch needs, [Render]: every variant of a source image from one
 // shrink-on-load decode, opened with the loader for the format sniffed
-// from its bytes. No other package imports govips or libvips.
+// from its bytes. No other package of the production path imports govips
+// or libvips; bench uses govips on purpose for what must not share this
+// package's code: the quality reference (a full-size decode resized with
+// lanczos3) and the preparation of its datasets.
 //
 // It builds against one libvips only: the self-contained 8.18 build that
 // sharp publishes on npm, pinned and installed by scripts/libvips-npm.sh
