@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 const repoRoot = ".."
@@ -406,9 +408,7 @@ func TestBuildScriptsRefuseMisuse(t *testing.T) {
 
 func TestDeployMakefile(t *testing.T) {
 	mk, err := exec.LookPath("make")
-	if err != nil {
-		t.Skip("make not installed")
-	}
+	testutil.Need(t, "make", err)
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(mk, append([]string{"-f", "deploy.mk"}, args...)...)
 		cmd.Dir = repoRoot

@@ -23,6 +23,8 @@ import (
 	ebsdk "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -720,9 +722,7 @@ func TestAWSCLIPutEvents(t *testing.T) {
 		t.Skip("starts the aws CLI (slow)")
 	}
 	awsCLI, err := exec.LookPath("aws")
-	if err != nil {
-		t.Skip("aws CLI not installed")
-	}
+	testutil.Need(t, "the aws CLI (awscli)", err)
 	b := fastBus(BusConfig{})
 	_, srv := testBus(t, b, 0)
 	in := newInbox()

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // TestMain lets the test binary be the helper: Decoder.Command points at
@@ -69,9 +71,8 @@ func testDecoder(t *testing.T, helper string) *Decoder {
 
 func needLibheif(t *testing.T) {
 	t.Helper()
-	if _, err := testDecoder(t, "heif-decode").Probe(context.Background()); err != nil {
-		t.Skipf("no HEVC-capable libheif here: %v", err)
-	}
+	_, err := testDecoder(t, "heif-decode").Probe(context.Background())
+	testutil.Need(t, "an HEVC-capable libheif (libheif1, libde265-0)", err)
 }
 
 func readTestdata(t *testing.T, name string) []byte {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/heic"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/sniff"
 	"github.com/imgbatch/imgbatch/vips"
 )
@@ -40,9 +41,8 @@ func needHEIC(t *testing.T) {
 	if vips.Supported(sniff.HEIF) {
 		return // this libvips decodes HEVC itself
 	}
-	if _, err := (&heic.Decoder{}).Probe(context.Background()); err != nil {
-		t.Skipf("libvips cannot decode HEVC and the HEIC helper cannot either: %v", err)
-	}
+	_, err := (&heic.Decoder{}).Probe(context.Background())
+	testutil.Need(t, "an HEVC decoder (libvips cannot decode HEVC; the HEIC helper needs libheif1, libde265-0)", err)
 }
 
 // TestHEIC: HEVC HEICs, an iPhone-style one among them (irot plus an EXIF

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/imgbatch/imgbatch/heic"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/sniff"
 )
 
@@ -42,6 +43,9 @@ func heicDecodable(t *testing.T) bool {
 	d := &heic.Decoder{Command: []string{exe, "heif-decode"}, Env: append(os.Environ(), "IMGBATCH_BE_MAIN=1")}
 	v, err := d.Probe(context.Background())
 	if err != nil {
+		if testutil.Strict() {
+			t.Fatalf("the HEIC helper finds no HEVC-capable libheif (%v), and make test requires one", err)
+		}
 		t.Logf("no HEIC in the dataset: %v", err)
 		return false
 	}

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 const repoRoot = "../.."
@@ -129,9 +131,7 @@ func TestBuildCacheCannotPickUpAnotherLibvips(t *testing.T) {
 // compile against the same libvips under the same cache keys.
 func TestMakeEnvIsBuildEnv(t *testing.T) {
 	mk, err := exec.LookPath("make")
-	if err != nil {
-		t.Skip("make not installed")
-	}
+	testutil.Need(t, "make", err)
 	get := func(args ...string) map[string]string {
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Dir = repoRoot
