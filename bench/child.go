@@ -21,7 +21,6 @@ import (
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
-	"github.com/imgbatch/imgbatch/sniff"
 	"github.com/imgbatch/imgbatch/vips"
 	"github.com/imgbatch/imgbatch/worker"
 )
@@ -293,13 +292,14 @@ func processOne(path string, idx int, spec ChildSpec, st *stageTimes, buf *[]byt
 		return 0, 0, err
 	}
 	in = int64(len(data))
-	info, err := guard(data, spec.MaxPixels)
+	opts := worker.RenderOptions{MaxPixels: spec.MaxPixels}
+	info, err := worker.Guard(data, spec.MaxPixels, 10*spec.MaxPixels, opts)
 	t2 := time.Now()
 	st.add("guard", t2.Sub(t1))
 	if err != nil {
 		return in, 0, err
 	}
-	rs, err := worker.Render(context.Background(), data, info, spec.variants(), worker.RenderOptions{MaxPixels: spec.MaxPixels})
+	rs, err := worker.Render(context.Background(), data, info, spec.variants(), opts)
 	t3 := time.Now()
 	st.add("render", t3.Sub(t2))
 	if err != nil {
@@ -315,23 +315,6 @@ func processOne(path string, idx int, spec ChildSpec, st *stageTimes, buf *[]byt
 	st.add("write", t4.Sub(t3))
 	st.add("item", t4.Sub(t0))
 	return in, out, nil
-}
-
-// guard is the worker's check of a source before libvips sees it: the
-// format from the magic bytes on the allow-list and decodable here (by
-// libvips, or HEIC by the heic helper: worker.Decodable), one frame within maxPixels, all frames within ten times that.
-func guard(data []byte, maxPixels int64) (sniff.Info, error) {
-	info, err := sniff.Inspect(data)
-	if err != nil {
-		return info, err
-	}
-	if ok, why := worker.Decodable(info.Format, worker.RenderOptions{}); !ok {
-		return info, fmt.Errorf("UnsupportedFormat: %s: %s", info.Format, why)
-	}
-	if info.CanvasPixels() > maxPixels || info.Pixels() > 10*maxPixels {
-		return info, fmt.Errorf("TooManyPixels: %dx%d x %d pages", info.Width, info.Height, max(info.Pages, 1))
-	}
-	return info, nil
 }
 
 // readSource reads a whole file, into *buf when buf is given (growing it
