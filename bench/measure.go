@@ -147,10 +147,14 @@ func startRSSSampler(every time.Duration) *rssSampler {
 	return s
 }
 
+// add starts sampling pid, with a first sample at once: a process that
+// ends within one period (a vipsthumbnail batch of a few small files) is
+// then still in the series and the peak, not missing from them.
 func (s *rssSampler) add(pid int) {
 	s.mu.Lock()
 	s.pids[pid] = true
 	s.mu.Unlock()
+	s.sample()
 }
 
 func (s *rssSampler) remove(pid int) {
