@@ -85,7 +85,9 @@ func TestEachFaultAlone(t *testing.T) {
 	for _, f := range s3fault.Faults {
 		t.Run(string(f), func(t *testing.T) {
 			rate := 0.08
-			if long {
+			if long || f == s3fault.Conflict {
+				// 409 applies to conditional PUTs only (about 40 in a short
+				// run): at 8 % one run in 30 drew none of them.
 				rate = 0.2
 			}
 			rates := map[s3fault.Kind]s3fault.Rates{}
