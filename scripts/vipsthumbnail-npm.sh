@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds libvips' vipsthumbnail (scripts/vipsthumbnail/vipsthumbnail.c, from libvips 8.18.4)
+# Builds libvips' vipsthumbnail (third_party/vipsthumbnail/vipsthumbnail.c, from libvips 8.18.4)
 # against the npm libvips that scripts/libvips-npm.sh installed in PREFIX, into
 # PREFIX/bin/vipsthumbnail: the bench's vipsthumbnail baseline on the same libvips as imgbatch.
 #
@@ -16,7 +16,7 @@ die() { echo "vipsthumbnail-npm.sh: $*" >&2; exit 1; }
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 mkdir -p "$PREFIX/bin"
 # shellcheck disable=SC2046 # pkg-config prints several words on purpose
-cc -O2 -w -DGETTEXT_PACKAGE='"vips8.18"' -Iscripts/vipsthumbnail/shim \
-  $(pkg-config --cflags vips) scripts/vipsthumbnail/vipsthumbnail.c \
+cc -O2 -w -DGETTEXT_PACKAGE='"vips8.18"' -Ithird_party/vipsthumbnail/shim \
+  $(pkg-config --cflags vips) third_party/vipsthumbnail/vipsthumbnail.c \
   -o "$PREFIX/bin/vipsthumbnail" $(pkg-config --libs vips) -lm
 "$PREFIX/bin/vipsthumbnail" --vips-version
