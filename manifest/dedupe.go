@@ -281,48 +281,59 @@ func (d *DedupeReader) load() error {
 	maxSlots := floorPow2((d.mem - arenaCap) / 12)
 	limitless := p.level >= dedupeMaxLevel
 
-	f, err := os.Open(p.path)
-	if err != nil {
-		return fmt.Errorf("manifest: dedupe: %w", err)
-	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 64<<10)
 	var dups int64
-	for {
-		rec, id, err := readRecord(br, d.scratch)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("manifest: dedupe: %s: %w", p.path, err)
-		}
-		d.scratch = rec
+	full, err := d.eachRecord(p, func(rec, id []byte) bool {
 		h := hashID(id)
 		if d.table.contains(h, id, d.arena) {
 			dups++
-			continue
+			return true
 		}
 		if !limitless && (len(d.arena)+len(rec) > arenaCap || d.table.full(maxSlots)) {
-			d.arena = d.arena[:0]
-			return d.split(p)
+			return false
 		}
 		d.table.insert(h, len(d.arena))
 		d.arena = append(d.arena, rec...)
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	if full {
+		d.arena = d.arena[:0]
+		return d.split(p)
 	}
 	d.dups += dups
-	f.Close()
 	os.Remove(p.path)
 	return nil
+}
+
+// eachRecord calls fn with every record of partition p, in order, until fn
+// returns false; stopped reports that it did. rec is valid until fn returns.
+func (d *DedupeReader) eachRecord(p pendingPart, fn func(rec, id []byte) bool) (stopped bool, err error) {
+	f, err := os.Open(p.path)
+	if err != nil {
+		return false, fmt.Errorf("manifest: dedupe: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	for {
+		rec, id, err := readRecord(br, d.scratch)
+		if err == io.EOF {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("manifest: dedupe: %s: %w", p.path, err)
+		}
+		d.scratch = rec
+		if !fn(rec, id) {
+			return true, nil
+		}
+	}
 }
 
 // split spreads partition p over dedupeSubParts files by the next bits of
 // the hash and pushes them.
 func (d *DedupeReader) split(p pendingPart) error {
-	f, err := os.Open(p.path)
-	if err != nil {
-		return fmt.Errorf("manifest: dedupe: %w", err)
-	}
-	defer f.Close()
 	level := p.level + 1
 	subs := make([]*spillFile, dedupeSubParts)
 	defer func() {
@@ -332,30 +343,28 @@ func (d *DedupeReader) split(p pendingPart) error {
 			}
 		}
 	}()
-	br := bufio.NewReaderSize(f, 64<<10)
-	for {
-		rec, id, err := readRecord(br, d.scratch)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("manifest: dedupe: %s: %w", p.path, err)
-		}
-		d.scratch = rec
+	var werr error
+	_, err := d.eachRecord(p, func(rec, id []byte) bool {
 		i := partOf(hashID(id), level)
 		s := subs[i]
 		if s == nil {
 			sf, err := os.Create(fmt.Sprintf("%s.%x", p.path, i))
 			if err != nil {
-				return fmt.Errorf("manifest: dedupe: %w", err)
+				werr = err
+				return false
 			}
 			s = &spillFile{f: sf, w: bufio.NewWriterSize(sf, d.bufSize)}
 			subs[i] = s
 		}
 		s.count++
-		if _, err := s.w.Write(rec); err != nil {
-			return fmt.Errorf("manifest: dedupe: %w", err)
-		}
+		_, werr = s.w.Write(rec)
+		return werr == nil
+	})
+	if err != nil {
+		return err
+	}
+	if werr != nil {
+		return fmt.Errorf("manifest: dedupe: %w", werr)
 	}
 	for i := len(subs) - 1; i >= 0; i-- {
 		s := subs[i]
@@ -367,7 +376,6 @@ func (d *DedupeReader) split(p pendingPart) error {
 		}
 		d.pending = append(d.pending, pendingPart{path: s.f.Name(), level: level, count: s.count})
 	}
-	f.Close()
 	os.Remove(p.path)
 	return nil
 }

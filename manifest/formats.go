@@ -15,12 +15,9 @@ type keysSource struct {
 
 func (s *keysSource) next(r *record) error {
 	for {
-		line, long, err := s.lr.next()
+		line, err := s.lr.nextLine()
 		if err != nil {
 			return err
-		}
-		if long {
-			return s.lr.tooLong(line)
 		}
 		if blank(line) || line[0] == '#' {
 			continue
@@ -68,12 +65,9 @@ type csvSource struct {
 
 func (s *csvSource) next(r *record) error {
 	for {
-		line, long, err := s.lr.next()
+		line, err := s.lr.nextLine()
 		if err != nil {
 			return err
-		}
-		if long {
-			return s.lr.tooLong(line)
 		}
 		if len(line) == 0 {
 			continue // encoding/csv skips empty lines too
@@ -183,12 +177,9 @@ type jsonLine struct {
 
 func (s *jsonlSource) next(r *record) error {
 	for {
-		line, long, err := s.lr.next()
+		line, err := s.lr.nextLine()
 		if err != nil {
 			return err
-		}
-		if long {
-			return s.lr.tooLong(line)
 		}
 		if blank(line) {
 			continue

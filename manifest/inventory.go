@@ -140,25 +140,12 @@ func (s *inventorySource) parseSchema(schema string) error {
 	*c = struct{ bucket, key, version, latest, deleteMarker, size, modified, etag int }{-1, -1, -1, -1, -1, -1, -1, -1}
 	cols := strings.Split(schema, ",")
 	for i, name := range cols {
-		var p *int
-		switch strings.ToLower(strings.TrimSpace(name)) {
-		case "bucket":
-			p = &c.bucket
-		case "key":
-			p = &c.key
-		case "versionid":
-			p = &c.version
-		case "islatest":
-			p = &c.latest
-		case "isdeletemarker":
-			p = &c.deleteMarker
-		case "size":
-			p = &c.size
-		case "lastmodifieddate":
-			p = &c.modified
-		case "etag":
-			p = &c.etag
-		default:
+		p, ok := map[string]*int{
+			"bucket": &c.bucket, "key": &c.key, "versionid": &c.version,
+			"islatest": &c.latest, "isdeletemarker": &c.deleteMarker, "size": &c.size,
+			"lastmodifieddate": &c.modified, "etag": &c.etag,
+		}[strings.ToLower(strings.TrimSpace(name))]
+		if !ok {
 			continue
 		}
 		if *p >= 0 {

@@ -86,6 +86,15 @@ func (l *lineReader) next() (line []byte, tooLong bool, err error) {
 	return b, false, nil
 }
 
+// nextLine is next with a line over maxLine returned as its *LineError.
+func (l *lineReader) nextLine() ([]byte, error) {
+	line, long, err := l.next()
+	if err == nil && long {
+		return nil, l.tooLong(line)
+	}
+	return line, err
+}
+
 // lineError builds a *LineError for the current line.
 func (l *lineReader) lineError(text []byte, reason string, args ...any) *LineError {
 	if len(args) > 0 {
