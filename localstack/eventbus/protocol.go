@@ -129,61 +129,109 @@ func epoch(f float64) time.Time {
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC()
 }
 
+// apiError is an error answer of the protocol.
+type apiError struct {
+	status    int
+	code, msg string
+}
+
+func (e *apiError) write(w http.ResponseWriter) { writeAWSError(w, e.status, e.code, e.msg) }
+
+func badRequest(code, msg string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: code, msg: msg}
+}
+
+var (
+	errBusClosed   = &apiError{status: http.StatusInternalServerError, code: "InternalException", msg: "the local event bus is closed"}
+	errOverLimit   = badRequest("ValidationException", "Total size of the entries in the request is over the limit.")
+	errNullEntries = badRequest("ValidationException", "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null")
+	errNoEntries   = badRequest("ValidationException", "1 validation error detected: Value '[]' at 'entries' failed to satisfy constraint: Member must have length greater than or equal to 1")
+)
+
+// putEvents answers PutEvents: the request is read, then the call may fail
+// as a whole (closed bus, injected failures, invalid request), else every
+// entry is checked on its own and the accepted ones are routed.
 func (b *Bus) putEvents(w http.ResponseWriter, r *http.Request) {
+	body, aerr := readBody(r)
+	if aerr != nil {
+		aerr.write(w)
+		return
+	}
+	failFn, aerr := b.takeCallFailure()
+	if aerr != nil {
+		aerr.write(w)
+		return
+	}
+	req, aerr := b.decodePutEvents(body)
+	if aerr != nil {
+		aerr.write(w)
+		return
+	}
+	resp, accepted := b.checkEntries(req.Entries, failFn)
+	if !b.route(accepted) {
+		errBusClosed.write(w)
+		return
+	}
+	writeAWSJSON(w, resp)
+}
+
+func readBody(r *http.Request) ([]byte, *apiError) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
 	if err != nil {
-		writeAWSError(w, http.StatusBadRequest, "SerializationException", "cannot read request: "+err.Error())
-		return
+		return nil, badRequest("SerializationException", "cannot read request: "+err.Error())
 	}
 	if len(body) > maxRequestBody {
-		writeAWSError(w, http.StatusBadRequest, "ValidationException", "Total size of the entries in the request is over the limit.")
-		return
+		return nil, errOverLimit
 	}
+	return body, nil
+}
 
+// takeCallFailure fails the call when the bus is closed or a FailCalls
+// failure is due (500 and throttling alternately); otherwise it returns the
+// FailEntries function in force.
+func (b *Bus) takeCallFailure() (func(Entry) bool, *apiError) {
 	b.mu.Lock()
-	closed := b.closed
-	failCall := ""
-	if !closed && b.failN > 0 {
-		b.failN--
-		if b.failSeq%2 == 0 {
-			failCall = "InternalException"
-		} else {
-			failCall = "ThrottlingException"
-		}
-		b.failSeq++
-	}
-	failFn := b.failFn
-	b.mu.Unlock()
+	defer b.mu.Unlock()
 	switch {
-	case closed:
-		writeAWSError(w, http.StatusInternalServerError, "InternalException", "the local event bus is closed")
-		return
-	case failCall == "InternalException":
-		writeAWSError(w, http.StatusInternalServerError, failCall, "Internal failure (injected by the local bus)")
-		return
-	case failCall != "":
-		writeAWSError(w, http.StatusBadRequest, failCall, "Rate exceeded (injected by the local bus)")
-		return
+	case b.closed:
+		return nil, errBusClosed
+	case b.failN > 0:
+		b.failN--
+		b.failSeq++
+		if b.failSeq%2 == 1 {
+			return nil, &apiError{status: http.StatusInternalServerError, code: "InternalException", msg: "Internal failure (injected by the local bus)"}
+		}
+		return nil, badRequest("ThrottlingException", "Rate exceeded (injected by the local bus)")
 	}
+	return b.failFn, nil
+}
 
+// decodePutEvents decodes the request and checks the entry count and the
+// summed entry size, as EventBridge does before looking at any entry.
+func (b *Bus) decodePutEvents(body []byte) (putEventsRequest, *apiError) {
 	var req putEventsRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		writeAWSError(w, http.StatusBadRequest, "SerializationException", "cannot decode request: "+err.Error())
-		return
+		return req, badRequest("SerializationException", "cannot decode request: "+err.Error())
 	}
 	switch n := len(req.Entries); {
 	case req.Entries == nil:
-		writeAWSError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null")
-		return
+		return req, errNullEntries
 	case n < 1:
-		writeAWSError(w, http.StatusBadRequest, "ValidationException", "1 validation error detected: Value '[]' at 'entries' failed to satisfy constraint: Member must have length greater than or equal to 1")
-		return
+		return req, errNoEntries
 	case n > eventbridge.MaxEntriesPerCall:
-		writeAWSError(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf("1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to %d (got %d)", eventbridge.MaxEntriesPerCall, n))
-		return
+		return req, badRequest("ValidationException", fmt.Sprintf("1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to %d (got %d)", eventbridge.MaxEntriesPerCall, n))
 	}
+	if requestSize(req.Entries) >= b.cfg.MaxRequestBytes {
+		return req, errOverLimit
+	}
+	return req, nil
+}
+
+// requestSize is the summed entry size EventBridge limits (MaxCallBytes):
+// source, detail type, detail, resources, and 14 bytes for a time.
+func requestSize(entries []wireEntry) int {
 	total := 0
-	for _, e := range req.Entries {
+	for _, e := range entries {
 		total += len(deref(e.Source)) + len(deref(e.DetailType)) + len(deref(e.Detail))
 		for _, r := range e.Resources {
 			total += len(r)
@@ -192,15 +240,16 @@ func (b *Bus) putEvents(w http.ResponseWriter, r *http.Request) {
 			total += 14
 		}
 	}
-	if total >= b.cfg.MaxRequestBytes {
-		writeAWSError(w, http.StatusBadRequest, "ValidationException", "Total size of the entries in the request is over the limit.")
-		return
-	}
+	return total
+}
 
+// checkEntries checks each entry on its own: the response, and the
+// envelopes of the accepted entries.
+func (b *Bus) checkEntries(entries []wireEntry, failFn func(Entry) bool) (putEventsResponse, []eventbridge.Envelope) {
 	now := time.Now().UTC()
-	resp := putEventsResponse{Entries: make([]resultEntry, len(req.Entries))}
+	resp := putEventsResponse{Entries: make([]resultEntry, len(entries))}
 	var accepted []eventbridge.Envelope
-	for i, we := range req.Entries {
+	for i, we := range entries {
 		res, env := b.checkEntry(we, failFn, now)
 		if res.ErrorCode != "" {
 			resp.FailedEntryCount++
@@ -209,11 +258,7 @@ func (b *Bus) putEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.Entries[i] = res
 	}
-	if !b.route(accepted) {
-		writeAWSError(w, http.StatusInternalServerError, "InternalException", "the local event bus is closed")
-		return
-	}
-	writeAWSJSON(w, resp)
+	return resp, accepted
 }
 
 // checkEntry validates one entry the way EventBridge does and builds its
