@@ -1,19 +1,17 @@
-// Package eventbridge holds imgbatch's events and everything that moves them:
+// Package eventbridge holds imgbatch's events and what sends them:
 //
 //   - the detail types a run emits (Run Requested, Shard Completed, Run
 //     Completed, Run Failed), each with a deterministic id consumers dedupe
 //     on, and a JSON Schema per detail type under schema/;
+//   - the Envelope EventBridge wraps them in when it delivers them;
 //   - a Publisher that sends them with the real aws-sdk-go-v2 EventBridge
 //     client (batches of at most 10 entries and under 256 KB, failed entries
-//     resent with backoff);
-//   - a Bus: an http.Handler speaking the EventBridge JSON 1.1 protocol
-//     (AWSEvents.PutEvents) that stands in for EventBridge on one machine. It
-//     builds the event envelope, matches rules with quamina, applies each
-//     target's input transformation, delivers asynchronously with retries and
-//     dead-letters what cannot be delivered.
+//     resent with backoff).
 //
-// Locally the production client is only pointed at the Bus
-// (BaseEndpoint, or AWS_ENDPOINT_URL_EVENTBRIDGE); nothing is mocked.
+// The local stand-in for EventBridge (PutEvents protocol, rules matched with
+// quamina, input transformation, delivery) is localstack/eventbus; locally
+// the production client is only pointed at it (BaseEndpoint, or
+// AWS_ENDPOINT_URL_EVENTBRIDGE): nothing is mocked.
 package eventbridge
 
 import (
