@@ -35,6 +35,7 @@ import (
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
 	"github.com/imgbatch/imgbatch/localstack"
 	"github.com/imgbatch/imgbatch/s3fault"
+	"github.com/imgbatch/imgbatch/s3fault/versitygw"
 )
 
 // The buckets of every run.
@@ -94,7 +95,7 @@ func startBackend(t *testing.T, kind backendKind, dir, access, secret string) *b
 		bin := versityBinary(t)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		g, err := localstack.StartVersityGW(ctx, bin, filepath.Join(dir, "versitygw"), access, secret, srcBucket, workBucket, outBucket)
+		g, err := versitygw.Start(ctx, bin, filepath.Join(dir, "versitygw"), access, secret, srcBucket, workBucket, outBucket)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,19 +1,17 @@
-// Package eventbridge holds imgbatch's events and everything that moves them:
+// Package eventbridge holds imgbatch's events and what sends them:
 //
 //   - the detail types a run emits (Run Requested, Shard Completed, Run
 //     Completed, Run Failed), each with a deterministic id consumers dedupe
 //     on, and a JSON Schema per detail type under schema/;
+//   - the Envelope EventBridge wraps them in when it delivers them;
 //   - a Publisher that sends them with the real aws-sdk-go-v2 EventBridge
 //     client (batches of at most 10 entries and under 256 KB, failed entries
-//     resent with backoff);
-//   - a Bus: an http.Handler speaking the EventBridge JSON 1.1 protocol
-//     (AWSEvents.PutEvents) that stands in for EventBridge on one machine. It
-//     builds the event envelope, matches rules with quamina, applies each
-//     target's input transformation, delivers asynchronously with retries and
-//     dead-letters what cannot be delivered.
+//     resent with backoff).
 //
-// Locally the production client is only pointed at the Bus
-// (BaseEndpoint, or AWS_ENDPOINT_URL_EVENTBRIDGE); nothing is mocked.
+// The local stand-in for EventBridge (PutEvents protocol, rules matched with
+// quamina, input transformation, delivery) is localstack/eventbus; locally
+// the production client is only pointed at it (BaseEndpoint, or
+// AWS_ENDPOINT_URL_EVENTBRIDGE): nothing is mocked.
 package eventbridge
 
 import (
@@ -61,6 +59,14 @@ func ID(runID, detailType string, shard int) string {
 		id += ":" + strconv.Itoa(shard)
 	}
 	return id
+}
+
+// eventID is id when set, else the deterministic ID.
+func eventID(id, runID, detailType string, shard int) string {
+	if id != "" {
+		return id
+	}
+	return ID(runID, detailType, shard)
 }
 
 // slug turns "Run Completed" into "run-completed".
@@ -119,12 +125,7 @@ func NewRunRequested(run imgbatch.Run) RunRequested {
 func (RunRequested) DetailType() string { return DetailTypeRunRequested }
 
 // ID implements Event: EventID, or the deterministic id when unset.
-func (e RunRequested) ID() string {
-	if e.EventID != "" {
-		return e.EventID
-	}
-	return ID(e.RunID, DetailTypeRunRequested, -1)
-}
+func (e RunRequested) ID() string { return eventID(e.EventID, e.RunID, DetailTypeRunRequested, -1) }
 
 // Validate checks the fields consumers rely on.
 func (e RunRequested) Validate() error {
@@ -133,10 +134,9 @@ func (e RunRequested) Validate() error {
 
 // MarshalJSON always writes the eventId.
 func (e RunRequested) MarshalJSON() ([]byte, error) {
-	type plain RunRequested
-	p := plain(e)
-	p.EventID = e.ID()
-	return json.Marshal(p)
+	type plain RunRequested // without this method
+	e.EventID = e.ID()
+	return json.Marshal(plain(e))
 }
 
 // ShardCompleted reports one finished shard (its write-once done marker is
@@ -157,10 +157,7 @@ func (ShardCompleted) DetailType() string { return DetailTypeShardCompleted }
 
 // ID implements Event: EventID, or the deterministic id when unset.
 func (e ShardCompleted) ID() string {
-	if e.EventID != "" {
-		return e.EventID
-	}
-	return ID(e.RunID, DetailTypeShardCompleted, e.Shard)
+	return eventID(e.EventID, e.RunID, DetailTypeShardCompleted, e.Shard)
 }
 
 // Validate checks the fields consumers rely on.
@@ -174,10 +171,9 @@ func (e ShardCompleted) Validate() error {
 
 // MarshalJSON always writes the eventId.
 func (e ShardCompleted) MarshalJSON() ([]byte, error) {
-	type plain ShardCompleted
-	p := plain(e)
-	p.EventID = e.ID()
-	return json.Marshal(p)
+	type plain ShardCompleted // without this method
+	e.EventID = e.ID()
+	return json.Marshal(plain(e))
 }
 
 // RunCompleted reports a finished run whose failures stayed within its
@@ -198,12 +194,7 @@ type RunCompleted struct {
 func (RunCompleted) DetailType() string { return DetailTypeRunCompleted }
 
 // ID implements Event: EventID, or the deterministic id when unset.
-func (e RunCompleted) ID() string {
-	if e.EventID != "" {
-		return e.EventID
-	}
-	return ID(e.RunID, DetailTypeRunCompleted, -1)
-}
+func (e RunCompleted) ID() string { return eventID(e.EventID, e.RunID, DetailTypeRunCompleted, -1) }
 
 // Validate checks the fields consumers rely on.
 func (e RunCompleted) Validate() error {
@@ -212,10 +203,9 @@ func (e RunCompleted) Validate() error {
 
 // MarshalJSON always writes the eventId.
 func (e RunCompleted) MarshalJSON() ([]byte, error) {
-	type plain RunCompleted
-	p := plain(e)
-	p.EventID = e.ID()
-	return json.Marshal(p)
+	type plain RunCompleted // without this method
+	e.EventID = e.ID()
+	return json.Marshal(plain(e))
 }
 
 // RunFailed reports a run that broke its failure tolerance (or could not
@@ -237,12 +227,7 @@ type RunFailed struct {
 func (RunFailed) DetailType() string { return DetailTypeRunFailed }
 
 // ID implements Event: EventID, or the deterministic id when unset.
-func (e RunFailed) ID() string {
-	if e.EventID != "" {
-		return e.EventID
-	}
-	return ID(e.RunID, DetailTypeRunFailed, -1)
-}
+func (e RunFailed) ID() string { return eventID(e.EventID, e.RunID, DetailTypeRunFailed, -1) }
 
 // Validate checks the fields consumers rely on.
 func (e RunFailed) Validate() error {
@@ -251,10 +236,9 @@ func (e RunFailed) Validate() error {
 
 // MarshalJSON always writes the eventId.
 func (e RunFailed) MarshalJSON() ([]byte, error) {
-	type plain RunFailed
-	p := plain(e)
-	p.EventID = e.ID()
-	return json.Marshal(p)
+	type plain RunFailed // without this method
+	e.EventID = e.ID()
+	return json.Marshal(plain(e))
 }
 
 func need(field, v string) error {

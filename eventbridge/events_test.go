@@ -265,3 +265,11 @@ func TestPattern(t *testing.T) {
 		}
 	}
 }
+
+func sampleRunRequested(runID string) RunRequested {
+	return RunRequested{
+		RunID: runID, WorkBucket: "work", RunURI: S3URI("work", "runs/"+runID+"/run.json"),
+		Items: 1200, Bytes: 5 << 20, Shards: 12, ArrayWidth: 4, RecipeHash: "sha256:abc",
+		RequestedAt: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
+	}
+}

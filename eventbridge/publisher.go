@@ -47,10 +47,11 @@ type RetryPolicy struct {
 // DefaultRetryPolicy is the policy of NewPublisher.
 var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 8, BaseDelay: 100 * time.Millisecond, MaxDelay: 5 * time.Second}
 
-// delay is the pause after failed round n (1-based): exponential, capped,
+// Delay is the pause after failed round n (1-based): exponential, capped,
 // with "equal jitter" (half fixed, half random) so that concurrent workers
-// spread out.
-func (r RetryPolicy) delay(n int) time.Duration {
+// spread out. The local bus (localstack/eventbus) spaces its delivery
+// retries with it too.
+func (r RetryPolicy) Delay(n int) time.Duration {
 	base, maxD := r.BaseDelay, r.MaxDelay
 	if base <= 0 {
 		base = DefaultRetryPolicy.BaseDelay
@@ -220,7 +221,7 @@ func (p *Publisher) Publish(ctx context.Context, events ...Event) error {
 		if len(todo) == 0 || attempt >= maxAttempts {
 			break
 		}
-		if err := p.sleep(ctx, p.Retry.delay(attempt)); err != nil {
+		if err := p.sleep(ctx, p.Retry.Delay(attempt)); err != nil {
 			lastErr = err
 			break
 		}

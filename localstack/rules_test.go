@@ -3,18 +3,15 @@ package localstack
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	awseb "github.com/aws/aws-sdk-go-v2/service/eventbridge"
-
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/cloudformation"
 	"github.com/imgbatch/imgbatch/eventbridge"
+	"github.com/imgbatch/imgbatch/localstack/eventbus"
+	"github.com/imgbatch/imgbatch/localstack/eventbus/bustest"
 )
 
 // TestTemplateRulesMatchImgbatchEvents sends every event imgbatch emits
@@ -27,14 +24,14 @@ func TestTemplateRulesMatchImgbatchEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bus := eventbridge.NewBus(eventbridge.BusConfig{})
+	bus := eventbus.New(eventbus.Config{})
 	var mu sync.Mutex
 	got := map[string][]string{} // rule → inputs
 	for _, r := range rules {
-		lr := eventbridge.Rule{Name: r.LogicalID, EventBus: "imgbatch", Pattern: r.Pattern}
+		lr := eventbus.Rule{Name: r.LogicalID, EventBus: "imgbatch", Pattern: r.Pattern}
 		for _, tg := range r.Targets {
 			rule := r.LogicalID
-			lr.Targets = append(lr.Targets, eventbridge.Target{ID: tg.ID, InputPathsMap: tg.InputPathsMap, InputTemplate: tg.InputTemplate,
+			lr.Targets = append(lr.Targets, eventbus.Target{ID: tg.ID, InputPathsMap: tg.InputPathsMap, InputTemplate: tg.InputTemplate,
 				Invoke: func(_ context.Context, input []byte) error {
 					mu.Lock()
 					got[rule] = append(got[rule], string(input))
@@ -46,10 +43,7 @@ func TestTemplateRulesMatchImgbatchEvents(t *testing.T) {
 			t.Fatalf("rule %s: %v", r.LogicalID, err)
 		}
 	}
-	srv := httptest.NewServer(bus)
-	defer srv.Close()
-	client := awseb.New(awseb.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
-		Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")})
+	client, _ := bustest.Serve(t, bus, bus, 0)
 	pub := eventbridge.NewPublisher(client, "imgbatch", "imgbatch")
 	run := imgbatch.Run{ID: "r-42", WorkBucket: "work", CreatedAt: time.Now()}
 	ctx := context.Background()

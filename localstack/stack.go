@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/imgbatch/imgbatch/cloudformation"
-	"github.com/imgbatch/imgbatch/eventbridge"
+	"github.com/imgbatch/imgbatch/localstack/eventbus"
 )
 
 // Options configure the embedded stack.
@@ -44,7 +44,7 @@ type Options struct {
 // Stack is the running embedded stack.
 type Stack struct {
 	S3     *S3Server
-	Bus    *eventbridge.Bus
+	Bus    *eventbus.Bus
 	BusURL string
 	Runner *ArrayRunner
 	opts   Options
@@ -100,10 +100,10 @@ func Start(o Options) (*Stack, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	st := &Stack{S3: srv, opts: o, ctx: ctx, cancel: cancel}
-	st.Bus = eventbridge.NewBus(eventbridge.BusConfig{
+	st.Bus = eventbus.New(eventbus.Config{
 		Logger:         o.Log.With("component", "local-bus"),
 		RetryBaseDelay: 200 * time.Millisecond,
-		OnDeadLetter: func(d eventbridge.DeadLetter) {
+		OnDeadLetter: func(d eventbus.DeadLetter) {
 			o.Log.Error("event dead-lettered", "rule", d.Rule, "target", d.Target, "detailType", d.Event.DetailType, "err", d.Err)
 		},
 	})
@@ -199,12 +199,12 @@ func (s *Stack) addTemplateRules() error {
 		return fmt.Errorf("read the template's job definitions: %w", err)
 	}
 	for _, r := range rules {
-		lr := eventbridge.Rule{Name: r.Name, EventBus: s.opts.EventBus, Pattern: r.Pattern}
+		lr := eventbus.Rule{Name: r.Name, EventBus: s.opts.EventBus, Pattern: r.Pattern}
 		if lr.Name == "" {
 			lr.Name = r.LogicalID
 		}
 		for _, t := range r.Targets {
-			lt := eventbridge.Target{ID: t.ID, InputPathsMap: t.InputPathsMap, InputTemplate: t.InputTemplate,
+			lt := eventbus.Target{ID: t.ID, InputPathsMap: t.InputPathsMap, InputTemplate: t.InputTemplate,
 				RetryAttempts: t.RetryAttempts, MaxEventAge: time.Duration(t.MaxEventAgeSeconds) * time.Second}
 			switch t.Kind {
 			case "batch":

@@ -15,6 +15,7 @@
 package s3fault
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -405,11 +406,7 @@ func copyResponse(w http.ResponseWriter, resp *http.Response, body io.Reader) in
 // writeTruncated writes the response by hand on the hijacked connection:
 // the full Content-Length, about half of the body, then a reset.
 func writeTruncated(w http.ResponseWriter, resp *http.Response, body []byte) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic("s3fault: the server does not support hijacking (HTTP/1 needed)")
-	}
-	conn, buf, err := hj.Hijack()
+	conn, buf, err := hijack(w)
 	if err != nil {
 		return
 	}
@@ -429,15 +426,21 @@ func writeTruncated(w http.ResponseWriter, resp *http.Response, body []byte) {
 
 // cut resets the client's connection without an answer.
 func cut(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic("s3fault: the server does not support hijacking (HTTP/1 needed)")
-	}
-	conn, _, err := hj.Hijack()
+	conn, _, err := hijack(w)
 	if err != nil {
 		return
 	}
 	resetClose(conn)
+}
+
+// hijack takes the client's connection over, for the faults that break it;
+// they need an HTTP/1 server.
+func hijack(w http.ResponseWriter) (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic("s3fault: the server does not support hijacking (HTTP/1 needed)")
+	}
+	return hj.Hijack()
 }
 
 // resetClose closes with a TCP RST (SO_LINGER 0), as a dropped middlebox does.

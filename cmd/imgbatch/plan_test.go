@@ -21,6 +21,7 @@ import (
 	"github.com/imgbatch/imgbatch/batch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
 	"github.com/imgbatch/imgbatch/localstack"
+	"github.com/imgbatch/imgbatch/localstack/eventbus"
 )
 
 // cmdEnv is an in-process S3 (buckets source, work, output) and a local
@@ -29,7 +30,7 @@ import (
 type cmdEnv struct {
 	env   []string
 	cl    *clients
-	bus   *ebus.Bus
+	bus   *eventbus.Bus
 	store *batch.Store // the work bucket
 }
 
@@ -40,7 +41,7 @@ func newCmdEnv(t testing.TB) *cmdEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	bus := ebus.NewBus(ebus.BusConfig{})
+	bus := eventbus.New(eventbus.Config{})
 	busSrv := httptest.NewServer(bus)
 	t.Cleanup(busSrv.Close)
 	env := []string{

@@ -1,4 +1,4 @@
-package eventbridge
+package eventbus_test
 
 import (
 	"bytes"
@@ -19,12 +19,16 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	ebsdk "github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/imgbatch/imgbatch/eventbridge"
 	"github.com/imgbatch/imgbatch/internal/testutil"
+	"github.com/imgbatch/imgbatch/localstack/eventbus"
+	"github.com/imgbatch/imgbatch/localstack/eventbus/bustest"
 )
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -37,12 +41,12 @@ func entry(source, detailType, detail string) types.PutEventsRequestEntry {
 // template (Run Requested from imgbatch) matches exactly the right event, and
 // the target gets the envelope as EventBridge builds it.
 func TestSDKPutEventsRoutesByPattern(t *testing.T) {
-	b := fastBus(BusConfig{})
-	client, _ := testBus(t, b, 0)
+	b := bustest.FastBus(eventbus.Config{})
+	client, _ := bustest.Serve(t, b, b, 0)
 	in := newInbox()
-	if err := b.AddRule(Rule{Name: "run-requested", EventBus: "imgbatch",
+	if err := b.AddRule(eventbus.Rule{Name: "run-requested", EventBus: "imgbatch",
 		Pattern: `{"source":["imgbatch"],"detail-type":["Run Requested"]}`,
-		Targets: []Target{{ID: "batch", Invoke: in.invoke}}}); err != nil {
+		Targets: []eventbus.Target{{ID: "batch", Invoke: in.invoke}}}); err != nil {
 		t.Fatal(err)
 	}
 	detail := `{"runId": "r-123", "items": 3}`
@@ -60,7 +64,7 @@ func TestSDKPutEventsRoutesByPattern(t *testing.T) {
 	es[0].Time = &when
 	es[0].Resources = []string{"arn:aws:s3:::work/runs/r-123/run.json"}
 
-	out, err := client.PutEvents(ctxT(t), &ebsdk.PutEventsInput{Entries: es})
+	out, err := client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: es})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,15 +95,7 @@ func TestSDKPutEventsRoutesByPattern(t *testing.T) {
 	if id, _ := env["id"].(string); !uuidRE.MatchString(id) || id != aws.ToString(out.Entries[0].EventId) {
 		t.Errorf("envelope id %q, PutEvents EventId %q", id, aws.ToString(out.Entries[0].EventId))
 	}
-	// Key order as EventBridge delivers it.
-	keys := regexp.MustCompile(`"(version|id|detail-type|source|account|time|region|resources|detail)":`).FindAllStringSubmatch(string(got), -1)
-	var order []string
-	for _, k := range keys[:9] {
-		order = append(order, k[1])
-	}
-	if strings.Join(order, ",") != "version,id,detail-type,source,account,time,region,resources,detail" {
-		t.Errorf("key order %v", order)
-	}
+	checkKeyOrder(t, got)
 
 	evs := b.Events()
 	if len(evs) != 4 {
@@ -121,10 +117,23 @@ func TestSDKPutEventsRoutesByPattern(t *testing.T) {
 	}
 }
 
-// What the SDK puts on the wire, and what the bus answers, byte for byte
-// where it matters.
+// checkKeyOrder checks that an envelope's keys come in the order
+// EventBridge delivers them.
+func checkKeyOrder(t *testing.T, envelope []byte) {
+	t.Helper()
+	keys := regexp.MustCompile(`"(version|id|detail-type|source|account|time|region|resources|detail)":`).FindAllStringSubmatch(string(envelope), -1)
+	var order []string
+	for _, k := range keys[:9] {
+		order = append(order, k[1])
+	}
+	if strings.Join(order, ",") != "version,id,detail-type,source,account,time,region,resources,detail" {
+		t.Errorf("key order %v", order)
+	}
+}
+
+// What the SDK puts on the wire, byte for byte where it matters.
 func TestWireFormat(t *testing.T) {
-	b := NewBus(BusConfig{})
+	b := eventbus.New(eventbus.Config{})
 	var (
 		mu      sync.Mutex
 		lastReq *http.Request
@@ -138,13 +147,13 @@ func TestWireFormat(t *testing.T) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		b.ServeHTTP(w, r)
 	})
-	client, srv := testBusWith(t, b, capture, 0)
+	client, _ := bustest.Serve(t, b, capture, 0)
 
 	when := time.Unix(946684800, 0)
 	e := entry("imgbatch", "Run Completed", `{"runId":"r-1"}`)
 	e.EventBusName = aws.String("imgbatch")
 	e.Time = &when
-	if _, err := client.PutEvents(ctxT(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{e}}); err != nil {
+	if _, err := client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{e}}); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -171,8 +180,13 @@ func TestWireFormat(t *testing.T) {
 		got["EventBusName"] != "imgbatch" || got["Time"] != float64(946684800) {
 		t.Errorf("entry on the wire: %s", raw)
 	}
+}
 
-	// The raw answers.
+// What the bus answers, raw, to PutEvents, an unknown operation, a wrong
+// content type and truncated JSON.
+func TestRawAnswers(t *testing.T) {
+	b := eventbus.New(eventbus.Config{})
+	client, srv := bustest.Serve(t, b, b, 0)
 	post := func(target, ct, body string) (int, http.Header, string) {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader(body))
 		req.Header.Set("X-Amz-Target", target)
@@ -208,7 +222,7 @@ func TestWireFormat(t *testing.T) {
 	}
 
 	// The SDK reads the unknown-operation error as an API error.
-	_, err := client.ListRules(ctxT(t), &ebsdk.ListRulesInput{})
+	_, err := client.ListRules(bustest.Context(t), &ebsdk.ListRulesInput{})
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "UnknownOperationException" {
 		t.Errorf("ListRules error %v", err)
@@ -218,8 +232,8 @@ func TestWireFormat(t *testing.T) {
 // Malformed entries fail one by one, with EventBridge's codes and messages;
 // good entries of the same call are accepted.
 func TestMalformedEntries(t *testing.T) {
-	b := NewBus(BusConfig{})
-	client, _ := testBus(t, b, 0)
+	b := eventbus.New(eventbus.Config{})
+	client, _ := bustest.Serve(t, b, b, 0)
 	es := []types.PutEventsRequestEntry{
 		{DetailType: aws.String("Run Completed"), Detail: aws.String(`{}`)},
 		{Source: aws.String("imgbatch"), Detail: aws.String(`{}`)},
@@ -230,7 +244,7 @@ func TestMalformedEntries(t *testing.T) {
 		entry("imgbatch", "Run Completed", `"a string"`),
 		entry("imgbatch", "Run Completed", `null`),
 	}
-	out, err := client.PutEvents(ctxT(t), &ebsdk.PutEventsInput{Entries: es})
+	out, err := client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: es})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,24 +278,24 @@ func TestMalformedEntries(t *testing.T) {
 // Request-level limits answer ValidationException, which the SDK surfaces
 // as an API error.
 func TestRequestLimits(t *testing.T) {
-	b := NewBus(BusConfig{})
-	client, _ := testBus(t, b, 1)
+	b := eventbus.New(eventbus.Config{})
+	client, _ := bustest.Serve(t, b, b, 1)
 	var es []types.PutEventsRequestEntry
 	for i := 0; i < 11; i++ {
 		es = append(es, entry("imgbatch", "Run Completed", `{}`))
 	}
-	_, err := client.PutEvents(ctxT(t), &ebsdk.PutEventsInput{Entries: es})
+	_, err := client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: es})
 	var apiErr smithy.APIError
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException" {
 		t.Errorf("11 entries: %v", err)
 	}
 	big := `{"blob":"` + strings.Repeat("x", 130*1024) + `"}`
-	_, err = client.PutEvents(ctxT(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{
+	_, err = client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{
 		entry("imgbatch", "Run Completed", big), entry("imgbatch", "Run Completed", big)}})
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException" || !strings.Contains(apiErr.ErrorMessage(), "over the limit") {
 		t.Errorf("260 KB: %v", err)
 	}
-	_, err = client.PutEvents(ctxT(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{}})
+	_, err = client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{}})
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ValidationException" {
 		t.Errorf("no entries: %v", err)
 	}
@@ -290,63 +304,15 @@ func TestRequestLimits(t *testing.T) {
 	}
 }
 
-// Event patterns: what matches and what does not.
-func TestPatterns(t *testing.T) {
-	ev := func(source, dt, detail string) Envelope {
-		return Envelope{Version: "0", ID: newUUID(), Source: source, DetailType: dt, Account: DefaultAccount,
-			Region: DefaultRegion, Time: time.Now(), Detail: json.RawMessage(detail)}
-	}
-	req := ev("imgbatch", "Run Requested", `{"runId":"r-1","items":5}`)
-	done := ev("imgbatch", "Run Completed", `{"runId":"r-1","counts":{"failed":0}}`)
-	other := ev("acme", "Run Requested", `{"runId":"r-1"}`)
-	shard := ev("imgbatch", "Shard Completed", `{"runId":"r-2","shard":3}`)
-	cases := []struct {
-		pattern string
-		match   []Envelope
-		miss    []Envelope
-	}{
-		{`{"source":["imgbatch"],"detail-type":["Run Requested"]}`, []Envelope{req}, []Envelope{done, other, shard}},
-		{Pattern("", "r-1", DetailTypeRunCompleted, DetailTypeRunFailed), []Envelope{done}, []Envelope{req, other, shard}},
-		{`{"source":["imgbatch"],"detail":{"runId":[{"prefix":"r-"}]}}`, []Envelope{req, done, shard}, []Envelope{other}},
-		{`{"source":[{"anything-but":["imgbatch"]}]}`, []Envelope{other}, []Envelope{req, done, shard}},
-		{`{"detail":{"shard":[3]}}`, []Envelope{shard}, []Envelope{req, done, other}},
-		{`{"detail":{"counts":{"failed":[0]}}}`, []Envelope{done}, []Envelope{req, shard}},
-		{`{"detail":{"items":[{"exists":true}]}}`, []Envelope{req}, []Envelope{done, other, shard}},
-	}
-	for _, c := range cases {
-		m, err := newMatcher(c.pattern)
-		if err != nil {
-			t.Fatalf("%s: %v", c.pattern, err)
-		}
-		for _, e := range c.match {
-			raw, _ := json.Marshal(e)
-			if !m.match(raw) {
-				t.Errorf("%s does not match %s", c.pattern, raw)
-			}
-		}
-		for _, e := range c.miss {
-			raw, _ := json.Marshal(e)
-			if m.match(raw) {
-				t.Errorf("%s matches %s", c.pattern, raw)
-			}
-		}
-	}
-	for _, bad := range []string{``, `{"source":"imgbatch"}`, `not json`} {
-		if err := NewBus(BusConfig{}).AddRule(Rule{Name: "x", Pattern: bad}); err == nil {
-			t.Errorf("pattern %q accepted", bad)
-		}
-	}
-}
-
 // A rule sees only the events of its own bus.
 func TestRulesBelongToABus(t *testing.T) {
-	b := fastBus(BusConfig{})
-	client, _ := testBus(t, b, 0)
+	b := bustest.FastBus(eventbus.Config{})
+	client, _ := bustest.Serve(t, b, b, 0)
 	onDefault, onCustom := newInbox(), newInbox()
 	p := `{"source":["imgbatch"]}`
-	for _, r := range []Rule{
-		{Name: "d", Pattern: p, Targets: []Target{{ID: "t", Invoke: onDefault.invoke}}},
-		{Name: "c", EventBus: "imgbatch", Pattern: p, Targets: []Target{{ID: "t", Invoke: onCustom.invoke}}},
+	for _, r := range []eventbus.Rule{
+		{Name: "d", Pattern: p, Targets: []eventbus.Target{{ID: "t", Invoke: onDefault.invoke}}},
+		{Name: "c", EventBus: "imgbatch", Pattern: p, Targets: []eventbus.Target{{ID: "t", Invoke: onCustom.invoke}}},
 	} {
 		if err := b.AddRule(r); err != nil {
 			t.Fatal(err)
@@ -354,7 +320,7 @@ func TestRulesBelongToABus(t *testing.T) {
 	}
 	e := entry("imgbatch", "Run Completed", `{"runId":"r"}`)
 	e.EventBusName = aws.String("imgbatch")
-	if _, err := client.PutEvents(ctxT(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{e}}); err != nil {
+	if _, err := client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{e}}); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
@@ -366,17 +332,17 @@ func TestRulesBelongToABus(t *testing.T) {
 // The transformer of the Batch target: {"Parameters": {"runId": <runId>}}
 // with {"runId":"$.detail.runId"} gives {"Parameters":{"runId":"r-123"}}.
 func TestInputTransformerOnTheBus(t *testing.T) {
-	b := fastBus(BusConfig{})
-	client, _ := testBus(t, b, 0)
+	b := bustest.FastBus(eventbus.Config{})
+	client, _ := bustest.Serve(t, b, b, 0)
 	in := newInbox()
-	err := b.AddRule(Rule{Name: "submit", EventBus: "imgbatch", Pattern: `{"detail-type":["Run Requested"]}`,
-		Targets: []Target{{ID: "batch", Invoke: in.invoke,
+	err := b.AddRule(eventbus.Rule{Name: "submit", EventBus: "imgbatch", Pattern: `{"detail-type":["Run Requested"]}`,
+		Targets: []eventbus.Target{{ID: "batch", Invoke: in.invoke,
 			InputPathsMap: map[string]string{"runId": "$.detail.runId"},
 			InputTemplate: `{"Parameters": {"runId": <runId>}}`}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fastPublisher(client, "imgbatch").Publish(ctxT(t), sampleRunRequested("r-123")); err != nil {
+	if err := bustest.FastPublisher(client, "imgbatch").Publish(bustest.Context(t), runRequested("r-123")); err != nil {
 		t.Fatal(err)
 	}
 	got := in.next(t)
@@ -391,10 +357,10 @@ func TestInputTransformerOnTheBus(t *testing.T) {
 
 // PutEvents answers before the target runs.
 func TestDeliveryIsAsynchronous(t *testing.T) {
-	b := fastBus(BusConfig{})
-	client, _ := testBus(t, b, 0)
+	b := bustest.FastBus(eventbus.Config{})
+	client, _ := bustest.Serve(t, b, b, 0)
 	release, started := make(chan struct{}), make(chan struct{}, 1)
-	err := b.AddRule(Rule{Name: "slow", Pattern: `{"source":["imgbatch"]}`, Targets: []Target{{ID: "t",
+	err := b.AddRule(eventbus.Rule{Name: "slow", Pattern: `{"source":["imgbatch"]}`, Targets: []eventbus.Target{{ID: "t",
 		Invoke: func(ctx context.Context, _ []byte) error {
 			started <- struct{}{}
 			<-release
@@ -404,7 +370,7 @@ func TestDeliveryIsAsynchronous(t *testing.T) {
 		t.Fatal(err)
 	}
 	// If delivery were synchronous this call would block on release.
-	if _, err := client.PutEvents(ctxT(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry("imgbatch", "Run Completed", `{}`)}}); err != nil {
+	if _, err := client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry("imgbatch", "Run Completed", `{}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
@@ -417,9 +383,9 @@ func TestDeliveryIsAsynchronous(t *testing.T) {
 
 // A failing target is retried, then dead-lettered; one that recovers is not.
 func TestRetriesThenDeadLetter(t *testing.T) {
-	dlq := make(chan DeadLetter, 4)
-	b := fastBus(BusConfig{OnDeadLetter: func(d DeadLetter) { dlq <- d }})
-	client, _ := testBus(t, b, 0)
+	dlq := make(chan eventbus.DeadLetter, 4)
+	b := bustest.FastBus(eventbus.Config{OnDeadLetter: func(d eventbus.DeadLetter) { dlq <- d }})
+	client, _ := bustest.Serve(t, b, b, 0)
 	broken, flaky := newInbox(), newInbox()
 	broken.fail = func(int) error { return errors.New("queue is gone") }
 	flaky.fail = func(n int) error {
@@ -428,7 +394,7 @@ func TestRetriesThenDeadLetter(t *testing.T) {
 		}
 		return nil
 	}
-	err := b.AddRule(Rule{Name: "r", Pattern: `{"source":["imgbatch"]}`, Targets: []Target{
+	err := b.AddRule(eventbus.Rule{Name: "r", Pattern: `{"source":["imgbatch"]}`, Targets: []eventbus.Target{
 		{ID: "broken", Invoke: broken.invoke, RetryAttempts: 2},
 		{ID: "flaky", Invoke: flaky.invoke, RetryAttempts: 5},
 		{ID: "panics", Invoke: func(context.Context, []byte) error { panic("boom") }, RetryAttempts: -1},
@@ -436,12 +402,12 @@ func TestRetriesThenDeadLetter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := client.PutEvents(ctxT(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry("imgbatch", "Run Completed", `{"runId":"r-9"}`)}})
+	out, err := client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry("imgbatch", "Run Completed", `{"runId":"r-9"}`)}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	flaky.next(t) // delivered on the third try
-	got := map[string]DeadLetter{}
+	got := map[string]eventbus.DeadLetter{}
 	for len(got) < 2 {
 		select {
 		case d := <-dlq:
@@ -469,15 +435,15 @@ func TestRetriesThenDeadLetter(t *testing.T) {
 
 // The event age bound stops retries early.
 func TestMaxEventAgeStopsRetries(t *testing.T) {
-	b := NewBus(BusConfig{RetryBaseDelay: 50 * time.Millisecond, RetryMaxDelay: 50 * time.Millisecond})
-	client, _ := testBus(t, b, 0)
+	b := eventbus.New(eventbus.Config{RetryBaseDelay: 50 * time.Millisecond, RetryMaxDelay: 50 * time.Millisecond})
+	client, _ := bustest.Serve(t, b, b, 0)
 	in := newInbox()
 	in.fail = func(int) error { return errors.New("down") }
-	if err := b.AddRule(Rule{Name: "r", Pattern: `{"source":["imgbatch"]}`, Targets: []Target{
+	if err := b.AddRule(eventbus.Rule{Name: "r", Pattern: `{"source":["imgbatch"]}`, Targets: []eventbus.Target{
 		{ID: "t", Invoke: in.invoke, RetryAttempts: 100, MaxEventAge: 10 * time.Millisecond}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.PutEvents(ctxT(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry("imgbatch", "x", `{}`)}}); err != nil {
+	if _, err := client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry("imgbatch", "x", `{}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
@@ -489,20 +455,20 @@ func TestMaxEventAgeStopsRetries(t *testing.T) {
 
 // Subscribe streams matching events; WaitFor also finds earlier ones.
 func TestSubscribeAndWaitFor(t *testing.T) {
-	b := NewBus(BusConfig{})
-	client, _ := testBus(t, b, 0)
-	ch, cancel := b.Subscribe(Pattern("", "r-7", DetailTypeRunCompleted, DetailTypeRunFailed))
-	p := fastPublisher(client, "imgbatch")
-	ctx := ctxT(t)
+	b := eventbus.New(eventbus.Config{})
+	client, _ := bustest.Serve(t, b, b, 0)
+	ch, cancel := b.Subscribe(eventbridge.Pattern("", "r-7", eventbridge.DetailTypeRunCompleted, eventbridge.DetailTypeRunFailed))
+	p := bustest.FastPublisher(client, "imgbatch")
+	ctx := bustest.Context(t)
 	err := p.Publish(ctx,
-		ShardCompleted{RunID: "r-7", Shard: 0, ResultsURI: "s3://w/x"},
-		RunCompleted{RunID: "r-other", ReportURI: "s3://w/r", SummaryURI: "s3://w/s"},
-		RunCompleted{RunID: "r-7", ReportURI: "s3://w/r", SummaryURI: "s3://w/s", Shards: 1},
+		eventbridge.ShardCompleted{RunID: "r-7", Shard: 0, ResultsURI: "s3://w/x"},
+		eventbridge.RunCompleted{RunID: "r-other", ReportURI: "s3://w/r", SummaryURI: "s3://w/s"},
+		eventbridge.RunCompleted{RunID: "r-7", ReportURI: "s3://w/r", SummaryURI: "s3://w/s", Shards: 1},
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var env Envelope
+	var env eventbridge.Envelope
 	select {
 	case env = <-ch:
 	case <-ctx.Done():
@@ -512,7 +478,7 @@ func TestSubscribeAndWaitFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, ok := ev.(RunCompleted)
+	rc, ok := ev.(eventbridge.RunCompleted)
 	if !ok || rc.RunID != "r-7" || rc.EventID != "imgbatch:r-7:run-completed" || env.Source != "imgbatch" {
 		t.Errorf("got %#v from %+v", ev, env)
 	}
@@ -522,13 +488,13 @@ func TestSubscribeAndWaitFor(t *testing.T) {
 	}
 
 	// Already published: WaitFor still finds it.
-	got, err := b.WaitFor(ctx, Pattern("", "r-7", DetailTypeShardCompleted))
-	if err != nil || got.DetailType != DetailTypeShardCompleted {
+	got, err := b.WaitFor(ctx, eventbridge.Pattern("", "r-7", eventbridge.DetailTypeShardCompleted))
+	if err != nil || got.DetailType != eventbridge.DetailTypeShardCompleted {
 		t.Errorf("WaitFor: %+v %v", got, err)
 	}
 	short, cancelShort := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancelShort()
-	if _, err := b.WaitFor(short, Pattern("", "r-never")); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := b.WaitFor(short, eventbridge.Pattern("", "r-never")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("WaitFor of nothing: %v", err)
 	}
 }
@@ -536,16 +502,16 @@ func TestSubscribeAndWaitFor(t *testing.T) {
 // Close waits for deliveries (also of events put while it waits), then
 // refuses calls and closes subscriptions.
 func TestClose(t *testing.T) {
-	b := fastBus(BusConfig{})
-	client, _ := testBus(t, b, 1)
+	b := bustest.FastBus(eventbus.Config{})
+	client, _ := bustest.Serve(t, b, b, 1)
 	ch, _ := b.Subscribe(`{"source":["imgbatch"]}`)
 	var finished, chained atomic.Int32
 	inTarget := make(chan struct{})
 	closing := make(chan struct{})
-	err := b.AddRule(Rule{Name: "chain", Pattern: `{"detail-type":["first","second"]}`, Targets: []Target{{ID: "t",
+	err := b.AddRule(eventbus.Rule{Name: "chain", Pattern: `{"detail-type":["first","second"]}`, Targets: []eventbus.Target{{ID: "t",
 		Invoke: func(ctx context.Context, in []byte) error {
 			defer finished.Add(1)
-			var e Envelope
+			var e eventbridge.Envelope
 			_ = json.Unmarshal(in, &e)
 			if e.DetailType != "first" {
 				return nil
@@ -561,7 +527,7 @@ func TestClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.PutEvents(ctxT(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry("imgbatch", "first", `{}`)}}); err != nil {
+	if _, err := client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry("imgbatch", "first", `{}`)}}); err != nil {
 		t.Fatal(err)
 	}
 	<-inTarget
@@ -584,7 +550,7 @@ func TestClose(t *testing.T) {
 	if finished.Load() != 2 || chained.Load() != 1 {
 		t.Errorf("after Close: %d deliveries finished (want 2), chained put ok=%d", finished.Load(), chained.Load())
 	}
-	_, err = client.PutEvents(ctxT(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry("imgbatch", "late", `{}`)}})
+	_, err = client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry("imgbatch", "late", `{}`)}})
 	if err == nil {
 		t.Error("PutEvents after Close succeeded")
 	}
@@ -600,27 +566,36 @@ func TestClose(t *testing.T) {
 // Fault injection: FailCalls answers whole-call errors the SDK retries;
 // FailEntries fails matching entries with InternalFailure.
 func TestFaultInjection(t *testing.T) {
-	b := NewBus(BusConfig{})
-	client, srv := testBus(t, b, 1) // no SDK retries: see every injected failure
-	ctx := ctxT(t)
+	b := eventbus.New(eventbus.Config{})
+	client, srv := bustest.Serve(t, b, b, 1) // no SDK retries: see every injected failure
+	ctx := bustest.Context(t)
 	put := func(es ...types.PutEventsRequestEntry) (*ebsdk.PutEventsOutput, error) {
 		return client.PutEvents(ctx, &ebsdk.PutEventsInput{Entries: es})
+	}
+	// The publisher retries both (eventbridge.TestPublishRetriesFailedCalls):
+	// a 500, and a throttling code.
+	status := func(err error) int {
+		var re *awshttp.ResponseError
+		if errors.As(err, &re) {
+			return re.HTTPStatusCode()
+		}
+		return 0
 	}
 	b.FailCalls(2)
 	_, err := put(entry("imgbatch", "x", `{}`))
 	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InternalException" || !retryableCall(err) {
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "InternalException" || status(err) != http.StatusInternalServerError {
 		t.Errorf("first injected failure: %v", err)
 	}
 	_, err = put(entry("imgbatch", "x", `{}`))
-	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ThrottlingException" || !retryableCall(err) {
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "ThrottlingException" || status(err) != http.StatusBadRequest {
 		t.Errorf("second injected failure: %v", err)
 	}
 	if _, err = put(entry("imgbatch", "x", `{}`)); err != nil {
 		t.Errorf("third call: %v", err)
 	}
 
-	b.FailEntries(func(e Entry) bool { return strings.Contains(e.Detail, "bad") })
+	b.FailEntries(func(e eventbus.Entry) bool { return strings.Contains(e.Detail, "bad") })
 	out, err := put(entry("imgbatch", "x", `{"v":"good"}`), entry("imgbatch", "x", `{"v":"bad"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -635,7 +610,7 @@ func TestFaultInjection(t *testing.T) {
 
 	// With its default retries the SDK rides over injected call failures.
 	b.FailCalls(2)
-	if _, err := sdkClient(srv.URL, 0).PutEvents(ctx, &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry("imgbatch", "x", `{}`)}}); err != nil {
+	if _, err := bustest.Client(srv.URL, 0).PutEvents(ctx, &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{entry("imgbatch", "x", `{}`)}}); err != nil {
 		t.Errorf("SDK retries: %v", err)
 	}
 }
@@ -643,8 +618,8 @@ func TestFaultInjection(t *testing.T) {
 // Production wiring: config.LoadDefaultConfig + AWS_ENDPOINT_URL_EVENTBRIDGE
 // reaches the bus.
 func TestEndpointFromEnvironment(t *testing.T) {
-	b := NewBus(BusConfig{})
-	_, srv := testBus(t, b, 0)
+	b := eventbus.New(eventbus.Config{})
+	_, srv := bustest.Serve(t, b, b, 0)
 	dir := t.TempDir()
 	t.Setenv("AWS_ENDPOINT_URL_EVENTBRIDGE", srv.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDLOCALBUS")
@@ -656,12 +631,12 @@ func TestEndpointFromEnvironment(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	os.Unsetenv("AWS_ENDPOINT_URL")
-	cfg, err := config.LoadDefaultConfig(ctxT(t))
+	cfg, err := config.LoadDefaultConfig(bustest.Context(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := fastPublisher(ebsdk.NewFromConfig(cfg), "imgbatch")
-	if err := p.Publish(ctxT(t), sampleRunRequested("r-env")); err != nil {
+	p := bustest.FastPublisher(ebsdk.NewFromConfig(cfg), "imgbatch")
+	if err := p.Publish(bustest.Context(t), runRequested("r-env")); err != nil {
 		t.Fatal(err)
 	}
 	if evs := b.Events(); len(evs) != 1 || evs[0].EventBus != "imgbatch" {
@@ -671,15 +646,17 @@ func TestEndpointFromEnvironment(t *testing.T) {
 
 // Many publishers at once (run with -race).
 func TestConcurrentPublishers(t *testing.T) {
-	b := fastBus(BusConfig{})
-	client, _ := testBus(t, b, 0)
+	b := bustest.FastBus(eventbus.Config{})
+	client, _ := bustest.Serve(t, b, b, 0)
 	in := newInbox()
-	if err := b.AddRule(Rule{Name: "shards", EventBus: "imgbatch", Pattern: Pattern("", "", DetailTypeShardCompleted),
-		Targets: []Target{{ID: "t", Invoke: in.invoke, InputPath: "$.detail.eventId"}}}); err != nil {
+	if err := b.AddRule(eventbus.Rule{Name: "shards", EventBus: "imgbatch", Pattern: eventbridge.Pattern("", "", eventbridge.DetailTypeShardCompleted),
+		Targets: []eventbus.Target{{ID: "t", Invoke: in.invoke, InputPath: "$.detail.eventId"}}}); err != nil {
 		t.Fatal(err)
 	}
-	b.FailEntries(func(e Entry) bool { return strings.Contains(e.Detail, `"shard":7,`) && time.Now().UnixNano()%2 == 0 })
-	ctx := ctxT(t)
+	b.FailEntries(func(e eventbus.Entry) bool {
+		return strings.Contains(e.Detail, `"shard":7,`) && time.Now().UnixNano()%2 == 0
+	})
+	ctx := bustest.Context(t)
 	const workers, per = 8, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -687,11 +664,11 @@ func TestConcurrentPublishers(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := fastPublisher(client, "imgbatch")
+			p := bustest.FastPublisher(client, "imgbatch")
 			p.Retry.MaxAttempts = 50
-			var evs []Event
+			var evs []eventbridge.Event
 			for i := 0; i < per; i++ {
-				evs = append(evs, ShardCompleted{RunID: fmt.Sprintf("r-%d", w), Shard: i, ResultsURI: "s3://w/r"})
+				evs = append(evs, eventbridge.ShardCompleted{RunID: fmt.Sprintf("r-%d", w), Shard: i, ResultsURI: "s3://w/r"})
 			}
 			errs <- p.Publish(ctx, evs...)
 		}()
@@ -723,18 +700,18 @@ func TestAWSCLIPutEvents(t *testing.T) {
 	}
 	awsCLI, err := exec.LookPath("aws")
 	testutil.Need(t, "the aws CLI (awscli)", err)
-	b := fastBus(BusConfig{})
-	_, srv := testBus(t, b, 0)
+	b := bustest.FastBus(eventbus.Config{})
+	_, srv := bustest.Serve(t, b, b, 0)
 	in := newInbox()
-	if err := b.AddRule(Rule{Name: "submit", EventBus: "imgbatch", Pattern: `{"source":["imgbatch"],"detail-type":["Run Requested"]}`,
-		Targets: []Target{{ID: "batch", Invoke: in.invoke, InputPathsMap: map[string]string{"runId": "$.detail.runId"},
+	if err := b.AddRule(eventbus.Rule{Name: "submit", EventBus: "imgbatch", Pattern: `{"source":["imgbatch"],"detail-type":["Run Requested"]}`,
+		Targets: []eventbus.Target{{ID: "batch", Invoke: in.invoke, InputPathsMap: map[string]string{"runId": "$.detail.runId"},
 			InputTemplate: `{"Parameters": {"runId": <runId>}}`}}}); err != nil {
 		t.Fatal(err)
 	}
 	entries := `[{"Source":"imgbatch","DetailType":"Run Requested","Detail":"{\"runId\":\"r-cli\"}","EventBusName":"imgbatch","Time":"2025-01-02T03:04:05Z"},` +
 		`{"Source":"imgbatch","DetailType":"Run Requested","Detail":"not json","EventBusName":"imgbatch"}]`
 	dir := t.TempDir()
-	cmd := exec.CommandContext(ctxT(t), awsCLI, "events", "put-events", "--endpoint-url", srv.URL, "--output", "json", "--entries", entries)
+	cmd := exec.CommandContext(bustest.Context(t), awsCLI, "events", "put-events", "--endpoint-url", srv.URL, "--output", "json", "--entries", entries)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") {
 			cmd.Env = append(cmd.Env, kv)
@@ -766,5 +743,26 @@ func TestAWSCLIPutEvents(t *testing.T) {
 	}
 	if evs := b.Events(); len(evs) != 1 || evs[0].Time.Format(time.RFC3339) != "2025-01-02T03:04:05Z" {
 		t.Errorf("events %+v", evs)
+	}
+}
+
+// A transformation that fails at delivery time dead-letters the event
+// without invoking the target (Attempts 0).
+func TestTransformationFailureDeadLetters(t *testing.T) {
+	b := bustest.FastBus(eventbus.Config{})
+	client, _ := bustest.Serve(t, b, b, 0)
+	in := newInbox()
+	if err := b.AddRule(eventbus.Rule{Name: "r", Pattern: `{"source":["imgbatch"]}`, Targets: []eventbus.Target{{ID: "t", Invoke: in.invoke,
+		InputPathsMap: map[string]string{"s": "$.detail.s"}, InputTemplate: `{"s": "<s>"}`}}}); err != nil {
+		t.Fatal(err)
+	}
+	e := types.PutEventsRequestEntry{Source: aws.String("imgbatch"), DetailType: aws.String("x"), Detail: aws.String(`{"s":"a \"quoted\" key"}`)}
+	if _, err := client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: []types.PutEventsRequestEntry{e}}); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	dl := b.DeadLetters()
+	if len(dl) != 1 || dl[0].Attempts != 0 || !strings.Contains(dl[0].Err.Error(), "input transformation") || in.calls() != 0 {
+		t.Errorf("dead letters %+v, %d calls", dl, in.calls())
 	}
 }

@@ -1,4 +1,9 @@
-package localstack
+// Package versitygw starts a versitygw server (github.com/versity/versitygw,
+// a complete S3 gateway) for tests: a second S3 implementation beside the
+// embedded gofakes3 of localstack, which the chaos suite runs behind the
+// s3fault proxy. The product never starts it; scripts/versitygw.sh installs
+// the binary.
+package versitygw
 
 import (
 	"bytes"
@@ -19,14 +24,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// VersityGW is a versitygw process (github.com/versity/versitygw, a
-// complete S3 gateway) serving S3 on 127.0.0.1 with its posix backend: a
-// second S3 implementation, independent of gofakes3, for integration tests.
-// Buckets are directories under Dir; object metadata lives in extended
+// Gateway is a versitygw process serving S3 on 127.0.0.1 with its posix
+// backend: a second S3 implementation, independent of gofakes3, for
+// integration tests. Buckets are directories under Dir; object metadata lives in extended
 // attributes. Note that the posix backend maps keys to file paths: it
 // cleans them ("a/../b" is stored as "b", "//" as "/"), so keys that are not
-// clean paths need the in-memory gofakes3 (StartS3("")).
-type VersityGW struct {
+// clean paths need the in-memory gofakes3 (localstack.StartS3("")).
+type Gateway struct {
 	URL       string // http://127.0.0.1:<port>
 	Dir       string // the posix backend's root (one directory per bucket)
 	AccessKey string // the root user's credentials
@@ -38,11 +42,10 @@ type VersityGW struct {
 	done chan struct{}
 }
 
-// StartVersityGW starts the versitygw binary bin on a free loopback port
-// with the posix backend in dir (created if missing) and the given root
-// credentials, waits until it answers, and creates buckets with the SDK.
-// Close stops it.
-func StartVersityGW(ctx context.Context, bin, dir, accessKey, secretKey string, buckets ...string) (*VersityGW, error) {
+// Start starts the versitygw binary bin on a free loopback port with the
+// posix backend in dir (created if missing) and the given root credentials,
+// waits until it answers, and creates buckets with the SDK. Close stops it.
+func Start(ctx context.Context, bin, dir, accessKey, secretKey string, buckets ...string) (*Gateway, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("versitygw data dir: %w", err)
 	}
@@ -52,7 +55,7 @@ func StartVersityGW(ctx context.Context, bin, dir, accessKey, secretKey string, 
 	}
 	var lastErr error
 	for try := 0; try < 3; try++ { // a free port can be taken between probe and bind
-		g, err := startVersityGW(ctx, bin, abs, accessKey, secretKey)
+		g, err := start(ctx, bin, abs, accessKey, secretKey)
 		if err != nil {
 			lastErr = err
 			continue
@@ -66,13 +69,13 @@ func StartVersityGW(ctx context.Context, bin, dir, accessKey, secretKey string, 
 	return nil, lastErr
 }
 
-func startVersityGW(ctx context.Context, bin, dir, accessKey, secretKey string) (*VersityGW, error) {
+func start(ctx context.Context, bin, dir, accessKey, secretKey string) (*Gateway, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	g := &VersityGW{URL: "http://" + addr, Dir: dir, AccessKey: accessKey, SecretKey: secretKey, done: make(chan struct{})}
+	g := &Gateway{URL: "http://" + addr, Dir: dir, AccessKey: accessKey, SecretKey: secretKey, done: make(chan struct{})}
 	// Loopback only; keep-alive so the SDK reuses connections; no request log.
 	g.cmd = exec.Command(bin, "--port", addr, "--keep-alive", "--quiet", "posix", dir)
 	// Credentials through the environment, not the command line (ps shows that).
@@ -126,7 +129,7 @@ func freePort() (int, error) {
 }
 
 // Client is an SDK S3 client for the gateway (path-style, its credentials).
-func (g *VersityGW) Client() *s3.Client {
+func (g *Gateway) Client() *s3.Client {
 	return s3.New(s3.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(g.URL),
@@ -135,7 +138,7 @@ func (g *VersityGW) Client() *s3.Client {
 	})
 }
 
-func (g *VersityGW) createBuckets(ctx context.Context, buckets []string) error {
+func (g *Gateway) createBuckets(ctx context.Context, buckets []string) error {
 	c := g.Client()
 	for _, b := range buckets {
 		var err error
@@ -165,7 +168,7 @@ func isBucketOwned(err error) bool {
 	return false
 }
 
-func (g *VersityGW) output() string {
+func (g *Gateway) output() string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	b := g.log.Bytes()
@@ -176,7 +179,7 @@ func (g *VersityGW) output() string {
 }
 
 // Close stops the gateway (SIGTERM, then SIGKILL after 5 s).
-func (g *VersityGW) Close() error {
+func (g *Gateway) Close() error {
 	if g.cmd == nil || g.cmd.Process == nil {
 		return nil
 	}
