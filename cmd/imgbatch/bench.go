@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/bench"
 )
 
@@ -136,7 +137,7 @@ func benchAction(c *cli.Context) error {
 	if o.Levers, err = bench.ParseLevers(splitList(c.StringSlice("lever"))); err != nil {
 		return withCode(exitUsage, err)
 	}
-	if o.Variant, err = parseVariant(c.String("variant")); err != nil {
+	if o.Variant, err = imgbatch.ParseVariant(c.String("variant")); err != nil {
 		return withCode(exitUsage, err)
 	}
 	for _, name := range benchList(c.String("recipe")) {

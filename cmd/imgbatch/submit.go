@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +13,6 @@ import (
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	batchtypes "github.com/aws/aws-sdk-go-v2/service/batch/types"
 	"github.com/urfave/cli/v2"
-	"gopkg.in/yaml.v3"
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
@@ -137,7 +134,7 @@ func submitOptionsFrom(c *cli.Context) (submitOptions, error) {
 	if out == "" {
 		return so, fmt.Errorf("--output-bucket is required")
 	}
-	recipe, err := loadRecipe(c.String("recipe"), c.StringSlice("variant"))
+	recipe, err := imgbatch.LoadRecipe(c.String("recipe"), c.StringSlice("variant"))
 	if err != nil {
 		return so, err
 	}
@@ -326,95 +323,4 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// loadRecipe reads a recipe file (JSON or YAML) and/or --variant flags.
-func loadRecipe(path string, variants []string) (imgbatch.Recipe, error) {
-	r := imgbatch.DefaultRecipe
-	r.Variants = append([]imgbatch.Variant(nil), r.Variants...)
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return r, fmt.Errorf("recipe: %w", err)
-		}
-		r, err = parseRecipe(b)
-		if err != nil {
-			return r, fmt.Errorf("recipe %s: %w", path, err)
-		}
-	}
-	if len(variants) > 0 {
-		if path == "" {
-			r.Name = "flags"
-		}
-		r.Variants = nil
-		for _, s := range variants {
-			v, err := parseVariant(s)
-			if err != nil {
-				return r, err
-			}
-			r.Variants = append(r.Variants, v)
-		}
-	}
-	if err := r.Normalize(); err != nil {
-		return r, fmt.Errorf("recipe: %w", err)
-	}
-	return r, nil
-}
-
-// parseRecipe accepts JSON or YAML with the same field names.
-func parseRecipe(b []byte) (imgbatch.Recipe, error) {
-	var r imgbatch.Recipe
-	var generic any
-	if err := yaml.Unmarshal(b, &generic); err != nil { // YAML is a superset of JSON
-		return r, err
-	}
-	j, err := json.Marshal(generic)
-	if err != nil {
-		return r, err
-	}
-	dec := json.NewDecoder(strings.NewReader(string(j)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return r, err
-	}
-	return r, nil
-}
-
-// parseVariant parses name:WxH[:format[:quality[:fit]]].
-func parseVariant(s string) (imgbatch.Variant, error) {
-	parts := strings.Split(s, ":")
-	bad := func(why string) (imgbatch.Variant, error) {
-		return imgbatch.Variant{}, fmt.Errorf("--variant %q: %s (want name:WIDTHxHEIGHT[:format[:quality[:fit]]], e.g. thumb:256x256:webp:75)", s, why)
-	}
-	if len(parts) < 2 || len(parts) > 5 {
-		return bad("wrong number of fields")
-	}
-	v := imgbatch.Variant{Name: parts[0]}
-	w, h, ok := strings.Cut(parts[1], "x")
-	if !ok {
-		return bad("size must be WIDTHxHEIGHT (either may be empty)")
-	}
-	var err error
-	if w != "" {
-		if v.Width, err = strconv.Atoi(w); err != nil {
-			return bad("width is not a number")
-		}
-	}
-	if h != "" {
-		if v.Height, err = strconv.Atoi(h); err != nil {
-			return bad("height is not a number")
-		}
-	}
-	if len(parts) > 2 {
-		v.Format = parts[2]
-	}
-	if len(parts) > 3 && parts[3] != "" {
-		if v.Quality, err = strconv.Atoi(parts[3]); err != nil {
-			return bad("quality is not a number")
-		}
-	}
-	if len(parts) > 4 {
-		v.Fit = parts[4]
-	}
-	return v, nil
 }
