@@ -158,6 +158,25 @@ type job struct {
 	size    int64 // source bytes
 	held    int64 // bytes held in the in-flight semaphore
 	outputs []rendered
+	// keys are the item's output keys, one per recipe variant in the
+	// recipe's order, computed once by newJob.
+	keys []string
+}
+
+// newJob starts an item through the stages. An output key that cannot
+// exist is a failure before any request: the job is returned with it, for
+// its result.
+func newJob(run *imgbatch.Run, t batch.Task) (*job, error) {
+	j := &job{task: t, start: time.Now()}
+	j.keys = make([]string, len(run.Recipe.Variants))
+	for i, v := range run.Recipe.Variants {
+		key, err := imgbatch.OutputKey(run.OutputPrefix, v, t.Item.Key)
+		if err != nil {
+			return j, itemErr(CodeKeyTooLong, http.StatusBadRequest, "%v", err)
+		}
+		j.keys[i] = key
+	}
+	return j, nil
 }
 
 type rendered struct {
@@ -229,8 +248,11 @@ func (w *Worker) Process(parent context.Context, run *imgbatch.Run, tasks <-chan
 						return nil
 					}
 				}
-				j := &job{task: t, start: time.Now()}
-				if err := w.fetch(ctx, run, j, mem); err != nil {
+				j, err := newJob(run, t)
+				if err == nil {
+					err = w.fetch(ctx, run, j, mem)
+				}
+				if err != nil {
 					if err := finish(j, err); err != nil {
 						return err
 					}
