@@ -103,54 +103,9 @@ Examples:
 func benchAction(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if c.Args().Len() > 0 {
-		return withCode(exitUsage, fmt.Errorf("unexpected arguments %q (see imgbatch bench --help)", c.Args().Slice()))
-	}
-	o := bench.Options{
-		Dataset: c.String("dataset"), Images: c.Int("images"), Repeat: c.Int("repeat"),
-		Name: c.String("name"), ResultsDir: c.String("results-dir"), CacheDir: c.String("cache-dir"),
-		Wallpapers: c.String("wallpapers"), BadImages: c.String("bad-images"), MaxPixels: c.Int64("max-pixels"),
-		CaseTimeout: c.Duration("case-timeout"), ProfileDir: c.String("profile"), Log: c.App.ErrWriter,
-	}
-	o.Modes = benchList(c.String("mode"))
-	o.Sharp = benchList(c.String("sharp"))
-	for _, s := range o.Sharp {
-		if s != bench.SharpConc1 && s != bench.SharpDefault {
-			return withCode(exitUsage, fmt.Errorf("--sharp %q: want %s and/or %s", s, bench.SharpConc1, bench.SharpDefault))
-		}
-	}
-	o.Vipsthumbnail = c.String("vipsthumbnail")
-	o.Quality = c.Int("quality")
-	if o.Quality == 0 {
-		o.Quality = -1 // none
-	} else if o.Quality < 0 {
-		return withCode(exitUsage, fmt.Errorf("--quality %d: want a number of images, or 0 for none", o.Quality))
-	}
-	o.Compare = benchList(c.String("compare"))
-	if slices.Contains(o.Compare, bench.ImplVipsResize) {
-		return withCode(exitUsage, fmt.Errorf("--compare %s is gone: it needed Debian's vips CLI, which imgbatch no longer uses", bench.ImplVipsResize))
-	}
-	var err error
-	if o.Pools, err = parsePools(c.String("pool")); err != nil {
-		return withCode(exitUsage, err)
-	}
-	if o.Levers, err = bench.ParseLevers(splitList(c.StringSlice("lever"))); err != nil {
-		return withCode(exitUsage, err)
-	}
-	if o.Variant, err = imgbatch.ParseVariant(c.String("variant")); err != nil {
-		return withCode(exitUsage, err)
-	}
-	for _, name := range benchList(c.String("recipe")) {
-		r, err := bench.ParseRecipe(name, o.Variant)
-		if err != nil {
-			return withCode(exitUsage, err)
-		}
-		o.Recipes = append(o.Recipes, r)
-	}
-	if o.CacheDir == "" {
-		if o.CacheDir, err = defaultCacheDir(); err != nil {
-			return withCode(exitUsage, err)
-		}
+	o, err := benchOptionsFrom(c)
+	if err != nil {
+		return err
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -164,6 +119,62 @@ func benchAction(c *cli.Context) error {
 		fmt.Fprint(c.App.Writer, rep.Markdown())
 	}
 	return err
+}
+
+// benchOptionsFrom reads bench's flags; a bad one is a usage error.
+func benchOptionsFrom(c *cli.Context) (bench.Options, error) {
+	o, err := readBenchFlags(c)
+	return o, usageErr(err)
+}
+
+func readBenchFlags(c *cli.Context) (bench.Options, error) {
+	if c.Args().Len() > 0 {
+		return bench.Options{}, fmt.Errorf("unexpected arguments %q (see imgbatch bench --help)", c.Args().Slice())
+	}
+	o := bench.Options{
+		Dataset: c.String("dataset"), Images: c.Int("images"), Repeat: c.Int("repeat"),
+		Name: c.String("name"), ResultsDir: c.String("results-dir"), CacheDir: c.String("cache-dir"),
+		Wallpapers: c.String("wallpapers"), BadImages: c.String("bad-images"), MaxPixels: c.Int64("max-pixels"),
+		CaseTimeout: c.Duration("case-timeout"), ProfileDir: c.String("profile"), Log: c.App.ErrWriter,
+		Modes: benchList(c.String("mode")), Sharp: benchList(c.String("sharp")), Vipsthumbnail: c.String("vipsthumbnail"),
+		Quality: c.Int("quality"), Compare: benchList(c.String("compare")),
+	}
+	for _, s := range o.Sharp {
+		if s != bench.SharpConc1 && s != bench.SharpDefault {
+			return o, fmt.Errorf("--sharp %q: want %s and/or %s", s, bench.SharpConc1, bench.SharpDefault)
+		}
+	}
+	if o.Quality == 0 {
+		o.Quality = -1 // none
+	} else if o.Quality < 0 {
+		return o, fmt.Errorf("--quality %d: want a number of images, or 0 for none", o.Quality)
+	}
+	if slices.Contains(o.Compare, bench.ImplVipsResize) {
+		return o, fmt.Errorf("--compare %s is gone: it needed Debian's vips CLI, which imgbatch no longer uses", bench.ImplVipsResize)
+	}
+	var err error
+	if o.Pools, err = parsePools(c.String("pool")); err != nil {
+		return o, err
+	}
+	if o.Levers, err = bench.ParseLevers(splitList(c.StringSlice("lever"))); err != nil {
+		return o, err
+	}
+	if o.Variant, err = imgbatch.ParseVariant(c.String("variant")); err != nil {
+		return o, err
+	}
+	for _, name := range benchList(c.String("recipe")) {
+		r, err := bench.ParseRecipe(name, o.Variant)
+		if err != nil {
+			return o, err
+		}
+		o.Recipes = append(o.Recipes, r)
+	}
+	if o.CacheDir == "" {
+		if o.CacheDir, err = defaultCacheDir(); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
 }
 
 // benchList splits a comma-separated list; "none" is the empty list.

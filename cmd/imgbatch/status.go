@@ -31,12 +31,32 @@ Flags go before RUN_ID.
 Exit code 0 while running or completed, 3 when the run failed its tolerance.`,
 		Flags: []cli.Flag{
 			workBucketFlag,
-			&cli.BoolFlag{Name: "json", Usage: "print the status as JSON"},
+			jsonFlag("print the status as JSON"),
 			&cli.DurationFlag{Name: "watch", Usage: "refresh every interval (at least 100ms) until the run is finished, then exit as without it (e.g. --watch 5s)"},
 			&cli.BoolFlag{Name: "shards", Usage: "list every shard"},
 		},
 		Action: statusAction,
 	}
+}
+
+// statusOptions are status's flags, read once.
+type statusOptions struct {
+	runID, workBucket string
+	json, shards      bool
+	watch             time.Duration // 0: once
+}
+
+func statusOptionsFrom(c *cli.Context) (statusOptions, error) {
+	if err := runIDArg(c); err != nil {
+		return statusOptions{}, err
+	}
+	o := statusOptions{runID: c.Args().First(), json: c.Bool("json"), shards: c.Bool("shards"), watch: c.Duration("watch")}
+	if o.watch < 0 || (o.watch > 0 && o.watch < minWatch) {
+		return o, withCode(exitUsage, fmt.Errorf("--watch %s: give an interval of at least %s (every refresh lists the run's shards)", o.watch, minWatch))
+	}
+	var err error
+	o.workBucket, err = needFlag(c, "work-bucket")
+	return o, err
 }
 
 // statusAction prints the status once, or with --watch again every
@@ -45,22 +65,16 @@ Exit code 0 while running or completed, 3 when the run failed its tolerance.`,
 // refresh that fails while watching is reported and retried; done markers
 // are read once for the whole watch.
 func statusAction(c *cli.Context) error {
-	if err := runIDArg(c); err != nil {
-		return err
-	}
-	watch := c.Duration("watch")
-	if watch < 0 || (watch > 0 && watch < minWatch) {
-		return withCode(exitUsage, fmt.Errorf("--watch %s: give an interval of at least %s (every refresh lists the run's shards)", watch, minWatch))
-	}
-	bucket, err := needFlag(c, "work-bucket")
+	o, err := statusOptionsFrom(c)
 	if err != nil {
 		return err
 	}
+	watch := o.watch
 	cl, err := loadClients(c.Context)
 	if err != nil {
 		return err
 	}
-	sr := &batch.StatusReader{Store: cl.store(bucket), RunID: c.Args().First(), Detail: c.Bool("shards")}
+	sr := &batch.StatusReader{Store: cl.store(o.workBucket), RunID: o.runID, Detail: o.shards}
 	shown := false
 	for {
 		st, err := sr.Status(c.Context, time.Now())
@@ -71,14 +85,14 @@ func statusAction(c *cli.Context) error {
 			fmt.Fprintf(c.App.ErrWriter, "imgbatch: status refresh failed (retrying in %s): %v\n", watch, err)
 		default:
 			shown = true
-			if c.Bool("json") {
+			if o.json {
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(st); err != nil {
 					return err
 				}
 			} else {
-				printStatus(c.App.Writer, st, c.Bool("shards"))
+				printStatus(c.App.Writer, st, o.shards)
 			}
 			if st.Final != nil || watch <= 0 {
 				if st.Final != nil && st.Final.Status == batch.RunFailed {
