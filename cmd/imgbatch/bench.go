@@ -17,11 +17,10 @@ import (
 	"github.com/imgbatch/imgbatch/bench"
 )
 
-func benchCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "bench",
-		Usage: "measure images/s, CPU per image, memory and output quality on a dataset, against vipsthumbnail and sharp",
-		Description: `Sizes a fleet before a backfill: how many images per second one machine
+// benchUsage and benchHelp are `imgbatch bench --help`.
+const (
+	benchUsage = "measure images/s, CPU per image, memory and output quality on a dataset, against vipsthumbnail and sharp"
+	benchHelp  = `Sizes a fleet before a backfill: how many images per second one machine
 turns into variants, at what CPU per image, latency and peak memory, and with
 what output quality, for each pool size, next to libvips' own vipsthumbnail
 and Node's sharp (--compare) on the same files.
@@ -65,38 +64,43 @@ Examples:
    imgbatch bench --compare vipsthumbnail,sharp --pool 1,2,3,4 --quality 0
    imgbatch bench --dataset mixed --mode process --lever arenas --lever trim
    imgbatch bench --dataset ./my-images --variant thumb:256x256:webp:75
-   imgbatch bench --mode pipeline --pool 2 --images 10000 --compare none   # memory over 10,000 images`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "dataset", Aliases: []string{"d"}, Value: bench.DatasetPhotos, Usage: "photos, mixed, small, or a directory of images"},
-			&cli.StringFlag{Name: "mode", Value: "process,pipeline", Usage: "imgbatch cases: process, pipeline (comma separated; none for baselines only)"},
-			&cli.StringFlag{Name: "compare", Value: bench.ImplVipsthumbnail, Usage: "baselines: vipsthumbnail, sharp (comma separated; none)"},
-			&cli.StringFlag{Name: "recipe", Value: bench.RecipeSingle, Usage: "recipes, comma separated: single (--variant), default (imgbatch's default recipe), or a recipe JSON file"},
-			&cli.StringFlag{Name: "sharp", Value: "c1,default", Usage: "sharp settings to run, comma separated: c1 (sharp.concurrency(1)), default (sharp's default concurrency); the faster is the ratios' sharp"},
-			&cli.IntFlag{Name: "quality", Value: bench.DefaultQualitySample, Usage: "images per case in the quality pass after the timed runs (0: no quality pass)"},
-			&cli.StringFlag{Name: "vipsthumbnail", Usage: "the vipsthumbnail baseline's binary (default: vipsthumbnail in PATH; build it with scripts/vipsthumbnail-npm.sh)"},
-			&cli.StringFlag{Name: "pool", Usage: "pool sizes, e.g. 1,2,3,4 (default: 1, CPUs, 2 × CPUs)"},
-			&cli.StringSliceFlag{Name: "lever", Usage: "lever set to add as imgbatch cases: arenas, trim, reuse, vconcN, gogcN, memlimitN, fetchN; + joins (repeatable)"},
-			&cli.StringFlag{Name: "variant", Value: "bench:512x512:jpeg:80", Usage: "the variant to make, name:WIDTHxHEIGHT[:format[:quality[:fit]]]"},
-			&cli.IntFlag{Name: "images", Usage: "images per case: the dataset cycled to this many (default: each file once)"},
-			&cli.IntFlag{Name: "repeat", Value: 1, Usage: "run every case this many times, interleaved, and report the median"},
-			&cli.StringFlag{Name: "name", Usage: "results directory name under --results-dir (default: a UTC timestamp)"},
-			&cli.StringFlag{Name: "results-dir", Value: filepath.Join("bench", "results"), Usage: "where results are written (empty: nowhere)"},
-			&cli.StringFlag{Name: "cache-dir", EnvVars: []string{"IMGBATCH_BENCH_CACHE"}, Usage: "prepared datasets and sharp (default $XDG_CACHE_HOME/imgbatch or ~/.cache/imgbatch)"},
-			&cli.StringFlag{Name: "wallpapers", Usage: "an unpacked usr/share/wallpapers of plasma-workspace-wallpapers (skips apt-get download)"},
-			&cli.StringFlag{Name: "bad-images", Value: filepath.Join("testdata", "bad-images"), Usage: "hostile corpus the mixed dataset takes its broken files from"},
-			&cli.Int64Flag{Name: "max-pixels", Value: bench.DefaultMaxPixels, Usage: "pixel budget of the guard, as imgbatch work --max-pixels"},
-			&cli.StringFlag{Name: "profile", Usage: "write CPU and heap profiles of imgbatch's cases under this directory (go tool pprof)"},
-			&cli.DurationFlag{Name: "case-timeout", Value: 30 * time.Minute, Usage: "give up on a case after this long"},
+   imgbatch bench --mode pipeline --pool 2 --images 10000 --compare none   # memory over 10,000 images`
+)
+
+func benchFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "dataset", Aliases: []string{"d"}, Value: bench.DatasetPhotos, Usage: "photos, mixed, small, or a directory of images"},
+		&cli.StringFlag{Name: "mode", Value: "process,pipeline", Usage: "imgbatch cases: process, pipeline (comma separated; none for baselines only)"},
+		&cli.StringFlag{Name: "compare", Value: bench.ImplVipsthumbnail, Usage: "baselines: vipsthumbnail, sharp (comma separated; none)"},
+		&cli.StringFlag{Name: "recipe", Value: bench.RecipeSingle, Usage: "recipes, comma separated: single (--variant), default (imgbatch's default recipe), or a recipe JSON file"},
+		&cli.StringFlag{Name: "sharp", Value: "c1,default", Usage: "sharp settings to run, comma separated: c1 (sharp.concurrency(1)), default (sharp's default concurrency); the faster is the ratios' sharp"},
+		&cli.IntFlag{Name: "quality", Value: bench.DefaultQualitySample, Usage: "images per case in the quality pass after the timed runs (0: no quality pass)"},
+		&cli.StringFlag{Name: "vipsthumbnail", Usage: "the vipsthumbnail baseline's binary (default: vipsthumbnail in PATH; build it with scripts/vipsthumbnail-npm.sh)"},
+		&cli.StringFlag{Name: "pool", Usage: "pool sizes, e.g. 1,2,3,4 (default: 1, CPUs, 2 × CPUs)"},
+		&cli.StringSliceFlag{Name: "lever", Usage: "lever set to add as imgbatch cases: arenas, trim, reuse, vconcN, gogcN, memlimitN, fetchN; + joins (repeatable)"},
+		&cli.StringFlag{Name: "variant", Value: "bench:512x512:jpeg:80", Usage: "the variant to make, name:WIDTHxHEIGHT[:format[:quality[:fit]]]"},
+		&cli.IntFlag{Name: "images", Usage: "images per case: the dataset cycled to this many (default: each file once)"},
+		&cli.IntFlag{Name: "repeat", Value: 1, Usage: "run every case this many times, interleaved, and report the median"},
+		&cli.StringFlag{Name: "name", Usage: "results directory name under --results-dir (default: a UTC timestamp)"},
+		&cli.StringFlag{Name: "results-dir", Value: filepath.Join("bench", "results"), Usage: "where results are written (empty: nowhere)"},
+		&cli.StringFlag{Name: "cache-dir", EnvVars: []string{"IMGBATCH_BENCH_CACHE"}, Usage: "prepared datasets and sharp (default $XDG_CACHE_HOME/imgbatch or ~/.cache/imgbatch)"},
+		&cli.StringFlag{Name: "wallpapers", Usage: "an unpacked usr/share/wallpapers of plasma-workspace-wallpapers (skips apt-get download)"},
+		&cli.StringFlag{Name: "bad-images", Value: filepath.Join("testdata", "bad-images"), Usage: "hostile corpus the mixed dataset takes its broken files from"},
+		&cli.Int64Flag{Name: "max-pixels", Value: bench.DefaultMaxPixels, Usage: "pixel budget of the guard, as imgbatch work --max-pixels"},
+		&cli.StringFlag{Name: "profile", Usage: "write CPU and heap profiles of imgbatch's cases under this directory (go tool pprof)"},
+		&cli.DurationFlag{Name: "case-timeout", Value: 30 * time.Minute, Usage: "give up on a case after this long"},
+	}
+}
+
+// benchChildCommand runs one case of a bench in a fresh process.
+func benchChildCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "child",
+		Hidden: true,
+		Usage:  "run one case of imgbatch's own code (spec on stdin, result on stdout); started by imgbatch bench",
+		Action: func(c *cli.Context) error {
+			return bench.RunChild(c.Context, os.Stdin, c.App.Writer)
 		},
-		Action: benchAction,
-		Subcommands: []*cli.Command{{
-			Name:   "child",
-			Hidden: true,
-			Usage:  "run one case of imgbatch's own code (spec on stdin, result on stdout); started by imgbatch bench",
-			Action: func(c *cli.Context) error {
-				return bench.RunChild(c.Context, os.Stdin, c.App.Writer)
-			},
-		}},
 	}
 }
 

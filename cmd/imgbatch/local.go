@@ -28,11 +28,10 @@ import (
 	"github.com/imgbatch/imgbatch/worker"
 )
 
-func localCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "local",
-		Usage: "run the whole pipeline on this machine: embedded S3, event bus and array runner (no AWS account)",
-		Description: `Starts the embedded stack in this process — an S3-compatible server on
+// localUsage and localHelp are `imgbatch local --help`.
+const (
+	localUsage = "run the whole pipeline on this machine: embedded S3, event bus and array runner (no AWS account)"
+	localHelp  = `Starts the embedded stack in this process — an S3-compatible server on
 127.0.0.1 whose data lives under --dir, a local EventBridge bus routing with the
 CloudFormation template's own rules, and a local AWS Batch array runner — then
 uploads --images into the "source" bucket, submits a run exactly as "imgbatch
@@ -49,21 +48,22 @@ Examples:
    imgbatch local --images ./photos
    imgbatch local --images ./photos --width 4 --variant thumb:256x256:webp --variant web:1600x:jpeg:82
    imgbatch local --dir /tmp/run1 --images ./photos --manifest keys.txt
-   imgbatch local --images ./photos --serve      # keep S3 up afterwards, for the aws CLI`,
-		Flags: slices.Concat(planFlags(), []cli.Flag{
-			&cli.StringFlag{Name: "dir", Value: ".imgbatch", EnvVars: []string{"IMGBATCH_LOCAL_DIR"}, Usage: "data directory of the embedded stack (S3 objects, logs)"},
-			&cli.StringFlag{Name: "images", Usage: "directory of images to upload into the source bucket (keys are the relative paths)"},
-			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Minute, Usage: "give up waiting for the run after this long"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the children's logs"},
-			&cli.BoolFlag{Name: "serve", Usage: "keep the embedded S3 and bus running after the run until interrupted"},
-		}, startFlags(), []cli.Flag{
-			&cli.BoolFlag{Name: "schedule-now", Usage: "fire the template's EventBridge Scheduler schedule once, now: its planner job plans the objects new since the last scheduled run and starts them"},
-			&cli.StringFlag{Name: "scheduled-time", Usage: "with --schedule-now: the firing's scheduled time (RFC 3339; default now)"},
-			&cli.StringSliceFlag{Name: "child-env", Usage: "extra NAME=VALUE for the children (e.g. IMGBATCH_PROCESSORS=1)"},
-			heicFlag,
-		}),
-		Action: localAction,
-	}
+   imgbatch local --images ./photos --serve      # keep S3 up afterwards, for the aws CLI`
+)
+
+func localFlags() []cli.Flag {
+	return slices.Concat(planningFlags(), []cli.Flag{
+		&cli.StringFlag{Name: "dir", Value: ".imgbatch", EnvVars: []string{"IMGBATCH_LOCAL_DIR"}, Usage: "data directory of the embedded stack (S3 objects, logs)"},
+		&cli.StringFlag{Name: "images", Usage: "directory of images to upload into the source bucket (keys are the relative paths)"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Minute, Usage: "give up waiting for the run after this long"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the children's logs"},
+		&cli.BoolFlag{Name: "serve", Usage: "keep the embedded S3 and bus running after the run until interrupted"},
+	}, startFlags(), []cli.Flag{
+		&cli.BoolFlag{Name: "schedule-now", Usage: "fire the template's EventBridge Scheduler schedule once, now: its planner job plans the objects new since the last scheduled run and starts them"},
+		&cli.StringFlag{Name: "scheduled-time", Usage: "with --schedule-now: the firing's scheduled time (RFC 3339; default now)"},
+		&cli.StringSliceFlag{Name: "child-env", Usage: "extra NAME=VALUE for the children (e.g. IMGBATCH_PROCESSORS=1)"},
+		heicFlag,
+	})
 }
 
 // The embedded stack's buckets.

@@ -15,12 +15,10 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func planCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "plan",
-		Usage:     "plan a manifest into a run without starting it (--dry-run: print the plan, write nothing)",
-		ArgsUsage: " ",
-		Description: `Plans exactly as "imgbatch submit" does — streams the manifest, drops
+// planUsage and planHelp are `imgbatch plan --help`.
+const (
+	planUsage = "plan a manifest into a run without starting it (--dry-run: print the plan, write nothing)"
+	planHelp  = `Plans exactly as "imgbatch submit" does — streams the manifest, drops
 duplicate keys, skips and reports malformed lines, cuts shards by item count
 and by source bytes — but does not start the run.
 
@@ -47,12 +45,13 @@ Examples:
    imgbatch plan --manifest s3://inv/photos/2026-11-22T00-00Z/manifest.json --output-bucket thumbs \
        --target-shard-duration 3m --shard-bytes 4GiB --dry-run --json | jq .shards
    imgbatch plan --manifest keys.txt --bucket photos --output-bucket thumbs --work-bucket imgbatch-work --client-token nightly-2026-11-23
-   imgbatch submit --manifest keys.txt --bucket photos --output-bucket thumbs --work-bucket imgbatch-work --client-token nightly-2026-11-23`,
-		Flags: slices.Concat(planFlags(),
-			[]cli.Flag{dryRunFlag("read the manifest and print the plan; write nothing"), jsonFlag("print the plan as JSON")},
-			scheduleFlags(), estimateFlags()),
-		Action: planAction,
-	}
+   imgbatch submit --manifest keys.txt --bucket photos --output-bucket thumbs --work-bucket imgbatch-work --client-token nightly-2026-11-23`
+)
+
+func planFlags() []cli.Flag {
+	return slices.Concat(planningFlags(),
+		[]cli.Flag{dryRunFlag("read the manifest and print the plan; write nothing"), jsonFlag("print the plan as JSON")},
+		scheduleFlags(), estimateFlags())
 }
 
 // planOptions are plan's flags, read once.

@@ -12,12 +12,10 @@ import (
 	"github.com/imgbatch/imgbatch/manifest"
 )
 
-func redriveCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "redrive",
-		Usage:     "start a new run of a finished run's failed items (its failed.csv), same recipe and outputs",
-		ArgsUsage: "RUN_ID",
-		Description: `Plans a new run whose manifest is the finished run's failed.csv (an S3 Batch
+// redriveUsage and redriveHelp are `imgbatch redrive --help`.
+const (
+	redriveUsage = "start a new run of a finished run's failed items (its failed.csv), same recipe and outputs"
+	redriveHelp  = `Plans a new run whose manifest is the finished run's failed.csv (an S3 Batch
 Operations CSV of the items that failed) with the same recipe, output bucket and
 prefix, shard size, array width and failure tolerance, and starts it the way
 "imgbatch submit" does (--via events by default).
@@ -31,15 +29,16 @@ Examples:
    imgbatch redrive --dry-run RUN_ID
    imgbatch redrive --client-token "redrive-2 of RUN_ID" --width 2 RUN_ID
 
-Flags go before RUN_ID.`,
-		Flags: slices.Concat(runFlags(), startFlags(), []cli.Flag{
-			&cli.StringFlag{Name: "client-token", Usage: "idempotency token of the new run (default redrive:<RUN_ID>)"},
-			&cli.IntFlag{Name: "width", Usage: "array width of the new run (default: the old run's)"},
-			&cli.IntFlag{Name: "shard-size", Usage: "items per shard of the new run (default: the old run's)"},
-			dryRunFlag("print the new run's plan; write nothing, start nothing"),
-		}),
-		Action: redriveAction,
-	}
+Flags go before RUN_ID.`
+)
+
+func redriveFlags() []cli.Flag {
+	return slices.Concat(runFlags(), startFlags(), []cli.Flag{
+		&cli.StringFlag{Name: "client-token", Usage: "idempotency token of the new run (default redrive:<RUN_ID>)"},
+		&cli.IntFlag{Name: "width", Usage: "array width of the new run (default: the old run's)"},
+		&cli.IntFlag{Name: "shard-size", Usage: "items per shard of the new run (default: the old run's)"},
+		dryRunFlag("print the new run's plan; write nothing, start nothing"),
+	})
 }
 
 // redriveOptions are redrive's flags, read once.

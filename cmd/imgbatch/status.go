@@ -12,12 +12,10 @@ import (
 	"github.com/imgbatch/imgbatch/batch"
 )
 
-func statusCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "status",
-		Usage:     "show a run's progress, throughput, ETA and failures by reason",
-		ArgsUsage: "RUN_ID",
-		Description: `Reads the run's state from the work bucket (run.json, claims, checkpoints,
+// statusUsage and statusHelp are `imgbatch status --help`.
+const (
+	statusUsage = "show a run's progress, throughput, ETA and failures by reason"
+	statusHelp  = `Reads the run's state from the work bucket (run.json, claims, checkpoints,
 done markers) and prints progress per shard, throughput, ETA and failures
 grouped by reason.
 
@@ -28,14 +26,15 @@ Examples:
 
 Flags go before RUN_ID.
 
-Exit code 0 while running or completed, 3 when the run failed its tolerance.`,
-		Flags: []cli.Flag{
-			workBucketFlag,
-			jsonFlag("print the status as JSON"),
-			&cli.DurationFlag{Name: "watch", Usage: "refresh every interval (at least 100ms) until the run is finished, then exit as without it (e.g. --watch 5s)"},
-			&cli.BoolFlag{Name: "shards", Usage: "list every shard"},
-		},
-		Action: statusAction,
+Exit code 0 while running or completed, 3 when the run failed its tolerance.`
+)
+
+func statusFlags() []cli.Flag {
+	return []cli.Flag{
+		workBucketFlag,
+		jsonFlag("print the status as JSON"),
+		&cli.DurationFlag{Name: "watch", Usage: "refresh every interval (at least 100ms) until the run is finished, then exit as without it (e.g. --watch 5s)"},
+		&cli.BoolFlag{Name: "shards", Usage: "list every shard"},
 	}
 }
 

@@ -21,12 +21,10 @@ import (
 	"github.com/imgbatch/imgbatch/manifest"
 )
 
-func submitCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "submit",
-		Usage:     "plan a manifest into a run in the work bucket and start it",
-		ArgsUsage: " ",
-		Description: `Reads a manifest (streamed, never held in memory), writes the plan to
+// submitUsage and submitHelp are `imgbatch submit --help`.
+const (
+	submitUsage = "plan a manifest into a run in the work bucket and start it"
+	submitHelp  = `Reads a manifest (streamed, never held in memory), writes the plan to
 s3://WORK/runs/<run-id>/ (run.json + shards/*.jsonl) and starts the run by sending
 a "Run Requested" event to the bus, whose rule submits the Batch array job.
 
@@ -41,11 +39,12 @@ Examples:
    imgbatch submit --manifest s3://photos/2026/ --ext jpg,png --variant thumb:256x256:webp --dry-run
 
 The same --client-token always gives the same run: a retried submit never
-starts a second one.`,
-		Flags: slices.Concat(planFlags(), startFlags(),
-			[]cli.Flag{dryRunFlag("read the manifest and print the plan; write nothing, start nothing")}),
-		Action: submitAction,
-	}
+starts a second one.`
+)
+
+func submitFlags() []cli.Flag {
+	return slices.Concat(planningFlags(), startFlags(),
+		[]cli.Flag{dryRunFlag("read the manifest and print the plan; write nothing, start nothing")})
 }
 
 func submitAction(c *cli.Context) error {
@@ -66,9 +65,9 @@ func submitAction(c *cli.Context) error {
 	return nil
 }
 
-// planFlags are the flags of everything that plans a run (read into
+// planningFlags are the flags of everything that plans a run (read into
 // planArgs).
-func planFlags() []cli.Flag {
+func planningFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "manifest", Aliases: []string{"m"}, Usage: "manifest: local path, - (stdin), s3://bucket/key, or s3://bucket/prefix/ (live listing)"},
 		&cli.StringFlag{Name: "format", Usage: "manifest format: keys, csv, jsonl, inventory, listing (default: detected from the name and content)"},
@@ -93,7 +92,7 @@ func planFlags() []cli.Flag {
 	}, runFlags()...)
 }
 
-// planArgs are the plan flags (planFlags, startFlags, --dry-run) as given;
+// planArgs are the plan flags (planningFlags, startFlags, --dry-run) as given;
 // submitOptions checks and resolves them. Commands with defaults of their
 // own (local, plan --from-schedule) set them here first.
 type planArgs struct {

@@ -20,11 +20,10 @@ import (
 	"github.com/imgbatch/imgbatch/worker"
 )
 
-func workCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "work",
-		Usage: "be one child of a Batch array job: claim shards of a run and process them",
-		Description: `Run by every AWS Batch array child (the job definition's command is
+// workUsage and workHelp are `imgbatch work --help`.
+const (
+	workUsage = "be one child of a Batch array job: claim shards of a run and process them"
+	workHelp  = `Run by every AWS Batch array child (the job definition's command is
 "work --run-id Ref::runId"). The child reads AWS_BATCH_JOB_ARRAY_INDEX, claims
 shard i, i+W, i+2W ... (W = AWS_BATCH_JOB_ARRAY_SIZE), then steals shards that
 are unclaimed or whose lease expired, until every shard of the run is done.
@@ -46,29 +45,30 @@ retries. The last child to finish writes report.csv and sends "Run Completed".
 
 Example (what Batch runs; locally "imgbatch local" sets all of this up):
    AWS_BATCH_JOB_ARRAY_INDEX=0 AWS_BATCH_JOB_ARRAY_SIZE=4 \
-     imgbatch work --run-id 20261123t020000z-1a2b3c4d --work-bucket my-work-bucket`,
-		Flags: slices.Concat([]cli.Flag{
-			&cli.StringFlag{Name: "run-id", EnvVars: []string{"IMGBATCH_RUN_ID"}, Usage: "run to work on (runs/<id>/run.json in the work bucket)"},
-		}, runFlags(), []cli.Flag{
-			&cli.IntFlag{Name: "processors", EnvVars: []string{"IMGBATCH_PROCESSORS"}, Usage: "image goroutines (default: CPUs the container may use, from the cgroup quota)"},
-			&cli.IntFlag{Name: "fetchers", EnvVars: []string{"IMGBATCH_FETCHERS"}, Usage: "download goroutines (default 2 × processors; raise it for small images on high-latency S3)"},
-			&cli.IntFlag{Name: "uploaders", EnvVars: []string{"IMGBATCH_UPLOADERS"}, Usage: "upload goroutines (default 4 × processors)"},
-			&cli.Int64Flag{Name: "max-pixels", Value: worker.DefaultMaxPixels, EnvVars: []string{"IMGBATCH_MAX_PIXELS"}, Usage: "refuse images whose header claims more pixels than this in one frame (width × height, a GIF's canvas grown to its farthest frame), before decoding"},
-			&cli.Int64Flag{Name: "max-total-pixels", EnvVars: []string{"IMGBATCH_MAX_TOTAL_PIXELS"}, Usage: "refuse images whose frames or pages together claim more pixels than this (default 10 × --max-pixels)"},
-			&cli.Int64Flag{Name: "max-source-bytes", Value: worker.DefaultMaxSourceBytes, EnvVars: []string{"IMGBATCH_MAX_SOURCE_BYTES"}, Usage: "refuse source objects larger than this"},
-			&cli.Int64Flag{Name: "max-inflight-bytes", Value: worker.DefaultMaxInFlightBytes, EnvVars: []string{"IMGBATCH_MAX_INFLIGHT_BYTES"}, Usage: "source bytes held in memory at once (fetchers wait for room; a larger source takes all of it)"},
-			&cli.DurationFlag{Name: "item-timeout", Value: worker.DefaultItemTimeout, EnvVars: []string{"IMGBATCH_ITEM_TIMEOUT"}, Usage: "per-item image deadline: a file that makes libvips loop fails with Timeout"},
-			&cli.DurationFlag{Name: "s3-timeout", Value: worker.DefaultS3Timeout, EnvVars: []string{"IMGBATCH_S3_TIMEOUT"}, Usage: "deadline of one S3 request, the SDK's retries included (a stalled connection fails the item with S3Error)"},
-			&cli.StringFlag{Name: "cache-control", Value: worker.DefaultCacheControl, EnvVars: []string{"IMGBATCH_CACHE_CONTROL"}, Usage: "Cache-Control of every output"},
-			&cli.BoolFlag{Name: "incremental", Value: true, EnvVars: []string{"IMGBATCH_INCREMENTAL"}, Usage: "skip items whose outputs already carry this source ETag and recipe hash"},
-			&cli.DurationFlag{Name: "lease-ttl", Value: batch.DefaultLeaseTTL, EnvVars: []string{"IMGBATCH_LEASE_TTL"}, Usage: "shard lease; renewed every third of it, stolen once expired"},
-			&cli.DurationFlag{Name: "grace", Value: batch.DefaultGrace, EnvVars: []string{"IMGBATCH_GRACE"}, Usage: "after SIGTERM: time for work in flight before checkpoint and exit 75"},
-			&cli.DurationFlag{Name: "poll", Value: 5 * time.Second, EnvVars: []string{"IMGBATCH_POLL"}, Usage: "how often a child with nothing to claim looks for expired leases and the run's end"},
-			&cli.BoolFlag{Name: "no-linger", EnvVars: []string{"IMGBATCH_NO_LINGER"}, Usage: "exit when nothing is left to claim instead of waiting to steal expired leases"},
-			heicFlag,
-		}),
-		Action: workAction,
-	}
+     imgbatch work --run-id 20261123t020000z-1a2b3c4d --work-bucket my-work-bucket`
+)
+
+func workFlags() []cli.Flag {
+	return slices.Concat([]cli.Flag{
+		&cli.StringFlag{Name: "run-id", EnvVars: []string{"IMGBATCH_RUN_ID"}, Usage: "run to work on (runs/<id>/run.json in the work bucket)"},
+	}, runFlags(), []cli.Flag{
+		&cli.IntFlag{Name: "processors", EnvVars: []string{"IMGBATCH_PROCESSORS"}, Usage: "image goroutines (default: CPUs the container may use, from the cgroup quota)"},
+		&cli.IntFlag{Name: "fetchers", EnvVars: []string{"IMGBATCH_FETCHERS"}, Usage: "download goroutines (default 2 × processors; raise it for small images on high-latency S3)"},
+		&cli.IntFlag{Name: "uploaders", EnvVars: []string{"IMGBATCH_UPLOADERS"}, Usage: "upload goroutines (default 4 × processors)"},
+		&cli.Int64Flag{Name: "max-pixels", Value: worker.DefaultMaxPixels, EnvVars: []string{"IMGBATCH_MAX_PIXELS"}, Usage: "refuse images whose header claims more pixels than this in one frame (width × height, a GIF's canvas grown to its farthest frame), before decoding"},
+		&cli.Int64Flag{Name: "max-total-pixels", EnvVars: []string{"IMGBATCH_MAX_TOTAL_PIXELS"}, Usage: "refuse images whose frames or pages together claim more pixels than this (default 10 × --max-pixels)"},
+		&cli.Int64Flag{Name: "max-source-bytes", Value: worker.DefaultMaxSourceBytes, EnvVars: []string{"IMGBATCH_MAX_SOURCE_BYTES"}, Usage: "refuse source objects larger than this"},
+		&cli.Int64Flag{Name: "max-inflight-bytes", Value: worker.DefaultMaxInFlightBytes, EnvVars: []string{"IMGBATCH_MAX_INFLIGHT_BYTES"}, Usage: "source bytes held in memory at once (fetchers wait for room; a larger source takes all of it)"},
+		&cli.DurationFlag{Name: "item-timeout", Value: worker.DefaultItemTimeout, EnvVars: []string{"IMGBATCH_ITEM_TIMEOUT"}, Usage: "per-item image deadline: a file that makes libvips loop fails with Timeout"},
+		&cli.DurationFlag{Name: "s3-timeout", Value: worker.DefaultS3Timeout, EnvVars: []string{"IMGBATCH_S3_TIMEOUT"}, Usage: "deadline of one S3 request, the SDK's retries included (a stalled connection fails the item with S3Error)"},
+		&cli.StringFlag{Name: "cache-control", Value: worker.DefaultCacheControl, EnvVars: []string{"IMGBATCH_CACHE_CONTROL"}, Usage: "Cache-Control of every output"},
+		&cli.BoolFlag{Name: "incremental", Value: true, EnvVars: []string{"IMGBATCH_INCREMENTAL"}, Usage: "skip items whose outputs already carry this source ETag and recipe hash"},
+		&cli.DurationFlag{Name: "lease-ttl", Value: batch.DefaultLeaseTTL, EnvVars: []string{"IMGBATCH_LEASE_TTL"}, Usage: "shard lease; renewed every third of it, stolen once expired"},
+		&cli.DurationFlag{Name: "grace", Value: batch.DefaultGrace, EnvVars: []string{"IMGBATCH_GRACE"}, Usage: "after SIGTERM: time for work in flight before checkpoint and exit 75"},
+		&cli.DurationFlag{Name: "poll", Value: 5 * time.Second, EnvVars: []string{"IMGBATCH_POLL"}, Usage: "how often a child with nothing to claim looks for expired leases and the run's end"},
+		&cli.BoolFlag{Name: "no-linger", EnvVars: []string{"IMGBATCH_NO_LINGER"}, Usage: "exit when nothing is left to claim instead of waiting to steal expired leases"},
+		heicFlag,
+	})
 }
 
 // workOptions are work's flags and the child's identity, read once.

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/imgbatch/imgbatch/heic"
+)
+
+// commands are imgbatch's commands, in the order --help lists them. Each
+// command's file holds its help text (<name>Usage, <name>Help), its flags
+// (<name>Flags), the options struct they are read into, once, and its
+// action; flags shared by several commands are in flags.go.
+func commands() []*cli.Command {
+	return []*cli.Command{
+		{Name: "local", Usage: localUsage, Description: localHelp, Flags: localFlags(), Action: localAction},
+		{Name: "submit", Usage: submitUsage, ArgsUsage: " ", Description: submitHelp, Flags: submitFlags(), Action: submitAction},
+		{Name: "plan", Usage: planUsage, ArgsUsage: " ", Description: planHelp, Flags: planFlags(), Action: planAction},
+		{Name: "redrive", Usage: redriveUsage, ArgsUsage: "RUN_ID", Description: redriveHelp, Flags: redriveFlags(), Action: redriveAction},
+		{Name: "work", Usage: workUsage, Description: workHelp, Flags: workFlags(), Action: workAction},
+		{Name: "status", Usage: statusUsage, ArgsUsage: "RUN_ID", Description: statusHelp, Flags: statusFlags(), Action: statusAction},
+		{Name: "completion", Usage: completionUsage, ArgsUsage: "bash|zsh", Description: completionHelp, Action: completionAction},
+		{Name: "bench", Usage: benchUsage, Description: benchHelp, Flags: benchFlags(), Action: benchAction,
+			Subcommands: []*cli.Command{benchChildCommand()}},
+		{Name: "version", Usage: versionUsage, Description: versionHelp, Flags: versionFlags(), Action: versionAction},
+		{Name: "heif-decode", Hidden: true, Usage: heifDecodeUsage, Description: heifDecodeHelp + heic.HelperUsage(),
+			SkipFlagParsing: true, Action: heifDecodeAction},
+	}
+}
