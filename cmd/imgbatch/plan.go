@@ -95,16 +95,8 @@ func planOptionsFrom(c *cli.Context) (planOptions, error) {
 	return o, nil
 }
 
-func planAction(c *cli.Context) error {
+func planAction(c *cli.Context, cl *clients, o planOptions) error {
 	plannerGC()
-	o, err := planOptionsFrom(c)
-	if err != nil {
-		return err
-	}
-	cl, err := loadClients(c.Context)
-	if err != nil {
-		return err
-	}
 	so, w := o.submit, c.App.Writer
 	if o.schedule != nil {
 		plan, err := runScheduled(c.Context, cl, so, *o.schedule)

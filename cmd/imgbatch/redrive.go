@@ -77,15 +77,7 @@ func intIfSet(c *cli.Context, name string) *int {
 	return &v
 }
 
-func redriveAction(c *cli.Context) error {
-	o, err := redriveOptionsFrom(c)
-	if err != nil {
-		return err
-	}
-	cl, err := loadClients(c.Context)
-	if err != nil {
-		return err
-	}
+func redriveAction(c *cli.Context, cl *clients, o redriveOptions) error {
 	store := cl.store(o.workBucket)
 	old, err := store.LoadRun(c.Context, o.runID)
 	if err != nil {

@@ -63,16 +63,8 @@ func statusOptionsFrom(c *cli.Context) (statusOptions, error) {
 // 3 when the run failed its tolerance) or the user interrupts it (0). A
 // refresh that fails while watching is reported and retried; done markers
 // are read once for the whole watch.
-func statusAction(c *cli.Context) error {
-	o, err := statusOptionsFrom(c)
-	if err != nil {
-		return err
-	}
+func statusAction(c *cli.Context, cl *clients, o statusOptions) error {
 	watch := o.watch
-	cl, err := loadClients(c.Context)
-	if err != nil {
-		return err
-	}
 	sr := &batch.StatusReader{Store: cl.store(o.workBucket), RunID: o.runID, Detail: o.shards}
 	shown := false
 	for {

@@ -47,16 +47,8 @@ func submitFlags() []cli.Flag {
 		[]cli.Flag{dryRunFlag("read the manifest and print the plan; write nothing, start nothing")})
 }
 
-func submitAction(c *cli.Context) error {
+func submitAction(c *cli.Context, cl *clients, so submitOptions) error {
 	plannerGC()
-	so, err := submitOptionsFrom(c)
-	if err != nil {
-		return err
-	}
-	cl, err := loadClients(c.Context)
-	if err != nil {
-		return err
-	}
 	plan, err := submitRun(c.Context, cl, so)
 	if err != nil {
 		return err

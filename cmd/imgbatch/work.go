@@ -109,11 +109,7 @@ func workOptionsFrom(c *cli.Context) (workOptions, error) {
 	return o, nil
 }
 
-func workAction(c *cli.Context) error {
-	o, err := workOptionsFrom(c)
-	if err != nil {
-		return err
-	}
+func workAction(c *cli.Context, cl *clients, o workOptions) error {
 	me := o.me
 	log := slog.Default().With("runId", o.runID, "arrayIndex", me.Index, "attempt", me.Attempt, "jobId", me.JobID)
 
@@ -121,10 +117,6 @@ func workAction(c *cli.Context) error {
 	stop, cancel := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer cancel()
 
-	cl, err := loadClients(c.Context)
-	if err != nil {
-		return err
-	}
 	vips.Start(vips.Config{Concurrency: 1, Log: log})
 	wcfg := o.cfg
 	wcfg.Log = log
