@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -71,4 +72,25 @@ func needFlag(c *cli.Context, name string) (string, error) {
 		return "", withCode(exitUsage, fmt.Errorf("--%s is required (see `imgbatch %s --help`)", name, c.Command.Name))
 	}
 	return v, nil
+}
+
+// usageErr marks a bad flag's error with the usage exit code.
+func usageErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return withCode(exitUsage, err)
+}
+
+// splitList splits comma-separated values of a repeatable flag.
+func splitList(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }

@@ -183,26 +183,6 @@ func (a planArgs) submitOptions() (submitOptions, error) {
 	return so, so.start.check()
 }
 
-// usageErr marks a bad flag's error with the usage exit code.
-func usageErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	return withCode(exitUsage, err)
-}
-
-func splitList(vs []string) []string {
-	var out []string
-	for _, v := range vs {
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
-
 // submitRun plans the manifest and, unless it is a dry run or --via none,
 // starts the run — also an existing run (same client token) that was never
 // started (planned by `imgbatch plan`, or a submit that failed to start
