@@ -33,18 +33,12 @@ type errBody struct{ err error }
 func (e *errBody) Error() string { return e.err.Error() }
 func (e *errBody) Unwrap() error { return e.err }
 
-// fetch checks what can be checked without the bytes (output keys, the
-// manifest's size, current outputs), then downloads the source into
+// fetch checks what can be checked without the bytes (the manifest's
+// size, current outputs), then downloads the source into
 // memory, holding its size in the in-flight semaphore (j.held). It returns
 // errSkip when every output is current.
 func (w *Worker) fetch(ctx context.Context, run *imgbatch.Run, j *job, mem *semaphore.Weighted) error {
 	it := j.task.Item
-	// An output key that cannot exist is a failure before any request.
-	for _, v := range run.Recipe.Variants {
-		if _, err := imgbatch.OutputKey(run.OutputPrefix, v, it.Key); err != nil {
-			return itemErr(CodeKeyTooLong, http.StatusBadRequest, "%v", err)
-		}
-	}
 	if it.Size > w.cfg.MaxSourceBytes {
 		return itemErr(CodeTooLarge, http.StatusBadRequest, "source is %d bytes (manifest), over the %d-byte cap (--max-source-bytes)", it.Size, w.cfg.MaxSourceBytes)
 	}

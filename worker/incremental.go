@@ -25,8 +25,7 @@ const (
 func (w *Worker) outputsCurrent(ctx context.Context, run *imgbatch.Run, j *job) (bool, error) {
 	it := j.task.Item
 	var made []string // source ETags the outputs were made from
-	for _, v := range run.Recipe.Variants {
-		key, _ := imgbatch.OutputKey(run.OutputPrefix, v, it.Key)
+	for _, key := range j.keys {
 		h, err := w.head(ctx, run.OutputBucket, key, "")
 		if err != nil {
 			if ctx.Err() != nil {

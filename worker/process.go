@@ -58,12 +58,8 @@ func (w *Worker) process(ctx context.Context, run *imgbatch.Run, j *job) error {
 			return itemErr(CodeInternal, http.StatusInternalServerError, "rendered %d of %d variants", len(o.rs), len(run.Recipe.Variants))
 		}
 		for i, v := range run.Recipe.Variants {
-			key, err := imgbatch.OutputKey(run.OutputPrefix, v, j.task.Item.Key)
-			if err != nil {
-				return itemErr(CodeKeyTooLong, http.StatusBadRequest, "%v", err)
-			}
 			r := o.rs[i]
-			j.outputs = append(j.outputs, rendered{variant: v, key: key, data: r.Data, width: r.Width, height: r.Height})
+			j.outputs = append(j.outputs, rendered{variant: v, key: j.keys[i], data: r.Data, width: r.Width, height: r.Height})
 		}
 		return nil
 	case <-timer.C:

@@ -158,6 +158,25 @@ type job struct {
 	size    int64 // source bytes
 	held    int64 // bytes held in the in-flight semaphore
 	outputs []rendered
+	// keys are the item's output keys, one per recipe variant in the
+	// recipe's order, computed once by newJob.
+	keys []string
+}
+
+// newJob starts an item through the stages. An output key that cannot
+// exist is a failure before any request: the job is returned with it, for
+// its result.
+func newJob(run *imgbatch.Run, t batch.Task) (*job, error) {
+	j := &job{task: t, start: time.Now()}
+	j.keys = make([]string, len(run.Recipe.Variants))
+	for i, v := range run.Recipe.Variants {
+		key, err := imgbatch.OutputKey(run.OutputPrefix, v, t.Item.Key)
+		if err != nil {
+			return j, itemErr(CodeKeyTooLong, http.StatusBadRequest, "%v", err)
+		}
+		j.keys[i] = key
+	}
+	return j, nil
 }
 
 type rendered struct {
@@ -181,119 +200,139 @@ func (w *Worker) Process(parent context.Context, run *imgbatch.Run, tasks <-chan
 		return err
 	}
 	g, ctx := errgroup.WithContext(parent)
-	mem := semaphore.NewWeighted(w.cfg.MaxInFlightBytes)
-	toProcess := make(chan *job, w.cfg.Processors)
-	toUpload := make(chan *job, w.cfg.Processors)
-
-	// finish ends a job: its result is emitted, except while shutting down
-	// (no result: the item is resumed). Only a fatal error is returned.
-	finish := func(j *job, err error) error {
-		if j.held > 0 {
-			mem.Release(j.held)
-			j.held = 0
-		}
-		var fe *FatalError
-		if errors.As(err, &fe) {
-			return err
-		}
-		if err != nil && err != errSkip && ctx.Err() != nil {
-			return nil
-		}
-		res := w.result(j, err)
-		j.data, j.outputs = nil, nil
-		w.logResult(res)
-		emit(res)
-		return nil
-	}
-	// drop releases a job that is abandoned because the pipeline stops.
-	drop := func(j *job) {
-		if j.held > 0 {
-			mem.Release(j.held)
-			j.held = 0
-		}
-	}
-
+	p := &pipeline{w: w, run: run, ctx: ctx, emit: emit, mem: semaphore.NewWeighted(w.cfg.MaxInFlightBytes),
+		toProcess: make(chan *job, w.cfg.Processors), toUpload: make(chan *job, w.cfg.Processors)}
 	var fetching, processing sync.WaitGroup
 	fetching.Add(w.cfg.Fetchers)
 	for range w.cfg.Fetchers {
-		g.Go(func() error {
-			defer fetching.Done()
-			for {
-				var t batch.Task
-				var ok bool
-				select {
-				case <-ctx.Done():
-					return nil
-				case t, ok = <-tasks:
-					if !ok {
-						return nil
-					}
-				}
-				j := &job{task: t, start: time.Now()}
-				if err := w.fetch(ctx, run, j, mem); err != nil {
-					if err := finish(j, err); err != nil {
-						return err
-					}
-					continue
-				}
-				select {
-				case toProcess <- j:
-				case <-ctx.Done():
-					drop(j)
-					return nil
-				}
-			}
-		})
+		g.Go(func() error { defer fetching.Done(); return p.fetchLoop(tasks) })
 	}
-	g.Go(func() error { fetching.Wait(); close(toProcess); return nil })
-
+	g.Go(func() error { fetching.Wait(); close(p.toProcess); return nil })
 	processing.Add(w.cfg.Processors)
 	for range w.cfg.Processors {
-		g.Go(func() error {
-			defer processing.Done()
-			for j := range toProcess {
-				if ctx.Err() != nil {
-					drop(j)
-					continue // drain: fetchers may still be handing over
-				}
-				if err := w.process(ctx, run, j); err != nil {
-					if err := finish(j, err); err != nil {
-						return err
-					}
-					continue
-				}
-				// The source is no longer needed: hold only what the outputs take.
-				if out := j.outputBytes(); out < j.held {
-					mem.Release(j.held - out)
-					j.held = out
-				}
-				j.data = nil
-				select {
-				case toUpload <- j:
-				case <-ctx.Done():
-					drop(j)
-				}
-			}
-			return nil
-		})
+		g.Go(func() error { defer processing.Done(); return p.processLoop() })
 	}
-	g.Go(func() error { processing.Wait(); close(toUpload); return nil })
-
+	g.Go(func() error { processing.Wait(); close(p.toUpload); return nil })
 	for range w.cfg.Uploaders {
-		g.Go(func() error {
-			for j := range toUpload {
-				if ctx.Err() != nil {
-					drop(j)
-					continue
-				}
-				if err := finish(j, w.upload(ctx, run, j)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		g.Go(p.uploadLoop)
 	}
 	return g.Wait()
+}
+
+// pipeline is one Process call: its stages, joined by channels, share
+// the in-flight byte budget (mem) and the way a job ends.
+type pipeline struct {
+	w         *Worker
+	run       *imgbatch.Run
+	ctx       context.Context // cancelled when the pipeline stops
+	emit      func(imgbatch.Result)
+	mem       *semaphore.Weighted
+	toProcess chan *job
+	toUpload  chan *job
+}
+
+// finish ends a job: its result is emitted, except while shutting down
+// (no result: the item is resumed). Only a fatal error is returned.
+func (p *pipeline) finish(j *job, err error) error {
+	p.release(j)
+	var fe *FatalError
+	if errors.As(err, &fe) {
+		return err
+	}
+	if err != nil && err != errSkip && p.ctx.Err() != nil {
+		return nil
+	}
+	res := p.w.result(j, err)
+	j.data, j.outputs = nil, nil
+	p.w.logResult(res)
+	p.emit(res)
+	return nil
+}
+
+// release gives back what a job holds of the in-flight budget; a job
+// abandoned because the pipeline stops ends with it alone.
+func (p *pipeline) release(j *job) {
+	if j.held > 0 {
+		p.mem.Release(j.held)
+		j.held = 0
+	}
+}
+
+// fetchLoop is one fetcher: tasks in, fetched jobs out to toProcess.
+func (p *pipeline) fetchLoop(tasks <-chan batch.Task) error {
+	ctx := p.ctx
+	for {
+		var t batch.Task
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return nil
+		case t, ok = <-tasks:
+			if !ok {
+				return nil
+			}
+		}
+		j, err := newJob(p.run, t)
+		if err == nil {
+			err = p.w.fetch(ctx, p.run, j, p.mem)
+		}
+		if err != nil {
+			if err := p.finish(j, err); err != nil {
+				return err
+			}
+			continue
+		}
+		select {
+		case p.toProcess <- j:
+		case <-ctx.Done():
+			p.release(j)
+			return nil
+		}
+	}
+}
+
+// processLoop is one processor: fetched jobs in, rendered jobs out to
+// toUpload.
+func (p *pipeline) processLoop() error {
+	ctx := p.ctx
+	for j := range p.toProcess {
+		if ctx.Err() != nil {
+			p.release(j)
+			continue // drain: fetchers may still be handing over
+		}
+		if err := p.w.process(ctx, p.run, j); err != nil {
+			if err := p.finish(j, err); err != nil {
+				return err
+			}
+			continue
+		}
+		// The source is no longer needed: hold only what the outputs take.
+		if out := j.outputBytes(); out < j.held {
+			p.mem.Release(j.held - out)
+			j.held = out
+		}
+		j.data = nil
+		select {
+		case p.toUpload <- j:
+		case <-ctx.Done():
+			p.release(j)
+		}
+	}
+	return nil
+}
+
+// uploadLoop is one uploader: rendered jobs in, results out.
+func (p *pipeline) uploadLoop() error {
+	for j := range p.toUpload {
+		if p.ctx.Err() != nil {
+			p.release(j)
+			continue
+		}
+		if err := p.finish(j, p.w.upload(p.ctx, p.run, j)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // preflight checks once per shard what would fail every item: the output

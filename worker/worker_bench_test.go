@@ -69,7 +69,11 @@ func BenchmarkProcess(b *testing.B) {
 				b.SetBytes(int64(len(src)))
 				b.ReportAllocs()
 				for b.Loop() {
-					j := &job{task: batch.Task{Item: imgbatch.Item{Bucket: "b", Key: name}}, data: src}
+					j, err := newJob(run, batch.Task{Item: imgbatch.Item{Bucket: "b", Key: name}})
+					if err != nil {
+						b.Fatal(err)
+					}
+					j.data = src
 					if err := w.process(context.Background(), run, j); err != nil {
 						b.Fatal(err)
 					}
@@ -94,8 +98,12 @@ func BenchmarkProcessParallel(b *testing.B) {
 			b.SetParallelism(1)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					j := &job{task: batch.Task{Item: imgbatch.Item{Bucket: "b", Key: name}}, data: src}
-					if err := w.process(context.Background(), run, j); err != nil {
+					j, err := newJob(run, batch.Task{Item: imgbatch.Item{Bucket: "b", Key: name}})
+					if err == nil {
+						j.data = src
+						err = w.process(context.Background(), run, j)
+					}
+					if err != nil {
 						b.Error(err)
 						return
 					}

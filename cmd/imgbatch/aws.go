@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
-	"github.com/urfave/cli/v2"
 
 	"github.com/imgbatch/imgbatch/batch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
@@ -72,21 +71,6 @@ func (c *clients) store(bucket string) *batch.Store { return &batch.Store{S3: c.
 
 func (c *clients) publisher(bus, source string) *ebus.Publisher {
 	return ebus.NewPublisher(c.eb, bus, source)
-}
-
-// Flags shared by several commands.
-var (
-	workBucketFlag = &cli.StringFlag{Name: "work-bucket", EnvVars: []string{"IMGBATCH_WORK_BUCKET"}, Usage: "bucket holding runs (runs/<id>/: plan, claims, results, reports)"}
-	eventBusFlag   = &cli.StringFlag{Name: "event-bus", Value: "imgbatch", EnvVars: []string{"IMGBATCH_EVENT_BUS"}, Usage: "EventBridge bus for run events (empty: send none)"}
-	eventSrcFlag   = &cli.StringFlag{Name: "event-source", Value: ebus.DefaultSource, EnvVars: []string{"IMGBATCH_EVENT_SOURCE"}, Usage: "source field of the events"}
-)
-
-func needFlag(c *cli.Context, name string) (string, error) {
-	v := c.String(name)
-	if v == "" {
-		return "", withCode(exitUsage, fmt.Errorf("--%s is required (see `imgbatch %s --help`)", name, c.Command.Name))
-	}
-	return v, nil
 }
 
 // sdkLogger sends what the AWS SDK logs (its default writes plain-text

@@ -6,26 +6,24 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func completionCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "completion",
-		Usage:     "print a shell completion script (bash or zsh)",
-		ArgsUsage: "bash|zsh",
-		Description: `Examples:
+// completionUsage and completionHelp are `imgbatch completion --help`.
+const (
+	completionUsage = "print a shell completion script (bash or zsh)"
+	completionHelp  = `Examples:
    source <(imgbatch completion bash)
-   imgbatch completion zsh > "${fpath[1]}/_imgbatch"`,
-		Action: func(c *cli.Context) error {
-			switch c.Args().First() {
-			case "bash":
-				fmt.Fprint(c.App.Writer, bashCompletion)
-			case "zsh":
-				fmt.Fprint(c.App.Writer, zshCompletion)
-			default:
-				return withCode(exitUsage, fmt.Errorf("usage: imgbatch completion bash|zsh"))
-			}
-			return nil
-		},
+   imgbatch completion zsh > "${fpath[1]}/_imgbatch"`
+)
+
+func completionAction(c *cli.Context) error {
+	switch c.Args().First() {
+	case "bash":
+		fmt.Fprint(c.App.Writer, bashCompletion)
+	case "zsh":
+		fmt.Fprint(c.App.Writer, zshCompletion)
+	default:
+		return withCode(exitUsage, fmt.Errorf("usage: imgbatch completion bash|zsh"))
 	}
+	return nil
 }
 
 // The scripts ask the binary itself (--generate-bash-completion), so they

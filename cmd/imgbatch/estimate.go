@@ -47,18 +47,36 @@ type estimate struct {
 	PricesDate     string             `json:"pricesDate"`
 }
 
-func estimateRun(c *cli.Context, r imgbatch.Run) estimate {
-	ips := c.Float64("images-per-vcpu-second")
+// estimateOptions are the estimate's flags (estimateFlags).
+type estimateOptions struct {
+	imagesPerVCPUSecond float64
+	vcpusPerChild       int
+	target              time.Duration
+	prices              map[string]float64 // USD per vCPU-hour by estimate.CostUSD's names
+}
+
+func estimateOptionsFrom(c *cli.Context) estimateOptions {
+	o := estimateOptions{imagesPerVCPUSecond: c.Float64("images-per-vcpu-second"), vcpusPerChild: c.Int("vcpus-per-child"),
+		target: c.Duration("target-duration"), prices: map[string]float64{}}
+	for name, flag := range map[string]string{"ec2Spot": "price-ec2-spot", "fargateSpot": "price-fargate-spot", "onDemand": "price-on-demand", "fargate": "price-fargate"} {
+		o.prices[name] = c.Float64(flag)
+	}
+	return o
+}
+
+// run is the estimate of run r.
+func (o estimateOptions) run(r imgbatch.Run) estimate {
+	ips := o.imagesPerVCPUSecond
 	if ips <= 0 {
 		ips = defaultImagesPerVCPUSecond
 	}
-	vpc := max(c.Int("vcpus-per-child"), 1)
+	vpc := max(o.vcpusPerChild, 1)
 	e := estimate{PricesDate: pricesDate, CostUSD: map[string]float64{}}
 	e.VCPUHours = float64(r.Items) / ips / 3600
-	for name, flag := range map[string]string{"ec2Spot": "price-ec2-spot", "fargateSpot": "price-fargate-spot", "onDemand": "price-on-demand", "fargate": "price-fargate"} {
-		e.CostUSD[name] = e.VCPUHours * c.Float64(flag)
+	for name, price := range o.prices {
+		e.CostUSD[name] = e.VCPUHours * price
 	}
-	target := c.Duration("target-duration")
+	target := o.target
 	if target <= 0 {
 		target = time.Hour
 	}

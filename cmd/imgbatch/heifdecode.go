@@ -13,16 +13,13 @@ import (
 	"github.com/imgbatch/imgbatch/vips"
 )
 
-// heifDecodeCommand is the HEIC helper the worker starts per HEVC-coded
-// HEIF when its libvips cannot decode HEVC (package heic): HEIC on stdin,
-// an uncompressed TIFF on stdout, typed failures as exit code + stderr.
-func heifDecodeCommand() *cli.Command {
-	return &cli.Command{
-		Name:            "heif-decode",
-		Hidden:          true,
-		Usage:           "decode one HEIC from stdin to an uncompressed TIFF on stdout in a limited process (started by imgbatch work)",
-		SkipFlagParsing: true, // heic.RunHelper parses its own flags
-		Description: `Limits itself (no core dumps, RLIMIT_CPU, RLIMIT_AS), opens Debian's
+// heifDecodeUsage and heifDecodeHelp are `imgbatch heif-decode --help`:
+// the HEIC helper the worker starts per HEVC-coded HEIF when its libvips
+// cannot decode HEVC (package heic): HEIC on stdin, an uncompressed TIFF
+// on stdout, typed failures as exit code + stderr.
+const (
+	heifDecodeUsage = "decode one HEIC from stdin to an uncompressed TIFF on stdout in a limited process (started by imgbatch work)"
+	heifDecodeHelp  = `Limits itself (no core dumps, RLIMIT_CPU, RLIMIT_AS), opens Debian's
 libheif.so.1 with dlopen (or $IMGBATCH_HEIC_LIBHEIF), refuses a primary image over
 --max-pixels from its header, decodes it upright (irot/imir applied by libheif) to
 8-bit RGB or RGBA and writes a TIFF with its ICC profile. Exit codes: 0 ok,
@@ -30,18 +27,19 @@ libheif.so.1 with dlopen (or $IMGBATCH_HEIC_LIBHEIF), refuses a primary image ov
 missing), 6 over the memory limit, 7 usage or internal.
 
 Flags:
-` + heic.HelperUsage(),
-		Action: func(c *cli.Context) error {
-			args := c.Args().Slice()
-			for _, a := range args {
-				if a == "-h" || a == "--help" || a == "-help" {
-					return cli.ShowSubcommandHelp(c)
-				}
-			}
-			os.Exit(heic.RunHelper(args, os.Stdin, os.Stdout, os.Stderr))
-			return nil
-		},
+`
+)
+
+// heifDecodeAction runs the helper; heic.RunHelper parses its own flags.
+func heifDecodeAction(c *cli.Context) error {
+	args := c.Args().Slice()
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "-help" {
+			return cli.ShowSubcommandHelp(c)
+		}
 	}
+	os.Exit(heic.RunHelper(args, os.Stdin, os.Stdout, os.Stderr))
+	return nil
 }
 
 // heicFlag is --heic of work and local.

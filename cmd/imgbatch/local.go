@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -27,11 +28,10 @@ import (
 	"github.com/imgbatch/imgbatch/worker"
 )
 
-func localCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "local",
-		Usage: "run the whole pipeline on this machine: embedded S3, event bus and array runner (no AWS account)",
-		Description: `Starts the embedded stack in this process — an S3-compatible server on
+// localUsage and localHelp are `imgbatch local --help`.
+const (
+	localUsage = "run the whole pipeline on this machine: embedded S3, event bus and array runner (no AWS account)"
+	localHelp  = `Starts the embedded stack in this process — an S3-compatible server on
 127.0.0.1 whose data lives under --dir, a local EventBridge bus routing with the
 CloudFormation template's own rules, and a local AWS Batch array runner — then
 uploads --images into the "source" bucket, submits a run exactly as "imgbatch
@@ -48,55 +48,115 @@ Examples:
    imgbatch local --images ./photos
    imgbatch local --images ./photos --width 4 --variant thumb:256x256:webp --variant web:1600x:jpeg:82
    imgbatch local --dir /tmp/run1 --images ./photos --manifest keys.txt
-   imgbatch local --images ./photos --serve      # keep S3 up afterwards, for the aws CLI`,
-		Flags: append(planFlags(),
-			&cli.StringFlag{Name: "dir", Value: ".imgbatch", EnvVars: []string{"IMGBATCH_LOCAL_DIR"}, Usage: "data directory of the embedded stack (S3 objects, logs)"},
-			&cli.StringFlag{Name: "images", Usage: "directory of images to upload into the source bucket (keys are the relative paths)"},
-			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Minute, Usage: "give up waiting for the run after this long"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the children's logs"},
-			&cli.BoolFlag{Name: "serve", Usage: "keep the embedded S3 and bus running after the run until interrupted"},
-			viaFlag(), jobQueueFlag, jobDefFlag,
-			&cli.BoolFlag{Name: "schedule-now", Usage: "fire the template's EventBridge Scheduler schedule once, now: its planner job plans the objects new since the last scheduled run and starts them"},
-			&cli.StringFlag{Name: "scheduled-time", Usage: "with --schedule-now: the firing's scheduled time (RFC 3339; default now)"},
-			&cli.StringSliceFlag{Name: "child-env", Usage: "extra NAME=VALUE for the children (e.g. IMGBATCH_PROCESSORS=1)"},
-			heicFlag,
-		),
-		Action: localAction,
+   imgbatch local --images ./photos --serve      # keep S3 up afterwards, for the aws CLI`
+)
+
+func localFlags() []cli.Flag {
+	return slices.Concat(planningFlags(), []cli.Flag{
+		&cli.StringFlag{Name: "dir", Value: ".imgbatch", EnvVars: []string{"IMGBATCH_LOCAL_DIR"}, Usage: "data directory of the embedded stack (S3 objects, logs)"},
+		&cli.StringFlag{Name: "images", Usage: "directory of images to upload into the source bucket (keys are the relative paths)"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Minute, Usage: "give up waiting for the run after this long"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "also print the children's logs"},
+		&cli.BoolFlag{Name: "serve", Usage: "keep the embedded S3 and bus running after the run until interrupted"},
+	}, startFlags(), []cli.Flag{
+		&cli.BoolFlag{Name: "schedule-now", Usage: "fire the template's EventBridge Scheduler schedule once, now: its planner job plans the objects new since the last scheduled run and starts them"},
+		&cli.StringFlag{Name: "scheduled-time", Usage: "with --schedule-now: the firing's scheduled time (RFC 3339; default now)"},
+		&cli.StringSliceFlag{Name: "child-env", Usage: "extra NAME=VALUE for the children (e.g. IMGBATCH_PROCESSORS=1)"},
+		heicFlag,
+	})
+}
+
+// The embedded stack's buckets.
+const (
+	localSource = "source"
+	localWork   = "work"
+	localOutput = "output"
+)
+
+// localOptions are local's flags with local's defaults, read once.
+type localOptions struct {
+	dir, images    string
+	timeout        time.Duration
+	verbose, serve bool
+	width          int    // array children (default 2)
+	heic           string // --heic of the children
+	childEnv       []string
+	// scheduleNow fires the schedule for scheduledAt instead of submitting.
+	scheduleNow bool
+	scheduledAt time.Time
+	submit      submitOptions // the run to submit, unless scheduleNow
+}
+
+func localOptionsFrom(c *cli.Context) (localOptions, error) {
+	o := localOptions{dir: c.String("dir"), images: c.String("images"), timeout: c.Duration("timeout"),
+		verbose: c.Bool("verbose"), serve: c.Bool("serve"), width: c.Int("width"), heic: c.String("heic"),
+		childEnv: c.StringSlice("child-env"), scheduleNow: c.Bool("schedule-now")}
+	if !c.IsSet("width") {
+		o.width = 2
 	}
+	if _, err := heicDecoder(c); err != nil {
+		return o, err
+	}
+	if o.scheduleNow {
+		at, err := parseScheduledTime(c.String("scheduled-time"), time.Now().Truncate(time.Second))
+		if c.String("scheduled-time") == "" {
+			at = time.Now().UTC().Truncate(time.Second)
+		}
+		o.scheduledAt = at
+		return o, usageErr(err)
+	}
+	// Without flags, the run is every object of the source bucket, in
+	// small shards, into the output bucket, by the template's worker job
+	// definition on the local queue for --via batch.
+	a := planArgsFrom(c)
+	if !c.IsSet("manifest") {
+		a.manifest = "s3://" + localSource + "/"
+	}
+	if !c.IsSet("bucket") {
+		a.bucket = localSource
+	}
+	if !c.IsSet("output-bucket") {
+		a.outputBucket = localOutput
+	}
+	if !c.IsSet("shard-size") {
+		a.shardSize = 10
+	}
+	a.width, a.workBucket, a.start.bus = o.width, localWork, "imgbatch"
+	if a.start.via == "batch" && !c.IsSet("job-queue") {
+		a.start.jobQueue = "imgbatch-local-queue"
+	}
+	if a.start.via == "batch" && !c.IsSet("job-definition") {
+		a.start.jobDef = "WorkerJobDefinition"
+	}
+	so, err := a.submitOptions()
+	if err != nil {
+		return o, usageErr(err)
+	}
+	if so.start.via != "events" && so.start.via != "batch" {
+		return o, usageErr(fmt.Errorf("local --via %q: use events or batch", so.start.via))
+	}
+	o.submit = so
+	return o, nil
 }
 
 func localAction(c *cli.Context) error {
-	log := slog.Default()
+	o, err := localOptionsFrom(c)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	out := c.App.Writer
-
-	var childOut io.Writer
-	if c.Bool("verbose") {
+	childOut := io.Writer(nil)
+	if o.verbose {
 		childOut = c.App.ErrWriter
 	}
-	width := c.Int("width")
-	if !c.IsSet("width") {
-		width = 2
-	}
-	// The children share this machine: each gets its share of the CPUs as
-	// image goroutines (on Batch each child has its own vCPUs).
-	if _, err := heicDecoder(c); err != nil {
+	st, err := startLocalStack(o, childOut)
+	if err != nil {
 		return err
 	}
-	childEnv := []string{"IMGBATCH_LOG_FORMAT=json", "IMGBATCH_POLL=1s",
-		fmt.Sprintf("IMGBATCH_PROCESSORS=%d", max(1, worker.UsableCPUs()/width)),
-		heic.EnvMode + "=" + c.String("heic")}
-	st, err := localstack.Start(localstack.Options{
-		Dir: c.String("dir"), Width: width, ChildOutput: childOut, Log: log,
-		ChildEnv: append(childEnv, c.StringSlice("child-env")...),
-	})
-	if err != nil {
-		return fmt.Errorf("start the embedded stack: %w", err)
-	}
 	defer st.Close()
-	source, work, output := st.Buckets()
-	fmt.Fprintf(out, "embedded stack: S3 %s (data in %s), event bus %s, %d array children\n", st.S3.URL, st.S3.Dir, st.BusURL, width)
+	fmt.Fprintf(out, "embedded stack: S3 %s (data in %s), event bus %s, %d array children\n", st.S3.URL, st.S3.Dir, st.BusURL, o.width)
 
 	// This process talks to the stack through the same SDK clients as the children.
 	for _, kv := range st.Env() {
@@ -107,112 +167,83 @@ func localAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if dir := c.String("images"); dir != "" {
-		n, skipped, err := uploadDir(ctx, cl.s3, source, dir)
+	if o.images != "" {
+		n, skipped, err := uploadDir(ctx, cl.s3, localSource, o.images)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "uploaded %d images to s3://%s/ (%d already there)\n", n, source, skipped)
+		fmt.Fprintf(out, "uploaded %d images to s3://%s/ (%d already there)\n", n, localSource, skipped)
 	}
+	if o.scheduleNow {
+		return localScheduled(ctx, out, o, st, cl)
+	}
+	return localSubmit(ctx, out, o, st, cl, c.Context.Done())
+}
 
-	if c.Bool("schedule-now") {
-		return localScheduled(ctx, c, st, cl)
-	}
-	if !c.IsSet("manifest") {
-		if err := c.Set("manifest", "s3://"+source+"/"); err != nil {
-			return err
-		}
-	}
-	if !c.IsSet("bucket") {
-		_ = c.Set("bucket", source)
-	}
-	if !c.IsSet("output-bucket") {
-		_ = c.Set("output-bucket", output)
-	}
-	if !c.IsSet("shard-size") {
-		_ = c.Set("shard-size", "10")
-	}
-	_ = c.Set("width", fmt.Sprint(width))
-	if c.String("via") == "batch" {
-		// The template's worker job definition on the local queue, through the
-		// Batch API the stack serves.
-		if !c.IsSet("job-queue") {
-			_ = c.Set("job-queue", "imgbatch-local-queue")
-		}
-		if !c.IsSet("job-definition") {
-			_ = c.Set("job-definition", "WorkerJobDefinition")
-		}
-	}
-	so, err := submitOptionsFrom(c)
+// startLocalStack starts the embedded stack of o.width children.
+func startLocalStack(o localOptions, childOut io.Writer) (*localstack.Stack, error) {
+	// The children share this machine: each gets its share of the CPUs as
+	// image goroutines (on Batch each child has its own vCPUs).
+	childEnv := []string{"IMGBATCH_LOG_FORMAT=json", "IMGBATCH_POLL=1s",
+		fmt.Sprintf("IMGBATCH_PROCESSORS=%d", max(1, worker.UsableCPUs()/o.width)),
+		heic.EnvMode + "=" + o.heic}
+	st, err := localstack.Start(localstack.Options{
+		Dir: o.dir, Width: o.width, ChildOutput: childOut, Log: slog.Default(),
+		Source: localSource, Work: localWork, Output: localOutput,
+		ChildEnv: append(childEnv, o.childEnv...),
+	})
 	if err != nil {
-		return withCode(exitUsage, err)
+		return nil, fmt.Errorf("start the embedded stack: %w", err)
 	}
-	so.bus = "imgbatch"
-	if so.via != "events" && so.via != "batch" {
-		return withCode(exitUsage, fmt.Errorf("local --via %q: use events or batch", so.via))
-	}
+	return st, nil
+}
 
+// localSubmit submits o's run exactly as submit does, lets the bus rule
+// start the children, and waits for the run's end; with --serve, the
+// stack then stays up until serveUntil is closed.
+func localSubmit(ctx context.Context, out io.Writer, o localOptions, st *localstack.Stack, cl *clients, serveUntil <-chan struct{}) error {
 	// Subscribe before submitting so the final event cannot be missed.
-	finished, cancelSub := st.Bus.Subscribe(`{"source":["imgbatch"],"detail-type":["Run Completed","Run Failed"]}`)
+	finished, cancelSub := st.Bus.Subscribe(runEndPattern)
 	defer cancelSub()
 	started := time.Now()
-	plan, err := submitRun(ctx, cl, work, so)
+	plan, err := submitRun(ctx, cl, o.submit)
 	if err != nil {
 		return err
 	}
 	printPlan(out, plan, false)
 	if plan.Run.Items == 0 {
-		return withCode(exitUsage, fmt.Errorf("the manifest %s has no items: give --images DIR or --manifest", so.manifestURI))
+		return withCode(exitUsage, fmt.Errorf("the manifest %s has no items: give --images DIR or --manifest", o.submit.manifestURI))
 	}
-
-	store := cl.store(work)
-	ctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
-	defer cancel()
-	fin, err := waitForRun(ctx, out, store, plan.Run.ID, finished, isTerminal(out), st.Runner)
+	fin, err := awaitLocalRun(ctx, out, o, st, cl, plan.Run.ID, finished, started)
 	if err != nil {
 		return err
 	}
-	// Children that were waiting to steal notice the end within their poll.
-	waitJobs(st.Runner, 10*time.Second)
-	status, err := store.Status(context.WithoutCancel(ctx), plan.Run.ID, time.Now())
-	if err != nil {
-		return err
+	if o.serve {
+		fmt.Fprintf(out, "\nserving until interrupted; try:\n  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url %s s3 ls s3://%s/ --recursive | head\n", st.S3.URL, localOutput)
+		<-serveUntil
 	}
-	printLocalSummary(out, st, status, fin, time.Since(started))
-	if c.Bool("serve") {
-		fmt.Fprintf(out, "\nserving until interrupted; try:\n  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url %s s3 ls s3://%s/ --recursive | head\n", st.S3.URL, output)
-		<-c.Context.Done()
-	}
-	if fin.DetailType == ebus.DetailTypeRunFailed {
-		return withCode(exitRunFailed, fmt.Errorf("run %s failed its failure tolerance", plan.Run.ID))
-	}
-	return nil
+	return runEndErr(fin, plan.Run.ID)
 }
+
+// runEndPattern matches a run's final events on the bus.
+const runEndPattern = `{"source":["imgbatch"],"detail-type":["Run Completed","Run Failed"]}`
 
 // localScheduled stands in for EventBridge Scheduler: it fires the
 // template's schedule (the universal batch:submitJob target running the
 // planner job), and the planner plans what is new and sends Run Requested,
 // whose rule starts the workers — the same path as on AWS.
-func localScheduled(ctx context.Context, c *cli.Context, st *localstack.Stack, cl *clients) error {
-	out := c.App.Writer
-	at, err := parseScheduledTime(c.String("scheduled-time"), time.Now().Truncate(time.Second))
-	if err != nil {
-		return withCode(exitUsage, err)
-	}
-	if c.String("scheduled-time") == "" {
-		at = time.Now().UTC().Truncate(time.Second)
-	}
-	source, work, _ := st.Buckets()
+func localScheduled(ctx context.Context, out io.Writer, o localOptions, st *localstack.Stack, cl *clients) error {
+	at := o.scheduledAt
 	runID := batch.NewRunID("schedule:nightly:"+at.Format(time.RFC3339), at)
-	finished, cancelSub := st.Bus.Subscribe(`{"source":["imgbatch"],"detail-type":["Run Completed","Run Failed"]}`)
+	finished, cancelSub := st.Bus.Subscribe(runEndPattern)
 	defer cancelSub()
 	started := time.Now()
-	job, err := st.FireSchedule("", at, map[string]string{"source": "s3://" + source + "/"})
+	job, err := st.FireSchedule("", at, map[string]string{"source": "s3://" + localSource + "/"})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "schedule fired for %s: planner job %s (imgbatch plan --from-schedule)\n", at.Format(time.RFC3339), job.ID)
-	ctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	select {
 	case <-job.Done():
@@ -222,23 +253,41 @@ func localScheduled(ctx context.Context, c *cli.Context, st *localstack.Stack, c
 	if err := job.Wait(ctx); err != nil {
 		return fmt.Errorf("the planner job failed (see its log under the data directory's logs/): %w", err)
 	}
-	store := cl.store(work)
-	if run, err := store.LoadRun(ctx, runID); batch.IsNotFound(err) || (err == nil && run.Items == 0) {
+	if run, err := cl.store(localWork).LoadRun(ctx, runID); batch.IsNotFound(err) || (err == nil && run.Items == 0) {
 		fmt.Fprintln(out, "nothing new since the last scheduled run: no run started")
 		return nil
 	} else if err != nil {
 		return err
 	}
-	fin, err := waitForRun(ctx, out, store, runID, finished, isTerminal(out), st.Runner)
+	fin, err := awaitLocalRun(ctx, out, o, st, cl, runID, finished, started)
 	if err != nil {
 		return err
 	}
+	return runEndErr(fin, runID)
+}
+
+// awaitLocalRun waits (up to --timeout) for the run's final event, then
+// prints the summary.
+func awaitLocalRun(ctx context.Context, out io.Writer, o localOptions, st *localstack.Stack, cl *clients, runID string, finished <-chan ebus.Envelope, started time.Time) (ebus.Envelope, error) {
+	store := cl.store(localWork)
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	fin, err := waitForRun(ctx, out, store, runID, finished, isTerminal(out), st.Runner)
+	if err != nil {
+		return fin, err
+	}
+	// Children that were waiting to steal notice the end within their poll.
 	waitJobs(st.Runner, 10*time.Second)
 	status, err := store.Status(context.WithoutCancel(ctx), runID, time.Now())
 	if err != nil {
-		return err
+		return fin, err
 	}
 	printLocalSummary(out, st, status, fin, time.Since(started))
+	return fin, nil
+}
+
+// runEndErr is exit 3 for a run that failed its tolerance.
+func runEndErr(fin ebus.Envelope, runID string) error {
 	if fin.DetailType == ebus.DetailTypeRunFailed {
 		return withCode(exitRunFailed, fmt.Errorf("run %s failed its failure tolerance", runID))
 	}

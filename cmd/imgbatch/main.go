@@ -121,18 +121,7 @@ Environment: every flag with an env var in its help can be set that way
 			*log = l
 			return nil
 		},
-		Commands: []*cli.Command{
-			localCommand(),
-			submitCommand(),
-			planCommand(),
-			redriveCommand(),
-			workCommand(),
-			statusCommand(),
-			completionCommand(),
-			benchCommand(),
-			versionCommand(),
-			heifDecodeCommand(),
-		},
+		Commands:       commands(),
 		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
 	}
 }

@@ -6,10 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
-	"image"
 	"image/color"
-	"image/jpeg"
-	"image/png"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -110,36 +107,11 @@ func TestLocalRunsEveryManifestKind(t *testing.T) {
 	}
 }
 
-func writeFileAt(t *testing.T, root, key string, b []byte) {
-	t.Helper()
-	p := filepath.Join(root, filepath.FromSlash(key))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func writeImage(t *testing.T, root, key string, w, h int, asPNG bool) {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			img.Set(x, y, color.RGBA{uint8(x * 4), uint8(y * 3), uint8(x ^ y), 255})
-		}
-	}
-	var buf bytes.Buffer
-	var err error
-	if asPNG {
-		err = png.Encode(&buf, img)
-	} else {
-		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFileAt(t, root, key, buf.Bytes())
+	writeFileAt(t, root, key, encodeImage(t, w, h, asPNG, func(x, y int) color.RGBA {
+		return color.RGBA{uint8(x * 4), uint8(y * 3), uint8(x ^ y), 255}
+	}))
 }
 
 func fileSize(t *testing.T, root, key string) int64 {

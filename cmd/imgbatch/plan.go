@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,12 +15,10 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-func planCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "plan",
-		Usage:     "plan a manifest into a run without starting it (--dry-run: print the plan, write nothing)",
-		ArgsUsage: " ",
-		Description: `Plans exactly as "imgbatch submit" does — streams the manifest, drops
+// planUsage and planHelp are `imgbatch plan --help`.
+const (
+	planUsage = "plan a manifest into a run without starting it (--dry-run: print the plan, write nothing)"
+	planHelp  = `Plans exactly as "imgbatch submit" does — streams the manifest, drops
 duplicate keys, skips and reports malformed lines, cuts shards by item count
 and by source bytes — but does not start the run.
 
@@ -46,67 +45,83 @@ Examples:
    imgbatch plan --manifest s3://inv/photos/2026-11-22T00-00Z/manifest.json --output-bucket thumbs \
        --target-shard-duration 3m --shard-bytes 4GiB --dry-run --json | jq .shards
    imgbatch plan --manifest keys.txt --bucket photos --output-bucket thumbs --work-bucket imgbatch-work --client-token nightly-2026-11-23
-   imgbatch submit --manifest keys.txt --bucket photos --output-bucket thumbs --work-bucket imgbatch-work --client-token nightly-2026-11-23`,
-		Flags: append(append(planFlags(),
-			&cli.BoolFlag{Name: "dry-run", Usage: "read the manifest and print the plan; write nothing"},
-			&cli.BoolFlag{Name: "json", Usage: "print the plan as JSON"},
-		), append(scheduleFlags(), estimateFlags()...)...),
-		Action: planAction,
-	}
+   imgbatch submit --manifest keys.txt --bucket photos --output-bucket thumbs --work-bucket imgbatch-work --client-token nightly-2026-11-23`
+)
+
+func planFlags() []cli.Flag {
+	return slices.Concat(planningFlags(),
+		[]cli.Flag{dryRunFlag("read the manifest and print the plan; write nothing"), jsonFlag("print the plan as JSON")},
+		scheduleFlags(), estimateFlags())
 }
 
-func planAction(c *cli.Context) error {
-	plannerGC()
+// planOptions are plan's flags, read once.
+type planOptions struct {
+	submit   submitOptions
+	json     bool
+	schedule *scheduleOptions // --from-schedule
+	estimate estimateOptions
+}
+
+func planOptionsFrom(c *cli.Context) (planOptions, error) {
+	o := planOptions{json: c.Bool("json"), estimate: estimateOptionsFrom(c)}
+	a := planArgsFrom(c)
 	if c.Bool("from-schedule") {
 		// The nightly planner job: new objects since the last scheduled run.
-		bucket, err := needFlag(c, "work-bucket")
-		if err != nil {
-			return err
+		if _, err := needFlag(c, "work-bucket"); err != nil {
+			return o, err
 		}
-		cl, err := loadClients(c.Context)
+		s, err := scheduleOptionsFrom(c)
 		if err != nil {
-			return err
+			return o, usageErr(err)
 		}
-		plan, err := runScheduled(c.Context, c, cl, bucket)
-		if err != nil {
-			return err
-		}
-		printPlan(c.App.Writer, plan, c.Bool("dry-run"))
-		return nil
+		o.schedule = &s
+		a.manifest = s.source
+		o.submit, err = a.submitOptions()
+		return o, usageErr(err)
 	}
-	so, err := submitOptionsFrom(c)
+	so, err := a.submitOptions()
 	if err != nil {
-		return withCode(exitUsage, err)
+		return o, usageErr(err)
 	}
-	so.via = "none"
+	so.start.via = "none"
 	dry := so.plan.DryRun
-	bucket := c.String("work-bucket")
-	if bucket == "" && !dry {
-		return withCode(exitUsage, fmt.Errorf("--work-bucket is required (or --dry-run)"))
+	if so.workBucket == "" && !dry {
+		return o, usageErr(fmt.Errorf("--work-bucket is required (or --dry-run)"))
 	}
 	if so.plan.ClientToken == "" && !dry {
 		so.plan.ClientToken = newPlanToken(time.Now())
 	}
-	cl, err := loadClients(c.Context)
+	o.submit = so
+	return o, nil
+}
+
+func planAction(c *cli.Context, cl *clients, o planOptions) error {
+	plannerGC()
+	so, w := o.submit, c.App.Writer
+	if o.schedule != nil {
+		plan, err := runScheduled(c.Context, cl, so, *o.schedule)
+		if err != nil {
+			return err
+		}
+		printPlan(w, plan, so.plan.DryRun)
+		return nil
+	}
+	plan, err := submitRun(c.Context, cl, so)
 	if err != nil {
 		return err
 	}
-	plan, err := submitRun(c.Context, cl, bucket, so)
-	if err != nil {
-		return err
-	}
-	w := c.App.Writer
-	if c.Bool("json") {
+	dry := so.plan.DryRun
+	if o.json {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{
 			"dryRun": dry, "existing": plan.Existing, "clientToken": so.plan.ClientToken,
 			"run": plan.Run, "shards": plan.Shards, "manifest": plan.Manifest, "badLines": plan.BadLines,
-			"estimate": estimateRun(c, plan.Run),
+			"estimate": o.estimate.run(plan.Run),
 		})
 	}
 	printPlan(w, plan, dry)
-	printEstimate(w, estimateRun(c, plan.Run))
+	printEstimate(w, o.estimate.run(plan.Run))
 	if !dry {
 		fmt.Fprintf(w, "  not started: imgbatch submit --client-token %s with the same manifest and flags starts it\n", so.plan.ClientToken)
 	}

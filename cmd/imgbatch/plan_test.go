@@ -44,20 +44,7 @@ func newCmdEnv(t testing.TB) *cmdEnv {
 	bus := eventbus.New(eventbus.Config{})
 	busSrv := httptest.NewServer(bus)
 	t.Cleanup(busSrv.Close)
-	env := []string{
-		"AWS_ENDPOINT_URL_S3=" + srv.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + busSrv.URL,
-		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_SESSION_TOKEN=",
-		"AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=",
-		"IMGBATCH_S3_PATH_STYLE=true", "IMGBATCH_WORK_BUCKET=work", "IMGBATCH_EVENT_BUS=imgbatch",
-	}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	cl, err := loadClients(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, cl := setLocalAWSEnv(t, srv.URL, busSrv.URL, "IMGBATCH_EVENT_BUS=imgbatch")
 	return &cmdEnv{env: env, cl: cl, bus: bus, store: cl.store("work")}
 }
 

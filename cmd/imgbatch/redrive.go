@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -11,12 +12,10 @@ import (
 	"github.com/imgbatch/imgbatch/manifest"
 )
 
-func redriveCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "redrive",
-		Usage:     "start a new run of a finished run's failed items (its failed.csv), same recipe and outputs",
-		ArgsUsage: "RUN_ID",
-		Description: `Plans a new run whose manifest is the finished run's failed.csv (an S3 Batch
+// redriveUsage and redriveHelp are `imgbatch redrive --help`.
+const (
+	redriveUsage = "start a new run of a finished run's failed items (its failed.csv), same recipe and outputs"
+	redriveHelp  = `Plans a new run whose manifest is the finished run's failed.csv (an S3 Batch
 Operations CSV of the items that failed) with the same recipe, output bucket and
 prefix, shard size, array width and failure tolerance, and starts it the way
 "imgbatch submit" does (--via events by default).
@@ -30,33 +29,57 @@ Examples:
    imgbatch redrive --dry-run RUN_ID
    imgbatch redrive --client-token "redrive-2 of RUN_ID" --width 2 RUN_ID
 
-Flags go before RUN_ID.`,
-		Flags: []cli.Flag{
-			workBucketFlag, eventBusFlag, eventSrcFlag, viaFlag(), jobQueueFlag, jobDefFlag,
-			&cli.StringFlag{Name: "client-token", Usage: "idempotency token of the new run (default redrive:<RUN_ID>)"},
-			&cli.IntFlag{Name: "width", Usage: "array width of the new run (default: the old run's)"},
-			&cli.IntFlag{Name: "shard-size", Usage: "items per shard of the new run (default: the old run's)"},
-			&cli.BoolFlag{Name: "dry-run", Usage: "print the new run's plan; write nothing, start nothing"},
-		},
-		Action: redriveAction,
-	}
+Flags go before RUN_ID.`
+)
+
+func redriveFlags() []cli.Flag {
+	return slices.Concat(runFlags(), startFlags(), []cli.Flag{
+		&cli.StringFlag{Name: "client-token", Usage: "idempotency token of the new run (default redrive:<RUN_ID>)"},
+		&cli.IntFlag{Name: "width", Usage: "array width of the new run (default: the old run's)"},
+		&cli.IntFlag{Name: "shard-size", Usage: "items per shard of the new run (default: the old run's)"},
+		dryRunFlag("print the new run's plan; write nothing, start nothing"),
+	})
 }
 
-func redriveAction(c *cli.Context) error {
+// redriveOptions are redrive's flags, read once.
+type redriveOptions struct {
+	runID       string // the finished run
+	workBucket  string
+	start       startOptions
+	clientToken string
+	width       *int // nil: the old run's
+	shardSize   *int // nil: the old run's
+	dryRun      bool
+}
+
+func redriveOptionsFrom(c *cli.Context) (redriveOptions, error) {
 	if err := runIDArg(c); err != nil {
-		return err
+		return redriveOptions{}, err
 	}
-	oldID := c.Args().First()
-	bucket, err := needFlag(c, "work-bucket")
-	if err != nil {
-		return err
+	o := redriveOptions{runID: c.Args().First(), start: startOptionsFrom(c), clientToken: c.String("client-token"),
+		width: intIfSet(c, "width"), shardSize: intIfSet(c, "shard-size"), dryRun: c.Bool("dry-run")}
+	var err error
+	if o.workBucket, err = needFlag(c, "work-bucket"); err != nil {
+		return o, err
 	}
-	cl, err := loadClients(c.Context)
-	if err != nil {
-		return err
+	if o.clientToken == "" {
+		o.clientToken = "redrive:" + o.runID
 	}
-	store := cl.store(bucket)
-	old, err := store.LoadRun(c.Context, oldID)
+	return o, usageErr(o.start.check())
+}
+
+// intIfSet is an int flag's value when it was given.
+func intIfSet(c *cli.Context, name string) *int {
+	if !c.IsSet(name) {
+		return nil
+	}
+	v := c.Int(name)
+	return &v
+}
+
+func redriveAction(c *cli.Context, cl *clients, o redriveOptions) error {
+	store := cl.store(o.workBucket)
+	old, err := store.LoadRun(c.Context, o.runID)
 	if err != nil {
 		return err
 	}
@@ -73,46 +96,36 @@ func redriveAction(c *cli.Context) error {
 		fmt.Fprintf(w, "run %s has no failed items: nothing to redrive\n", old.ID)
 		return nil
 	}
-	token := c.String("client-token")
-	if token == "" {
-		token = "redrive:" + old.ID
-	}
-	width, shardSize := old.Width, old.ShardSize
-	if c.IsSet("width") {
-		width = c.Int("width")
-	}
-	if c.IsSet("shard-size") {
-		shardSize = c.Int("shard-size")
-	}
-	failed := fin.Failed
-	if failed == "" {
-		failed = lay.Failed()
-	}
-	so := submitOptions{
-		manifestURI: ebus.S3URI(bucket, failed), format: string(manifest.CSV),
-		via: c.String("via"), bus: c.String("event-bus"), source: c.String("event-source"),
-		jobQueue: c.String("job-queue"), jobDef: c.String("job-definition"),
-		plan: batch.PlanOptions{
-			ClientToken: token, Source: fmt.Sprintf("redrive of %s: %s", old.ID, ebus.S3URI(bucket, failed)),
-			OutputBucket: old.OutputBucket, OutputPrefix: old.OutputPrefix, Recipe: old.Recipe,
-			ShardSize: shardSize, Width: width, Tolerance: old.Tolerance, Dedupe: true,
-			IsBadLine: manifest.IsLineError, DryRun: c.Bool("dry-run"),
-		},
-	}
-	switch so.via {
-	case "events", "none", "":
-	case "batch":
-		if so.jobQueue == "" || so.jobDef == "" {
-			return withCode(exitUsage, fmt.Errorf("--via batch needs --job-queue and --job-definition"))
-		}
-	default:
-		return withCode(exitUsage, fmt.Errorf("--via %q: use events, batch or none", so.via))
-	}
-	plan, err := submitRun(c.Context, cl, bucket, so)
+	plan, err := submitRun(c.Context, cl, o.submitOptions(old, fin))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "redrive of %s (%d failed items)\n", old.ID, fin.Counts.Failed)
-	printPlan(w, plan, so.plan.DryRun)
+	printPlan(w, plan, o.dryRun)
 	return nil
+}
+
+// submitOptions plans the failed items of old as a new run with old's
+// recipe, outputs and tolerance.
+func (o redriveOptions) submitOptions(old *imgbatch.Run, fin batch.Final) submitOptions {
+	width, shardSize := old.Width, old.ShardSize
+	if o.width != nil {
+		width = *o.width
+	}
+	if o.shardSize != nil {
+		shardSize = *o.shardSize
+	}
+	failed := fin.Failed
+	if failed == "" {
+		failed = imgbatch.Layout{RunID: old.ID}.Failed()
+	}
+	return submitOptions{
+		workBucket: o.workBucket, manifestURI: ebus.S3URI(o.workBucket, failed), format: string(manifest.CSV), start: o.start,
+		plan: batch.PlanOptions{
+			ClientToken: o.clientToken, Source: fmt.Sprintf("redrive of %s: %s", old.ID, ebus.S3URI(o.workBucket, failed)),
+			OutputBucket: old.OutputBucket, OutputPrefix: old.OutputPrefix, Recipe: old.Recipe,
+			ShardSize: shardSize, Width: width, Tolerance: old.Tolerance, Dedupe: true,
+			IsBadLine: manifest.IsLineError, DryRun: o.dryRun,
+		},
+	}
 }

@@ -45,35 +45,40 @@ func parseScheduledTime(s string, now time.Time) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// runScheduled is `plan --from-schedule`: list --source for objects modified
-// since the previous scheduled time (the watermark), plan them as the run
-// named by this scheduled time (a retried schedule firing finds the same
-// run, never a second one), start it, and move the watermark forward.
-func runScheduled(ctx context.Context, c *cli.Context, cl *clients, workBucket string) (*batch.Plan, error) {
-	name := c.String("schedule-name")
-	if name == "" || strings.ContainsAny(name, "/\\") {
-		return nil, withCode(exitUsage, fmt.Errorf("--schedule-name %q: a non-empty name without slashes", name))
+// scheduleOptions are the planner job's flags (scheduleFlags), checked.
+type scheduleOptions struct {
+	name   string    // --schedule-name
+	at     time.Time // --scheduled-time
+	source string    // --source
+}
+
+func scheduleOptionsFrom(c *cli.Context) (scheduleOptions, error) {
+	o := scheduleOptions{name: c.String("schedule-name"), source: c.String("source")}
+	if o.name == "" || strings.ContainsAny(o.name, "/\\") {
+		return o, fmt.Errorf("--schedule-name %q: a non-empty name without slashes", o.name)
 	}
-	at, err := parseScheduledTime(c.String("scheduled-time"), time.Now())
-	if err != nil {
-		return nil, withCode(exitUsage, err)
+	var err error
+	if o.at, err = parseScheduledTime(c.String("scheduled-time"), time.Now()); err != nil {
+		return o, err
 	}
-	source := c.String("source")
-	if source == "" {
-		return nil, withCode(exitUsage, fmt.Errorf("--from-schedule needs --source s3://bucket/prefix/"))
+	if o.source == "" {
+		return o, fmt.Errorf("--from-schedule needs --source s3://bucket/prefix/")
 	}
-	if err := c.Set("manifest", source); err != nil {
-		return nil, err
-	}
+	return o, nil
+}
+
+// runScheduled is `plan --from-schedule`: list --source (so.manifestURI)
+// for objects modified since the previous scheduled time (the watermark),
+// plan them as the run named by this scheduled time (a retried schedule
+// firing finds the same run, never a second one), start it, and move the
+// watermark forward.
+func runScheduled(ctx context.Context, cl *clients, so submitOptions, sched scheduleOptions) (*batch.Plan, error) {
+	name, at, source, workBucket := sched.name, sched.at, sched.source, so.workBucket
 	store := cl.store(workBucket)
 	var wm watermark
 	wmTag, err := store.GetJSON(ctx, watermarkKey(name), &wm)
 	if err != nil && !batch.IsNotFound(err) {
 		return nil, err
-	}
-	so, err := submitOptionsFrom(c)
-	if err != nil {
-		return nil, withCode(exitUsage, err)
 	}
 	so.plan.ClientToken = "schedule:" + name + ":" + at.Format(time.RFC3339)
 	if !wm.ScheduledTime.IsZero() && wm.ScheduledTime.Before(at) {
@@ -81,7 +86,7 @@ func runScheduled(ctx context.Context, c *cli.Context, cl *clients, workBucket s
 	}
 	log := slog.Default().With("schedule", name, "scheduledTime", at)
 	log.Info("scheduled run", "source", source, "newSince", so.modifiedSince)
-	plan, err := submitRun(ctx, cl, workBucket, so)
+	plan, err := submitRun(ctx, cl, so)
 	if err != nil {
 		return nil, err
 	}

@@ -12,12 +12,10 @@ import (
 	"github.com/imgbatch/imgbatch/batch"
 )
 
-func statusCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "status",
-		Usage:     "show a run's progress, throughput, ETA and failures by reason",
-		ArgsUsage: "RUN_ID",
-		Description: `Reads the run's state from the work bucket (run.json, claims, checkpoints,
+// statusUsage and statusHelp are `imgbatch status --help`.
+const (
+	statusUsage = "show a run's progress, throughput, ETA and failures by reason"
+	statusHelp  = `Reads the run's state from the work bucket (run.json, claims, checkpoints,
 done markers) and prints progress per shard, throughput, ETA and failures
 grouped by reason.
 
@@ -28,15 +26,36 @@ Examples:
 
 Flags go before RUN_ID.
 
-Exit code 0 while running or completed, 3 when the run failed its tolerance.`,
-		Flags: []cli.Flag{
-			workBucketFlag,
-			&cli.BoolFlag{Name: "json", Usage: "print the status as JSON"},
-			&cli.DurationFlag{Name: "watch", Usage: "refresh every interval (at least 100ms) until the run is finished, then exit as without it (e.g. --watch 5s)"},
-			&cli.BoolFlag{Name: "shards", Usage: "list every shard"},
-		},
-		Action: statusAction,
+Exit code 0 while running or completed, 3 when the run failed its tolerance.`
+)
+
+func statusFlags() []cli.Flag {
+	return []cli.Flag{
+		workBucketFlag,
+		jsonFlag("print the status as JSON"),
+		&cli.DurationFlag{Name: "watch", Usage: "refresh every interval (at least 100ms) until the run is finished, then exit as without it (e.g. --watch 5s)"},
+		&cli.BoolFlag{Name: "shards", Usage: "list every shard"},
 	}
+}
+
+// statusOptions are status's flags, read once.
+type statusOptions struct {
+	runID, workBucket string
+	json, shards      bool
+	watch             time.Duration // 0: once
+}
+
+func statusOptionsFrom(c *cli.Context) (statusOptions, error) {
+	if err := runIDArg(c); err != nil {
+		return statusOptions{}, err
+	}
+	o := statusOptions{runID: c.Args().First(), json: c.Bool("json"), shards: c.Bool("shards"), watch: c.Duration("watch")}
+	if o.watch < 0 || (o.watch > 0 && o.watch < minWatch) {
+		return o, withCode(exitUsage, fmt.Errorf("--watch %s: give an interval of at least %s (every refresh lists the run's shards)", o.watch, minWatch))
+	}
+	var err error
+	o.workBucket, err = needFlag(c, "work-bucket")
+	return o, err
 }
 
 // statusAction prints the status once, or with --watch again every
@@ -44,23 +63,9 @@ Exit code 0 while running or completed, 3 when the run failed its tolerance.`,
 // 3 when the run failed its tolerance) or the user interrupts it (0). A
 // refresh that fails while watching is reported and retried; done markers
 // are read once for the whole watch.
-func statusAction(c *cli.Context) error {
-	if err := runIDArg(c); err != nil {
-		return err
-	}
-	watch := c.Duration("watch")
-	if watch < 0 || (watch > 0 && watch < minWatch) {
-		return withCode(exitUsage, fmt.Errorf("--watch %s: give an interval of at least %s (every refresh lists the run's shards)", watch, minWatch))
-	}
-	bucket, err := needFlag(c, "work-bucket")
-	if err != nil {
-		return err
-	}
-	cl, err := loadClients(c.Context)
-	if err != nil {
-		return err
-	}
-	sr := &batch.StatusReader{Store: cl.store(bucket), RunID: c.Args().First(), Detail: c.Bool("shards")}
+func statusAction(c *cli.Context, cl *clients, o statusOptions) error {
+	watch := o.watch
+	sr := &batch.StatusReader{Store: cl.store(o.workBucket), RunID: o.runID, Detail: o.shards}
 	shown := false
 	for {
 		st, err := sr.Status(c.Context, time.Now())
@@ -71,14 +76,14 @@ func statusAction(c *cli.Context) error {
 			fmt.Fprintf(c.App.ErrWriter, "imgbatch: status refresh failed (retrying in %s): %v\n", watch, err)
 		default:
 			shown = true
-			if c.Bool("json") {
+			if o.json {
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(st); err != nil {
 					return err
 				}
 			} else {
-				printStatus(c.App.Writer, st, c.Bool("shards"))
+				printStatus(c.App.Writer, st, o.shards)
 			}
 			if st.Final != nil || watch <= 0 {
 				if st.Final != nil && st.Final.Status == batch.RunFailed {

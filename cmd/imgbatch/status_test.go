@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -69,25 +68,6 @@ func planKeys(t testing.TB, e *cmdEnv, keys []string, extra ...string) string {
 		t.Fatalf("submit exited %d: %s", code, errs)
 	}
 	return batch.NewRunID(token, time.Time{})
-}
-
-// syncBuffer is a bytes.Buffer safe to write from one goroutine while
-// another reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestStatusOfARunningThenFinishedRunAndWatch(t *testing.T) {
@@ -173,17 +153,5 @@ func TestStatusOfARunningThenFinishedRunAndWatch(t *testing.T) {
 	}
 	if code, _, errs := e.imgbatch(t, "status", runID, "--json"); code != exitUsage || !strings.Contains(errs, "flags go before RUN_ID: imgbatch status --json "+runID) {
 		t.Errorf("a flag after RUN_ID: exit %d: %s", code, errs)
-	}
-}
-
-// eventually polls cond until it holds or limit passes.
-func eventually(t testing.TB, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

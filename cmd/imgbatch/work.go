@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,11 +20,10 @@ import (
 	"github.com/imgbatch/imgbatch/worker"
 )
 
-func workCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "work",
-		Usage: "be one child of a Batch array job: claim shards of a run and process them",
-		Description: `Run by every AWS Batch array child (the job definition's command is
+// workUsage and workHelp are `imgbatch work --help`.
+const (
+	workUsage = "be one child of a Batch array job: claim shards of a run and process them"
+	workHelp  = `Run by every AWS Batch array child (the job definition's command is
 "work --run-id Ref::runId"). The child reads AWS_BATCH_JOB_ARRAY_INDEX, claims
 shard i, i+W, i+2W ... (W = AWS_BATCH_JOB_ARRAY_SIZE), then steals shards that
 are unclaimed or whose lease expired, until every shard of the run is done.
@@ -45,84 +45,99 @@ retries. The last child to finish writes report.csv and sends "Run Completed".
 
 Example (what Batch runs; locally "imgbatch local" sets all of this up):
    AWS_BATCH_JOB_ARRAY_INDEX=0 AWS_BATCH_JOB_ARRAY_SIZE=4 \
-     imgbatch work --run-id 20261123t020000z-1a2b3c4d --work-bucket my-work-bucket`,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "run-id", EnvVars: []string{"IMGBATCH_RUN_ID"}, Usage: "run to work on (runs/<id>/run.json in the work bucket)"},
-			workBucketFlag, eventBusFlag, eventSrcFlag,
-			&cli.IntFlag{Name: "processors", EnvVars: []string{"IMGBATCH_PROCESSORS"}, Usage: "image goroutines (default: CPUs the container may use, from the cgroup quota)"},
-			&cli.IntFlag{Name: "fetchers", EnvVars: []string{"IMGBATCH_FETCHERS"}, Usage: "download goroutines (default 2 × processors; raise it for small images on high-latency S3)"},
-			&cli.IntFlag{Name: "uploaders", EnvVars: []string{"IMGBATCH_UPLOADERS"}, Usage: "upload goroutines (default 4 × processors)"},
-			&cli.Int64Flag{Name: "max-pixels", Value: worker.DefaultMaxPixels, EnvVars: []string{"IMGBATCH_MAX_PIXELS"}, Usage: "refuse images whose header claims more pixels than this in one frame (width × height, a GIF's canvas grown to its farthest frame), before decoding"},
-			&cli.Int64Flag{Name: "max-total-pixels", EnvVars: []string{"IMGBATCH_MAX_TOTAL_PIXELS"}, Usage: "refuse images whose frames or pages together claim more pixels than this (default 10 × --max-pixels)"},
-			&cli.Int64Flag{Name: "max-source-bytes", Value: worker.DefaultMaxSourceBytes, EnvVars: []string{"IMGBATCH_MAX_SOURCE_BYTES"}, Usage: "refuse source objects larger than this"},
-			&cli.Int64Flag{Name: "max-inflight-bytes", Value: worker.DefaultMaxInFlightBytes, EnvVars: []string{"IMGBATCH_MAX_INFLIGHT_BYTES"}, Usage: "source bytes held in memory at once (fetchers wait for room; a larger source takes all of it)"},
-			&cli.DurationFlag{Name: "item-timeout", Value: worker.DefaultItemTimeout, EnvVars: []string{"IMGBATCH_ITEM_TIMEOUT"}, Usage: "per-item image deadline: a file that makes libvips loop fails with Timeout"},
-			&cli.DurationFlag{Name: "s3-timeout", Value: worker.DefaultS3Timeout, EnvVars: []string{"IMGBATCH_S3_TIMEOUT"}, Usage: "deadline of one S3 request, the SDK's retries included (a stalled connection fails the item with S3Error)"},
-			&cli.StringFlag{Name: "cache-control", Value: worker.DefaultCacheControl, EnvVars: []string{"IMGBATCH_CACHE_CONTROL"}, Usage: "Cache-Control of every output"},
-			&cli.BoolFlag{Name: "incremental", Value: true, EnvVars: []string{"IMGBATCH_INCREMENTAL"}, Usage: "skip items whose outputs already carry this source ETag and recipe hash"},
-			&cli.DurationFlag{Name: "lease-ttl", Value: batch.DefaultLeaseTTL, EnvVars: []string{"IMGBATCH_LEASE_TTL"}, Usage: "shard lease; renewed every third of it, stolen once expired"},
-			&cli.DurationFlag{Name: "grace", Value: batch.DefaultGrace, EnvVars: []string{"IMGBATCH_GRACE"}, Usage: "after SIGTERM: time for work in flight before checkpoint and exit 75"},
-			&cli.DurationFlag{Name: "poll", Value: 5 * time.Second, EnvVars: []string{"IMGBATCH_POLL"}, Usage: "how often a child with nothing to claim looks for expired leases and the run's end"},
-			&cli.BoolFlag{Name: "no-linger", EnvVars: []string{"IMGBATCH_NO_LINGER"}, Usage: "exit when nothing is left to claim instead of waiting to steal expired leases"},
-			heicFlag,
-		},
-		Action: workAction,
-	}
+     imgbatch work --run-id 20261123t020000z-1a2b3c4d --work-bucket my-work-bucket`
+)
+
+func workFlags() []cli.Flag {
+	return slices.Concat([]cli.Flag{
+		&cli.StringFlag{Name: "run-id", EnvVars: []string{"IMGBATCH_RUN_ID"}, Usage: "run to work on (runs/<id>/run.json in the work bucket)"},
+	}, runFlags(), []cli.Flag{
+		&cli.IntFlag{Name: "processors", EnvVars: []string{"IMGBATCH_PROCESSORS"}, Usage: "image goroutines (default: CPUs the container may use, from the cgroup quota)"},
+		&cli.IntFlag{Name: "fetchers", EnvVars: []string{"IMGBATCH_FETCHERS"}, Usage: "download goroutines (default 2 × processors; raise it for small images on high-latency S3)"},
+		&cli.IntFlag{Name: "uploaders", EnvVars: []string{"IMGBATCH_UPLOADERS"}, Usage: "upload goroutines (default 4 × processors)"},
+		&cli.Int64Flag{Name: "max-pixels", Value: worker.DefaultMaxPixels, EnvVars: []string{"IMGBATCH_MAX_PIXELS"}, Usage: "refuse images whose header claims more pixels than this in one frame (width × height, a GIF's canvas grown to its farthest frame), before decoding"},
+		&cli.Int64Flag{Name: "max-total-pixels", EnvVars: []string{"IMGBATCH_MAX_TOTAL_PIXELS"}, Usage: "refuse images whose frames or pages together claim more pixels than this (default 10 × --max-pixels)"},
+		&cli.Int64Flag{Name: "max-source-bytes", Value: worker.DefaultMaxSourceBytes, EnvVars: []string{"IMGBATCH_MAX_SOURCE_BYTES"}, Usage: "refuse source objects larger than this"},
+		&cli.Int64Flag{Name: "max-inflight-bytes", Value: worker.DefaultMaxInFlightBytes, EnvVars: []string{"IMGBATCH_MAX_INFLIGHT_BYTES"}, Usage: "source bytes held in memory at once (fetchers wait for room; a larger source takes all of it)"},
+		&cli.DurationFlag{Name: "item-timeout", Value: worker.DefaultItemTimeout, EnvVars: []string{"IMGBATCH_ITEM_TIMEOUT"}, Usage: "per-item image deadline: a file that makes libvips loop fails with Timeout"},
+		&cli.DurationFlag{Name: "s3-timeout", Value: worker.DefaultS3Timeout, EnvVars: []string{"IMGBATCH_S3_TIMEOUT"}, Usage: "deadline of one S3 request, the SDK's retries included (a stalled connection fails the item with S3Error)"},
+		&cli.StringFlag{Name: "cache-control", Value: worker.DefaultCacheControl, EnvVars: []string{"IMGBATCH_CACHE_CONTROL"}, Usage: "Cache-Control of every output"},
+		&cli.BoolFlag{Name: "incremental", Value: true, EnvVars: []string{"IMGBATCH_INCREMENTAL"}, Usage: "skip items whose outputs already carry this source ETag and recipe hash"},
+		&cli.DurationFlag{Name: "lease-ttl", Value: batch.DefaultLeaseTTL, EnvVars: []string{"IMGBATCH_LEASE_TTL"}, Usage: "shard lease; renewed every third of it, stolen once expired"},
+		&cli.DurationFlag{Name: "grace", Value: batch.DefaultGrace, EnvVars: []string{"IMGBATCH_GRACE"}, Usage: "after SIGTERM: time for work in flight before checkpoint and exit 75"},
+		&cli.DurationFlag{Name: "poll", Value: 5 * time.Second, EnvVars: []string{"IMGBATCH_POLL"}, Usage: "how often a child with nothing to claim looks for expired leases and the run's end"},
+		&cli.BoolFlag{Name: "no-linger", EnvVars: []string{"IMGBATCH_NO_LINGER"}, Usage: "exit when nothing is left to claim instead of waiting to steal expired leases"},
+		heicFlag,
+	})
 }
 
-func workAction(c *cli.Context) error {
-	runID, err := needFlag(c, "run-id")
-	if err != nil {
-		return err
+// workOptions are work's flags and the child's identity, read once.
+type workOptions struct {
+	runID, workBucket string
+	bus, source       string // --event-bus ("": no events), --event-source
+	me                batch.Identity
+	cfg               worker.Config // Log is set by the action
+	leaseTTL, grace   time.Duration
+	poll              time.Duration
+	linger            bool
+}
+
+func workOptionsFrom(c *cli.Context) (workOptions, error) {
+	o := workOptions{bus: c.String("event-bus"), source: c.String("event-source"),
+		leaseTTL: c.Duration("lease-ttl"), grace: c.Duration("grace"), poll: c.Duration("poll"), linger: !c.Bool("no-linger")}
+	var err error
+	if o.runID, err = needFlag(c, "run-id"); err != nil {
+		return o, err
 	}
-	bucket, err := needFlag(c, "work-bucket")
-	if err != nil {
-		return err
+	if o.workBucket, err = needFlag(c, "work-bucket"); err != nil {
+		return o, err
 	}
-	me, err := identityFromEnv()
-	if err != nil {
-		return withCode(exitUsage, err)
+	if o.me, err = identityFromEnv(); err != nil {
+		return o, usageErr(err)
 	}
-	log := slog.Default().With("runId", runID, "arrayIndex", me.Index, "attempt", me.Attempt, "jobId", me.JobID)
+	heicDec, err := heicDecoder(c)
+	if err != nil {
+		return o, err
+	}
+	o.cfg = worker.Config{
+		Processors: c.Int("processors"), Fetchers: c.Int("fetchers"), Uploaders: c.Int("uploaders"),
+		MaxPixels: c.Int64("max-pixels"), MaxTotalPixels: c.Int64("max-total-pixels"),
+		MaxSourceBytes: c.Int64("max-source-bytes"), MaxInFlightBytes: c.Int64("max-inflight-bytes"),
+		ItemTimeout: c.Duration("item-timeout"), S3Timeout: c.Duration("s3-timeout"), CacheControl: c.String("cache-control"),
+		Incremental: c.Bool("incremental"), HEIC: heicDec,
+	}
+	return o, nil
+}
+
+func workAction(c *cli.Context, cl *clients, o workOptions) error {
+	me := o.me
+	log := slog.Default().With("runId", o.runID, "arrayIndex", me.Index, "attempt", me.Attempt, "jobId", me.JobID)
 
 	// SIGTERM/SIGINT: stop taking work; the runner finishes what it can within --grace.
 	stop, cancel := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer cancel()
 
-	cl, err := loadClients(c.Context)
-	if err != nil {
-		return err
-	}
-	heicDec, err := heicDecoder(c)
-	if err != nil {
-		return err
-	}
 	vips.Start(vips.Config{Concurrency: 1, Log: log})
-	wcfg := worker.Config{
-		Processors: c.Int("processors"), Fetchers: c.Int("fetchers"), Uploaders: c.Int("uploaders"),
-		MaxPixels: c.Int64("max-pixels"), MaxTotalPixels: c.Int64("max-total-pixels"),
-		MaxSourceBytes: c.Int64("max-source-bytes"), MaxInFlightBytes: c.Int64("max-inflight-bytes"),
-		ItemTimeout: c.Duration("item-timeout"), S3Timeout: c.Duration("s3-timeout"), CacheControl: c.String("cache-control"),
-		Incremental: c.Bool("incremental"), HEIC: heicDec, Log: log,
-	}
+	wcfg := o.cfg
+	wcfg.Log = log
 	gogc := worker.DefaultGC()
 	p, f, u := wcfg.Sizes()
 	log.Info("worker starting", "libvips", vips.Version(), "processors", p, "fetchers", f, "uploaders", u, "gogc", gogc,
 		"usableCPUs", worker.UsableCPUs(), "maxInflightBytes", wcfg.MaxInFlightBytes, "itemTimeout", wcfg.ItemTimeout.String(), "arraySize", me.ArraySize)
-	logHEIC(c.Context, log, heicDec)
+	logHEIC(c.Context, log, wcfg.HEIC)
 
 	var n batch.Notifier = noNotifier{}
-	if bus := c.String("event-bus"); bus != "" {
-		n = notifier{pub: cl.publisher(bus, c.String("event-source"))}
+	if o.bus != "" {
+		n = notifier{pub: cl.publisher(o.bus, o.source)}
 	}
 	// One CloudWatch EMF line per shard and per run on stdout (Batch sends it
 	// to CloudWatch Logs, which makes the metrics): dashboards need no agent.
 	n = metricsNotifier{next: n, emf: &metrics.Writer{W: c.App.Writer,
 		Dimensions: map[string]string{"JobQueue": envOr("AWS_BATCH_JQ_NAME", "none")}}}
 	r := &batch.Runner{
-		Store: cl.store(bucket), RunID: runID, Me: me,
+		Store: cl.store(o.workBucket), RunID: o.runID, Me: me,
 		Processor: worker.New(cl.s3, wcfg), Notifier: n, Log: log,
-		LeaseTTL: c.Duration("lease-ttl"), Grace: c.Duration("grace"), Linger: !c.Bool("no-linger"), Poll: c.Duration("poll"),
+		LeaseTTL: o.leaseTTL, Grace: o.grace, Linger: o.linger, Poll: o.poll,
 	}
 	st, err := r.Run(stop)
 	log.Info("worker done", "shards", st.Shards, "succeeded", st.Counts.Succeeded, "failed", st.Counts.Failed,

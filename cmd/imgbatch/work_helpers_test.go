@@ -11,8 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,22 +37,8 @@ func newWorkStack(t *testing.T) *workStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	env := []string{
-		"AWS_ENDPOINT_URL_S3=" + srv.URL,
-		"AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:1", // nothing is sent: --event-bus ""
-		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_SESSION_TOKEN=",
-		"AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=",
-		"IMGBATCH_S3_PATH_STYLE=true", "IMGBATCH_WORK_BUCKET=work", "IMGBATCH_EVENT_BUS=",
-		"IMGBATCH_LOG_FORMAT=json",
-	}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	cl, err := loadClients(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Nothing is sent to EventBridge: --event-bus "".
+	env, cl := setLocalAWSEnv(t, srv.URL, "http://127.0.0.1:1", "IMGBATCH_EVENT_BUS=", "IMGBATCH_LOG_FORMAT=json")
 	return &workStack{env: env, cl: cl}
 }
 
@@ -90,7 +74,7 @@ func (s *workStack) count(t *testing.T, bucket, prefix string) int {
 // AWS Batch sets for array child 0 of job "job-under-test".
 type child struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *syncBuffer
 	done chan struct{}
 	code int // exit code, -1 when killed by a signal
 }
@@ -101,7 +85,7 @@ func startChild(t *testing.T, env []string, attempt int, args ...string) *child 
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &child{out: &lockedBuffer{}, done: make(chan struct{})}
+	c := &child{out: &syncBuffer{}, done: make(chan struct{})}
 	c.cmd = exec.Command(exe, append([]string{"--log-level", "info", "work"}, args...)...)
 	c.cmd.Env = append(append(os.Environ(), env...),
 		"IMGBATCH_BE_MAIN=1",
@@ -154,35 +138,6 @@ func (c *child) wait(t *testing.T, limit time.Duration) int {
 		t.Fatalf("child did not end within %s; its log:\n%s", limit, c.out.String())
 		return 0
 	}
-}
-
-// waitFor polls cond until it holds, failing the test after limit.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // textured makes a photo-like JPEG whose pixels depend on seed.

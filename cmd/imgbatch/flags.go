@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	ebus "github.com/imgbatch/imgbatch/eventbridge"
+)
+
+// Flags shared by several commands, defined once. Every command reads its
+// flags once, into its own options struct (submitOptions, localOptions,
+// workOptions, ...), and works on that.
+var (
+	workBucketFlag = &cli.StringFlag{Name: "work-bucket", EnvVars: []string{"IMGBATCH_WORK_BUCKET"}, Usage: "bucket holding runs (runs/<id>/: plan, claims, results, reports)"}
+	eventBusFlag   = &cli.StringFlag{Name: "event-bus", Value: "imgbatch", EnvVars: []string{"IMGBATCH_EVENT_BUS"}, Usage: "EventBridge bus for run events (empty: send none)"}
+	eventSrcFlag   = &cli.StringFlag{Name: "event-source", Value: ebus.DefaultSource, EnvVars: []string{"IMGBATCH_EVENT_SOURCE"}, Usage: "source field of the events"}
+	jobQueueFlag   = &cli.StringFlag{Name: "job-queue", EnvVars: []string{"IMGBATCH_JOB_QUEUE"}, Usage: "Batch job queue (for --via batch)"}
+	jobDefFlag     = &cli.StringFlag{Name: "job-definition", EnvVars: []string{"IMGBATCH_JOB_DEFINITION"}, Usage: "Batch job definition of the workers (for --via batch)"}
+)
+
+// runFlags name where a run lives (the work bucket) and where its events go.
+func runFlags() []cli.Flag { return []cli.Flag{workBucketFlag, eventBusFlag, eventSrcFlag} }
+
+// startFlags say how a planned run is started (read into startOptions).
+func startFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "via", Value: "events", EnvVars: []string{"IMGBATCH_VIA"},
+			Usage: "how to start the run: events (PutEvents \"Run Requested\" → rule → Batch array target), batch (SubmitJob directly), or none (plan only)"},
+		jobQueueFlag, jobDefFlag,
+	}
+}
+
+func dryRunFlag(usage string) cli.Flag { return &cli.BoolFlag{Name: "dry-run", Usage: usage} }
+
+func jsonFlag(usage string) cli.Flag { return &cli.BoolFlag{Name: "json", Usage: usage} }
+
+// startOptions is how a planned run is started: --via, the bus of
+// "Run Requested" (--event-bus, --event-source), the Batch queue and job
+// definition of --via batch.
+type startOptions struct {
+	via         string
+	bus, source string
+	jobQueue    string
+	jobDef      string
+}
+
+func startOptionsFrom(c *cli.Context) startOptions {
+	return startOptions{via: c.String("via"), bus: c.String("event-bus"), source: c.String("event-source"),
+		jobQueue: c.String("job-queue"), jobDef: c.String("job-definition")}
+}
+
+// check refuses a --via that cannot work.
+func (s startOptions) check() error {
+	switch s.via {
+	case "events", "none", "":
+	case "batch":
+		if s.jobQueue == "" || s.jobDef == "" {
+			return fmt.Errorf("--via batch needs --job-queue and --job-definition")
+		}
+	default:
+		return fmt.Errorf("--via %q: use events, batch or none", s.via)
+	}
+	return nil
+}
+
+// needFlag is the value of a required string flag, or a usage error.
+func needFlag(c *cli.Context, name string) (string, error) {
+	v := c.String(name)
+	if v == "" {
+		return "", withCode(exitUsage, fmt.Errorf("--%s is required (see `imgbatch %s --help`)", name, c.Command.Name))
+	}
+	return v, nil
+}
+
+// usageErr marks a bad flag's error with the usage exit code.
+func usageErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return withCode(exitUsage, err)
+}
+
+// splitList splits comma-separated values of a repeatable flag.
+func splitList(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,114 @@
+package imgbatch
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// LoadRecipe is the recipe of a run as the command line gives it: the
+// recipe file at path (JSON or YAML; "" = DefaultRecipe), whose variants
+// are replaced by variants when there are any (--variant specs, see
+// ParseVariant; without a file the recipe is named "flags"), normalized.
+func LoadRecipe(path string, variants []string) (Recipe, error) {
+	r := DefaultRecipe
+	r.Variants = append([]Variant(nil), r.Variants...)
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return r, fmt.Errorf("recipe: %w", err)
+		}
+		r, err = ParseRecipe(b)
+		if err != nil {
+			return r, fmt.Errorf("recipe %s: %w", path, err)
+		}
+	}
+	if len(variants) > 0 {
+		if path == "" {
+			r.Name = "flags"
+		}
+		r.Variants = nil
+		for _, s := range variants {
+			v, err := ParseVariant(s)
+			if err != nil {
+				return r, err
+			}
+			r.Variants = append(r.Variants, v)
+		}
+	}
+	if err := r.Normalize(); err != nil {
+		return r, fmt.Errorf("recipe: %w", err)
+	}
+	return r, nil
+}
+
+// ParseRecipe decodes a recipe written as JSON or YAML with the same field
+// names ({name, variants: [{name, width, height, fit, format, quality,
+// upscale, smartCrop, keepMetadata, shrinkOnLoad}]}); an unknown field is
+// an error. The recipe is not normalized.
+func ParseRecipe(b []byte) (Recipe, error) {
+	var r Recipe
+	var generic any
+	if err := yaml.Unmarshal(b, &generic); err != nil { // YAML is a superset of JSON
+		return r, err
+	}
+	j, err := json.Marshal(generic)
+	if err != nil {
+		return r, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// VariantSyntax is the form ParseVariant reads, with an example.
+const VariantSyntax = "name:WIDTHxHEIGHT[:format[:quality[:fit]]], e.g. thumb:256x256:webp:75"
+
+// ParseVariant reads a --variant spec, name:WIDTHxHEIGHT[:format[:quality[:fit]]]
+// (WIDTH or HEIGHT may be empty; so may quality). The variant is not
+// normalized.
+func ParseVariant(spec string) (Variant, error) {
+	parts := strings.Split(spec, ":")
+	bad := func(why string) (Variant, error) {
+		return Variant{}, fmt.Errorf("--variant %q: %s (want %s)", spec, why, VariantSyntax)
+	}
+	if len(parts) < 2 || len(parts) > 5 {
+		return bad("wrong number of fields")
+	}
+	v := Variant{Name: parts[0]}
+	w, h, ok := strings.Cut(parts[1], "x")
+	if !ok {
+		return bad("size must be WIDTHxHEIGHT (either may be empty)")
+	}
+	var err error
+	if w != "" {
+		if v.Width, err = strconv.Atoi(w); err != nil {
+			return bad("width is not a number")
+		}
+	}
+	if h != "" {
+		if v.Height, err = strconv.Atoi(h); err != nil {
+			return bad("height is not a number")
+		}
+	}
+	if len(parts) > 2 {
+		v.Format = parts[2]
+	}
+	if len(parts) > 3 && parts[3] != "" {
+		if v.Quality, err = strconv.Atoi(parts[3]); err != nil {
+			return bad("quality is not a number")
+		}
+	}
+	if len(parts) > 4 {
+		v.Fit = parts[4]
+	}
+	return v, nil
+}
