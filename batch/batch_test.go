@@ -209,7 +209,7 @@ func TestCheckpointFencing(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	now := time.Now
-	old := &checkpointer{store: s, key: "runs/r/progress/000001.json", epoch: 1, owner: "a", now: now}
+	old := &checkpointer{store: s, key: imgbatch.Layout{RunID: "r"}.Progress(1), epoch: 1, owner: "a", now: now}
 	if _, err := old.load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestCheckpointFencing(t *testing.T) {
 // which fail with a message that looks like a spreadsheet formula.
 type echoProcessor struct{ calls atomic.Int64 }
 
-func (p *echoProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan Task, emit func(imgbatch.Result)) error {
+func (p *echoProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan imgbatch.Task, emit func(imgbatch.Result)) error {
 	for t := range tasks {
 		p.calls.Add(1)
 		r := imgbatch.Result{Index: t.Index, Item: t.Item, Status: imgbatch.StatusSucceeded}
@@ -379,7 +379,7 @@ func countLines(b []byte) int {
 // failingProcessor emits results for n tasks, then fails the attempt.
 type failingProcessor struct{ n int }
 
-func (p failingProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan Task, emit func(imgbatch.Result)) error {
+func (p failingProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan imgbatch.Task, emit func(imgbatch.Result)) error {
 	done := 0
 	for t := range tasks {
 		if done == p.n {

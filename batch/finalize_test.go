@@ -19,9 +19,9 @@ import (
 )
 
 // funcProcessor turns each task into the result fn gives.
-type funcProcessor func(Task) imgbatch.Result
+type funcProcessor func(imgbatch.Task) imgbatch.Result
 
-func (f funcProcessor) Process(ctx context.Context, _ *imgbatch.Run, tasks <-chan Task, emit func(imgbatch.Result)) error {
+func (f funcProcessor) Process(ctx context.Context, _ *imgbatch.Run, tasks <-chan imgbatch.Task, emit func(imgbatch.Result)) error {
 	for t := range tasks {
 		r := f(t)
 		r.Index, r.Item = t.Index, t.Item
@@ -31,7 +31,7 @@ func (f funcProcessor) Process(ctx context.Context, _ *imgbatch.Run, tasks <-cha
 }
 
 // runToEnd plans its items and runs them with width children.
-func runToEnd(t *testing.T, s *Store, its []imgbatch.Item, o PlanOptions, width int, proc Processor) (*imgbatch.Run, *countingNotifier) {
+func runToEnd(t *testing.T, s *Store, its []imgbatch.Item, o PlanOptions, width int, proc imgbatch.Processor) (*imgbatch.Run, *countingNotifier) {
 	t.Helper()
 	ctx := context.Background()
 	p, err := s.PlanRun(ctx, &sliceSource{items: its}, o)
@@ -79,7 +79,7 @@ func TestFailureToleranceByPercentAndCount(t *testing.T) {
 			o := planOpts()
 			o.ShardSize = 100
 			o.Tolerance = c.tol
-			proc := funcProcessor(func(tk Task) imgbatch.Result {
+			proc := funcProcessor(func(tk imgbatch.Task) imgbatch.Result {
 				var n int
 				fmt.Sscanf(tk.Item.Key, "k/%05d.jpg", &n)
 				if n < c.fail {
@@ -130,7 +130,7 @@ func TestReportFailedCSVAndSummary(t *testing.T) {
 	}
 	o := planOpts()
 	o.ShardSize = 3
-	run, note := runToEnd(t, s, its, o, 2, funcProcessor(func(tk Task) imgbatch.Result { return msgs[tk.Item.Key] }))
+	run, note := runToEnd(t, s, its, o, 2, funcProcessor(func(tk imgbatch.Task) imgbatch.Result { return msgs[tk.Item.Key] }))
 	f := note.last.Load().(Final)
 
 	// report.csv: no header, 7 columns, URL-encoded keys, defused messages.

@@ -73,11 +73,6 @@ func (l *Leaser) now() time.Time {
 // finalizerShard is the Shard of the finalizer's lease.
 const finalizerShard = -1
 
-// finalizerKey is the lease of the run's finalizer.
-func finalizerKey(runID string) string {
-	return imgbatch.Layout{RunID: runID}.Prefix() + "finalizer.json"
-}
-
 // Acquire tries to take shard n. It returns (nil, nil) when the shard is
 // held by a live owner. A lease is taken over when it expired, or when its
 // owner is an earlier attempt of this same array child (Batch starts a new
@@ -100,7 +95,7 @@ func (l *Leaser) acquireShard(ctx context.Context, n int, fresh bool, done func(
 // Acquire: one child at a time builds the reports and sends the run's event.
 // When another holds it, holder is its lease.
 func (l *Leaser) AcquireFinalizer(ctx context.Context) (got, holder *Lease, err error) {
-	return l.acquire(ctx, finalizerKey(l.RunID), finalizerShard, false, nil)
+	return l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Finalizer(), finalizerShard, false, nil)
 }
 
 // acquire takes the lease at key; when a live owner holds it, it returns

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -87,8 +86,7 @@ const DefaultPlanDedupeMemory = 16 << 20
 // NewRunID makes a run id: deterministic from a client token, else time-ordered and random.
 func NewRunID(token string, now time.Time) string {
 	if token != "" {
-		sum := sha256.Sum256([]byte(token))
-		return "t-" + hex.EncodeToString(sum[:8])
+		return imgbatch.TokenRunID(token)
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -218,7 +216,7 @@ func (s *Store) PlanRun(ctx context.Context, src Source, o PlanOptions) (*Plan, 
 	}
 	if len(plan.BadLines) > 0 {
 		body := strings.Join(plan.BadLines, "\n") + "\n"
-		if _, err := s.Put(ctx, lay.Prefix()+"bad-lines.txt", []byte(body), "text/plain", Cond{}); err != nil {
+		if _, err := s.Put(ctx, lay.BadLines(), []byte(body), "text/plain", Cond{}); err != nil {
 			return nil, err
 		}
 	}

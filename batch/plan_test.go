@@ -190,7 +190,7 @@ func TestPlanRunFromManifestKeysWithBadLinesAndDuplicates(t *testing.T) {
 	if m := p.Manifest; m.Lines != 6 || m.Items != 3 || m.Duplicates != 2 || m.BadLines != 1 {
 		t.Errorf("manifest stats %+v", m)
 	}
-	b, _, err := s.Get(ctx, imgbatch.Layout{RunID: p.Run.ID}.Prefix()+"bad-lines.txt")
+	b, _, err := s.Get(ctx, imgbatch.Layout{RunID: p.Run.ID}.BadLines())
 	if err != nil || !strings.Contains(string(b), "keys.txt:4") {
 		t.Errorf("bad-lines.txt: %q %v", b, err)
 	}

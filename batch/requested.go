@@ -23,20 +23,15 @@ type Requested struct {
 	RequestedAt time.Time `json:"requestedAt"`
 }
 
-// requestedKey is where Requested lives.
-func requestedKey(runID string) string {
-	return imgbatch.Layout{RunID: runID}.Prefix() + "requested.json"
-}
-
 // IsRequested reports whether the run was started.
 func (s *Store) IsRequested(ctx context.Context, runID string) (bool, error) {
-	return s.Exists(ctx, requestedKey(runID))
+	return s.Exists(ctx, imgbatch.Layout{RunID: runID}.Requested())
 }
 
 // MarkRequested records that the run was started (write-once: a second
 // mark changes nothing).
 func (s *Store) MarkRequested(ctx context.Context, r Requested) error {
-	_, err := s.PutJSON(ctx, requestedKey(r.RunID), r, Cond{IfNoneMatch: true})
+	_, err := s.PutJSON(ctx, imgbatch.Layout{RunID: r.RunID}.Requested(), r, Cond{IfNoneMatch: true})
 	if errors.Is(err, ErrConflict) {
 		return nil
 	}

@@ -11,22 +11,6 @@ import (
 	"github.com/imgbatch/imgbatch"
 )
 
-// Task is one item of a shard handed to the processor.
-type Task struct {
-	Index int // position of the item in its shard
-	Item  imgbatch.Item
-	Shard int   // the shard
-	Epoch int64 // the lease epoch under which it is processed
-}
-
-// Processor does the image work of tasks. It reads tasks until the channel
-// is closed, calls emit once per task with its final result, and returns.
-// Cancelling ctx aborts work in flight; an error return is fatal for the
-// attempt (no credentials, missing bucket): the child exits non-zero.
-type Processor interface {
-	Process(ctx context.Context, run *imgbatch.Run, tasks <-chan Task, emit func(imgbatch.Result)) error
-}
-
 // Notifier tells the world about finished shards and runs (EventBridge in
 // production). Implementations must be idempotent per event id.
 type Notifier interface {
@@ -41,7 +25,7 @@ type Runner struct {
 	Store     *Store
 	RunID     string
 	Me        Identity
-	Processor Processor
+	Processor imgbatch.Processor
 	Notifier  Notifier
 	Log       *slog.Logger
 
@@ -403,7 +387,7 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 	stopHeartbeat := hb.stop
 	defer stopHeartbeat()
 
-	tasks := make(chan Task)
+	tasks := make(chan imgbatch.Task)
 	resCh := make(chan imgbatch.Result, 64)
 	procErr := make(chan error, 1)
 	go func() {
@@ -418,7 +402,7 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 				continue
 			}
 			select {
-			case tasks <- Task{Index: i, Item: it, Shard: shard, Epoch: epoch}:
+			case tasks <- imgbatch.Task{Index: i, Item: it, Shard: shard, Epoch: epoch}:
 			case <-stop.Done():
 				return
 			case <-shardCtx.Done():

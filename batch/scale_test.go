@@ -168,11 +168,11 @@ func objectKind(r *http.Request) string {
 }
 
 func layoutPart(p string) string {
-	i := strings.Index(p, "runs/")
+	i := strings.Index(p, imgbatch.RunsPrefix)
 	if i < 0 {
 		return "other"
 	}
-	rest := p[i+len("runs/"):]
+	rest := p[i+len(imgbatch.RunsPrefix):]
 	_, rest, _ = strings.Cut(rest, "/") // run id
 	part, _, _ := strings.Cut(rest, "/")
 	return part
@@ -234,7 +234,7 @@ func simFails(key string) bool {
 	return h.Sum32()%10 == 0
 }
 
-func (p *simProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan Task, emit func(imgbatch.Result)) error {
+func (p *simProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan imgbatch.Task, emit func(imgbatch.Result)) error {
 	for t := range tasks {
 		if ctx.Err() != nil {
 			continue

@@ -99,7 +99,7 @@ func (sr *StatusReader) Status(ctx context.Context, now time.Time) (*RunStatus, 
 	}
 	claimed := map[int]bool{}
 	if st.Final == nil {
-		if err := s.List(ctx, lay.Prefix()+"claims/", func(key string, _ int64) error {
+		if err := s.List(ctx, lay.ClaimsPrefix(), func(key string, _ int64) error {
 			if n, ok := shardOf(key); ok {
 				claimed[n] = true
 			}

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/imgbatch/imgbatch"
-	"github.com/imgbatch/imgbatch/batch"
 )
 
 // benchSources are the images the benchmarks process: generated photos,
@@ -69,7 +68,7 @@ func BenchmarkProcess(b *testing.B) {
 				b.SetBytes(int64(len(src)))
 				b.ReportAllocs()
 				for b.Loop() {
-					j := &job{task: batch.Task{Item: imgbatch.Item{Bucket: "b", Key: name}}, data: src}
+					j := &job{task: imgbatch.Task{Item: imgbatch.Item{Bucket: "b", Key: name}}, data: src}
 					if err := w.process(context.Background(), run, j); err != nil {
 						b.Fatal(err)
 					}
@@ -94,7 +93,7 @@ func BenchmarkProcessParallel(b *testing.B) {
 			b.SetParallelism(1)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					j := &job{task: batch.Task{Item: imgbatch.Item{Bucket: "b", Key: name}}, data: src}
+					j := &job{task: imgbatch.Task{Item: imgbatch.Item{Bucket: "b", Key: name}}, data: src}
 					if err := w.process(context.Background(), run, j); err != nil {
 						b.Error(err)
 						return

@@ -302,7 +302,7 @@ func printPlan(w io.Writer, p *batch.Plan, dry bool) {
 		case dry:
 			fmt.Fprintf(w, "    … and %d more\n", r.BadLines-int64(shown))
 		default:
-			fmt.Fprintf(w, "    … the first %d are in s3://%s/%sbad-lines.txt\n", len(p.BadLines), r.WorkBucket, imgbatch.Layout{RunID: r.ID}.Prefix())
+			fmt.Fprintf(w, "    … the first %d are in s3://%s/%s\n", len(p.BadLines), r.WorkBucket, imgbatch.Layout{RunID: r.ID}.BadLines())
 		}
 	}
 }
