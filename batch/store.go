@@ -11,15 +11,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/imgbatch/imgbatch/internal/s3err"
 )
 
 // S3API is the part of the S3 client the run store uses.
@@ -42,87 +40,57 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict is returned when a conditional write lost (412) or raced (409).
 var ErrConflict = errors.New("conditional write lost")
 
-// IsNotFound reports whether err means the object (or key) does not exist.
+// IsNotFound reports whether err means the object (or key) does not
+// exist: ErrNotFound from the Store, or any 404 from S3.
 func IsNotFound(err error) bool {
-	if errors.Is(err, ErrNotFound) {
-		return true
-	}
-	var nsk *types.NoSuchKey
-	if errors.As(err, &nsk) {
-		return true
-	}
-	var nf *types.NotFound
-	if errors.As(err, &nf) {
-		return true
-	}
-	return httpStatus(err) == http.StatusNotFound
+	return errors.Is(err, ErrNotFound) || s3err.IsNotFound(err)
 }
 
-// IsConflict reports whether err is a lost precondition: 412
-// PreconditionFailed (someone else's write won). A 409
-// ConditionalRequestConflict is not one: S3 says a concurrent write was in
-// flight and the request should be retried (see IsRetryConflict).
+// IsConflict reports whether err is a lost precondition: ErrConflict from
+// the Store, or S3's 412 PreconditionFailed (someone else's write won). A
+// 409 ConditionalRequestConflict is not one: S3 says a concurrent write was
+// in flight and the request should be retried (see IsRetryConflict).
 func IsConflict(err error) bool {
-	if errors.Is(err, ErrConflict) {
-		return true
-	}
-	if httpStatus(err) == http.StatusPreconditionFailed {
-		return true
-	}
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed"
+	return errors.Is(err, ErrConflict) || s3err.IsPreconditionFailed(err)
 }
 
 // IsRetryConflict reports whether err is S3's 409 ConditionalRequestConflict:
 // a conditional write raced another in flight; the same request is retried.
-func IsRetryConflict(err error) bool {
-	if httpStatus(err) == http.StatusConflict {
-		return true
-	}
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "ConditionalRequestConflict"
-}
-
-func httpStatus(err error) int {
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) {
-		return re.HTTPStatusCode()
-	}
-	return 0
-}
+func IsRetryConflict(err error) bool { return s3err.IsRetryConflict(err) }
 
 // bodyTries is how many times Get reads an object whose body breaks off
 // after the headers (the SDK retries requests, not bodies).
 const bodyTries = 4
 
+// bodyReread waits a little longer before each read again.
+var bodyReread = s3err.Reread{Tries: bodyTries, Wait: func(try int) time.Duration {
+	return jitter(time.Duration(try) * 100 * time.Millisecond)
+}}
+
 // Get reads a whole object and its ETag.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, string, error) {
-	var lastErr error
-	for try := 0; try < bodyTries; try++ {
-		if try > 0 && !sleep(ctx, jitter(time.Duration(try)*100*time.Millisecond)) {
-			return nil, "", fmt.Errorf("read s3://%s/%s: %w (after %v)", s.Bucket, key, ctx.Err(), lastErr)
-		}
+	var b []byte
+	var etag string
+	err := bodyReread.Do(ctx, func() error {
 		out, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
 		if err != nil {
 			if IsNotFound(err) {
-				return nil, "", fmt.Errorf("s3://%s/%s: %w", s.Bucket, key, ErrNotFound)
+				return fmt.Errorf("s3://%s/%s: %w", s.Bucket, key, ErrNotFound)
 			}
-			return nil, "", fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
+			return fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
 		}
-		b, err := io.ReadAll(out.Body)
-		out.Body.Close()
-		if err == nil && out.ContentLength != nil && int64(len(b)) != *out.ContentLength {
-			err = fmt.Errorf("body cut at %d of %d bytes", len(b), *out.ContentLength)
-		}
-		if err == nil {
-			return b, aws.ToString(out.ETag), nil
-		}
-		if ctx.Err() != nil {
-			return nil, "", fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
-		}
-		lastErr = err
+		defer out.Body.Close()
+		etag = aws.ToString(out.ETag)
+		b, err = s3err.ReadAll(out.Body, out.ContentLength)
+		return err
+	})
+	if s3err.IsBody(err) {
+		return nil, "", fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
 	}
-	return nil, "", fmt.Errorf("read s3://%s/%s: %d tries: %w", s.Bucket, key, bodyTries, lastErr)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, etag, nil
 }
 
 // GetJSON reads a JSON object into v and returns its ETag.
