@@ -19,6 +19,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/manifest"
 )
 
 // newStore starts an in-process S3 (gofakes3) with a work bucket and
@@ -78,17 +79,19 @@ func items(n int) []imgbatch.Item {
 	return out
 }
 
-var errBadLine = errors.New("bad line")
+// badLine is the error of malformed line n of keys.txt.
+func badLine(n int64) error {
+	return &manifest.LineError{Source: "keys.txt", Line: n, Reason: "not a key", Text: "\x00"}
+}
 
 func planOpts() PlanOptions {
-	return PlanOptions{OutputBucket: "out", Recipe: imgbatch.DefaultRecipe, ShardSize: 10, Width: 3,
-		IsBadLine: func(err error) bool { return errors.Is(err, errBadLine) }}
+	return PlanOptions{OutputBucket: "out", Recipe: imgbatch.DefaultRecipe, ShardSize: 10, Width: 3}
 }
 
 func TestPlanRunShardsAndBadLines(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	src := &sliceSource{items: items(25), errs: map[int]error{3: fmt.Errorf("line 4: %w", errBadLine)}}
+	src := &sliceSource{items: items(25), errs: map[int]error{3: badLine(4)}}
 	p, err := s.PlanRun(ctx, src, planOpts())
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +117,7 @@ func TestPlanRunShardsAndBadLines(t *testing.T) {
 	// Too many bad lines stop the plan.
 	o := planOpts()
 	o.MaxBadLines = 1
-	src = &sliceSource{items: items(5), errs: map[int]error{1: errBadLine, 2: errBadLine}}
+	src = &sliceSource{items: items(5), errs: map[int]error{1: badLine(2), 2: badLine(3)}}
 	if _, err := s.PlanRun(ctx, src, o); err == nil {
 		t.Fatal("plan with 2 bad lines and --max-bad-lines 1 succeeded")
 	}

@@ -1,7 +1,6 @@
 package batch
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,11 +17,6 @@ import (
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/manifest"
 )
-
-// Source yields manifest items; io.EOF ends it.
-type Source interface {
-	Next() (imgbatch.Item, error)
-}
 
 // PlanOptions configure planning a run.
 type PlanOptions struct {
@@ -49,11 +43,12 @@ type PlanOptions struct {
 	Dedupe       bool
 	DedupeDir    string
 	DedupeMemory int // bytes (0 = DefaultPlanDedupeMemory)
-	// IsBadLine tells a malformed manifest line (counted, reported, skipped)
-	// from a fatal read error.
-	IsBadLine   func(error) bool
-	MaxBadLines int64 // stop planning once more lines than this are malformed (0 = no limit)
-	DryRun      bool  // count and size, write nothing
+	// MaxBadLines stops planning once more lines than this are malformed
+	// (0 = no limit). A malformed line is a *manifest.LineError: counted,
+	// kept for bad-lines.txt and skipped; any other error of the source is
+	// fatal.
+	MaxBadLines int64
+	DryRun      bool // count and size, write nothing
 	Now         func() time.Time
 }
 
@@ -98,7 +93,7 @@ func NewRunID(token string, now time.Time) string {
 // (If-None-Match), so two submits with one client token make one run.
 // Memory stays bounded whatever the size of the manifest: a few shards are
 // held at a time (and the dedupe budget, with Dedupe).
-func (s *Store) PlanRun(ctx context.Context, src Source, o PlanOptions) (*Plan, error) {
+func (s *Store) PlanRun(ctx context.Context, src manifest.Reader, o PlanOptions) (*Plan, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -175,7 +170,7 @@ func (s *Store) PlanRun(ctx context.Context, src Source, o PlanOptions) (*Plan, 
 			break
 		}
 		if err != nil {
-			if o.IsBadLine != nil && o.IsBadLine(err) {
+			if manifest.IsLineError(err) {
 				run.BadLines++
 				if len(plan.BadLines) < maxBadLinesKept {
 					plan.BadLines = append(plan.BadLines, err.Error())
@@ -267,36 +262,4 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-// LoadRun reads run.json.
-func (s *Store) LoadRun(ctx context.Context, runID string) (*imgbatch.Run, error) {
-	var run imgbatch.Run
-	if _, err := s.GetJSON(ctx, imgbatch.Layout{RunID: runID}.Run(), &run); err != nil {
-		if IsNotFound(err) {
-			return nil, fmt.Errorf("run %q not found in s3://%s (no run.json): %w", runID, s.Bucket, err)
-		}
-		return nil, err
-	}
-	return &run, nil
-}
-
-// LoadShard reads the items of shard n.
-func (s *Store) LoadShard(ctx context.Context, runID string, n int) ([]imgbatch.Item, error) {
-	b, _, err := s.Get(ctx, imgbatch.Layout{RunID: runID}.Shard(n))
-	if err != nil {
-		return nil, err
-	}
-	var items []imgbatch.Item
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for {
-		var it imgbatch.Item
-		if err := dec.Decode(&it); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("shard %d of run %s: %w", n, runID, err)
-		}
-		items = append(items, it)
-	}
-	return items, nil
 }

@@ -1,8 +1,3 @@
-// Package batch is the run side of imgbatch: it turns a manifest into a plan
-// of shards in the work bucket, lets array children claim shards with leases
-// built on S3 conditional writes, checkpoints progress, and finalizes the run
-// exactly once (report.csv, failed.csv, summary.json). There is no database:
-// S3 is the only state.
 package batch
 
 import (
@@ -11,12 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/internal/s3err"
 )
 
@@ -257,4 +256,117 @@ func (s *Store) ListDetailed(ctx context.Context, prefix string, fn func(key str
 		}
 	}
 	return nil
+}
+
+// LoadDone reads the done marker of shard n.
+func (s *Store) LoadDone(ctx context.Context, runID string, n int) (*DoneMarker, error) {
+	var m DoneMarker
+	tag, err := s.GetJSON(ctx, imgbatch.Layout{RunID: runID}.Done(n), &m)
+	if err != nil {
+		return nil, err
+	}
+	m.etag = tag
+	return &m, nil
+}
+
+// markEventSent records in the done marker (its outbox) that the shard's
+// event was accepted. Losing the race to another writer is harmless: the
+// event may be sent once more, with the same id.
+func (s *Store) markEventSent(ctx context.Context, runID string, m DoneMarker) {
+	if m.etag == "" {
+		return
+	}
+	m.EventSent = true
+	_, _ = s.PutJSON(ctx, imgbatch.Layout{RunID: runID}.Done(m.Shard), m, Cond{IfMatch: m.etag})
+}
+
+// PutFile uploads a file (multipart through the transfer manager when the
+// client supports it, so reports of any size fit).
+func (s *Store) PutFile(ctx context.Context, key string, f *os.File, contentType string) error {
+	if _, err := f.Seek(0, 0); err != nil {
+		return err
+	}
+	if c, ok := s.S3.(manager.UploadAPIClient); ok {
+		up := manager.NewUploader(c)
+		_, err := up.Upload(ctx, &s3.PutObjectInput{Bucket: &s.Bucket, Key: &key, Body: f, ContentType: aws.String(contentType)})
+		if err != nil {
+			return fmt.Errorf("upload s3://%s/%s: %w", s.Bucket, key, err)
+		}
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	_, err = s.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.Bucket, Key: &key, Body: f, ContentLength: aws.Int64(st.Size()), ContentType: aws.String(contentType)})
+	if err != nil {
+		return fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	return nil
+}
+
+// LoadRun reads run.json.
+func (s *Store) LoadRun(ctx context.Context, runID string) (*imgbatch.Run, error) {
+	var run imgbatch.Run
+	if _, err := s.GetJSON(ctx, imgbatch.Layout{RunID: runID}.Run(), &run); err != nil {
+		if IsNotFound(err) {
+			return nil, fmt.Errorf("run %q not found in s3://%s (no run.json): %w", runID, s.Bucket, err)
+		}
+		return nil, err
+	}
+	return &run, nil
+}
+
+// LoadShard reads the items of shard n.
+func (s *Store) LoadShard(ctx context.Context, runID string, n int) ([]imgbatch.Item, error) {
+	b, _, err := s.Get(ctx, imgbatch.Layout{RunID: runID}.Shard(n))
+	if err != nil {
+		return nil, err
+	}
+	var items []imgbatch.Item
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		var it imgbatch.Item
+		if err := dec.Decode(&it); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("shard %d of run %s: %w", n, runID, err)
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// ReadResults reads a JSON-lines results file.
+func (s *Store) ReadResults(ctx context.Context, key string) ([]imgbatch.Result, error) {
+	b, _, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	var out []imgbatch.Result
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		var r imgbatch.Result
+		if err := dec.Decode(&r); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("decode %s: %w", key, err)
+		}
+		out = append(out, r)
+	}
+}
+
+// IsRequested reports whether the run was started.
+func (s *Store) IsRequested(ctx context.Context, runID string) (bool, error) {
+	return s.Exists(ctx, imgbatch.Layout{RunID: runID}.Requested())
+}
+
+// MarkRequested records that the run was started (write-once: a second
+// mark changes nothing).
+func (s *Store) MarkRequested(ctx context.Context, r Requested) error {
+	_, err := s.PutJSON(ctx, imgbatch.Layout{RunID: r.RunID}.Requested(), r, Cond{IfNoneMatch: true})
+	if errors.Is(err, ErrConflict) {
+		return nil
+	}
+	return err
 }

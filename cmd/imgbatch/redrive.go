@@ -96,7 +96,7 @@ func redriveAction(c *cli.Context) error {
 			ClientToken: token, Source: fmt.Sprintf("redrive of %s: %s", old.ID, ebus.S3URI(bucket, failed)),
 			OutputBucket: old.OutputBucket, OutputPrefix: old.OutputPrefix, Recipe: old.Recipe,
 			ShardSize: shardSize, Width: width, Tolerance: old.Tolerance, Dedupe: true,
-			IsBadLine: manifest.IsLineError, DryRun: c.Bool("dry-run"),
+			DryRun: c.Bool("dry-run"),
 		},
 	}
 	switch so.via {

@@ -158,7 +158,7 @@ func submitOptionsFrom(c *cli.Context) (submitOptions, error) {
 		AssumedItemsPerSecond: c.Float64("assumed-items-per-second"), AssumedBytesPerSecond: float64(bps),
 		Width: c.Int("width"), MaxBadLines: c.Int64("max-bad-lines"), Dedupe: c.Bool("dedupe"),
 		Tolerance: imgbatch.Tolerance{MinTasks: c.Int64("min-tasks"), MaxFailedPercent: c.Float64("max-failed-percent"), MaxFailed: c.Int64("max-failed")},
-		IsBadLine: manifest.IsLineError, DryRun: c.Bool("dry-run"),
+		DryRun:    c.Bool("dry-run"),
 	}
 	switch so.via {
 	case "events", "none", "":
