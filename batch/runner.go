@@ -95,13 +95,45 @@ func (r *Runner) defaults() {
 // finish what is in flight within Grace, checkpoint, and return ErrStopped.
 func (r *Runner) Run(stop context.Context) (Stats, error) {
 	r.defaults()
-	// work outlives stop by the grace period.
+	work, cancelWork := r.workContext(stop)
+	defer cancelWork()
+
+	var st Stats
+	run, err := r.Store.LoadRun(work, r.RunID)
+	if err != nil {
+		return st, err
+	}
+	c := r.newChild(run)
+	if err := c.ownSlots(stop, work, &st); err != nil {
+		return st, err
+	}
+	if err := c.steal(stop, work, &st); err != nil {
+		return st, err
+	}
+	if stop.Err() != nil {
+		st.Stopped = true
+		c.log.Info("stopped on request", "shards", st.Shards)
+		return st, ErrStopped
+	}
+	if !c.sc.allDone() {
+		return st, nil // others still hold shards; the last of them finalizes
+	}
+	fin, err := r.finalize(work, run, true, c.log)
+	if err != nil {
+		return st, err
+	}
+	st.Finalized = fin
+	return st, nil
+}
+
+// workContext is the parent of all work of Run: it outlives stop by the
+// grace period (Abort, when set, ends it at once).
+func (r *Runner) workContext(stop context.Context) (context.Context, context.CancelFunc) {
 	base := context.WithoutCancel(stop)
 	if r.Abort != nil {
 		base = r.Abort
 	}
 	work, cancelWork := context.WithCancel(base)
-	defer cancelWork()
 	go func() {
 		select {
 		case <-stop.Done():
@@ -113,66 +145,68 @@ func (r *Runner) Run(stop context.Context) (Stats, error) {
 		case <-work.Done():
 		}
 	}()
+	return work, cancelWork
+}
 
-	var st Stats
-	run, err := r.Store.LoadRun(work, r.RunID)
-	if err != nil {
-		return st, err
-	}
-	lea := &Leaser{Store: r.Store, RunID: run.ID, Me: r.Me, TTL: r.LeaseTTL, Now: r.Now}
+// child is one Run of a Runner over its run.
+type child struct {
+	r        *Runner
+	run      *imgbatch.Run
+	lea      *Leaser
+	sc       *scanner
+	width    int // of the array
+	stealers int // the children that steal after their own slots
+	log      *slog.Logger
+}
+
+func (r *Runner) newChild(run *imgbatch.Run) *child {
 	width := r.Me.ArraySize
 	if width <= 0 {
 		width = 1
 	}
-	log := r.Log      // the caller puts runId, arrayIndex and attempt on it
-	stealers := width // the children that steal after their own slots
+	stealers := width
 	if r.Linger {
 		stealers = Watchers(width)
 	}
-	sc := newScanner(r.Store, run, r.Me.Index, stealers)
+	return &child{r: r, run: run, width: width, stealers: stealers,
+		lea: &Leaser{Store: r.Store, RunID: run.ID, Me: r.Me, TTL: r.LeaseTTL, Now: r.Now},
+		sc:  newScanner(r.Store, run, r.Me.Index, stealers),
+		log: r.Log, // the caller puts runId, arrayIndex and attempt on it
+	}
+}
 
-	// Own slots first: i, i+W, i+2W …
-	for n := r.Me.Index; n < run.Shards; n += width {
+// ownSlots works the child's own slots first: i, i+W, i+2W …
+func (c *child) ownSlots(stop, work context.Context, st *Stats) error {
+	for n := c.r.Me.Index; n < c.run.Shards; n += c.width {
 		if stop.Err() != nil || work.Err() != nil {
-			break
+			return nil
 		}
-		if _, err := r.tryShard(stop, work, run, lea, sc, candidate{n: n, fresh: true}, &st, log); err != nil {
-			return st, err
+		if _, err := c.r.tryShard(stop, work, c.run, c.lea, c.sc, candidate{n: n, fresh: true}, st, c.log); err != nil {
+			return err
 		}
 	}
-	// Then the watchers (every child without Linger) steal what is
-	// unclaimed or expired, a range of shards at a time, and with Linger
-	// stay to the end to take over expired leases and finalize. The other
-	// children leave: their own slots were their share, and a thousand
-	// children listing the work bucket would cost more than they could
-	// take over.
-	for r.Me.Index < stealers && stop.Err() == nil {
+	return nil
+}
+
+// steal is the loop after the own slots: the watchers (every child without
+// Linger) steal what is unclaimed or expired, a range of shards at a time,
+// and with Linger stay to the end to take over expired leases and
+// finalize. The other children leave: their own slots were their share,
+// and a thousand children listing the work bucket would cost more than
+// they could take over.
+func (c *child) steal(stop, work context.Context, st *Stats) error {
+	r, sc := c.r, c.sc
+	for r.Me.Index < c.stealers && stop.Err() == nil {
 		state, err := sc.scan(work, r.LeaseTTL)
 		if err != nil {
-			return st, err
+			return err
 		}
 		if sc.allDone() {
-			break
+			return nil
 		}
-		progressed, misses := false, 0
-		for _, c := range strideOrder(state.claimable(r.Now(), r.LeaseTTL), r.Me.Index, stealers) {
-			if stop.Err() != nil {
-				break
-			}
-			before := st.Shards
-			got, err := r.tryShard(stop, work, run, lea, sc, c, &st, log)
-			if err != nil {
-				return st, err
-			}
-			progressed = progressed || st.Shards > before
-			// The list ages while we work: after a few shards that others
-			// took meanwhile, a fresh scan is cheaper than walking on.
-			if misses++; got {
-				misses = 0
-			}
-			if misses >= maxStaleMisses {
-				break
-			}
+		progressed, err := c.tryClaimable(stop, work, state, st)
+		if err != nil {
+			return err
 		}
 		if progressed {
 			sc.reset()
@@ -182,37 +216,57 @@ func (r *Runner) Run(stop context.Context) (Stats, error) {
 			continue // look at the next range
 		}
 		if !r.Linger {
-			break
+			return nil
 		}
-		// Nothing to take anywhere: no claim can expire before the
-		// earliest one seen, so wait for that (between Poll and the lease
-		// TTL), watching for the run's end.
-		wait := r.Poll
-		if next := sc.nextExpiry; !next.IsZero() {
-			wait = min(max(next.Sub(r.Now()), r.Poll), r.LeaseTTL)
-		}
-		sc.reset()
-		if _, err = r.waitForEnd(stop, work, run, sc, jitter(wait)); err != nil {
-			return st, err
+		if err := c.idle(stop, work); err != nil {
+			return err
 		}
 		if sc.allDone() {
+			return nil
+		}
+	}
+	return nil
+}
+
+// tryClaimable tries the claimable shards of a scan in this child's stride
+// order and reports whether it finished any.
+func (c *child) tryClaimable(stop, work context.Context, state *scanState, st *Stats) (bool, error) {
+	r := c.r
+	progressed, misses := false, 0
+	for _, cand := range strideOrder(state.claimable(r.Now(), r.LeaseTTL), r.Me.Index, c.stealers) {
+		if stop.Err() != nil {
+			break
+		}
+		before := st.Shards
+		got, err := r.tryShard(stop, work, c.run, c.lea, c.sc, cand, st, c.log)
+		if err != nil {
+			return progressed, err
+		}
+		progressed = progressed || st.Shards > before
+		// The list ages while we work: after a few shards that others
+		// took meanwhile, a fresh scan is cheaper than walking on.
+		if misses++; got {
+			misses = 0
+		}
+		if misses >= maxStaleMisses {
 			break
 		}
 	}
-	if stop.Err() != nil {
-		st.Stopped = true
-		log.Info("stopped on request", "shards", st.Shards)
-		return st, ErrStopped
+	return progressed, nil
+}
+
+// idle waits while there is nothing to take anywhere: no claim can expire
+// before the earliest one seen, so it waits for that (between Poll and the
+// lease TTL), watching for the run's end.
+func (c *child) idle(stop, work context.Context) error {
+	r := c.r
+	wait := r.Poll
+	if next := c.sc.nextExpiry; !next.IsZero() {
+		wait = min(max(next.Sub(r.Now()), r.Poll), r.LeaseTTL)
 	}
-	if !sc.allDone() {
-		return st, nil // others still hold shards; the last of them finalizes
-	}
-	fin, err := r.finalize(work, run, true, log)
-	if err != nil {
-		return st, err
-	}
-	st.Finalized = fin
-	return st, nil
+	c.sc.reset()
+	_, err := r.waitForEnd(stop, work, c.run, c.sc, jitter(wait))
+	return err
 }
 
 // maxStaleMisses is how many claimable shards of a scan may turn out to be
