@@ -164,8 +164,9 @@ func TestLeaseAcquireRenewSteal(t *testing.T) {
 	if err != nil || la == nil || la.Epoch != 1 {
 		t.Fatalf("a: %+v %v", la, err)
 	}
-	if lb, err := b.Acquire(ctx, 7); err != nil || lb != nil {
-		t.Fatalf("b took a live lease: %+v %v", lb, err)
+	var held *HeldError
+	if lb, err := b.Acquire(ctx, 7); !errors.As(err, &held) || lb != nil || held.Owner != "job:0#1" || !held.Until.Equal(la.ExpiresAt) {
+		t.Fatalf("b on a live lease: %+v %v, want a HeldError naming a and its expiry", lb, err)
 	}
 	clk.Add(40 * time.Second)
 	if err := a.Renew(ctx, la); err != nil {

@@ -62,8 +62,9 @@ func (r *Runner) finalize(ctx context.Context, run *imgbatch.Run, allDone bool, 
 		case err != nil && !IsNotFound(err):
 			return false, err
 		}
-		lease, holder, err := lea.AcquireFinalizer(ctx)
-		if err != nil {
+		lease, err := lea.AcquireFinalizer(ctx)
+		var held *HeldError
+		if err != nil && !errors.As(err, &held) {
 			return false, err
 		}
 		if lease != nil {
@@ -80,8 +81,8 @@ func (r *Runner) finalize(ctx context.Context, run *imgbatch.Run, allDone bool, 
 		// Another child is finalizing: look again once its lease could
 		// have expired (it renews it until the event is sent).
 		wait := r.LeaseTTL
-		if holder != nil {
-			wait = min(max(holder.ExpiresAt.Sub(r.Now()), r.Poll), r.LeaseTTL)
+		if held != nil {
+			wait = min(max(held.Until.Sub(r.Now()), r.Poll), r.LeaseTTL)
 		}
 		if !sleep(ctx, jitter(wait)) {
 			return false, ctx.Err()
@@ -121,38 +122,17 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 		return fail(err)
 	}
 	if !allDone {
-		done := 0
-		if err := r.Store.List(hbCtx, lay.DonePrefix(), func(string, int64) error { done++; return nil }); err != nil {
+		done, err := r.allShardsDone(hbCtx, run)
+		if err != nil {
 			return fail(err)
 		}
-		if done < run.Shards {
+		if !done {
 			return false, nil
 		}
 	}
-	fin, sum, err := writeReports(hbCtx, r.Store, run)
+	fin, err := r.writeOutcome(hbCtx, run, log)
 	if err != nil {
 		return fail(err)
-	}
-	fin.FinishedAt = r.Now().UTC()
-	fin.DurationMs = fin.FinishedAt.Sub(run.CreatedAt).Milliseconds()
-	sum.Final = fin
-	if _, err := r.Store.PutJSON(hbCtx, lay.Summary(), sum, Cond{}); err != nil {
-		return fail(err)
-	}
-	if r.Notifier != nil {
-		// Shard events a child could not send (it died, or EventBridge said no)
-		// go out now, with their deterministic ids, before the run's event.
-		for _, m := range sum.unsent {
-			if err := r.Notifier.ShardCompleted(hbCtx, run, m); err != nil {
-				log.Warn("shard event still not sent", "shard", m.Shard, "err", err)
-				continue
-			}
-			r.Store.markEventSent(hbCtx, run.ID, m)
-		}
-	}
-	if err := writeHTMLReport(hbCtx, r.Store, run, sum); err != nil {
-		// The CSV and JSON reports are the contract; the page is a courtesy.
-		log.Warn("report.html not written", "err", err)
 	}
 	tag, err := r.Store.PutJSON(hbCtx, lay.Final(), fin, Cond{IfNoneMatch: true})
 	if errors.Is(err, ErrConflict) {
@@ -170,6 +150,45 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 		serr = lerr // what cancelled the send, if it failed
 	}
 	return true, serr
+}
+
+// allShardsDone counts the done markers of the run.
+func (r *Runner) allShardsDone(ctx context.Context, run *imgbatch.Run) (bool, error) {
+	done := 0
+	err := r.Store.List(ctx, imgbatch.Layout{RunID: run.ID}.DonePrefix(), func(string, int64) error { done++; return nil })
+	return done >= run.Shards, err
+}
+
+// writeOutcome writes the reports (report.csv, failed.csv, summary.json,
+// report.html), sends the shard events still in their outboxes, and
+// returns what final.json is to say.
+func (r *Runner) writeOutcome(ctx context.Context, run *imgbatch.Run, log *slog.Logger) (Final, error) {
+	fin, sum, err := writeReports(ctx, r.Store, run)
+	if err != nil {
+		return fin, err
+	}
+	fin.FinishedAt = r.Now().UTC()
+	fin.DurationMs = fin.FinishedAt.Sub(run.CreatedAt).Milliseconds()
+	sum.Final = fin
+	if _, err := r.Store.PutJSON(ctx, imgbatch.Layout{RunID: run.ID}.Summary(), sum, Cond{}); err != nil {
+		return fin, err
+	}
+	if r.Notifier != nil {
+		// Shard events a child could not send (it died, or EventBridge said no)
+		// go out now, with their deterministic ids, before the run's event.
+		for _, m := range sum.unsent {
+			if err := r.Notifier.ShardCompleted(ctx, run, m); err != nil {
+				log.Warn("shard event still not sent", "shard", m.Shard, "err", err)
+				continue
+			}
+			r.Store.markEventSent(ctx, run.ID, m)
+		}
+	}
+	if err := writeHTMLReport(ctx, r.Store, run, sum); err != nil {
+		// The CSV and JSON reports are the contract; the page is a courtesy.
+		log.Warn("report.html not written", "err", err)
+	}
+	return fin, nil
 }
 
 // sendFinal sends the run's event if the finalizer lease is still ours,

@@ -109,20 +109,11 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summ
 	lay := imgbatch.Layout{RunID: run.ID}
 	fin := Final{RunID: run.ID, Shards: run.Shards, Report: lay.Report(), Failed: lay.Failed(), Summary: lay.Summary()}
 	var sum Summary
-	rep, err := os.CreateTemp("", "imgbatch-report-*.csv")
+	files, err := newReportFiles()
 	if err != nil {
 		return fin, sum, err
 	}
-	defer os.Remove(rep.Name())
-	defer rep.Close()
-	fail, err := os.CreateTemp("", "imgbatch-failed-*.csv")
-	if err != nil {
-		return fin, sum, err
-	}
-	defer os.Remove(fail.Name())
-	defer fail.Close()
-	rb, fb := bufio.NewWriter(rep), bufio.NewWriter(fail)
-	rw, fw := csv.NewWriter(rb), csv.NewWriter(fb)
+	defer files.remove()
 	groups := map[string]*FailureGroup{}
 	order, stop := fetchResults(ctx, s, run)
 	defer stop()
@@ -131,60 +122,20 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summ
 		if sr.err != nil {
 			return fin, sum, sr.err
 		}
-		if m := sr.m; m != nil && !m.EventSent {
-			sum.unsent = append(sum.unsent, *m)
-		}
-		if m := sr.m; m != nil && len(sum.shards) < maxReportShards {
-			sum.shards = append(sum.shards, htmlreport.Shard{N: m.Shard, Owner: m.Owner, Epoch: m.Epoch,
-				Start: m.StartedAt, End: m.FinishedAt, Items: m.Counts.Items, Failed: m.Counts.Failed})
-		}
+		sum.addShard(sr.m)
 		for _, res := range sr.rs {
 			fin.Counts.Add(res)
-			if res.Status == imgbatch.StatusSucceeded && len(res.Outputs) > 0 && len(sum.samples) < maxReportSamples {
-				sum.samples = append(sum.samples, smallestOutput(res.Outputs))
-			}
-			row := ReportRow(res)
+			sum.addSample(res)
 			if res.Status == imgbatch.StatusFailed {
-				g := groups[res.ErrorCode]
-				if g == nil {
-					g = &FailureGroup{ErrorCode: res.ErrorCode, Example: res.Message}
-					groups[res.ErrorCode] = g
-				}
-				g.Count++
-				if len(g.Keys) < 5 {
-					g.Keys = append(g.Keys, res.Item.Key)
-				}
-				// failed.csv is an S3 Batch Operations manifest: bucket,key[,versionId].
-				frow := []string{res.Item.Bucket, EncodeKey(res.Item.Key)}
-				if res.Item.VersionID != "" {
-					frow = append(frow, csvSafe(res.Item.VersionID))
-				}
-				_ = fw.Write(frow)
+				addFailure(groups, res)
 			}
-			_ = rw.Write(row)
+			files.write(res)
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return fin, sum, err
 	}
-	rw.Flush()
-	fw.Flush()
-	if err := rw.Error(); err != nil {
-		return fin, sum, err
-	}
-	if err := fw.Error(); err != nil {
-		return fin, sum, err
-	}
-	if err := rb.Flush(); err != nil {
-		return fin, sum, err
-	}
-	if err := fb.Flush(); err != nil {
-		return fin, sum, err
-	}
-	if err := s.PutFile(ctx, lay.Report(), rep, "text/csv"); err != nil {
-		return fin, sum, err
-	}
-	if err := s.PutFile(ctx, lay.Failed(), fail, "text/csv"); err != nil {
+	if err := files.upload(ctx, s, lay); err != nil {
 		return fin, sum, err
 	}
 	fin.Status = RunCompleted
@@ -195,13 +146,99 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summ
 	for _, g := range groups {
 		sum.Failures = append(sum.Failures, *g)
 	}
-	sort.Slice(sum.Failures, func(i, j int) bool {
-		if sum.Failures[i].Count != sum.Failures[j].Count {
-			return sum.Failures[i].Count > sum.Failures[j].Count
-		}
-		return sum.Failures[i].ErrorCode < sum.Failures[j].ErrorCode
-	})
+	sortFailures(sum.Failures)
 	return fin, sum, nil
+}
+
+// addShard keeps what report.html shows of a shard, and its "Shard
+// Completed" event if that is still in its outbox.
+func (sum *Summary) addShard(m *DoneMarker) {
+	if m == nil {
+		return
+	}
+	if !m.EventSent {
+		sum.unsent = append(sum.unsent, *m)
+	}
+	if len(sum.shards) < maxReportShards {
+		sum.shards = append(sum.shards, htmlreport.Shard{N: m.Shard, Owner: m.Owner, Epoch: m.Epoch,
+			Start: m.StartedAt, End: m.FinishedAt, Items: m.Counts.Items, Failed: m.Counts.Failed})
+	}
+}
+
+// addSample keeps the smallest output of the first succeeded items for
+// report.html's contact sheet.
+func (sum *Summary) addSample(res imgbatch.Result) {
+	if res.Status == imgbatch.StatusSucceeded && len(res.Outputs) > 0 && len(sum.samples) < maxReportSamples {
+		sum.samples = append(sum.samples, smallestOutput(res.Outputs))
+	}
+}
+
+// reportFiles are report.csv and failed.csv while they are written:
+// temporary files, uploaded when complete.
+type reportFiles struct {
+	rep, fail *os.File
+	rb, fb    *bufio.Writer
+	rw, fw    *csv.Writer
+}
+
+func newReportFiles() (*reportFiles, error) {
+	rep, err := os.CreateTemp("", "imgbatch-report-*.csv")
+	if err != nil {
+		return nil, err
+	}
+	fail, err := os.CreateTemp("", "imgbatch-failed-*.csv")
+	if err != nil {
+		rep.Close()
+		os.Remove(rep.Name())
+		return nil, err
+	}
+	f := &reportFiles{rep: rep, fail: fail, rb: bufio.NewWriter(rep), fb: bufio.NewWriter(fail)}
+	f.rw, f.fw = csv.NewWriter(f.rb), csv.NewWriter(f.fb)
+	return f, nil
+}
+
+// write adds the rows of res: always to report.csv, and to failed.csv (an
+// S3 Batch Operations manifest: bucket,key[,versionId]) when it failed.
+// Write errors stay in the csv.Writers until upload.
+func (f *reportFiles) write(res imgbatch.Result) {
+	if res.Status == imgbatch.StatusFailed {
+		frow := []string{res.Item.Bucket, EncodeKey(res.Item.Key)}
+		if res.Item.VersionID != "" {
+			frow = append(frow, csvSafe(res.Item.VersionID))
+		}
+		_ = f.fw.Write(frow)
+	}
+	_ = f.rw.Write(ReportRow(res))
+}
+
+// upload flushes both files and puts them in the run's place.
+func (f *reportFiles) upload(ctx context.Context, s *Store, lay imgbatch.Layout) error {
+	f.rw.Flush()
+	f.fw.Flush()
+	if err := f.rw.Error(); err != nil {
+		return err
+	}
+	if err := f.fw.Error(); err != nil {
+		return err
+	}
+	if err := f.rb.Flush(); err != nil {
+		return err
+	}
+	if err := f.fb.Flush(); err != nil {
+		return err
+	}
+	if err := s.PutFile(ctx, lay.Report(), f.rep, "text/csv"); err != nil {
+		return err
+	}
+	return s.PutFile(ctx, lay.Failed(), f.fail, "text/csv")
+}
+
+// remove closes and deletes both files.
+func (f *reportFiles) remove() {
+	for _, fh := range []*os.File{f.fail, f.rep} {
+		fh.Close()
+		os.Remove(fh.Name())
+	}
 }
 
 // toleranceReason says which limit of t the counts broke.
@@ -239,4 +276,32 @@ func ReportRow(res imgbatch.Result) []string {
 	}
 	return []string{res.Item.Bucket, EncodeKey(res.Item.Key), csvSafe(res.Item.VersionID), status,
 		csvSafe(res.ErrorCode), strconv.Itoa(code), csvSafe(msg)}
+}
+
+// addFailure counts a failed result in the group of its error code.
+func addFailure(groups map[string]*FailureGroup, r imgbatch.Result) {
+	mergeGroup(groups, FailureGroup{ErrorCode: r.ErrorCode, Example: r.Message, Count: 1, Keys: []string{r.Item.Key}})
+}
+
+func mergeGroup(groups map[string]*FailureGroup, g FailureGroup) {
+	cur := groups[g.ErrorCode]
+	if cur == nil {
+		cur = &FailureGroup{ErrorCode: g.ErrorCode, Example: g.Example}
+		groups[g.ErrorCode] = cur
+	}
+	cur.Count += g.Count
+	for _, k := range g.Keys {
+		if len(cur.Keys) < 5 {
+			cur.Keys = append(cur.Keys, k)
+		}
+	}
+}
+
+func sortFailures(fs []FailureGroup) {
+	sort.Slice(fs, func(i, j int) bool {
+		if fs[i].Count != fs[j].Count {
+			return fs[i].Count > fs[j].Count
+		}
+		return fs[i].ErrorCode < fs[j].ErrorCode
+	})
 }

@@ -2,7 +2,6 @@ package batch
 
 import (
 	"context"
-	"sort"
 	"time"
 
 	"github.com/imgbatch/imgbatch"
@@ -264,31 +263,4 @@ func (sr *StatusReader) loadDone(ctx context.Context, n int, failures bool) (*do
 		}
 	}
 	return ds, nil
-}
-
-func addFailure(groups map[string]*FailureGroup, r imgbatch.Result) {
-	mergeGroup(groups, FailureGroup{ErrorCode: r.ErrorCode, Example: r.Message, Count: 1, Keys: []string{r.Item.Key}})
-}
-
-func mergeGroup(groups map[string]*FailureGroup, g FailureGroup) {
-	cur := groups[g.ErrorCode]
-	if cur == nil {
-		cur = &FailureGroup{ErrorCode: g.ErrorCode, Example: g.Example}
-		groups[g.ErrorCode] = cur
-	}
-	cur.Count += g.Count
-	for _, k := range g.Keys {
-		if len(cur.Keys) < 5 {
-			cur.Keys = append(cur.Keys, k)
-		}
-	}
-}
-
-func sortFailures(fs []FailureGroup) {
-	sort.Slice(fs, func(i, j int) bool {
-		if fs[i].Count != fs[j].Count {
-			return fs[i].Count > fs[j].Count
-		}
-		return fs[i].ErrorCode < fs[j].ErrorCode
-	})
 }
