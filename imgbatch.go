@@ -1,17 +1,13 @@
 // Package imgbatch holds the domain types shared by every part of imgbatch:
 // the items of a manifest, the plan of a run, recipes, per-item results and
-// the S3 layout of a run in the work bucket. Subpackages do the work:
+// the S3 layout of a run in the work bucket (layout.go) and the contract
+// between the runner and the image pipeline (task.go). Subpackages do the work:
 // manifest (readers), batch (runs in S3: plan, claims, reports), worker (the
 // image pipeline), vips (all cgo), eventbridge (events and the local bus),
 // localstack (the embedded one-machine stack) and cmd/imgbatch (the CLI).
 package imgbatch
 
-import (
-	"fmt"
-	"path"
-	"strconv"
-	"time"
-)
+import "time"
 
 // Item is one source object to process.
 type Item struct {
@@ -145,49 +141,3 @@ func (c *Counts) Merge(o Counts) {
 	c.BytesOut += o.BytesOut
 	c.Outputs += o.Outputs
 }
-
-// Layout names the objects of a run in the work bucket.
-type Layout struct{ RunID string }
-
-func (l Layout) prefix() string { return path.Join("runs", l.RunID) }
-
-// Prefix is runs/<id>/.
-func (l Layout) Prefix() string { return l.prefix() + "/" }
-
-// Run is the plan: runs/<id>/run.json.
-func (l Layout) Run() string { return l.prefix() + "/run.json" }
-
-// Shard holds the items of shard n.
-func (l Layout) Shard(n int) string { return fmt.Sprintf("%s/shards/%06d.jsonl", l.prefix(), n) }
-
-// Claim is the lease of shard n.
-func (l Layout) Claim(n int) string { return fmt.Sprintf("%s/claims/%06d.json", l.prefix(), n) }
-
-// Progress is the checkpoint of shard n.
-func (l Layout) Progress(n int) string { return fmt.Sprintf("%s/progress/%06d.json", l.prefix(), n) }
-
-// Results are the final results of shard n written under lease epoch e.
-func (l Layout) Results(n int, epoch int64) string {
-	return fmt.Sprintf("%s/results/%06d-e%s.jsonl", l.prefix(), n, strconv.FormatInt(epoch, 10))
-}
-
-// DonePrefix is where the write-once shard markers live.
-func (l Layout) DonePrefix() string { return l.prefix() + "/done/" }
-
-// Done is the write-once completion marker of shard n.
-func (l Layout) Done(n int) string { return fmt.Sprintf("%s/done/%06d.json", l.prefix(), n) }
-
-// Final is the write-once marker of the finalized run (also the event outbox).
-func (l Layout) Final() string { return l.prefix() + "/final.json" }
-
-// Report is the S3 Batch Operations style completion report.
-func (l Layout) Report() string { return l.prefix() + "/report.csv" }
-
-// Failed is the manifest of failed items (S3 Batch Operations CSV).
-func (l Layout) Failed() string { return l.prefix() + "/failed.csv" }
-
-// Summary is the JSON summary of the finished run.
-func (l Layout) Summary() string { return l.prefix() + "/summary.json" }
-
-// Token maps a client token to its run: runs/_tokens/<token>.json (write-once).
-func TokenKey(token string) string { return "runs/_tokens/" + token + ".json" }

@@ -19,6 +19,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/manifest"
 )
 
 // newStore starts an in-process S3 (gofakes3) with a work bucket and
@@ -78,17 +79,19 @@ func items(n int) []imgbatch.Item {
 	return out
 }
 
-var errBadLine = errors.New("bad line")
+// badLine is the error of malformed line n of keys.txt.
+func badLine(n int64) error {
+	return &manifest.LineError{Source: "keys.txt", Line: n, Reason: "not a key", Text: "\x00"}
+}
 
 func planOpts() PlanOptions {
-	return PlanOptions{OutputBucket: "out", Recipe: imgbatch.DefaultRecipe, ShardSize: 10, Width: 3,
-		IsBadLine: func(err error) bool { return errors.Is(err, errBadLine) }}
+	return PlanOptions{OutputBucket: "out", Recipe: imgbatch.DefaultRecipe, ShardSize: 10, Width: 3}
 }
 
 func TestPlanRunShardsAndBadLines(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	src := &sliceSource{items: items(25), errs: map[int]error{3: fmt.Errorf("line 4: %w", errBadLine)}}
+	src := &sliceSource{items: items(25), errs: map[int]error{3: badLine(4)}}
 	p, err := s.PlanRun(ctx, src, planOpts())
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +117,7 @@ func TestPlanRunShardsAndBadLines(t *testing.T) {
 	// Too many bad lines stop the plan.
 	o := planOpts()
 	o.MaxBadLines = 1
-	src = &sliceSource{items: items(5), errs: map[int]error{1: errBadLine, 2: errBadLine}}
+	src = &sliceSource{items: items(5), errs: map[int]error{1: badLine(2), 2: badLine(3)}}
 	if _, err := s.PlanRun(ctx, src, o); err == nil {
 		t.Fatal("plan with 2 bad lines and --max-bad-lines 1 succeeded")
 	}
@@ -161,8 +164,9 @@ func TestLeaseAcquireRenewSteal(t *testing.T) {
 	if err != nil || la == nil || la.Epoch != 1 {
 		t.Fatalf("a: %+v %v", la, err)
 	}
-	if lb, err := b.Acquire(ctx, 7); err != nil || lb != nil {
-		t.Fatalf("b took a live lease: %+v %v", lb, err)
+	var held *HeldError
+	if lb, err := b.Acquire(ctx, 7); !errors.As(err, &held) || lb != nil || held.Owner != "job:0#1" || !held.Until.Equal(la.ExpiresAt) {
+		t.Fatalf("b on a live lease: %+v %v, want a HeldError naming a and its expiry", lb, err)
 	}
 	clk.Add(40 * time.Second)
 	if err := a.Renew(ctx, la); err != nil {
@@ -209,7 +213,7 @@ func TestCheckpointFencing(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	now := time.Now
-	old := &checkpointer{store: s, key: "runs/r/progress/000001.json", epoch: 1, owner: "a", now: now}
+	old := &checkpointer{store: s, key: imgbatch.Layout{RunID: "r"}.Progress(1), epoch: 1, owner: "a", now: now}
 	if _, err := old.load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +246,7 @@ func TestCheckpointFencing(t *testing.T) {
 // which fail with a message that looks like a spreadsheet formula.
 type echoProcessor struct{ calls atomic.Int64 }
 
-func (p *echoProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan Task, emit func(imgbatch.Result)) error {
+func (p *echoProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan imgbatch.Task, emit func(imgbatch.Result)) error {
 	for t := range tasks {
 		p.calls.Add(1)
 		r := imgbatch.Result{Index: t.Index, Item: t.Item, Status: imgbatch.StatusSucceeded}
@@ -379,7 +383,7 @@ func countLines(b []byte) int {
 // failingProcessor emits results for n tasks, then fails the attempt.
 type failingProcessor struct{ n int }
 
-func (p failingProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan Task, emit func(imgbatch.Result)) error {
+func (p failingProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan imgbatch.Task, emit func(imgbatch.Result)) error {
 	done := 0
 	for t := range tasks {
 		if done == p.n {

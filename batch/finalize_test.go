@@ -19,9 +19,9 @@ import (
 )
 
 // funcProcessor turns each task into the result fn gives.
-type funcProcessor func(Task) imgbatch.Result
+type funcProcessor func(imgbatch.Task) imgbatch.Result
 
-func (f funcProcessor) Process(ctx context.Context, _ *imgbatch.Run, tasks <-chan Task, emit func(imgbatch.Result)) error {
+func (f funcProcessor) Process(ctx context.Context, _ *imgbatch.Run, tasks <-chan imgbatch.Task, emit func(imgbatch.Result)) error {
 	for t := range tasks {
 		r := f(t)
 		r.Index, r.Item = t.Index, t.Item
@@ -31,7 +31,7 @@ func (f funcProcessor) Process(ctx context.Context, _ *imgbatch.Run, tasks <-cha
 }
 
 // runToEnd plans its items and runs them with width children.
-func runToEnd(t *testing.T, s *Store, its []imgbatch.Item, o PlanOptions, width int, proc Processor) (*imgbatch.Run, *countingNotifier) {
+func runToEnd(t *testing.T, s *Store, its []imgbatch.Item, o PlanOptions, width int, proc imgbatch.Processor) (*imgbatch.Run, *countingNotifier) {
 	t.Helper()
 	ctx := context.Background()
 	p, err := s.PlanRun(ctx, &sliceSource{items: its}, o)
@@ -79,7 +79,7 @@ func TestFailureToleranceByPercentAndCount(t *testing.T) {
 			o := planOpts()
 			o.ShardSize = 100
 			o.Tolerance = c.tol
-			proc := funcProcessor(func(tk Task) imgbatch.Result {
+			proc := funcProcessor(func(tk imgbatch.Task) imgbatch.Result {
 				var n int
 				fmt.Sscanf(tk.Item.Key, "k/%05d.jpg", &n)
 				if n < c.fail {
@@ -100,7 +100,6 @@ func TestFailureToleranceByPercentAndCount(t *testing.T) {
 }
 
 func TestReportFailedCSVAndSummary(t *testing.T) {
-	ctx := context.Background()
 	s := newStore(t)
 	keys := []string{
 		"plain/a.jpg",
@@ -130,11 +129,18 @@ func TestReportFailedCSVAndSummary(t *testing.T) {
 	}
 	o := planOpts()
 	o.ShardSize = 3
-	run, note := runToEnd(t, s, its, o, 2, funcProcessor(func(tk Task) imgbatch.Result { return msgs[tk.Item.Key] }))
+	run, note := runToEnd(t, s, its, o, 2, funcProcessor(func(tk imgbatch.Task) imgbatch.Result { return msgs[tk.Item.Key] }))
 	f := note.last.Load().(Final)
+	checkReportCSV(t, s, f, len(keys))
+	checkFailedCSV(t, s, f)
+	checkSummary(t, s, f, run)
+}
 
-	// report.csv: no header, 7 columns, URL-encoded keys, defused messages.
-	b, _, err := s.Get(ctx, f.Report)
+// checkReportCSV checks report.csv: no header, 7 columns, URL-encoded keys,
+// defused messages.
+func checkReportCSV(t *testing.T, s *Store, f Final, items int) {
+	t.Helper()
+	b, _, err := s.Get(context.Background(), f.Report)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,8 +148,8 @@ func TestReportFailedCSVAndSummary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("report.csv is not CSV: %v\n%s", err, b)
 	}
-	if len(rows) != len(keys) {
-		t.Fatalf("report has %d rows, want %d (no header)", len(rows), len(keys))
+	if len(rows) != items {
+		t.Fatalf("report has %d rows, want %d (no header)", len(rows), items)
 	}
 	byKey := map[string][]string{}
 	for _, r := range rows {
@@ -179,8 +185,13 @@ func TestReportFailedCSVAndSummary(t *testing.T) {
 			t.Errorf("row of %q:\n got %q\nwant %q", k, got, w)
 		}
 	}
+}
 
-	// failed.csv reads back as an S3 Batch Operations CSV manifest of the failed items.
+// checkFailedCSV checks that failed.csv reads back as an S3 Batch
+// Operations CSV manifest of the failed items.
+func checkFailedCSV(t *testing.T, s *Store, f Final) {
+	t.Helper()
+	ctx := context.Background()
 	fb, _, err := s.Get(ctx, f.Failed)
 	if err != nil {
 		t.Fatal(err)
@@ -214,10 +225,14 @@ func TestReportFailedCSVAndSummary(t *testing.T) {
 			t.Errorf("failed.csv read as %q: %v, want %v", format, got, wantFailed)
 		}
 	}
+}
 
-	// summary.json: counts and failures by reason, the largest group first.
+// checkSummary checks summary.json: counts and failures by reason, the
+// largest group first.
+func checkSummary(t *testing.T, s *Store, f Final, run *imgbatch.Run) {
+	t.Helper()
 	var sum Summary
-	if _, err := s.GetJSON(ctx, f.Summary, &sum); err != nil {
+	if _, err := s.GetJSON(context.Background(), f.Summary, &sum); err != nil {
 		t.Fatal(err)
 	}
 	if sum.Counts.Items != 7 || sum.Counts.Failed != 4 || sum.Counts.Skipped != 1 || sum.Counts.Succeeded != 2 || sum.Status != RunCompleted || sum.RunID != run.ID {

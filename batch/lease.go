@@ -54,6 +54,17 @@ type Lease struct {
 // ErrLeaseLost means another child took the shard.
 var ErrLeaseLost = errors.New("lease lost to another child")
 
+// HeldError is the answer to taking a lease that a live owner holds: who,
+// and until when (unless it renews). Use errors.As.
+type HeldError struct {
+	Owner string
+	Until time.Time
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("lease held by %s until %s", e.Owner, e.Until.Format(time.RFC3339))
+}
+
 // Leaser takes and keeps leases on the shards of one run.
 type Leaser struct {
 	Store *Store
@@ -73,51 +84,51 @@ func (l *Leaser) now() time.Time {
 // finalizerShard is the Shard of the finalizer's lease.
 const finalizerShard = -1
 
-// finalizerKey is the lease of the run's finalizer.
-func finalizerKey(runID string) string {
-	return imgbatch.Layout{RunID: runID}.Prefix() + "finalizer.json"
-}
-
-// Acquire tries to take shard n. It returns (nil, nil) when the shard is
-// held by a live owner. A lease is taken over when it expired, or when its
-// owner is an earlier attempt of this same array child (Batch starts a new
-// attempt only after the previous one ended).
+// Acquire tries to take shard n. It returns a *HeldError when a live owner
+// holds the shard, and (nil, nil) when another child's write won the race
+// for it. A lease is taken over when it expired, or when its owner is an
+// earlier attempt of this same array child (Batch starts a new attempt
+// only after the previous one ended).
 func (l *Leaser) Acquire(ctx context.Context, n int) (*Lease, error) {
-	got, _, err := l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Claim(n), n, false, nil)
-	return got, err
+	return l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Claim(n), n, false, nil)
 }
 
 // acquireShard is Acquire for a runner. fresh says the shard is probably
 // unclaimed: the claim is written at once (If-None-Match) and read only if
 // that fails. Before taking over an expired lease (whose owner may well
 // have finished) it asks done, and leaves a finished shard alone.
+// A runner does not care who holds a shard it did not get: (nil, nil).
 func (l *Leaser) acquireShard(ctx context.Context, n int, fresh bool, done func() (bool, error)) (*Lease, error) {
-	got, _, err := l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Claim(n), n, fresh, done)
+	got, err := l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Claim(n), n, fresh, done)
+	var held *HeldError
+	if errors.As(err, &held) {
+		return nil, nil
+	}
 	return got, err
 }
 
 // AcquireFinalizer takes the run's finalizer lease, on the same terms as
 // Acquire: one child at a time builds the reports and sends the run's event.
-// When another holds it, holder is its lease.
-func (l *Leaser) AcquireFinalizer(ctx context.Context) (got, holder *Lease, err error) {
-	return l.acquire(ctx, finalizerKey(l.RunID), finalizerShard, false, nil)
+// When another holds it, the error is a *HeldError.
+func (l *Leaser) AcquireFinalizer(ctx context.Context) (*Lease, error) {
+	return l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Finalizer(), finalizerShard, false, nil)
 }
 
-// acquire takes the lease at key; when a live owner holds it, it returns
-// that owner's lease as holder. With fresh, it first tries to create the
-// lease. skip, if set, is asked before a takeover; true leaves the lease
-// alone (nil, nil, nil).
-func (l *Leaser) acquire(ctx context.Context, key string, n int, fresh bool, skip func() (bool, error)) (got, holder *Lease, err error) {
+// acquire takes the lease at key; when a live owner holds it, the error is
+// a *HeldError. With fresh, it first tries to create the lease. skip, if
+// set, is asked before a takeover; true leaves the lease alone (nil, nil),
+// as does losing the race for it.
+func (l *Leaser) acquire(ctx context.Context, key string, n int, fresh bool, skip func() (bool, error)) (*Lease, error) {
 	now := l.now().UTC()
 	next := Lease{Shard: n, Owner: l.Me.Owner(), Epoch: 1, ExpiresAt: now.Add(l.TTL), RenewedAt: now, key: key}
 	if fresh {
 		tag, err := l.Store.PutJSON(ctx, key, next, Cond{IfNoneMatch: true})
 		if err == nil {
 			next.etag = tag
-			return &next, nil, nil
+			return &next, nil
 		}
 		if !errors.Is(err, ErrConflict) {
-			return nil, nil, fmt.Errorf("claim %s: %w", key, err)
+			return nil, fmt.Errorf("claim %s: %w", key, err)
 		}
 	}
 	var cur Lease
@@ -126,17 +137,17 @@ func (l *Leaser) acquire(ctx context.Context, key string, n int, fresh bool, ski
 	switch {
 	case IsNotFound(err):
 	case err != nil:
-		return nil, nil, err
+		return nil, err
 	default:
 		slot, attempt := parseOwner(cur.Owner)
 		mySlot, myAttempt := parseOwner(l.Me.Owner())
 		takeover := now.After(cur.ExpiresAt) || (slot == mySlot && attempt < myAttempt)
 		if !takeover {
-			return nil, &cur, nil
+			return nil, &HeldError{Owner: cur.Owner, Until: cur.ExpiresAt}
 		}
 		if skip != nil {
 			if no, err := skip(); err != nil || no {
-				return nil, nil, err
+				return nil, err
 			}
 		}
 		next.Epoch = cur.Epoch + 1
@@ -146,13 +157,13 @@ func (l *Leaser) acquire(ctx context.Context, key string, n int, fresh bool, ski
 	if errors.Is(err, ErrConflict) {
 		// Lost the race. (Store.Put already told a lost answer to our own
 		// write, which the SDK's retry then fails, from a loss.)
-		return nil, nil, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("claim %s: %w", key, err)
+		return nil, fmt.Errorf("claim %s: %w", key, err)
 	}
 	next.etag = newTag
-	return &next, nil, nil
+	return &next, nil
 }
 
 // Renew extends a lease. ErrLeaseLost means another child took it.

@@ -1,10 +1,8 @@
 package batch
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,11 +17,6 @@ import (
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/manifest"
 )
-
-// Source yields manifest items; io.EOF ends it.
-type Source interface {
-	Next() (imgbatch.Item, error)
-}
 
 // PlanOptions configure planning a run.
 type PlanOptions struct {
@@ -50,11 +43,12 @@ type PlanOptions struct {
 	Dedupe       bool
 	DedupeDir    string
 	DedupeMemory int // bytes (0 = DefaultPlanDedupeMemory)
-	// IsBadLine tells a malformed manifest line (counted, reported, skipped)
-	// from a fatal read error.
-	IsBadLine   func(error) bool
-	MaxBadLines int64 // stop planning once more lines than this are malformed (0 = no limit)
-	DryRun      bool  // count and size, write nothing
+	// MaxBadLines stops planning once more lines than this are malformed
+	// (0 = no limit). A malformed line is a *manifest.LineError: counted,
+	// kept for bad-lines.txt and skipped; any other error of the source is
+	// fatal.
+	MaxBadLines int64
+	DryRun      bool // count and size, write nothing
 	Now         func() time.Time
 }
 
@@ -87,8 +81,7 @@ const DefaultPlanDedupeMemory = 16 << 20
 // NewRunID makes a run id: deterministic from a client token, else time-ordered and random.
 func NewRunID(token string, now time.Time) string {
 	if token != "" {
-		sum := sha256.Sum256([]byte(token))
-		return "t-" + hex.EncodeToString(sum[:8])
+		return imgbatch.TokenRunID(token)
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -100,114 +93,34 @@ func NewRunID(token string, now time.Time) string {
 // (If-None-Match), so two submits with one client token make one run.
 // Memory stays bounded whatever the size of the manifest: a few shards are
 // held at a time (and the dedupe budget, with Dedupe).
-func (s *Store) PlanRun(ctx context.Context, src Source, o PlanOptions) (*Plan, error) {
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	sizing := o.Sizing()
-	maxItems, maxBytes := sizing.Limits()
-	if o.Width <= 0 {
-		o.Width = 1
-	}
-	if o.Tolerance == (imgbatch.Tolerance{}) {
-		o.Tolerance = imgbatch.DefaultTolerance
-	}
-	if err := o.Recipe.Normalize(); err != nil {
+func (s *Store) PlanRun(ctx context.Context, src manifest.Reader, o PlanOptions) (*Plan, error) {
+	if err := o.defaults(); err != nil {
 		return nil, err
 	}
 	now := o.Now()
-	runID := NewRunID(o.ClientToken, now)
-	lay := imgbatch.Layout{RunID: runID}
+	lay := imgbatch.Layout{RunID: NewRunID(o.ClientToken, now)}
 	if o.ClientToken != "" && !o.DryRun {
-		var existing imgbatch.Run
-		if _, err := s.GetJSON(ctx, lay.Run(), &existing); err == nil {
-			return &Plan{Run: existing, Existing: true}, nil
+		p, err := s.existingPlan(ctx, lay)
+		if err == nil {
+			return p, nil
 		} else if !IsNotFound(err) {
 			return nil, err
 		}
 	}
 	if o.Dedupe {
-		if o.DedupeMemory <= 0 {
-			o.DedupeMemory = DefaultPlanDedupeMemory
-		}
 		d := manifest.Dedupe(src, o.DedupeDir, o.DedupeMemory)
 		defer d.Close()
 		src = d
 	}
+	maxItems, maxBytes := o.Sizing().Limits()
 	run := imgbatch.Run{
-		ID: runID, ClientToken: o.ClientToken, CreatedAt: now.UTC(), Source: o.Source,
+		ID: lay.RunID, ClientToken: o.ClientToken, CreatedAt: now.UTC(), Source: o.Source,
 		WorkBucket: s.Bucket, OutputBucket: o.OutputBucket, OutputPrefix: o.OutputPrefix,
 		Recipe: o.Recipe, RecipeHash: o.Recipe.Hash(), ShardSize: maxItems, Width: o.Width,
 		Tolerance: o.Tolerance,
 	}
 	plan := &Plan{Shards: ShardStats{ItemLimit: maxItems, ByteLimit: maxBytes}}
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	buf := make([]byte, 0, 64<<10)
-	var inShard int
-	var shardBytes int64
-	flush := func(byBytes bool) {
-		if inShard == 0 {
-			return
-		}
-		n := run.Shards
-		run.Shards++
-		plan.Shards.add(inShard, shardBytes, byBytes)
-		plan.Shards.EstimatedMax = max(plan.Shards.EstimatedMax, sizing.Estimate(int64(inShard), shardBytes))
-		inShard, shardBytes = 0, 0
-		if o.DryRun {
-			return
-		}
-		body := buf
-		buf = make([]byte, 0, len(body)+len(body)/4) // the next shard is about as big
-		g.Go(func() error {
-			_, err := s.Put(gctx, lay.Shard(n), body, "application/x-ndjson", Cond{})
-			return err
-		})
-	}
-	for i := 0; ; i++ {
-		if i&1023 == 0 {
-			if err := gctx.Err(); err != nil {
-				break
-			}
-		}
-		it, err := src.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if o.IsBadLine != nil && o.IsBadLine(err) {
-				run.BadLines++
-				if len(plan.BadLines) < maxBadLinesKept {
-					plan.BadLines = append(plan.BadLines, err.Error())
-				}
-				if o.MaxBadLines > 0 && run.BadLines > o.MaxBadLines {
-					_ = g.Wait()
-					return nil, fmt.Errorf("manifest has more than %d malformed lines (last: %v); fix the manifest or raise --max-bad-lines", o.MaxBadLines, err)
-				}
-				continue
-			}
-			_ = g.Wait()
-			return nil, fmt.Errorf("read manifest: %w", err)
-		}
-		if !o.DryRun {
-			buf = appendItemJSON(buf, it)
-		}
-		run.Items++
-		run.Bytes += it.Size
-		inShard++
-		shardBytes += it.Size
-		byBytes := maxBytes > 0 && shardBytes >= maxBytes
-		if inShard >= maxItems || byBytes {
-			flush(byBytes && inShard < maxItems)
-		}
-	}
-	flush(false)
-	if err := g.Wait(); err != nil {
-		return nil, fmt.Errorf("write shards: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
+	if err := s.writeShards(ctx, src, o, &run, plan); err != nil {
 		return nil, err
 	}
 	plan.Manifest = manifest.StatsOf(src)
@@ -216,23 +129,156 @@ func (s *Store) PlanRun(ctx context.Context, src Source, o PlanOptions) (*Plan, 
 	if o.DryRun {
 		return plan, nil
 	}
+	return s.commitPlan(ctx, lay, plan)
+}
+
+// defaults fills in what the options leave out, and checks the recipe.
+func (o *PlanOptions) defaults() error {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Width <= 0 {
+		o.Width = 1
+	}
+	if o.Tolerance == (imgbatch.Tolerance{}) {
+		o.Tolerance = imgbatch.DefaultTolerance
+	}
+	if o.Dedupe && o.DedupeMemory <= 0 {
+		o.DedupeMemory = DefaultPlanDedupeMemory
+	}
+	return o.Recipe.Normalize()
+}
+
+// existingPlan is the plan of the run already planned at lay (an error
+// that IsNotFound when there is none).
+func (s *Store) existingPlan(ctx context.Context, lay imgbatch.Layout) (*Plan, error) {
+	var existing imgbatch.Run
+	if _, err := s.GetJSON(ctx, lay.Run(), &existing); err != nil {
+		return nil, err
+	}
+	return &Plan{Run: existing, Existing: true}, nil
+}
+
+// commitPlan writes bad-lines.txt, then run.json once: when another
+// submit with the same client token wrote it first, its plan is the plan.
+func (s *Store) commitPlan(ctx context.Context, lay imgbatch.Layout, plan *Plan) (*Plan, error) {
 	if len(plan.BadLines) > 0 {
 		body := strings.Join(plan.BadLines, "\n") + "\n"
-		if _, err := s.Put(ctx, lay.Prefix()+"bad-lines.txt", []byte(body), "text/plain", Cond{}); err != nil {
+		if _, err := s.Put(ctx, lay.BadLines(), []byte(body), "text/plain", Cond{}); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := s.PutJSON(ctx, lay.Run(), run, Cond{IfNoneMatch: true}); err != nil {
+	if _, err := s.PutJSON(ctx, lay.Run(), plan.Run, Cond{IfNoneMatch: true}); err != nil {
 		if errors.Is(err, ErrConflict) {
-			var existing imgbatch.Run
-			if _, gerr := s.GetJSON(ctx, lay.Run(), &existing); gerr != nil {
-				return nil, gerr
-			}
-			return &Plan{Run: existing, Existing: true}, nil
+			return s.existingPlan(ctx, lay)
 		}
 		return nil, err
 	}
 	return plan, nil
+}
+
+// writeShards reads src to its end into shards of run (counted in run and
+// plan), writing up to 8 shard files at once; malformed lines are counted
+// and kept in plan.
+func (s *Store) writeShards(ctx context.Context, src manifest.Reader, o PlanOptions, run *imgbatch.Run, plan *Plan) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	w := &shardWriter{s: s, g: g, gctx: gctx, lay: imgbatch.Layout{RunID: run.ID}, dry: o.DryRun,
+		sizing: o.Sizing(), run: run, plan: plan, buf: make([]byte, 0, 64<<10)}
+	w.maxItems, w.maxBytes = w.sizing.Limits()
+	for i := 0; ; i++ {
+		if i&1023 == 0 && gctx.Err() != nil {
+			break
+		}
+		it, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if err := countBadLine(err, o, run, plan); err != nil {
+				_ = g.Wait()
+				return err
+			}
+			continue
+		}
+		w.add(it)
+	}
+	w.flush(false)
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("write shards: %w", err)
+	}
+	return ctx.Err()
+}
+
+// countBadLine counts a malformed manifest line (a *manifest.LineError) and
+// keeps the first ones; too many of them, or any other error, end the plan.
+func countBadLine(err error, o PlanOptions, run *imgbatch.Run, plan *Plan) error {
+	if !manifest.IsLineError(err) {
+		return fmt.Errorf("read manifest: %w", err)
+	}
+	run.BadLines++
+	if len(plan.BadLines) < maxBadLinesKept {
+		plan.BadLines = append(plan.BadLines, err.Error())
+	}
+	if o.MaxBadLines > 0 && run.BadLines > o.MaxBadLines {
+		return fmt.Errorf("manifest has more than %d malformed lines (last: %v); fix the manifest or raise --max-bad-lines", o.MaxBadLines, err)
+	}
+	return nil
+}
+
+// shardWriter cuts items into shards by count and bytes and writes each
+// shard file as it fills (in g, unless dry).
+type shardWriter struct {
+	s        *Store
+	g        *errgroup.Group
+	gctx     context.Context
+	lay      imgbatch.Layout
+	dry      bool
+	sizing   ShardSizing
+	maxItems int
+	maxBytes int64
+	run      *imgbatch.Run
+	plan     *Plan
+
+	buf        []byte // the JSON lines of the shard being filled
+	inShard    int
+	shardBytes int64
+}
+
+// add puts it in the current shard, and writes the shard once it is full.
+func (w *shardWriter) add(it imgbatch.Item) {
+	if !w.dry {
+		w.buf = appendItemJSON(w.buf, it)
+	}
+	w.run.Items++
+	w.run.Bytes += it.Size
+	w.inShard++
+	w.shardBytes += it.Size
+	byBytes := w.maxBytes > 0 && w.shardBytes >= w.maxBytes
+	if w.inShard >= w.maxItems || byBytes {
+		w.flush(byBytes && w.inShard < w.maxItems)
+	}
+}
+
+// flush ends the current shard (byBytes: cut by its bytes, not its count).
+func (w *shardWriter) flush(byBytes bool) {
+	if w.inShard == 0 {
+		return
+	}
+	n := w.run.Shards
+	w.run.Shards++
+	w.plan.Shards.add(w.inShard, w.shardBytes, byBytes)
+	w.plan.Shards.EstimatedMax = max(w.plan.Shards.EstimatedMax, w.sizing.Estimate(int64(w.inShard), w.shardBytes))
+	w.inShard, w.shardBytes = 0, 0
+	if w.dry {
+		return
+	}
+	body := w.buf
+	w.buf = make([]byte, 0, len(body)+len(body)/4) // the next shard is about as big
+	w.g.Go(func() error {
+		_, err := w.s.Put(w.gctx, w.lay.Shard(n), body, "application/x-ndjson", Cond{})
+		return err
+	})
 }
 
 // appendItemJSON appends it as one JSON line, as encoding/json would write
@@ -269,36 +315,4 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
-}
-
-// LoadRun reads run.json.
-func (s *Store) LoadRun(ctx context.Context, runID string) (*imgbatch.Run, error) {
-	var run imgbatch.Run
-	if _, err := s.GetJSON(ctx, imgbatch.Layout{RunID: runID}.Run(), &run); err != nil {
-		if IsNotFound(err) {
-			return nil, fmt.Errorf("run %q not found in s3://%s (no run.json): %w", runID, s.Bucket, err)
-		}
-		return nil, err
-	}
-	return &run, nil
-}
-
-// LoadShard reads the items of shard n.
-func (s *Store) LoadShard(ctx context.Context, runID string, n int) ([]imgbatch.Item, error) {
-	b, _, err := s.Get(ctx, imgbatch.Layout{RunID: runID}.Shard(n))
-	if err != nil {
-		return nil, err
-	}
-	var items []imgbatch.Item
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for {
-		var it imgbatch.Item
-		if err := dec.Decode(&it); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("shard %d of run %s: %w", n, runID, err)
-		}
-		items = append(items, it)
-	}
-	return items, nil
 }

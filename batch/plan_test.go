@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -60,7 +61,7 @@ func TestPlanRunDryRunWritesNothing(t *testing.T) {
 	o := planOpts()
 	o.DryRun = true
 	o.ClientToken = "dry"
-	p, err := s.PlanRun(ctx, &sliceSource{items: items(25), errs: map[int]error{7: fmt.Errorf("keys.txt:8: %w", errBadLine)}}, o)
+	p, err := s.PlanRun(ctx, &sliceSource{items: items(25), errs: map[int]error{7: badLine(8)}}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,6 @@ func TestPlanRunFromManifestKeysWithBadLinesAndDuplicates(t *testing.T) {
 	defer closer.Close()
 	o := planOpts()
 	o.Dedupe = true
-	o.IsBadLine = manifest.IsLineError
 	p, err := s.PlanRun(ctx, r, o)
 	if err != nil {
 		t.Fatal(err)
@@ -190,8 +190,20 @@ func TestPlanRunFromManifestKeysWithBadLinesAndDuplicates(t *testing.T) {
 	if m := p.Manifest; m.Lines != 6 || m.Items != 3 || m.Duplicates != 2 || m.BadLines != 1 {
 		t.Errorf("manifest stats %+v", m)
 	}
-	b, _, err := s.Get(ctx, imgbatch.Layout{RunID: p.Run.ID}.Prefix()+"bad-lines.txt")
+	b, _, err := s.Get(ctx, imgbatch.Layout{RunID: p.Run.ID}.BadLines())
 	if err != nil || !strings.Contains(string(b), "keys.txt:4") {
 		t.Errorf("bad-lines.txt: %q %v", b, err)
+	}
+}
+
+// Only a *manifest.LineError is a bad line: any other error of the source
+// ends the plan.
+func TestPlanRunOtherSourceErrorIsFatal(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	reset := errors.New("connection reset")
+	_, err := s.PlanRun(ctx, &sliceSource{items: items(5), errs: map[int]error{2: reset}}, planOpts())
+	if !errors.Is(err, reset) {
+		t.Fatalf("plan over a broken source: %v, want its error", err)
 	}
 }

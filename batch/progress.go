@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"time"
 
@@ -125,23 +124,4 @@ func encodeResults(rs []imgbatch.Result) []byte {
 		_ = enc.Encode(r)
 	}
 	return buf.Bytes()
-}
-
-// ReadResults reads a JSON-lines results file.
-func (s *Store) ReadResults(ctx context.Context, key string) ([]imgbatch.Result, error) {
-	b, _, err := s.Get(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	var out []imgbatch.Result
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for {
-		var r imgbatch.Result
-		if err := dec.Decode(&r); err == io.EOF {
-			return out, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("decode %s: %w", key, err)
-		}
-		out = append(out, r)
-	}
 }

@@ -1,11 +1,7 @@
 package batch
 
 import (
-	"context"
-	"errors"
 	"time"
-
-	"github.com/imgbatch/imgbatch"
 )
 
 // Requested is runs/<id>/requested.json: the run was started (its "Run
@@ -21,24 +17,4 @@ type Requested struct {
 	EventID     string    `json:"eventId,omitempty"` // the Run Requested event (via events)
 	JobID       string    `json:"jobId,omitempty"`   // the array job (via batch)
 	RequestedAt time.Time `json:"requestedAt"`
-}
-
-// requestedKey is where Requested lives.
-func requestedKey(runID string) string {
-	return imgbatch.Layout{RunID: runID}.Prefix() + "requested.json"
-}
-
-// IsRequested reports whether the run was started.
-func (s *Store) IsRequested(ctx context.Context, runID string) (bool, error) {
-	return s.Exists(ctx, requestedKey(runID))
-}
-
-// MarkRequested records that the run was started (write-once: a second
-// mark changes nothing).
-func (s *Store) MarkRequested(ctx context.Context, r Requested) error {
-	_, err := s.PutJSON(ctx, requestedKey(r.RunID), r, Cond{IfNoneMatch: true})
-	if errors.Is(err, ErrConflict) {
-		return nil
-	}
-	return err
 }

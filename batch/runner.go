@@ -3,29 +3,11 @@ package batch
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/imgbatch/imgbatch"
 )
-
-// Task is one item of a shard handed to the processor.
-type Task struct {
-	Index int // position of the item in its shard
-	Item  imgbatch.Item
-	Shard int   // the shard
-	Epoch int64 // the lease epoch under which it is processed
-}
-
-// Processor does the image work of tasks. It reads tasks until the channel
-// is closed, calls emit once per task with its final result, and returns.
-// Cancelling ctx aborts work in flight; an error return is fatal for the
-// attempt (no credentials, missing bucket): the child exits non-zero.
-type Processor interface {
-	Process(ctx context.Context, run *imgbatch.Run, tasks <-chan Task, emit func(imgbatch.Result)) error
-}
 
 // Notifier tells the world about finished shards and runs (EventBridge in
 // production). Implementations must be idempotent per event id.
@@ -41,7 +23,7 @@ type Runner struct {
 	Store     *Store
 	RunID     string
 	Me        Identity
-	Processor Processor
+	Processor imgbatch.Processor
 	Notifier  Notifier
 	Log       *slog.Logger
 
@@ -113,13 +95,45 @@ func (r *Runner) defaults() {
 // finish what is in flight within Grace, checkpoint, and return ErrStopped.
 func (r *Runner) Run(stop context.Context) (Stats, error) {
 	r.defaults()
-	// work outlives stop by the grace period.
+	work, cancelWork := r.workContext(stop)
+	defer cancelWork()
+
+	var st Stats
+	run, err := r.Store.LoadRun(work, r.RunID)
+	if err != nil {
+		return st, err
+	}
+	c := r.newChild(run)
+	if err := c.ownSlots(stop, work, &st); err != nil {
+		return st, err
+	}
+	if err := c.steal(stop, work, &st); err != nil {
+		return st, err
+	}
+	if stop.Err() != nil {
+		st.Stopped = true
+		c.log.Info("stopped on request", "shards", st.Shards)
+		return st, ErrStopped
+	}
+	if !c.sc.allDone() {
+		return st, nil // others still hold shards; the last of them finalizes
+	}
+	fin, err := r.finalize(work, run, true, c.log)
+	if err != nil {
+		return st, err
+	}
+	st.Finalized = fin
+	return st, nil
+}
+
+// workContext is the parent of all work of Run: it outlives stop by the
+// grace period (Abort, when set, ends it at once).
+func (r *Runner) workContext(stop context.Context) (context.Context, context.CancelFunc) {
 	base := context.WithoutCancel(stop)
 	if r.Abort != nil {
 		base = r.Abort
 	}
 	work, cancelWork := context.WithCancel(base)
-	defer cancelWork()
 	go func() {
 		select {
 		case <-stop.Done():
@@ -131,66 +145,68 @@ func (r *Runner) Run(stop context.Context) (Stats, error) {
 		case <-work.Done():
 		}
 	}()
+	return work, cancelWork
+}
 
-	var st Stats
-	run, err := r.Store.LoadRun(work, r.RunID)
-	if err != nil {
-		return st, err
-	}
-	lea := &Leaser{Store: r.Store, RunID: run.ID, Me: r.Me, TTL: r.LeaseTTL, Now: r.Now}
+// child is one Run of a Runner over its run.
+type child struct {
+	r        *Runner
+	run      *imgbatch.Run
+	lea      *Leaser
+	sc       *scanner
+	width    int // of the array
+	stealers int // the children that steal after their own slots
+	log      *slog.Logger
+}
+
+func (r *Runner) newChild(run *imgbatch.Run) *child {
 	width := r.Me.ArraySize
 	if width <= 0 {
 		width = 1
 	}
-	log := r.Log      // the caller puts runId, arrayIndex and attempt on it
-	stealers := width // the children that steal after their own slots
+	stealers := width
 	if r.Linger {
 		stealers = Watchers(width)
 	}
-	sc := newScanner(r.Store, run, r.Me.Index, stealers)
+	return &child{r: r, run: run, width: width, stealers: stealers,
+		lea: &Leaser{Store: r.Store, RunID: run.ID, Me: r.Me, TTL: r.LeaseTTL, Now: r.Now},
+		sc:  newScanner(r.Store, run, r.Me.Index, stealers),
+		log: r.Log, // the caller puts runId, arrayIndex and attempt on it
+	}
+}
 
-	// Own slots first: i, i+W, i+2W …
-	for n := r.Me.Index; n < run.Shards; n += width {
+// ownSlots works the child's own slots first: i, i+W, i+2W …
+func (c *child) ownSlots(stop, work context.Context, st *Stats) error {
+	for n := c.r.Me.Index; n < c.run.Shards; n += c.width {
 		if stop.Err() != nil || work.Err() != nil {
-			break
+			return nil
 		}
-		if _, err := r.tryShard(stop, work, run, lea, sc, candidate{n: n, fresh: true}, &st, log); err != nil {
-			return st, err
+		if _, err := c.r.tryShard(stop, work, c.run, c.lea, c.sc, candidate{n: n, fresh: true}, st, c.log); err != nil {
+			return err
 		}
 	}
-	// Then the watchers (every child without Linger) steal what is
-	// unclaimed or expired, a range of shards at a time, and with Linger
-	// stay to the end to take over expired leases and finalize. The other
-	// children leave: their own slots were their share, and a thousand
-	// children listing the work bucket would cost more than they could
-	// take over.
-	for r.Me.Index < stealers && stop.Err() == nil {
+	return nil
+}
+
+// steal is the loop after the own slots: the watchers (every child without
+// Linger) steal what is unclaimed or expired, a range of shards at a time,
+// and with Linger stay to the end to take over expired leases and
+// finalize. The other children leave: their own slots were their share,
+// and a thousand children listing the work bucket would cost more than
+// they could take over.
+func (c *child) steal(stop, work context.Context, st *Stats) error {
+	r, sc := c.r, c.sc
+	for r.Me.Index < c.stealers && stop.Err() == nil {
 		state, err := sc.scan(work, r.LeaseTTL)
 		if err != nil {
-			return st, err
+			return err
 		}
 		if sc.allDone() {
-			break
+			return nil
 		}
-		progressed, misses := false, 0
-		for _, c := range strideOrder(state.claimable(r.Now(), r.LeaseTTL), r.Me.Index, stealers) {
-			if stop.Err() != nil {
-				break
-			}
-			before := st.Shards
-			got, err := r.tryShard(stop, work, run, lea, sc, c, &st, log)
-			if err != nil {
-				return st, err
-			}
-			progressed = progressed || st.Shards > before
-			// The list ages while we work: after a few shards that others
-			// took meanwhile, a fresh scan is cheaper than walking on.
-			if misses++; got {
-				misses = 0
-			}
-			if misses >= maxStaleMisses {
-				break
-			}
+		progressed, err := c.tryClaimable(stop, work, state, st)
+		if err != nil {
+			return err
 		}
 		if progressed {
 			sc.reset()
@@ -200,37 +216,57 @@ func (r *Runner) Run(stop context.Context) (Stats, error) {
 			continue // look at the next range
 		}
 		if !r.Linger {
-			break
+			return nil
 		}
-		// Nothing to take anywhere: no claim can expire before the
-		// earliest one seen, so wait for that (between Poll and the lease
-		// TTL), watching for the run's end.
-		wait := r.Poll
-		if next := sc.nextExpiry; !next.IsZero() {
-			wait = min(max(next.Sub(r.Now()), r.Poll), r.LeaseTTL)
-		}
-		sc.reset()
-		if _, err = r.waitForEnd(stop, work, run, sc, jitter(wait)); err != nil {
-			return st, err
+		if err := c.idle(stop, work); err != nil {
+			return err
 		}
 		if sc.allDone() {
+			return nil
+		}
+	}
+	return nil
+}
+
+// tryClaimable tries the claimable shards of a scan in this child's stride
+// order and reports whether it finished any.
+func (c *child) tryClaimable(stop, work context.Context, state *scanState, st *Stats) (bool, error) {
+	r := c.r
+	progressed, misses := false, 0
+	for _, cand := range strideOrder(state.claimable(r.Now(), r.LeaseTTL), r.Me.Index, c.stealers) {
+		if stop.Err() != nil {
+			break
+		}
+		before := st.Shards
+		got, err := r.tryShard(stop, work, c.run, c.lea, c.sc, cand, st, c.log)
+		if err != nil {
+			return progressed, err
+		}
+		progressed = progressed || st.Shards > before
+		// The list ages while we work: after a few shards that others
+		// took meanwhile, a fresh scan is cheaper than walking on.
+		if misses++; got {
+			misses = 0
+		}
+		if misses >= maxStaleMisses {
 			break
 		}
 	}
-	if stop.Err() != nil {
-		st.Stopped = true
-		log.Info("stopped on request", "shards", st.Shards)
-		return st, ErrStopped
+	return progressed, nil
+}
+
+// idle waits while there is nothing to take anywhere: no claim can expire
+// before the earliest one seen, so it waits for that (between Poll and the
+// lease TTL), watching for the run's end.
+func (c *child) idle(stop, work context.Context) error {
+	r := c.r
+	wait := r.Poll
+	if next := c.sc.nextExpiry; !next.IsZero() {
+		wait = min(max(next.Sub(r.Now()), r.Poll), r.LeaseTTL)
 	}
-	if !sc.allDone() {
-		return st, nil // others still hold shards; the last of them finalizes
-	}
-	fin, err := r.finalize(work, run, true, log)
-	if err != nil {
-		return st, err
-	}
-	st.Finalized = fin
-	return st, nil
+	c.sc.reset()
+	_, err := r.waitForEnd(stop, work, c.run, c.sc, jitter(wait))
+	return err
 }
 
 // maxStaleMisses is how many claimable shards of a scan may turn out to be
@@ -304,222 +340,4 @@ func (r *Runner) waitForEnd(stop, work context.Context, run *imgbatch.Run, sc *s
 			return true, nil
 		}
 	}
-}
-
-// jitter spreads d over [0.75d, 1.25d).
-func jitter(d time.Duration) time.Duration {
-	return d*3/4 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
-
-// sleep waits d unless ctx ends first; it reports whether it slept.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// tryShard claims and processes shard n unless another child holds it.
-// A fresh claim (epoch 1) means no one ever held the shard, so it cannot
-// be done; before taking over an expired claim, the done marker is checked.
-// It reports whether it got the lease.
-func (r *Runner) tryShard(stop, work context.Context, run *imgbatch.Run, lea *Leaser, sc *scanner, c candidate, st *Stats, log *slog.Logger) (bool, error) {
-	lay := imgbatch.Layout{RunID: run.ID}
-	n := c.n
-	lease, err := lea.acquireShard(work, n, c.fresh, func() (bool, error) {
-		done, err := r.Store.Exists(work, lay.Done(n))
-		if done {
-			sc.markDone(n)
-		}
-		return done, err
-	})
-	if err != nil || lease == nil {
-		return false, err
-	}
-	epoch := lease.Epoch
-	slog := log.With("shard", n, "epoch", epoch)
-	slog.Info("shard claimed")
-	m, err := r.processShard(stop, work, run, lea, lease, slog)
-	switch {
-	case errors.Is(err, ErrLeaseLost):
-		st.LeasesLost++
-		slog.Warn("lease lost; another child finishes this shard")
-		return true, nil
-	case errors.Is(err, ErrStopped):
-		return true, nil
-	case err != nil:
-		return true, err
-	}
-	sc.markDone(n)
-	if m == nil { // another child wrote the done marker first
-		return true, nil
-	}
-	st.Shards++
-	if epoch > 1 {
-		st.Stolen++
-	}
-	st.Counts.Merge(m.Counts)
-	return true, nil
-}
-
-// processShard runs one claimed shard to its done marker. It returns a nil
-// marker when another child finished the shard first.
-func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea *Leaser, lease *Lease, log *slog.Logger) (*DoneMarker, error) {
-	lay := imgbatch.Layout{RunID: run.ID}
-	shard, epoch, owner := lease.Shard, lease.Epoch, lease.Owner
-	started := r.Now()
-	items, err := r.Store.LoadShard(work, run.ID, shard)
-	if err != nil {
-		return nil, err
-	}
-	cp := &checkpointer{store: r.Store, key: lay.Progress(shard), epoch: epoch, owner: owner, now: r.Now}
-	results := map[int]imgbatch.Result{}
-	if epoch > 1 { // only a shard held before can have a checkpoint
-		prev, err := cp.load(work)
-		if err != nil {
-			return nil, err
-		}
-		if prev != nil {
-			if prev.Epoch > epoch {
-				return nil, ErrLeaseLost
-			}
-			for _, res := range prev.Results {
-				results[res.Index] = res
-			}
-			if len(results) > 0 {
-				log.Info("resuming from checkpoint", "done", len(results), "items", len(items))
-			}
-		}
-	}
-
-	// Heartbeat: renew the lease until the shard ends; a lost lease stops
-	// it. The heartbeat owns the lease while it runs.
-	hb := lea.keep(work, lease, log)
-	shardCtx, cancelShard := hb.ctx, hb.cancel
-	stopHeartbeat := hb.stop
-	defer stopHeartbeat()
-
-	tasks := make(chan Task)
-	resCh := make(chan imgbatch.Result, 64)
-	procErr := make(chan error, 1)
-	go func() {
-		err := r.Processor.Process(shardCtx, run, tasks, func(res imgbatch.Result) { resCh <- res })
-		close(resCh)
-		procErr <- err
-	}()
-	go func() {
-		defer close(tasks)
-		for i, it := range items {
-			if _, ok := results[i]; ok {
-				continue
-			}
-			select {
-			case tasks <- Task{Index: i, Item: it, Shard: shard, Epoch: epoch}:
-			case <-stop.Done():
-				return
-			case <-shardCtx.Done():
-				return
-			}
-		}
-	}()
-
-	// results is read by the feeder above only for indexes it skips, which
-	// were filled before it started; new results go to fresh indexes.
-	fresh := map[int]imgbatch.Result{}
-	sinceCP := 0
-	lastCP := r.Now()
-	var cpErr error
-	for res := range resCh {
-		fresh[res.Index] = res
-		sinceCP++
-		complete := len(results)+len(fresh) >= len(items) // the results file comes next
-		if cpErr == nil && !complete && (sinceCP >= r.CheckpointEvery || r.Now().Sub(lastCP) >= r.CheckpointAfter) {
-			if err := cp.save(shardCtx, merged(results, fresh)); err != nil {
-				cpErr = err
-				cancelShard()
-				continue
-			}
-			sinceCP, lastCP = 0, r.Now()
-		}
-	}
-	perr := <-procErr
-	hbErr := stopHeartbeat()
-	all := merged(results, fresh)
-	if errors.Is(cpErr, ErrLeaseLost) || errors.Is(hbErr, ErrLeaseLost) {
-		return nil, ErrLeaseLost
-	}
-	if perr != nil && !errors.Is(perr, context.Canceled) {
-		// A fatal processor error ends the attempt: keep the results so far
-		// (Timeout failures of looping files among them) so the retried
-		// attempt does not meet the same files again.
-		if cpErr == nil {
-			if err := cp.save(work, all); err != nil {
-				r.Log.Warn("checkpoint before exit failed", "shard", shard, "err", err)
-			}
-		}
-		return nil, fmt.Errorf("shard %d: %w", shard, perr)
-	}
-	if cpErr != nil {
-		return nil, cpErr
-	}
-	if len(all) < len(items) {
-		// Stopping early: save what we have; the next owner resumes.
-		if err := cp.save(work, all); err != nil {
-			return nil, err
-		}
-		if stop.Err() != nil || work.Err() != nil {
-			return nil, ErrStopped
-		}
-		return nil, fmt.Errorf("shard %d: processor returned %d of %d results", shard, len(all), len(items))
-	}
-
-	// Fence: publish only while the lease is still ours. A child that
-	// paused past its lease finds it taken here and writes nothing.
-	if err := lea.Check(work, lease); err != nil {
-		return nil, err
-	}
-	rs := sortedResults(all)
-	m := DoneMarker{Shard: shard, Epoch: epoch, Owner: owner, Results: lay.Results(shard, epoch),
-		StartedAt: started.UTC(), FinishedAt: r.Now().UTC()}
-	m.DurationMs = m.FinishedAt.Sub(m.StartedAt).Milliseconds()
-	for _, res := range rs {
-		m.Counts.Add(res)
-	}
-	if _, err := r.Store.Put(work, m.Results, encodeResults(rs), "application/x-ndjson", Cond{}); err != nil {
-		return nil, err
-	}
-	doneTag, err := r.Store.PutJSON(work, lay.Done(shard), m, Cond{IfNoneMatch: true})
-	if err != nil {
-		if errors.Is(err, ErrConflict) {
-			log.Info("shard was finished by another child first")
-			return nil, nil
-		}
-		return nil, err
-	}
-	log.Info("shard done", "succeeded", m.Counts.Succeeded, "failed", m.Counts.Failed, "skipped", m.Counts.Skipped, "ms", m.DurationMs)
-	if r.Notifier != nil {
-		if err := r.Notifier.ShardCompleted(work, run, m); err != nil {
-			log.Warn("shard event not sent; it stays in the done marker for the finalizer", "err", err)
-		} else {
-			m.etag = doneTag
-			r.Store.markEventSent(work, run.ID, m)
-		}
-	}
-	return &m, nil
-}
-
-// merged is a copy of a with b laid over it.
-func merged(a, b map[int]imgbatch.Result) map[int]imgbatch.Result {
-	out := make(map[int]imgbatch.Result, len(a)+len(b))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }

@@ -168,11 +168,11 @@ func objectKind(r *http.Request) string {
 }
 
 func layoutPart(p string) string {
-	i := strings.Index(p, "runs/")
+	i := strings.Index(p, imgbatch.RunsPrefix)
 	if i < 0 {
 		return "other"
 	}
-	rest := p[i+len("runs/"):]
+	rest := p[i+len(imgbatch.RunsPrefix):]
 	_, rest, _ = strings.Cut(rest, "/") // run id
 	part, _, _ := strings.Cut(rest, "/")
 	return part
@@ -234,7 +234,7 @@ func simFails(key string) bool {
 	return h.Sum32()%10 == 0
 }
 
-func (p *simProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan Task, emit func(imgbatch.Result)) error {
+func (p *simProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan imgbatch.Task, emit func(imgbatch.Result)) error {
 	for t := range tasks {
 		if ctx.Err() != nil {
 			continue
@@ -301,14 +301,7 @@ func newChildHTTPTransport() *http.Transport {
 // simulate plans a run and lets the children work it to the end.
 func simulate(t testing.TB, cfg simConfig) simReport {
 	t.Helper()
-	backend := s3mem.New()
-	if err := backend.CreateBucket("work"); err != nil {
-		t.Fatal(err)
-	}
-	counter := &countingHandler{next: gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server(), counts: map[string]int64{}}
-	srv := httptest.NewUnstartedServer(counter)
-	srv.Config.ReadHeaderTimeout = 30 * time.Second
-	srv.Start()
+	srv, counter := startSimS3(t)
 	defer srv.Close()
 
 	ctx := context.Background()
@@ -323,99 +316,23 @@ func simulate(t testing.TB, cfg simConfig) simReport {
 	}
 	planned := counter.total.Load()
 
-	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15))
-	proc := &simProcessor{delay: cfg.ItemDelay, seen: map[string][]int64{}}
-	note := &simNotifier{}
-	var logw io.Writer = io.Discard
-	if p := os.Getenv("IMGBATCH_SIM_LOG"); p != "" { // the children's logs, for a person
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		logw = &lockedWriter{w: f}
-	}
-	log := slog.New(slog.NewTextHandler(logw, nil))
-	var rep simReport
-	var mu sync.Mutex
-	var wg sync.WaitGroup
 	deadline, cancelAll := context.WithTimeout(ctx, cfg.MaxRunTime)
 	defer cancelAll()
-	// Requests a child makes for its own slots: about 6 per shard.
-	ownRequests := int64(6 * (cfg.Shards + cfg.Children - 1) / cfg.Children)
-
-	var startChild func(index, attempt int, delay time.Duration)
-	startChild = func(index, attempt int, delay time.Duration) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if delay > 0 && !sleep(deadline, delay) {
-				return
-			}
-			abort, kill := context.WithCancel(deadline)
-			defer kill()
-			tr := &childTransport{base: newChildHTTPTransport(), kill: kill}
-			defer tr.base.(*http.Transport).CloseIdleConnections()
-			mu.Lock()
-			if attempt == 1 {
-				switch x := rng.Float64(); {
-				case x < cfg.KillFrac:
-					tr.killAt = 2 + rng.Int64N(ownRequests)
-					rep.Killed++
-				case x < cfg.KillFrac+cfg.PauseFrac:
-					tr.pauseAt = 2 + rng.Int64N(ownRequests)
-					tr.pauseFor = cfg.TTL + time.Duration(rng.Int64N(int64(cfg.TTL)))
-					rep.Paused++
-				}
-			}
-			retry := tr.killAt > 0 && rng.Float64() < cfg.RetryFrac
-			retryAfter := time.Duration(rng.Int64N(int64(2 * cfg.TTL)))
-			mu.Unlock()
-			r := &Runner{
-				Store: &Store{S3: newSimClient(srv.URL, tr), Bucket: "work"}, RunID: p.Run.ID,
-				Me:        Identity{JobID: "sim", Index: index, ArraySize: cfg.Children, Attempt: attempt},
-				Processor: proc, Notifier: note, Log: log.With("child", index, "attempt", attempt),
-				LeaseTTL: cfg.TTL, Poll: cfg.Poll, CheckpointEvery: 5, Linger: true, Abort: abort,
-			}
-			st, err := r.Run(deadline)
-			mu.Lock()
-			defer mu.Unlock()
-			rep.LeasesLost += st.LeasesLost
-			rep.Stolen += st.Stolen
-			if st.Finalized {
-				rep.Finalizers++
-			}
-			if tr.killed {
-				if retry {
-					rep.Retried++
-					startChild(index, attempt+1, retryAfter)
-				}
-				return
-			}
-			if err != nil && deadline.Err() == nil {
-				t.Errorf("child %d#%d: %v", index, attempt, err)
-			}
-		}()
+	sm := &sim{t: t, cfg: cfg, url: srv.URL, runID: p.Run.ID, deadline: deadline,
+		rng:  rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		proc: &simProcessor{delay: cfg.ItemDelay, seen: map[string][]int64{}},
+		note: &simNotifier{}, log: simLog(t),
+		// Requests a child makes for its own slots: about 6 per shard.
+		ownRequests: int64(6 * (cfg.Shards + cfg.Children - 1) / cfg.Children),
 	}
 	start := time.Now()
 	for i := 0; i < cfg.Children; i++ {
-		startChild(i, 1, 0)
+		sm.startChild(i, 1, 0)
 	}
-	progressDone := make(chan struct{})
-	go func() { // for people watching a long simulation with -v
-		tick := time.NewTicker(15 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-progressDone:
-				return
-			case <-tick.C:
-				t.Logf("%s: %d of %d shards done, %d requests", time.Since(start).Round(time.Second), note.shards.Load(), cfg.Shards, counter.total.Load()-planned)
-			}
-		}
-	}()
-	wg.Wait()
-	close(progressDone)
+	stopProgress := watchSim(t, start, sm.note, cfg.Shards, counter, planned)
+	sm.wg.Wait()
+	stopProgress()
+	rep := sm.rep
 	rep.Wall = time.Since(start)
 	if deadline.Err() != nil {
 		t.Fatalf("the run did not finish within %s", cfg.MaxRunTime)
@@ -434,12 +351,144 @@ func simulate(t testing.TB, cfg simConfig) simReport {
 	}
 	rep.Items = int64(cfg.Shards * cfg.ShardSize)
 	rep.Shards = cfg.Shards
-	rep.Processed = proc.calls.Load()
-	rep.RunFinished = note.runs.Load()
-	rep.ShardEvents = note.shards.Load()
-	last, final := checkSimRun(t, planStore, &p.Run, proc, note, rep)
+	rep.Processed = sm.proc.calls.Load()
+	rep.RunFinished = sm.note.runs.Load()
+	rep.ShardEvents = sm.note.shards.Load()
+	last, final := checkSimRun(t, planStore, &p.Run, sm.proc, sm.note, rep)
 	rep.LastShardAt, rep.FinalAt = last.Sub(start), final.Sub(start)
 	return rep
+}
+
+// startSimS3 serves gofakes3 with a work bucket, counting the requests.
+func startSimS3(t testing.TB) (*httptest.Server, *countingHandler) {
+	backend := s3mem.New()
+	if err := backend.CreateBucket("work"); err != nil {
+		t.Fatal(err)
+	}
+	counter := &countingHandler{next: gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server(), counts: map[string]int64{}}
+	srv := httptest.NewUnstartedServer(counter)
+	srv.Config.ReadHeaderTimeout = 30 * time.Second
+	srv.Start()
+	return srv, counter
+}
+
+// simLog is the children's log: discarded, or for a person in the file
+// IMGBATCH_SIM_LOG names.
+func simLog(t testing.TB) *slog.Logger {
+	var logw io.Writer = io.Discard
+	if p := os.Getenv("IMGBATCH_SIM_LOG"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		logw = &lockedWriter{w: f}
+	}
+	return slog.New(slog.NewTextHandler(logw, nil))
+}
+
+// watchSim logs the progress every 15 s, for people watching a long
+// simulation with -v, until the returned func is called.
+func watchSim(t testing.TB, start time.Time, note *simNotifier, shards int, counter *countingHandler, planned int64) func() {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(15 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				t.Logf("%s: %d of %d shards done, %d requests", time.Since(start).Round(time.Second), note.shards.Load(), shards, counter.total.Load()-planned)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// sim is one simulated array working a run.
+type sim struct {
+	t           testing.TB
+	cfg         simConfig
+	url         string
+	runID       string
+	deadline    context.Context
+	proc        *simProcessor
+	note        *simNotifier
+	log         *slog.Logger
+	ownRequests int64
+
+	mu  sync.Mutex // guards rng and rep
+	rng *rand.Rand
+	rep simReport
+	wg  sync.WaitGroup
+}
+
+// startChild starts attempt of child index after delay.
+func (sm *sim) startChild(index, attempt int, delay time.Duration) {
+	sm.wg.Add(1)
+	go func() {
+		defer sm.wg.Done()
+		if delay > 0 && !sleep(sm.deadline, delay) {
+			return
+		}
+		abort, kill := context.WithCancel(sm.deadline)
+		defer kill()
+		tr := &childTransport{base: newChildHTTPTransport(), kill: kill}
+		defer tr.base.(*http.Transport).CloseIdleConnections()
+		retry, retryAfter := sm.faults(tr, attempt)
+		r := &Runner{
+			Store: &Store{S3: newSimClient(sm.url, tr), Bucket: "work"}, RunID: sm.runID,
+			Me:        Identity{JobID: "sim", Index: index, ArraySize: sm.cfg.Children, Attempt: attempt},
+			Processor: sm.proc, Notifier: sm.note, Log: sm.log.With("child", index, "attempt", attempt),
+			LeaseTTL: sm.cfg.TTL, Poll: sm.cfg.Poll, CheckpointEvery: 5, Linger: true, Abort: abort,
+		}
+		st, err := r.Run(sm.deadline)
+		sm.record(index, attempt, st, err, tr, retry, retryAfter)
+	}()
+}
+
+// faults draws what happens to a child's first attempt (killed or paused
+// at some request), and whether and when a killed one is retried.
+func (sm *sim) faults(tr *childTransport, attempt int) (retry bool, retryAfter time.Duration) {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	cfg, rng := sm.cfg, sm.rng
+	if attempt == 1 {
+		switch x := rng.Float64(); {
+		case x < cfg.KillFrac:
+			tr.killAt = 2 + rng.Int64N(sm.ownRequests)
+			sm.rep.Killed++
+		case x < cfg.KillFrac+cfg.PauseFrac:
+			tr.pauseAt = 2 + rng.Int64N(sm.ownRequests)
+			tr.pauseFor = cfg.TTL + time.Duration(rng.Int64N(int64(cfg.TTL)))
+			sm.rep.Paused++
+		}
+	}
+	retry = tr.killAt > 0 && rng.Float64() < cfg.RetryFrac
+	retryAfter = time.Duration(rng.Int64N(int64(2 * cfg.TTL)))
+	return retry, retryAfter
+}
+
+// record counts a child's attempt and starts the retry of a killed one.
+func (sm *sim) record(index, attempt int, st Stats, err error, tr *childTransport, retry bool, retryAfter time.Duration) {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	sm.rep.LeasesLost += st.LeasesLost
+	sm.rep.Stolen += st.Stolen
+	if st.Finalized {
+		sm.rep.Finalizers++
+	}
+	if tr.killed {
+		if retry {
+			sm.rep.Retried++
+			sm.startChild(index, attempt+1, retryAfter)
+		}
+		return
+	}
+	if err != nil && sm.deadline.Err() == nil {
+		sm.t.Errorf("child %d#%d: %v", index, attempt, err)
+	}
 }
 
 func simItems(n int) []imgbatch.Item {
@@ -460,36 +509,12 @@ func checkSimRun(t testing.TB, s *Store, run *imgbatch.Run, proc *simProcessor, 
 	if rep.RunFinished != 1 {
 		t.Errorf("RunFinished called %d times, want exactly 1", rep.RunFinished)
 	}
+	doneEpoch, lastShard := checkSimDone(t, s, run, rep)
 	lay := imgbatch.Layout{RunID: run.ID}
-	doneEpoch := map[int]int64{}
-	if err := s.List(ctx, lay.DonePrefix(), func(key string, _ int64) error {
-		n, ok := shardOf(key)
-		if !ok {
-			return fmt.Errorf("odd done key %s", key)
-		}
-		m, err := s.LoadDone(ctx, run.ID, n)
-		if err != nil {
-			return err
-		}
-		if m.Shard != n || m.Results != lay.Results(n, m.Epoch) {
-			return fmt.Errorf("done marker %s names shard %d, results %s", key, m.Shard, m.Results)
-		}
-		doneEpoch[n] = m.Epoch
-		if m.FinishedAt.After(lastShard) {
-			lastShard = m.FinishedAt
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if len(doneEpoch) != run.Shards || rep.ByKind["PUT done 200"] != int64(run.Shards) {
-		t.Errorf("%d done markers (%d written), want one for each of %d shards", len(doneEpoch), rep.ByKind["PUT done 200"], run.Shards)
-	}
 	var fin Final
 	if _, err := s.GetJSON(ctx, lay.Final(), &fin); err != nil {
 		t.Fatalf("final.json: %v", err)
 	}
-	final = fin.FinishedAt
 	if !fin.EventSent || fin.Counts.Items != int64(run.Items) {
 		t.Errorf("final.json: %+v, want the event sent and %d items", fin, run.Items)
 	}
@@ -518,32 +543,8 @@ func checkSimRun(t testing.TB, s *Store, run *imgbatch.Run, proc *simProcessor, 
 			continue
 		}
 		seenRow[key] = true
-		var idx int
-		fmt.Sscanf(strings.TrimPrefix(key, "sim/"), "%07d.jpg", &idx)
-		shard := idx / run.ShardSize
-		var epoch int64
-		if _, err := fmt.Sscanf(strings.TrimLeft(r[6], "'="), "e%d", &epoch); err != nil {
-			t.Errorf("report row %q: no epoch in the message", r)
-			continue
-		}
-		if epoch > doneEpoch[shard] {
-			t.Errorf("%s: result of epoch %d in shard %d finished by epoch %d", key, epoch, shard, doneEpoch[shard])
-		}
-		processed := false
-		for _, e := range proc.seen[key] {
-			processed = processed || e == epoch
-		}
-		if !processed {
-			t.Errorf("%s: the report has a result of epoch %d, but it was processed under %v", key, epoch, proc.seen[key])
-		}
-		if wantFail := simFails(key); wantFail != (r[3] == "failed") {
-			t.Errorf("%s: status %s, want failed=%v", key, r[3], wantFail)
-		}
-		if r[3] == "failed" {
+		if checkSimRow(t, run, proc, doneEpoch, key, r) {
 			failed++
-			if !strings.HasPrefix(r[6], "'") {
-				t.Errorf("%s: message %q not defused for spreadsheets", key, r[6])
-			}
 		}
 	}
 	if fin.Counts.Failed != failed {
@@ -552,7 +553,77 @@ func checkSimRun(t testing.TB, s *Store, run *imgbatch.Run, proc *simProcessor, 
 	if len(proc.seen) != int(run.Items) {
 		t.Errorf("processor saw %d distinct items, want %d", len(proc.seen), run.Items)
 	}
-	return lastShard, final
+	return lastShard, fin.FinishedAt
+}
+
+// checkSimDone checks that every shard has one done marker naming its
+// results, and returns the epochs that finished the shards and when the
+// last one did.
+func checkSimDone(t testing.TB, s *Store, run *imgbatch.Run, rep simReport) (doneEpoch map[int]int64, lastShard time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	lay := imgbatch.Layout{RunID: run.ID}
+	doneEpoch = map[int]int64{}
+	if err := s.List(ctx, lay.DonePrefix(), func(key string, _ int64) error {
+		n, ok := shardOf(key)
+		if !ok {
+			return fmt.Errorf("odd done key %s", key)
+		}
+		m, err := s.LoadDone(ctx, run.ID, n)
+		if err != nil {
+			return err
+		}
+		if m.Shard != n || m.Results != lay.Results(n, m.Epoch) {
+			return fmt.Errorf("done marker %s names shard %d, results %s", key, m.Shard, m.Results)
+		}
+		doneEpoch[n] = m.Epoch
+		if m.FinishedAt.After(lastShard) {
+			lastShard = m.FinishedAt
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(doneEpoch) != run.Shards || rep.ByKind["PUT done 200"] != int64(run.Shards) {
+		t.Errorf("%d done markers (%d written), want one for each of %d shards", len(doneEpoch), rep.ByKind["PUT done 200"], run.Shards)
+	}
+	return doneEpoch, lastShard
+}
+
+// checkSimRow checks the report row r of key: a result the processor
+// produced under an epoch no later than the one that finished its shard,
+// failed when it should, its message defused. It reports whether the row
+// is a failure. proc.mu is held.
+func checkSimRow(t testing.TB, run *imgbatch.Run, proc *simProcessor, doneEpoch map[int]int64, key string, r []string) bool {
+	t.Helper()
+	var idx int
+	fmt.Sscanf(strings.TrimPrefix(key, "sim/"), "%07d.jpg", &idx)
+	shard := idx / run.ShardSize
+	var epoch int64
+	if _, err := fmt.Sscanf(strings.TrimLeft(r[6], "'="), "e%d", &epoch); err != nil {
+		t.Errorf("report row %q: no epoch in the message", r)
+		return false
+	}
+	if epoch > doneEpoch[shard] {
+		t.Errorf("%s: result of epoch %d in shard %d finished by epoch %d", key, epoch, shard, doneEpoch[shard])
+	}
+	processed := false
+	for _, e := range proc.seen[key] {
+		processed = processed || e == epoch
+	}
+	if !processed {
+		t.Errorf("%s: the report has a result of epoch %d, but it was processed under %v", key, epoch, proc.seen[key])
+	}
+	if wantFail := simFails(key); wantFail != (r[3] == "failed") {
+		t.Errorf("%s: status %s, want failed=%v", key, r[3], wantFail)
+	}
+	if r[3] != "failed" {
+		return false
+	}
+	if !strings.HasPrefix(r[6], "'") {
+		t.Errorf("%s: message %q not defused for spreadsheets", key, r[6])
+	}
+	return true
 }
 
 // simConfigFor sizes a simulation. The lease must outlast a shard under

@@ -156,7 +156,7 @@ func (sc *scanner) scan(ctx context.Context, ttl time.Duration) (*scanState, err
 			continue
 		}
 		lo, hi := sc.bounds(k)
-		if err := sc.listRange(ctx, lay.Prefix()+"claims/", k, lay.Claim, func(n int, mod time.Time) {
+		if err := sc.listRange(ctx, lay.ClaimsPrefix(), k, lay.Claim, func(n int, mod time.Time) {
 			if n >= lo && n < hi && !sc.isDone[n] {
 				st.claimed[n] = mod
 				if t := mod.Add(ttl); sc.nextExpiry.IsZero() || t.Before(sc.nextExpiry) {

@@ -17,7 +17,6 @@ func TestScannerRangesOverManyShards(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	run := &imgbatch.Run{ID: "scan", Shards: 2500}
-	lay := imgbatch.Layout{RunID: run.ID}
 	done := map[int]bool{}
 	claimed := map[int]bool{}
 	for n := 0; n < run.Shards; n++ {
@@ -30,35 +29,7 @@ func TestScannerRangesOverManyShards(t *testing.T) {
 	}
 	done[999], claimed[999] = true, true // the last key of range 0 and the first of range 2 edge the pages
 	done[2000], claimed[2000] = true, true
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
-	for n := 0; n < run.Shards; n++ {
-		g.Go(func() error {
-			mu.Lock()
-			d, c := done[n], claimed[n]
-			mu.Unlock()
-			if c {
-				if _, err := s.Put(gctx, lay.Claim(n), []byte("{}"), "application/json", Cond{}); err != nil {
-					return err
-				}
-			}
-			if d {
-				if _, err := s.Put(gctx, lay.Done(n), []byte("{}"), "application/json", Cond{}); err != nil {
-					return err
-				}
-			}
-			if n%50 != 0 {
-				return nil
-			}
-			// Objects around the listed ones, as in a real run.
-			_, err := s.Put(gctx, lay.Shard(n), []byte("{}\n"), "application/x-ndjson", Cond{})
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	writeScanFixture(t, s, run, done, claimed)
 
 	sc := newScanner(s, run, 0, 1)
 	seenClaims := map[int]bool{}
@@ -96,6 +67,42 @@ func TestScannerRangesOverManyShards(t *testing.T) {
 	sc.reset()
 	if got := sc.openRanges(); got != 2 {
 		t.Errorf("%d open ranges, want 2", got)
+	}
+}
+
+// writeScanFixture writes the claims and done markers of run, and some
+// shard files around them as in a real run.
+func writeScanFixture(t *testing.T, s *Store, run *imgbatch.Run, done, claimed map[int]bool) {
+	t.Helper()
+	lay := imgbatch.Layout{RunID: run.ID}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(context.Background())
+	g.SetLimit(16)
+	for n := 0; n < run.Shards; n++ {
+		g.Go(func() error {
+			mu.Lock()
+			d, c := done[n], claimed[n]
+			mu.Unlock()
+			if c {
+				if _, err := s.Put(gctx, lay.Claim(n), []byte("{}"), "application/json", Cond{}); err != nil {
+					return err
+				}
+			}
+			if d {
+				if _, err := s.Put(gctx, lay.Done(n), []byte("{}"), "application/json", Cond{}); err != nil {
+					return err
+				}
+			}
+			if n%50 != 0 {
+				return nil
+			}
+			// Objects around the listed ones, as in a real run.
+			_, err := s.Put(gctx, lay.Shard(n), []byte("{}\n"), "application/x-ndjson", Cond{})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -2,7 +2,6 @@ package batch
 
 import (
 	"context"
-	"sort"
 	"time"
 
 	"github.com/imgbatch/imgbatch"
@@ -61,103 +60,35 @@ type doneStatus struct {
 
 // Status reads the run's progress now.
 func (sr *StatusReader) Status(ctx context.Context, now time.Time) (*RunStatus, error) {
-	s := sr.Store
-	if sr.run == nil {
-		run, err := s.LoadRun(ctx, sr.RunID)
-		if err != nil {
-			return nil, err
-		}
-		sr.run, sr.done = run, map[int]*doneStatus{}
+	if err := sr.loadRun(ctx); err != nil {
+		return nil, err
 	}
 	run := sr.run
 	lay := imgbatch.Layout{RunID: run.ID}
 	st := &RunStatus{Run: *run}
-	var fin Final
-	if _, err := s.GetJSON(ctx, lay.Final(), &fin); err == nil {
-		st.Final = &fin
-		var sum Summary
-		if _, err := s.GetJSON(ctx, lay.Summary(), &sum); err == nil {
-			st.Failures = sum.Failures
-		}
-		st.Counts = fin.Counts
-		st.DoneCount = run.Shards
-		if !sr.Detail {
-			st.finish(run, fin.FinishedAt)
-			return st, nil
-		}
-	} else if !IsNotFound(err) {
+	if err := sr.readFinal(ctx, st); err != nil {
 		return nil, err
 	}
-	doneKeys := map[int]bool{}
-	if err := s.List(ctx, lay.DonePrefix(), func(key string, _ int64) error {
-		if n, ok := shardOf(key); ok {
-			doneKeys[n] = true
-		}
-		return nil
-	}); err != nil {
+	if st.Final != nil && !sr.Detail {
+		st.finish(run, st.Final.FinishedAt)
+		return st, nil
+	}
+	done, err := sr.listShards(ctx, lay.DonePrefix())
+	if err != nil {
 		return nil, err
 	}
 	claimed := map[int]bool{}
 	if st.Final == nil {
-		if err := s.List(ctx, lay.Prefix()+"claims/", func(key string, _ int64) error {
-			if n, ok := shardOf(key); ok {
-				claimed[n] = true
-			}
-			return nil
-		}); err != nil {
+		if claimed, err = sr.listShards(ctx, lay.ClaimsPrefix()); err != nil {
 			return nil, err
 		}
 	}
-	var counts imgbatch.Counts
-	groups := map[string]*FailureGroup{}
+	t := &tally{groups: map[string]*FailureGroup{}}
 	st.DoneCount = 0
 	for n := 0; n < run.Shards; n++ {
-		ss := ShardStatus{Shard: n, State: "pending"}
-		switch {
-		case doneKeys[n]:
-			ds, err := sr.loadDone(ctx, n, st.Final == nil)
-			if err != nil {
-				return nil, err
-			}
-			m := ds.marker
-			ss.State, ss.Owner, ss.Epoch = "done", m.Owner, m.Epoch
-			ss.Done, ss.Failed = int(m.Counts.Items), int(m.Counts.Failed)
-			counts.Merge(m.Counts)
-			for _, g := range ds.failures {
-				mergeGroup(groups, *g)
-			}
-			st.DoneCount++
-		case claimed[n]:
-			ss.State = "running"
-			if sr.Detail {
-				var l Lease
-				if _, err := s.GetJSON(ctx, lay.Claim(n), &l); err == nil {
-					ss.Owner, ss.Epoch = l.Owner, l.Epoch
-					if now.After(l.ExpiresAt) {
-						ss.State = "stalled"
-					}
-				}
-			}
-			var p Progress
-			if _, err := s.GetJSON(ctx, lay.Progress(n), &p); err == nil {
-				ss.Done = len(p.Results)
-				for _, r := range p.Results {
-					counts.Add(r)
-					if r.Status == imgbatch.StatusFailed {
-						ss.Failed++
-						addFailure(groups, r)
-					}
-				}
-			} else if !IsNotFound(err) {
-				return nil, err
-			}
-			if ss.State == "stalled" {
-				st.Stalled++
-			} else {
-				st.Running++
-			}
-		default:
-			st.Pending++
+		ss, err := sr.shardStatus(ctx, st, t, n, done[n], claimed[n], now)
+		if err != nil {
+			return nil, err
 		}
 		if sr.Detail {
 			st.Shards = append(st.Shards, ss)
@@ -167,13 +98,129 @@ func (sr *StatusReader) Status(ctx context.Context, now time.Time) (*RunStatus, 
 		st.finish(run, st.Final.FinishedAt)
 		return st, nil
 	}
-	st.Counts = counts
-	for _, g := range groups {
+	st.Counts = t.counts
+	for _, g := range t.groups {
 		st.Failures = append(st.Failures, *g)
 	}
 	sortFailures(st.Failures)
 	st.finish(run, now)
 	return st, nil
+}
+
+// loadRun reads run.json the first time.
+func (sr *StatusReader) loadRun(ctx context.Context) error {
+	if sr.run != nil {
+		return nil
+	}
+	run, err := sr.Store.LoadRun(ctx, sr.RunID)
+	if err != nil {
+		return err
+	}
+	sr.run, sr.done = run, map[int]*doneStatus{}
+	return nil
+}
+
+// readFinal fills in st from final.json and summary.json once the run is
+// finalized.
+func (sr *StatusReader) readFinal(ctx context.Context, st *RunStatus) error {
+	lay := imgbatch.Layout{RunID: sr.run.ID}
+	var fin Final
+	if _, err := sr.Store.GetJSON(ctx, lay.Final(), &fin); err != nil {
+		if IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	st.Final = &fin
+	var sum Summary
+	if _, err := sr.Store.GetJSON(ctx, lay.Summary(), &sum); err == nil {
+		st.Failures = sum.Failures
+	}
+	st.Counts = fin.Counts
+	st.DoneCount = sr.run.Shards
+	return nil
+}
+
+// listShards lists the shard numbers of the keys under prefix.
+func (sr *StatusReader) listShards(ctx context.Context, prefix string) (map[int]bool, error) {
+	ns := map[int]bool{}
+	err := sr.Store.List(ctx, prefix, func(key string, _ int64) error {
+		if n, ok := shardOf(key); ok {
+			ns[n] = true
+		}
+		return nil
+	})
+	return ns, err
+}
+
+// tally sums the results seen by a status read of an unfinished run.
+type tally struct {
+	counts imgbatch.Counts
+	groups map[string]*FailureGroup
+}
+
+// shardStatus is the state of shard n, counted in st and t.
+func (sr *StatusReader) shardStatus(ctx context.Context, st *RunStatus, t *tally, n int, done, claimed bool, now time.Time) (ShardStatus, error) {
+	ss := ShardStatus{Shard: n, State: "pending"}
+	switch {
+	case done:
+		ds, err := sr.loadDone(ctx, n, st.Final == nil)
+		if err != nil {
+			return ss, err
+		}
+		m := ds.marker
+		ss.State, ss.Owner, ss.Epoch = "done", m.Owner, m.Epoch
+		ss.Done, ss.Failed = int(m.Counts.Items), int(m.Counts.Failed)
+		t.counts.Merge(m.Counts)
+		for _, g := range ds.failures {
+			mergeGroup(t.groups, *g)
+		}
+		st.DoneCount++
+	case claimed:
+		if err := sr.runningStatus(ctx, &ss, t, now); err != nil {
+			return ss, err
+		}
+		if ss.State == "stalled" {
+			st.Stalled++
+		} else {
+			st.Running++
+		}
+	default:
+		st.Pending++
+	}
+	return ss, nil
+}
+
+// runningStatus reads a claimed shard's lease (with Detail: running or
+// stalled) and its checkpoint.
+func (sr *StatusReader) runningStatus(ctx context.Context, ss *ShardStatus, t *tally, now time.Time) error {
+	lay := imgbatch.Layout{RunID: sr.run.ID}
+	ss.State = "running"
+	if sr.Detail {
+		var l Lease
+		if _, err := sr.Store.GetJSON(ctx, lay.Claim(ss.Shard), &l); err == nil {
+			ss.Owner, ss.Epoch = l.Owner, l.Epoch
+			if now.After(l.ExpiresAt) {
+				ss.State = "stalled"
+			}
+		}
+	}
+	var p Progress
+	if _, err := sr.Store.GetJSON(ctx, lay.Progress(ss.Shard), &p); err != nil {
+		if IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	ss.Done = len(p.Results)
+	for _, r := range p.Results {
+		t.counts.Add(r)
+		if r.Status == imgbatch.StatusFailed {
+			ss.Failed++
+			addFailure(t.groups, r)
+		}
+	}
+	return nil
 }
 
 // finish fills in the rates.
@@ -216,31 +263,4 @@ func (sr *StatusReader) loadDone(ctx context.Context, n int, failures bool) (*do
 		}
 	}
 	return ds, nil
-}
-
-func addFailure(groups map[string]*FailureGroup, r imgbatch.Result) {
-	mergeGroup(groups, FailureGroup{ErrorCode: r.ErrorCode, Example: r.Message, Count: 1, Keys: []string{r.Item.Key}})
-}
-
-func mergeGroup(groups map[string]*FailureGroup, g FailureGroup) {
-	cur := groups[g.ErrorCode]
-	if cur == nil {
-		cur = &FailureGroup{ErrorCode: g.ErrorCode, Example: g.Example}
-		groups[g.ErrorCode] = cur
-	}
-	cur.Count += g.Count
-	for _, k := range g.Keys {
-		if len(cur.Keys) < 5 {
-			cur.Keys = append(cur.Keys, k)
-		}
-	}
-}
-
-func sortFailures(fs []FailureGroup) {
-	sort.Slice(fs, func(i, j int) bool {
-		if fs[i].Count != fs[j].Count {
-			return fs[i].Count > fs[j].Count
-		}
-		return fs[i].ErrorCode < fs[j].ErrorCode
-	})
 }

@@ -1,8 +1,3 @@
-// Package batch is the run side of imgbatch: it turns a manifest into a plan
-// of shards in the work bucket, lets array children claim shards with leases
-// built on S3 conditional writes, checkpoints progress, and finalizes the run
-// exactly once (report.csv, failed.csv, summary.json). There is no database:
-// S3 is the only state.
 package batch
 
 import (
@@ -12,14 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/s3err"
 )
 
 // S3API is the part of the S3 client the run store uses.
@@ -42,87 +39,57 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict is returned when a conditional write lost (412) or raced (409).
 var ErrConflict = errors.New("conditional write lost")
 
-// IsNotFound reports whether err means the object (or key) does not exist.
+// IsNotFound reports whether err means the object (or key) does not
+// exist: ErrNotFound from the Store, or any 404 from S3.
 func IsNotFound(err error) bool {
-	if errors.Is(err, ErrNotFound) {
-		return true
-	}
-	var nsk *types.NoSuchKey
-	if errors.As(err, &nsk) {
-		return true
-	}
-	var nf *types.NotFound
-	if errors.As(err, &nf) {
-		return true
-	}
-	return httpStatus(err) == http.StatusNotFound
+	return errors.Is(err, ErrNotFound) || s3err.IsNotFound(err)
 }
 
-// IsConflict reports whether err is a lost precondition: 412
-// PreconditionFailed (someone else's write won). A 409
-// ConditionalRequestConflict is not one: S3 says a concurrent write was in
-// flight and the request should be retried (see IsRetryConflict).
+// IsConflict reports whether err is a lost precondition: ErrConflict from
+// the Store, or S3's 412 PreconditionFailed (someone else's write won). A
+// 409 ConditionalRequestConflict is not one: S3 says a concurrent write was
+// in flight and the request should be retried (see IsRetryConflict).
 func IsConflict(err error) bool {
-	if errors.Is(err, ErrConflict) {
-		return true
-	}
-	if httpStatus(err) == http.StatusPreconditionFailed {
-		return true
-	}
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "PreconditionFailed"
+	return errors.Is(err, ErrConflict) || s3err.IsPreconditionFailed(err)
 }
 
 // IsRetryConflict reports whether err is S3's 409 ConditionalRequestConflict:
 // a conditional write raced another in flight; the same request is retried.
-func IsRetryConflict(err error) bool {
-	if httpStatus(err) == http.StatusConflict {
-		return true
-	}
-	var ae smithy.APIError
-	return errors.As(err, &ae) && ae.ErrorCode() == "ConditionalRequestConflict"
-}
-
-func httpStatus(err error) int {
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) {
-		return re.HTTPStatusCode()
-	}
-	return 0
-}
+func IsRetryConflict(err error) bool { return s3err.IsRetryConflict(err) }
 
 // bodyTries is how many times Get reads an object whose body breaks off
 // after the headers (the SDK retries requests, not bodies).
 const bodyTries = 4
 
+// bodyReread waits a little longer before each read again.
+var bodyReread = s3err.Reread{Tries: bodyTries, Wait: func(try int) time.Duration {
+	return jitter(time.Duration(try) * 100 * time.Millisecond)
+}}
+
 // Get reads a whole object and its ETag.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, string, error) {
-	var lastErr error
-	for try := 0; try < bodyTries; try++ {
-		if try > 0 && !sleep(ctx, jitter(time.Duration(try)*100*time.Millisecond)) {
-			return nil, "", fmt.Errorf("read s3://%s/%s: %w (after %v)", s.Bucket, key, ctx.Err(), lastErr)
-		}
+	var b []byte
+	var etag string
+	err := bodyReread.Do(ctx, func() error {
 		out, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
 		if err != nil {
 			if IsNotFound(err) {
-				return nil, "", fmt.Errorf("s3://%s/%s: %w", s.Bucket, key, ErrNotFound)
+				return fmt.Errorf("s3://%s/%s: %w", s.Bucket, key, ErrNotFound)
 			}
-			return nil, "", fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
+			return fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
 		}
-		b, err := io.ReadAll(out.Body)
-		out.Body.Close()
-		if err == nil && out.ContentLength != nil && int64(len(b)) != *out.ContentLength {
-			err = fmt.Errorf("body cut at %d of %d bytes", len(b), *out.ContentLength)
-		}
-		if err == nil {
-			return b, aws.ToString(out.ETag), nil
-		}
-		if ctx.Err() != nil {
-			return nil, "", fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
-		}
-		lastErr = err
+		defer out.Body.Close()
+		etag = aws.ToString(out.ETag)
+		b, err = s3err.ReadAll(out.Body, out.ContentLength)
+		return err
+	})
+	if s3err.IsBody(err) {
+		return nil, "", fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
 	}
-	return nil, "", fmt.Errorf("read s3://%s/%s: %d tries: %w", s.Bucket, key, bodyTries, lastErr)
+	if err != nil {
+		return nil, "", err
+	}
+	return b, etag, nil
 }
 
 // GetJSON reads a JSON object into v and returns its ETag.
@@ -289,4 +256,117 @@ func (s *Store) ListDetailed(ctx context.Context, prefix string, fn func(key str
 		}
 	}
 	return nil
+}
+
+// LoadDone reads the done marker of shard n.
+func (s *Store) LoadDone(ctx context.Context, runID string, n int) (*DoneMarker, error) {
+	var m DoneMarker
+	tag, err := s.GetJSON(ctx, imgbatch.Layout{RunID: runID}.Done(n), &m)
+	if err != nil {
+		return nil, err
+	}
+	m.etag = tag
+	return &m, nil
+}
+
+// markEventSent records in the done marker (its outbox) that the shard's
+// event was accepted. Losing the race to another writer is harmless: the
+// event may be sent once more, with the same id.
+func (s *Store) markEventSent(ctx context.Context, runID string, m DoneMarker) {
+	if m.etag == "" {
+		return
+	}
+	m.EventSent = true
+	_, _ = s.PutJSON(ctx, imgbatch.Layout{RunID: runID}.Done(m.Shard), m, Cond{IfMatch: m.etag})
+}
+
+// PutFile uploads a file (multipart through the transfer manager when the
+// client supports it, so reports of any size fit).
+func (s *Store) PutFile(ctx context.Context, key string, f *os.File, contentType string) error {
+	if _, err := f.Seek(0, 0); err != nil {
+		return err
+	}
+	if c, ok := s.S3.(manager.UploadAPIClient); ok {
+		up := manager.NewUploader(c)
+		_, err := up.Upload(ctx, &s3.PutObjectInput{Bucket: &s.Bucket, Key: &key, Body: f, ContentType: aws.String(contentType)})
+		if err != nil {
+			return fmt.Errorf("upload s3://%s/%s: %w", s.Bucket, key, err)
+		}
+		return nil
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	_, err = s.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.Bucket, Key: &key, Body: f, ContentLength: aws.Int64(st.Size()), ContentType: aws.String(contentType)})
+	if err != nil {
+		return fmt.Errorf("put s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	return nil
+}
+
+// LoadRun reads run.json.
+func (s *Store) LoadRun(ctx context.Context, runID string) (*imgbatch.Run, error) {
+	var run imgbatch.Run
+	if _, err := s.GetJSON(ctx, imgbatch.Layout{RunID: runID}.Run(), &run); err != nil {
+		if IsNotFound(err) {
+			return nil, fmt.Errorf("run %q not found in s3://%s (no run.json): %w", runID, s.Bucket, err)
+		}
+		return nil, err
+	}
+	return &run, nil
+}
+
+// LoadShard reads the items of shard n.
+func (s *Store) LoadShard(ctx context.Context, runID string, n int) ([]imgbatch.Item, error) {
+	b, _, err := s.Get(ctx, imgbatch.Layout{RunID: runID}.Shard(n))
+	if err != nil {
+		return nil, err
+	}
+	var items []imgbatch.Item
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		var it imgbatch.Item
+		if err := dec.Decode(&it); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("shard %d of run %s: %w", n, runID, err)
+		}
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+// ReadResults reads a JSON-lines results file.
+func (s *Store) ReadResults(ctx context.Context, key string) ([]imgbatch.Result, error) {
+	b, _, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	var out []imgbatch.Result
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		var r imgbatch.Result
+		if err := dec.Decode(&r); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("decode %s: %w", key, err)
+		}
+		out = append(out, r)
+	}
+}
+
+// IsRequested reports whether the run was started.
+func (s *Store) IsRequested(ctx context.Context, runID string) (bool, error) {
+	return s.Exists(ctx, imgbatch.Layout{RunID: runID}.Requested())
+}
+
+// MarkRequested records that the run was started (write-once: a second
+// mark changes nothing).
+func (s *Store) MarkRequested(ctx context.Context, r Requested) error {
+	_, err := s.PutJSON(ctx, imgbatch.Layout{RunID: r.RunID}.Requested(), r, Cond{IfNoneMatch: true})
+	if errors.Is(err, ErrConflict) {
+		return nil
+	}
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/s3fault"
 )
 
@@ -127,7 +128,7 @@ func TestPutRetriesConditionalRequestConflict(t *testing.T) {
 	ctx := context.Background()
 	s, sc := faultyStore(t)
 	sc.set(s3fault.KindPut, s3fault.Conflict, s3fault.Conflict)
-	if _, err := s.Put(ctx, "claims/3.json", []byte(`{"owner":"a#1"}`), "application/json", Cond{IfNoneMatch: true}); err != nil {
+	if _, err := s.Put(ctx, imgbatch.Layout{RunID: "r"}.Claim(3), []byte(`{"owner":"a#1"}`), "application/json", Cond{IfNoneMatch: true}); err != nil {
 		t.Fatalf("create after two 409s: %v, want success", err)
 	}
 	if n := sc.count(); n < 3 {
@@ -139,7 +140,7 @@ func TestPutRetriesConditionalRequestConflict(t *testing.T) {
 		script[i] = s3fault.Conflict
 	}
 	sc.set(s3fault.KindPut, script...)
-	_, err := s.Put(ctx, "claims/4.json", []byte(`{}`), "application/json", Cond{IfNoneMatch: true})
+	_, err := s.Put(ctx, imgbatch.Layout{RunID: "r"}.Claim(4), []byte(`{}`), "application/json", Cond{IfNoneMatch: true})
 	if err == nil || errors.Is(err, ErrConflict) || !IsRetryConflict(err) {
 		t.Fatalf("endless 409s: %v, want a retryable conflict error, not ErrConflict", err)
 	}

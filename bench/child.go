@@ -384,12 +384,12 @@ func runPipeline(ctx context.Context, spec ChildSpec, log *slog.Logger) (ChildRe
 
 // recorder passes the worker's results on and counts them.
 type recorder struct {
-	p  batch.Processor
+	p  imgbatch.Processor
 	st *stageTimes
 	t  *tally
 }
 
-func (r *recorder) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan batch.Task, emit func(imgbatch.Result)) error {
+func (r *recorder) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan imgbatch.Task, emit func(imgbatch.Result)) error {
 	return r.p.Process(ctx, run, tasks, func(res imgbatch.Result) {
 		switch res.Status {
 		case imgbatch.StatusSucceeded:

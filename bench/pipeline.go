@@ -119,7 +119,7 @@ func (e *s3Env) download(ctx context.Context, prefix string, files []File, r img
 
 func (e *s3Env) close() { _ = e.srv.Close() }
 
-// itemSource is a batch.Source over a slice.
+// itemSource is a manifest.Reader over a slice.
 type itemSource struct {
 	items []imgbatch.Item
 	i     int

@@ -41,6 +41,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/s3err"
 )
 
 // Reader streams the items of a manifest. Next returns io.EOF at the end, a
@@ -177,7 +178,7 @@ func openSource(ctx context.Context, uri string, opt Options) (source, io.Closer
 		}
 		body, err := openS3Object(ctx, opt.S3, bucket, key)
 		if err != nil {
-			if opt.Format == Detect && isNotFound(err) {
+			if opt.Format == Detect && s3err.IsNoSuchKey(err) {
 				// No such object: a prefix, if anything is under it.
 				return newListing(ctx, opt.S3, bucket, key, opt.ListPageSize, true)
 			}

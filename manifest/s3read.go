@@ -9,8 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
+
+	"github.com/imgbatch/imgbatch/internal/s3err"
 )
 
 // s3Object streams an object and, when the connection breaks mid-way (a
@@ -30,6 +30,12 @@ type s3Object struct {
 const maxResumes = 5
 
 var resumeBackoff = 200 * time.Millisecond
+
+// reread is the policy of resumes: the first read and maxResumes more,
+// each after a longer wait.
+var reread = s3err.Reread{Tries: maxResumes + 1, Wait: func(try int) time.Duration {
+	return resumeBackoff * time.Duration(try)
+}}
 
 func openS3Object(ctx context.Context, client *s3.Client, bucket, key string) (*s3Object, error) {
 	o := &s3Object{ctx: ctx, client: client, bucket: bucket, key: key, size: -1}
@@ -58,7 +64,7 @@ func (o *s3Object) Read(p []byte) (int, error) {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		if rerr := o.resume(err); rerr != nil {
+		if rerr := o.resume(&s3err.BodyError{Read: o.off, Want: o.size, Err: err}); rerr != nil {
 			return n, rerr
 		}
 		if n > 0 {
@@ -75,10 +81,8 @@ func (o *s3Object) resume(cause error) error {
 	o.retries++
 	o.body.Close()
 	o.body = io.NopCloser(errReader{cause})
-	select {
-	case <-time.After(resumeBackoff * time.Duration(o.retries)):
-	case <-o.ctx.Done():
-		return o.ctx.Err()
+	if err := reread.Pause(o.ctx, o.retries); err != nil {
+		return err
 	}
 	in := &s3.GetObjectInput{Bucket: &o.bucket, Key: &o.key, Range: aws.String(fmt.Sprintf("bytes=%d-", o.off))}
 	if o.etag != "" {
@@ -112,20 +116,3 @@ func (o *s3Object) Close() error {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
-
-// isNotFound reports a missing object (404 NoSuchKey / NotFound).
-func isNotFound(err error) bool {
-	var nsk *types.NoSuchKey
-	var nf *types.NotFound
-	if errors.As(err, &nsk) || errors.As(err, &nf) {
-		return true
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "NoSuchKey", "NotFound":
-			return true
-		}
-	}
-	return false
-}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/imgbatch/imgbatch"
-	"github.com/imgbatch/imgbatch/batch"
 	"github.com/imgbatch/imgbatch/sniff"
 	"github.com/imgbatch/imgbatch/vips"
 )
@@ -154,11 +153,11 @@ func TestCancelLeavesNoResult(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	tasks := make(chan batch.Task)
+	tasks := make(chan imgbatch.Task)
 	go func() {
 		defer close(tasks)
 		for i, k := range keys {
-			tasks <- batch.Task{Index: i, Item: imgbatch.Item{Bucket: "src", Key: k}}
+			tasks <- imgbatch.Task{Index: i, Item: imgbatch.Item{Bucket: "src", Key: k}}
 		}
 	}()
 	var mu sync.Mutex
@@ -207,11 +206,11 @@ func TestSlowEmit(t *testing.T) {
 		s.put(t, "src", k, img)
 		keys = append(keys, k)
 	}
-	tasks := make(chan batch.Task)
+	tasks := make(chan imgbatch.Task)
 	go func() {
 		defer close(tasks)
 		for i, k := range keys {
-			tasks <- batch.Task{Index: i, Item: imgbatch.Item{Bucket: "src", Key: k}}
+			tasks <- imgbatch.Task{Index: i, Item: imgbatch.Item{Bucket: "src", Key: k}}
 		}
 	}()
 	results := make(chan imgbatch.Result) // unbuffered: every emit waits for the consumer
@@ -310,11 +309,11 @@ func TestSourcesLargerThanTheBudget(t *testing.T) {
 	s := newTestS3(t, "src", "out")
 	img := photo(t, 160, 120, false)
 	w := newTestWorker(s, Config{Processors: 2, Fetchers: 4, Uploaders: 2, MaxSourceBytes: 100 << 20, MaxInFlightBytes: int64(len(img)) / 3})
-	tasks := make(chan batch.Task, 12)
+	tasks := make(chan imgbatch.Task, 12)
 	for i := range 12 {
 		k := fmt.Sprintf("big/%02d.jpg", i)
 		s.put(t, "src", k, img)
-		tasks <- batch.Task{Index: i, Item: imgbatch.Item{Bucket: "src", Key: k}}
+		tasks <- imgbatch.Task{Index: i, Item: imgbatch.Item{Bucket: "src", Key: k}}
 	}
 	close(tasks)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

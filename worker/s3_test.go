@@ -26,7 +26,6 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/imgbatch/imgbatch"
-	"github.com/imgbatch/imgbatch/batch"
 )
 
 // testS3 is a real S3 endpoint for the worker's tests: gofakes3 (memory
@@ -290,13 +289,13 @@ type outcome struct {
 // test when a task gets two results.
 func processAll(t testing.TB, ctx context.Context, w *Worker, run *imgbatch.Run, items []imgbatch.Item) outcome {
 	t.Helper()
-	tasks := make(chan batch.Task)
+	tasks := make(chan imgbatch.Task)
 	stop := make(chan struct{})
 	go func() {
 		defer close(tasks)
 		for i, it := range items {
 			select {
-			case tasks <- batch.Task{Index: i, Item: it}:
+			case tasks <- imgbatch.Task{Index: i, Item: it}:
 			case <-stop:
 				return
 			}

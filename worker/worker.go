@@ -22,7 +22,6 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/imgbatch/imgbatch"
-	"github.com/imgbatch/imgbatch/batch"
 	"github.com/imgbatch/imgbatch/heic"
 	"github.com/imgbatch/imgbatch/sniff"
 	"github.com/imgbatch/imgbatch/vips"
@@ -120,7 +119,7 @@ func (c *Config) defaults() {
 	}
 }
 
-// Worker processes tasks; it implements batch.Processor.
+// Worker processes tasks; it implements imgbatch.Processor.
 type Worker struct {
 	s3     S3API
 	cfg    Config
@@ -151,7 +150,7 @@ func New(client S3API, cfg Config) *Worker {
 
 // job is one item moving through the stages.
 type job struct {
-	task    batch.Task
+	task    imgbatch.Task
 	start   time.Time
 	etag    string
 	data    []byte
@@ -166,7 +165,7 @@ type job struct {
 // newJob starts an item through the stages. An output key that cannot
 // exist is a failure before any request: the job is returned with it, for
 // its result.
-func newJob(run *imgbatch.Run, t batch.Task) (*job, error) {
+func newJob(run *imgbatch.Run, t imgbatch.Task) (*job, error) {
 	j := &job{task: t, start: time.Now()}
 	j.keys = make([]string, len(run.Recipe.Variants))
 	for i, v := range run.Recipe.Variants {
@@ -195,7 +194,7 @@ type rendered struct {
 // credentials, missing output bucket, access denied on outputs, too many
 // stuck libvips calls) cancels the pipeline and is returned. emit may
 // block; it is called from several goroutines, never twice for one task.
-func (w *Worker) Process(parent context.Context, run *imgbatch.Run, tasks <-chan batch.Task, emit func(imgbatch.Result)) error {
+func (w *Worker) Process(parent context.Context, run *imgbatch.Run, tasks <-chan imgbatch.Task, emit func(imgbatch.Result)) error {
 	if err := w.preflight(parent, run); err != nil {
 		return err
 	}
@@ -259,10 +258,10 @@ func (p *pipeline) release(j *job) {
 }
 
 // fetchLoop is one fetcher: tasks in, fetched jobs out to toProcess.
-func (p *pipeline) fetchLoop(tasks <-chan batch.Task) error {
+func (p *pipeline) fetchLoop(tasks <-chan imgbatch.Task) error {
 	ctx := p.ctx
 	for {
-		var t batch.Task
+		var t imgbatch.Task
 		var ok bool
 		select {
 		case <-ctx.Done():

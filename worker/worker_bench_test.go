@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/imgbatch/imgbatch"
-	"github.com/imgbatch/imgbatch/batch"
 )
 
 // benchSources are the images the benchmarks process: generated photos,
@@ -69,7 +68,7 @@ func BenchmarkProcess(b *testing.B) {
 				b.SetBytes(int64(len(src)))
 				b.ReportAllocs()
 				for b.Loop() {
-					j, err := newJob(run, batch.Task{Item: imgbatch.Item{Bucket: "b", Key: name}})
+					j, err := newJob(run, imgbatch.Task{Item: imgbatch.Item{Bucket: "b", Key: name}})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -98,7 +97,7 @@ func BenchmarkProcessParallel(b *testing.B) {
 			b.SetParallelism(1)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					j, err := newJob(run, batch.Task{Item: imgbatch.Item{Bucket: "b", Key: name}})
+					j, err := newJob(run, imgbatch.Task{Item: imgbatch.Item{Bucket: "b", Key: name}})
 					if err == nil {
 						j.data = src
 						err = w.process(context.Background(), run, j)

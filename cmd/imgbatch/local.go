@@ -21,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
 	"github.com/imgbatch/imgbatch/heic"
@@ -448,7 +449,7 @@ func printLocalSummary(w io.Writer, st *localstack.Stack, s *batch.RunStatus, fi
 		_, work, output := st.Buckets()
 		fmt.Fprintf(w, "  outputs in %s\n", filepath.Join(dir, "buckets", output))
 		fmt.Fprintf(w, "  report     %s\n", filepath.Join(dir, "buckets", work, "runs", s.Run.ID, "report.csv"))
-		fmt.Fprintf(w, "  page       %s (open it in a browser)\n", filepath.Join(dir, "buckets", work, "runs", s.Run.ID, "report.html"))
+		fmt.Fprintf(w, "  page       %s (open it in a browser)\n", filepath.Join(dir, "buckets", work, filepath.FromSlash(imgbatch.Layout{RunID: s.Run.ID}.HTML())))
 		fmt.Fprintf(w, "  logs       %s\n", filepath.Join(filepath.Dir(dir), "logs"))
 	}
 }

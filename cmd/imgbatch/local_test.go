@@ -11,10 +11,12 @@ import (
 	"image/jpeg"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/heic"
 	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/sniff"
@@ -235,12 +237,13 @@ func TestLocalEndToEnd(t *testing.T) {
 	}
 
 	// The report: one row per item; broken files failed with their reason.
-	runs, _ := filepath.Glob(filepath.Join(dir, "s3", "buckets", "work", "runs", "*", "report.csv"))
+	anyRun := imgbatch.Layout{RunID: "*"}
+	runs, _ := filepath.Glob(filepath.Join(dir, "s3", "buckets", "work", filepath.FromSlash(anyRun.Report())))
 	if len(runs) != 1 {
 		t.Fatalf("want one report.csv, found %v", runs)
 	}
 	rep := readReport(t, runs[0])
-	page, err := os.ReadFile(filepath.Join(filepath.Dir(runs[0]), "report.html"))
+	page, err := os.ReadFile(filepath.Join(filepath.Dir(runs[0]), path.Base(anyRun.HTML())))
 	if err != nil {
 		t.Fatalf("report.html beside report.csv: %v", err)
 	}

@@ -273,7 +273,7 @@ func TestPlanGeneratedKeysInAChildProcess(t *testing.T) {
 			res.run.Items, res.run.Duplicates, res.run.BadLines, res.run.Shards, res.out)
 	}
 	n := 0
-	if err := e.store.List(context.Background(), imgbatch.Layout{RunID: res.run.ID}.Prefix()+"shards/", func(string, int64) error { n++; return nil }); err != nil {
+	if err := e.store.List(context.Background(), imgbatch.Layout{RunID: res.run.ID}.ShardsPrefix(), func(string, int64) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n != 100 {

@@ -125,7 +125,7 @@ func (o redriveOptions) submitOptions(old *imgbatch.Run, fin batch.Final) submit
 			ClientToken: o.clientToken, Source: fmt.Sprintf("redrive of %s: %s", old.ID, ebus.S3URI(o.workBucket, failed)),
 			OutputBucket: old.OutputBucket, OutputPrefix: old.OutputPrefix, Recipe: old.Recipe,
 			ShardSize: shardSize, Width: width, Tolerance: old.Tolerance, Dedupe: true,
-			IsBadLine: manifest.IsLineError, DryRun: o.dryRun,
+			DryRun: o.dryRun,
 		},
 	}
 }

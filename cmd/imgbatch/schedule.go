@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
 )
 
@@ -30,8 +31,6 @@ type watermark struct {
 	ScheduledTime time.Time `json:"scheduledTime"`
 	RunID         string    `json:"runId"`
 }
-
-func watermarkKey(name string) string { return "schedules/" + name + "/watermark.json" }
 
 // parseScheduledTime reads --scheduled-time; "none" or "" mean now (to the minute).
 func parseScheduledTime(s string, now time.Time) (time.Time, error) {
@@ -76,7 +75,7 @@ func runScheduled(ctx context.Context, cl *clients, so submitOptions, sched sche
 	name, at, source, workBucket := sched.name, sched.at, sched.source, so.workBucket
 	store := cl.store(workBucket)
 	var wm watermark
-	wmTag, err := store.GetJSON(ctx, watermarkKey(name), &wm)
+	wmTag, err := store.GetJSON(ctx, imgbatch.ScheduleWatermark(name), &wm)
 	if err != nil && !batch.IsNotFound(err) {
 		return nil, err
 	}
@@ -99,7 +98,7 @@ func runScheduled(ctx context.Context, cl *clients, so submitOptions, sched sche
 	if wmTag != "" {
 		cond = batch.Cond{IfMatch: wmTag}
 	}
-	if _, err := store.PutJSON(ctx, watermarkKey(name), watermark{ScheduledTime: at, RunID: plan.Run.ID}, cond); err != nil && !errors.Is(err, batch.ErrConflict) {
+	if _, err := store.PutJSON(ctx, imgbatch.ScheduleWatermark(name), watermark{ScheduledTime: at, RunID: plan.Run.ID}, cond); err != nil && !errors.Is(err, batch.ErrConflict) {
 		return plan, fmt.Errorf("run %s started, but the watermark was not moved (the next run re-plans these objects and skips them as current): %w", plan.Run.ID, err)
 	}
 	return plan, nil

@@ -21,7 +21,7 @@ type gateProcessor struct {
 	open      chan struct{}
 }
 
-func (p *gateProcessor) Process(ctx context.Context, _ *imgbatch.Run, tasks <-chan batch.Task, emit func(imgbatch.Result)) error {
+func (p *gateProcessor) Process(ctx context.Context, _ *imgbatch.Run, tasks <-chan imgbatch.Task, emit func(imgbatch.Result)) error {
 	for t := range tasks {
 		if p.open != nil && t.Shard >= p.blockFrom && t.Index > 0 {
 			select {
@@ -40,7 +40,7 @@ func (p *gateProcessor) Process(ctx context.Context, _ *imgbatch.Run, tasks <-ch
 }
 
 // workRun runs width children over the run with proc until they end.
-func workRun(t testing.TB, e *cmdEnv, runID string, width int, proc batch.Processor) *sync.WaitGroup {
+func workRun(t testing.TB, e *cmdEnv, runID string, width int, proc imgbatch.Processor) *sync.WaitGroup {
 	t.Helper()
 	var wg sync.WaitGroup
 	for i := 0; i < width; i++ {

@@ -178,7 +178,7 @@ func (a planArgs) submitOptions() (submitOptions, error) {
 		Recipe: recipe, ShardSize: a.shardSize, ShardBytes: shardBytes, TargetShardDuration: a.targetShardDuration,
 		AssumedItemsPerSecond: a.itemsPerSecond, AssumedBytesPerSecond: float64(bps),
 		Width: a.width, MaxBadLines: a.maxBadLines, Dedupe: a.dedupe, Tolerance: a.tolerance,
-		IsBadLine: manifest.IsLineError, DryRun: a.dryRun,
+		DryRun: a.dryRun,
 	}
 	return so, so.start.check()
 }

@@ -157,7 +157,7 @@ func textured(t *testing.T, w, h, seed int) []byte {
 	return buf.Bytes()
 }
 
-// itemSource is a batch.Source over a slice.
+// itemSource is a manifest.Reader over a slice.
 type itemSource struct {
 	items []imgbatch.Item
 	i     int

@@ -1,0 +1,307 @@
+package batch
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/htmlreport"
+	"github.com/imgbatch/imgbatch/manifest"
+)
+
+// Summary is summary.json: counts and failures grouped by reason.
+type Summary struct {
+	Final
+	Failures []FailureGroup `json:"failures"`
+
+	// For report.html (not in summary.json): shard timings and a few outputs.
+	shards  []htmlreport.Shard
+	samples []imgbatch.Output
+	unsent  []DoneMarker // shards whose "Shard Completed" is still in their outbox
+}
+
+// FailureGroup is the failures of one error code.
+type FailureGroup struct {
+	ErrorCode string   `json:"errorCode"`
+	Count     int64    `json:"count"`
+	Example   string   `json:"example"` // a message
+	Keys      []string `json:"keys"`    // up to 5 example keys
+}
+
+// ReportColumns are S3 Batch Operations' completion report columns (the
+// report itself has no header row, like S3's).
+var ReportColumns = []string{"Bucket", "Key", "VersionId", "TaskStatus", "ErrorCode", "HTTPStatusCode", "ResultMessage"}
+
+// EncodeKey URL-encodes a key the way S3 Batch Operations manifests and
+// reports carry keys.
+//
+// A leading space or minus sign is percent-encoded as well (S3 would leave
+// them "+" and "-"), so that no spreadsheet reads the key as a formula.
+func EncodeKey(k string) string {
+	e := url.QueryEscape(k)
+	switch {
+	case strings.HasPrefix(e, "+"):
+		return "%20" + e[1:]
+	case strings.HasPrefix(e, "-"):
+		return "%2D" + e[1:]
+	}
+	return e
+}
+
+// csvSafe defuses spreadsheet formulas (CSV injection) in report fields.
+// Keys need none of it: EncodeKey leaves no formula.
+var csvSafe = manifest.DefuseFormula
+
+// reportWindow is how many shards' results are fetched at once while the
+// reports are written (in shard order).
+const reportWindow = 16
+
+// shardResults are the final results of one shard, or why they are missing.
+type shardResults struct {
+	m   *DoneMarker
+	rs  []imgbatch.Result
+	err error
+}
+
+// fetchResults reads every shard's done marker and results file, a window
+// of them at a time, and delivers them in shard order.
+func fetchResults(ctx context.Context, s *Store, run *imgbatch.Run) (<-chan chan shardResults, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	order := make(chan chan shardResults, reportWindow)
+	go func() {
+		defer close(order)
+		for n := 0; n < run.Shards; n++ {
+			ch := make(chan shardResults, 1)
+			select {
+			case order <- ch:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				m, err := s.LoadDone(ctx, run.ID, n)
+				if err != nil {
+					ch <- shardResults{err: fmt.Errorf("shard %d: %w", n, err)}
+					return
+				}
+				rs, err := s.ReadResults(ctx, m.Results)
+				ch <- shardResults{m: m, rs: rs, err: err}
+			}()
+		}
+	}()
+	return order, func() {
+		cancel()
+		for ch := range order { // let the fetches in flight end
+			<-ch
+		}
+	}
+}
+
+// writeReports streams every shard's results into report.csv and
+// failed.csv (via temporary files: constant memory) and returns the counts.
+func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summary, error) {
+	lay := imgbatch.Layout{RunID: run.ID}
+	fin := Final{RunID: run.ID, Shards: run.Shards, Report: lay.Report(), Failed: lay.Failed(), Summary: lay.Summary()}
+	var sum Summary
+	files, err := newReportFiles()
+	if err != nil {
+		return fin, sum, err
+	}
+	defer files.remove()
+	groups := map[string]*FailureGroup{}
+	order, stop := fetchResults(ctx, s, run)
+	defer stop()
+	for ch := range order {
+		sr := <-ch
+		if sr.err != nil {
+			return fin, sum, sr.err
+		}
+		sum.addShard(sr.m)
+		for _, res := range sr.rs {
+			fin.Counts.Add(res)
+			sum.addSample(res)
+			if res.Status == imgbatch.StatusFailed {
+				addFailure(groups, res)
+			}
+			files.write(res)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fin, sum, err
+	}
+	if err := files.upload(ctx, s, lay); err != nil {
+		return fin, sum, err
+	}
+	fin.Status = RunCompleted
+	if run.Tolerance.Exceeded(fin.Counts.Items, fin.Counts.Failed) {
+		fin.Status = RunFailed
+		fin.Reason = toleranceReason(run.Tolerance, fin.Counts)
+	}
+	for _, g := range groups {
+		sum.Failures = append(sum.Failures, *g)
+	}
+	sortFailures(sum.Failures)
+	return fin, sum, nil
+}
+
+// addShard keeps what report.html shows of a shard, and its "Shard
+// Completed" event if that is still in its outbox.
+func (sum *Summary) addShard(m *DoneMarker) {
+	if m == nil {
+		return
+	}
+	if !m.EventSent {
+		sum.unsent = append(sum.unsent, *m)
+	}
+	if len(sum.shards) < maxReportShards {
+		sum.shards = append(sum.shards, htmlreport.Shard{N: m.Shard, Owner: m.Owner, Epoch: m.Epoch,
+			Start: m.StartedAt, End: m.FinishedAt, Items: m.Counts.Items, Failed: m.Counts.Failed})
+	}
+}
+
+// addSample keeps the smallest output of the first succeeded items for
+// report.html's contact sheet.
+func (sum *Summary) addSample(res imgbatch.Result) {
+	if res.Status == imgbatch.StatusSucceeded && len(res.Outputs) > 0 && len(sum.samples) < maxReportSamples {
+		sum.samples = append(sum.samples, smallestOutput(res.Outputs))
+	}
+}
+
+// reportFiles are report.csv and failed.csv while they are written:
+// temporary files, uploaded when complete.
+type reportFiles struct {
+	rep, fail *os.File
+	rb, fb    *bufio.Writer
+	rw, fw    *csv.Writer
+}
+
+func newReportFiles() (*reportFiles, error) {
+	rep, err := os.CreateTemp("", "imgbatch-report-*.csv")
+	if err != nil {
+		return nil, err
+	}
+	fail, err := os.CreateTemp("", "imgbatch-failed-*.csv")
+	if err != nil {
+		rep.Close()
+		os.Remove(rep.Name())
+		return nil, err
+	}
+	f := &reportFiles{rep: rep, fail: fail, rb: bufio.NewWriter(rep), fb: bufio.NewWriter(fail)}
+	f.rw, f.fw = csv.NewWriter(f.rb), csv.NewWriter(f.fb)
+	return f, nil
+}
+
+// write adds the rows of res: always to report.csv, and to failed.csv (an
+// S3 Batch Operations manifest: bucket,key[,versionId]) when it failed.
+// Write errors stay in the csv.Writers until upload.
+func (f *reportFiles) write(res imgbatch.Result) {
+	if res.Status == imgbatch.StatusFailed {
+		frow := []string{res.Item.Bucket, EncodeKey(res.Item.Key)}
+		if res.Item.VersionID != "" {
+			frow = append(frow, csvSafe(res.Item.VersionID))
+		}
+		_ = f.fw.Write(frow)
+	}
+	_ = f.rw.Write(ReportRow(res))
+}
+
+// upload flushes both files and puts them in the run's place.
+func (f *reportFiles) upload(ctx context.Context, s *Store, lay imgbatch.Layout) error {
+	f.rw.Flush()
+	f.fw.Flush()
+	if err := f.rw.Error(); err != nil {
+		return err
+	}
+	if err := f.fw.Error(); err != nil {
+		return err
+	}
+	if err := f.rb.Flush(); err != nil {
+		return err
+	}
+	if err := f.fb.Flush(); err != nil {
+		return err
+	}
+	if err := s.PutFile(ctx, lay.Report(), f.rep, "text/csv"); err != nil {
+		return err
+	}
+	return s.PutFile(ctx, lay.Failed(), f.fail, "text/csv")
+}
+
+// remove closes and deletes both files.
+func (f *reportFiles) remove() {
+	for _, fh := range []*os.File{f.fail, f.rep} {
+		fh.Close()
+		os.Remove(fh.Name())
+	}
+}
+
+// toleranceReason says which limit of t the counts broke.
+func toleranceReason(t imgbatch.Tolerance, c imgbatch.Counts) string {
+	if t.MaxFailed > 0 && c.Failed > t.MaxFailed {
+		return fmt.Sprintf("%d of %d items failed, more than the run's limit of %d failed items", c.Failed, c.Items, t.MaxFailed)
+	}
+	return fmt.Sprintf("%d of %d items failed (%.1f%%), more than the run's %.4g%% once at least %d items ran",
+		c.Failed, c.Items, float64(c.Failed)*100/float64(max(c.Items, 1)), t.MaxFailedPercent, t.MinTasks)
+}
+
+// ReportRow is the completion-report row of a result, in ReportColumns
+// order: the key URL-encoded, the message and error code defused for
+// spreadsheets.
+func ReportRow(res imgbatch.Result) []string {
+	status, msg := "succeeded", res.Message
+	code := res.HTTPStatus
+	if code == 0 {
+		code = 200
+	}
+	switch res.Status {
+	case imgbatch.StatusFailed:
+		status = "failed"
+		if code == 200 {
+			code = 400
+		}
+	case imgbatch.StatusSkipped:
+		if msg == "" {
+			msg = "skipped: outputs are current"
+		}
+	default:
+		if msg == "" {
+			msg = strconv.Itoa(len(res.Outputs)) + " outputs"
+		}
+	}
+	return []string{res.Item.Bucket, EncodeKey(res.Item.Key), csvSafe(res.Item.VersionID), status,
+		csvSafe(res.ErrorCode), strconv.Itoa(code), csvSafe(msg)}
+}
+
+// addFailure counts a failed result in the group of its error code.
+func addFailure(groups map[string]*FailureGroup, r imgbatch.Result) {
+	mergeGroup(groups, FailureGroup{ErrorCode: r.ErrorCode, Example: r.Message, Count: 1, Keys: []string{r.Item.Key}})
+}
+
+func mergeGroup(groups map[string]*FailureGroup, g FailureGroup) {
+	cur := groups[g.ErrorCode]
+	if cur == nil {
+		cur = &FailureGroup{ErrorCode: g.ErrorCode, Example: g.Example}
+		groups[g.ErrorCode] = cur
+	}
+	cur.Count += g.Count
+	for _, k := range g.Keys {
+		if len(cur.Keys) < 5 {
+			cur.Keys = append(cur.Keys, k)
+		}
+	}
+}
+
+func sortFailures(fs []FailureGroup) {
+	sort.Slice(fs, func(i, j int) bool {
+		if fs[i].Count != fs[j].Count {
+			return fs[i].Count > fs[j].Count
+		}
+		return fs[i].ErrorCode < fs[j].ErrorCode
+	})
+}

@@ -1,0 +1,101 @@
+package imgbatch
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"strconv"
+)
+
+// The work bucket holds every object of a run under RunsPrefix (README,
+// "S3 layout of a run"), and the schedules' watermarks under
+// SchedulesPrefix. Layout and ScheduleWatermark are the only places that
+// spell these keys; everything else asks them.
+const (
+	RunsPrefix      = "runs/"
+	SchedulesPrefix = "schedules/"
+)
+
+// Layout names the objects of a run in the work bucket.
+type Layout struct{ RunID string }
+
+func (l Layout) prefix() string { return path.Join("runs", l.RunID) }
+
+// numbered is the key of shard n's object under dir: shard numbers are
+// zero-padded to six digits so that keys sort by number (the scanner lists
+// ranges of shards by StartAfter).
+func (l Layout) numbered(dir string, n int) string {
+	return fmt.Sprintf("%s/%s/%06d.json", l.prefix(), dir, n)
+}
+
+// Prefix is runs/<id>/.
+func (l Layout) Prefix() string { return l.prefix() + "/" }
+
+// Run is the plan: runs/<id>/run.json (written last, once).
+func (l Layout) Run() string { return l.prefix() + "/run.json" }
+
+// ShardsPrefix is where the shard files live.
+func (l Layout) ShardsPrefix() string { return l.prefix() + "/shards/" }
+
+// Shard holds the items of shard n.
+func (l Layout) Shard(n int) string { return fmt.Sprintf("%s/shards/%06d.jsonl", l.prefix(), n) }
+
+// ClaimsPrefix is where the shard leases live.
+func (l Layout) ClaimsPrefix() string { return l.prefix() + "/claims/" }
+
+// Claim is the lease of shard n.
+func (l Layout) Claim(n int) string { return l.numbered("claims", n) }
+
+// ProgressPrefix is where the shard checkpoints live.
+func (l Layout) ProgressPrefix() string { return l.prefix() + "/progress/" }
+
+// Progress is the checkpoint of shard n.
+func (l Layout) Progress(n int) string { return l.numbered("progress", n) }
+
+// Results are the final results of shard n written under lease epoch e.
+func (l Layout) Results(n int, epoch int64) string {
+	return fmt.Sprintf("%s/results/%06d-e%s.jsonl", l.prefix(), n, strconv.FormatInt(epoch, 10))
+}
+
+// DonePrefix is where the write-once shard markers live.
+func (l Layout) DonePrefix() string { return l.prefix() + "/done/" }
+
+// Done is the write-once completion marker of shard n.
+func (l Layout) Done(n int) string { return l.numbered("done", n) }
+
+// Requested records that the run was started (write-once).
+func (l Layout) Requested() string { return l.prefix() + "/requested.json" }
+
+// BadLines lists the first malformed manifest lines of the plan.
+func (l Layout) BadLines() string { return l.prefix() + "/bad-lines.txt" }
+
+// Finalizer is the lease of the one child building the reports.
+func (l Layout) Finalizer() string { return l.prefix() + "/finalizer.json" }
+
+// Final is the write-once marker of the finalized run (also the event outbox).
+func (l Layout) Final() string { return l.prefix() + "/final.json" }
+
+// Report is the S3 Batch Operations style completion report.
+func (l Layout) Report() string { return l.prefix() + "/report.csv" }
+
+// Failed is the manifest of failed items (S3 Batch Operations CSV).
+func (l Layout) Failed() string { return l.prefix() + "/failed.csv" }
+
+// Summary is the JSON summary of the finished run.
+func (l Layout) Summary() string { return l.prefix() + "/summary.json" }
+
+// HTML is the self-contained report page beside report.csv.
+func (l Layout) HTML() string { return l.prefix() + "/report.html" }
+
+// ScheduleWatermark is the last scheduled time of the schedule name:
+// schedules/<name>/watermark.json.
+func ScheduleWatermark(name string) string { return SchedulesPrefix + name + "/watermark.json" }
+
+// TokenRunID is the run id of a client token: a client token has no object
+// of its own; it names its run, so a repeated submit with the same token
+// finds Layout{RunID: TokenRunID(token)}.Run() (written once).
+func TokenRunID(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return "t-" + hex.EncodeToString(sum[:8])
+}

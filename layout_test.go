@@ -1,0 +1,41 @@
+package imgbatch
+
+import "testing"
+
+// TestLayout pins every key of README's "S3 layout of a run": they are
+// the format of runs already in work buckets, so none may change.
+func TestLayout(t *testing.T) {
+	l := Layout{RunID: "r1"}
+	for _, c := range []struct{ name, got, want string }{
+		{"Prefix", l.Prefix(), "runs/r1/"},
+		{"Run", l.Run(), "runs/r1/run.json"},
+		{"ShardsPrefix", l.ShardsPrefix(), "runs/r1/shards/"},
+		{"Shard", l.Shard(7), "runs/r1/shards/000007.jsonl"},
+		{"ClaimsPrefix", l.ClaimsPrefix(), "runs/r1/claims/"},
+		{"Claim", l.Claim(7), "runs/r1/claims/000007.json"},
+		{"ProgressPrefix", l.ProgressPrefix(), "runs/r1/progress/"},
+		{"Progress", l.Progress(7), "runs/r1/progress/000007.json"},
+		{"Results", l.Results(7, 3), "runs/r1/results/000007-e3.jsonl"},
+		{"DonePrefix", l.DonePrefix(), "runs/r1/done/"},
+		{"Done", l.Done(7), "runs/r1/done/000007.json"},
+		{"Done large", l.Done(1234567), "runs/r1/done/1234567.json"},
+		{"Requested", l.Requested(), "runs/r1/requested.json"},
+		{"BadLines", l.BadLines(), "runs/r1/bad-lines.txt"},
+		{"Finalizer", l.Finalizer(), "runs/r1/finalizer.json"},
+		{"Final", l.Final(), "runs/r1/final.json"},
+		{"Report", l.Report(), "runs/r1/report.csv"},
+		{"Failed", l.Failed(), "runs/r1/failed.csv"},
+		{"Summary", l.Summary(), "runs/r1/summary.json"},
+		{"HTML", l.HTML(), "runs/r1/report.html"},
+		{"ScheduleWatermark", ScheduleWatermark("nightly"), "schedules/nightly/watermark.json"},
+		{"token's run", Layout{RunID: TokenRunID("abc")}.Run(), "runs/t-ba7816bf8f01cfea/run.json"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	// Every key of a run lies under its prefix, which lies under RunsPrefix.
+	if p := l.Prefix(); p[:len(RunsPrefix)] != RunsPrefix {
+		t.Errorf("Prefix %q not under %q", p, RunsPrefix)
+	}
+}
