@@ -26,13 +26,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imgbatch/imgbatch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
+	"github.com/imgbatch/imgbatch/internal/testutil"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 	"github.com/imgbatch/imgbatch/localstack"
 	"github.com/imgbatch/imgbatch/s3fault"
 )
@@ -65,14 +65,9 @@ type backend struct {
 	client         *s3.Client // straight to the backend, no faults
 }
 
+// s3Client is a client straight to endpoint (5 attempts per request).
 func s3Client(endpoint, access, secret string) *s3.Client {
-	return s3.New(s3.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(access, secret, ""),
-		Retryer:      retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 5 }),
-	})
+	return s3test.NewClient(endpoint, s3test.Static(access, secret), s3test.Retries(5, 0))
 }
 
 func startBackend(t *testing.T, kind backendKind, dir, access, secret string) *backend {
@@ -211,7 +206,7 @@ type harness struct {
 	be    *backend
 	proxy *s3fault.Server
 	stack *localstack.Stack
-	log   *syncBuffer // the stack's own log
+	log   *testutil.SyncBuffer // the stack's own log
 
 	mu       sync.Mutex
 	procs    map[string]*os.Process // app id -> running process
@@ -253,23 +248,6 @@ type outputObject struct {
 	meta         map[string]string
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func appID(index, attempt int) string { return fmt.Sprintf("i%da%d", index, attempt) }
 
 // run runs spec to its final event and returns what it left.
@@ -291,7 +269,7 @@ func run(t *testing.T, spec runSpec) *runResult {
 	if spec.stall == 0 {
 		spec.stall = time.Second
 	}
-	h := &harness{t: t, spec: spec, dir: t.TempDir(), log: &syncBuffer{},
+	h := &harness{t: t, spec: spec, dir: t.TempDir(), log: &testutil.SyncBuffer{},
 		procs: map[string]*os.Process{}, exited: map[string]chan struct{}{}, triggers: map[string]*trigger{}, attempts: map[string]*attemptRecord{}}
 	h.be = startBackend(t, spec.backend, h.dir, spec.access, spec.secret)
 	h.upload()
@@ -454,7 +432,7 @@ func (h *harness) submitRun() string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exePath, args...)
 	cmd.Env = append(append(os.Environ(), h.stack.Env()...), "AWS_ENDPOINT_URL_S3="+h.be.url, "IMGBATCH_LOG_LEVEL=debug")
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	h.submit = out.String()
