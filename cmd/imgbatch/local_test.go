@@ -7,9 +7,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"image"
-	"image/color"
 	"image/jpeg"
-	"image/png"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -62,29 +60,7 @@ type goodImage struct {
 func writeDataset(t *testing.T, dir string) (good []goodImage, bad map[string]string) {
 	t.Helper()
 	mk := func(key string, w, h int, asPNG bool) {
-		p := filepath.Join(dir, filepath.FromSlash(key))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		img := image.NewRGBA(image.Rect(0, 0, w, h))
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				img.Set(x, y, color.RGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8((x + y) % 256), 255})
-			}
-		}
-		var buf bytes.Buffer
-		var err error
-		if asPNG {
-			err = png.Encode(&buf, img)
-		} else {
-			err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85})
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(dir, filepath.FromSlash(key)), testutil.PhotoFile(t, w, h, asPNG))
 		good = append(good, goodImage{key, w, h})
 	}
 	sizes := [][2]int{{800, 600}, {600, 800}, {1024, 512}, {300, 200}, {64, 64}, {2000, 1500}}

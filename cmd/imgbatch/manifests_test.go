@@ -6,16 +6,14 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // TestLocalRunsEveryManifestKind runs `imgbatch local` once per manifest
@@ -112,34 +110,12 @@ func TestLocalRunsEveryManifestKind(t *testing.T) {
 
 func writeFileAt(t *testing.T, root, key string, b []byte) {
 	t.Helper()
-	p := filepath.Join(root, filepath.FromSlash(key))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(root, filepath.FromSlash(key)), b)
 }
 
 func writeImage(t *testing.T, root, key string, w, h int, asPNG bool) {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			img.Set(x, y, color.RGBA{uint8(x * 4), uint8(y * 3), uint8(x ^ y), 255})
-		}
-	}
-	var buf bytes.Buffer
-	var err error
-	if asPNG {
-		err = png.Encode(&buf, img)
-	} else {
-		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFileAt(t, root, key, buf.Bytes())
+	writeFileAt(t, root, key, testutil.PhotoFile(t, w, h, asPNG))
 }
 
 func fileSize(t *testing.T, root, key string) int64 {

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,7 +19,7 @@ import (
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
-	"github.com/imgbatch/imgbatch/localstack"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // cmdEnv is an in-process S3 (buckets source, work, output) and a local
@@ -35,28 +34,17 @@ type cmdEnv struct {
 
 func newCmdEnv(t testing.TB) *cmdEnv {
 	t.Helper()
-	srv, err := localstack.StartS3("", "source", "work", "output")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
+	s3URL := startS3(t)
 	bus := ebus.NewBus(ebus.BusConfig{})
 	busSrv := httptest.NewServer(bus)
 	t.Cleanup(busSrv.Close)
 	env := []string{
-		"AWS_ENDPOINT_URL_S3=" + srv.URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + busSrv.URL,
+		"AWS_ENDPOINT_URL_S3=" + s3URL, "AWS_ENDPOINT_URL_EVENTBRIDGE=" + busSrv.URL,
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_SESSION_TOKEN=",
 		"AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=",
 		"IMGBATCH_S3_PATH_STYLE=true", "IMGBATCH_WORK_BUCKET=work", "IMGBATCH_EVENT_BUS=imgbatch",
 	}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	cl, err := loadClients(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := setEnv(t, env)
 	return &cmdEnv{env: env, cl: cl, bus: bus, store: cl.store("work")}
 }
 
@@ -81,11 +69,7 @@ func (e *cmdEnv) events(detailType string) []ebus.Envelope {
 
 func writeTemp(t testing.TB, name, body string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testutil.WriteTemp(t, name, body)
 }
 
 func TestPlanDryRunPrintsThePlanAndWritesNothing(t *testing.T) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // gateProcessor stands in for the image pipeline: items whose key contains
@@ -71,25 +71,6 @@ func planKeys(t testing.TB, e *cmdEnv, keys []string, extra ...string) string {
 	return batch.NewRunID(token, time.Time{})
 }
 
-// syncBuffer is a bytes.Buffer safe to write from one goroutine while
-// another reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestStatusOfARunningThenFinishedRunAndWatch(t *testing.T) {
 	e := newCmdEnv(t)
 	keys := []string{"a.jpg", "b.jpg", "bad-1.jpg", "c.jpg", "d.jpg", "bad-2.jpg", "e.jpg", "f.jpg"}
@@ -131,7 +112,7 @@ func TestStatusOfARunningThenFinishedRunAndWatch(t *testing.T) {
 	}
 
 	// --watch: refreshes while running, ends with the run (exit 3: it broke its tolerance).
-	var watchOut, watchErr syncBuffer
+	var watchOut, watchErr testutil.SyncBuffer
 	watchCode := make(chan int, 1)
 	go func() {
 		watchCode <- run([]string{"imgbatch", "--log-level", "warn", "status", "--watch", "100ms", runID}, &watchOut, &watchErr)

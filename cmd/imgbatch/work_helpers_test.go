@@ -1,26 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 	"github.com/imgbatch/imgbatch/localstack"
 )
 
@@ -34,19 +26,33 @@ type workStack struct {
 
 func newWorkStack(t *testing.T) *workStack {
 	t.Helper()
-	srv, err := localstack.StartS3("", "source", "work", "output")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
 	env := []string{
-		"AWS_ENDPOINT_URL_S3=" + srv.URL,
+		"AWS_ENDPOINT_URL_S3=" + startS3(t),
 		"AWS_ENDPOINT_URL_EVENTBRIDGE=http://127.0.0.1:1", // nothing is sent: --event-bus ""
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_SESSION_TOKEN=",
 		"AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "AWS_PROFILE=",
 		"IMGBATCH_S3_PATH_STYLE=true", "IMGBATCH_WORK_BUCKET=work", "IMGBATCH_EVENT_BUS=",
 		"IMGBATCH_LOG_FORMAT=json",
 	}
+	return &workStack{env: env, cl: setEnv(t, env)}
+}
+
+// startS3 starts the embedded S3 of `imgbatch local` in memory, with the
+// buckets source, work and output, and returns its URL.
+func startS3(t testing.TB) string {
+	t.Helper()
+	srv, err := localstack.StartS3("", "source", "work", "output")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv.URL
+}
+
+// setEnv sets env (KEY=value) for the test and returns the clients the
+// CLI makes from it.
+func setEnv(t testing.TB, env []string) *clients {
+	t.Helper()
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
@@ -55,34 +61,20 @@ func newWorkStack(t *testing.T) *workStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &workStack{env: env, cl: cl}
+	return cl
 }
 
 func (s *workStack) put(t *testing.T, bucket, key string, body []byte) {
 	t.Helper()
-	if _, err := s.cl.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
-		t.Fatal(err)
-	}
+	s3test.Put(t, s.cl.s3, bucket, key, body)
 }
 
-func (s *workStack) exists(bucket, key string) bool {
-	_, err := s.cl.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	return err == nil
-}
+func (s *workStack) exists(bucket, key string) bool { return s3test.Exists(s.cl.s3, bucket, key) }
 
 // count is the number of objects under prefix.
 func (s *workStack) count(t *testing.T, bucket, prefix string) int {
 	t.Helper()
-	n := 0
-	p := s3.NewListObjectsV2Paginator(s.cl.s3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(page.Contents)
-	}
-	return n
+	return s3test.Count(t, s.cl.s3, bucket, prefix)
 }
 
 // child is one `imgbatch work` attempt: this test binary standing in for
@@ -90,7 +82,7 @@ func (s *workStack) count(t *testing.T, bucket, prefix string) int {
 // AWS Batch sets for array child 0 of job "job-under-test".
 type child struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	code int // exit code, -1 when killed by a signal
 }
@@ -101,7 +93,7 @@ func startChild(t *testing.T, env []string, attempt int, args ...string) *child 
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &child{out: &lockedBuffer{}, done: make(chan struct{})}
+	c := &child{out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	c.cmd = exec.Command(exe, append([]string{"--log-level", "info", "work"}, args...)...)
 	c.cmd.Env = append(append(os.Environ(), env...),
 		"IMGBATCH_BE_MAIN=1",
@@ -166,52 +158,4 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// textured makes a photo-like JPEG whose pixels depend on seed.
-func textured(t *testing.T, w, h, seed int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			v := uint8((x*seed + y*7) ^ (x * y >> 6))
-			img.Set(x, y, color.RGBA{uint8(x * 255 / w), v, uint8(y * 255 / h), 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// itemSource is a batch.Source over a slice.
-type itemSource struct {
-	items []imgbatch.Item
-	i     int
-}
-
-func (s *itemSource) Next() (imgbatch.Item, error) {
-	if s.i >= len(s.items) {
-		return imgbatch.Item{}, io.EOF
-	}
-	s.i++
-	return s.items[s.i-1], nil
 }
