@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
 )
 
 // genReader yields n items; every tenth one repeats the key of the item five
@@ -120,7 +121,7 @@ func TestDedupeIdentity(t *testing.T) {
 		{Bucket: "b", Key: "k"}, // duplicate
 		{Bucket: "b", Key: "K"},
 	}
-	d := Dedupe(&sliceReader{items: items}, t.TempDir(), 0)
+	d := Dedupe(itemtest.NewSource(items...), t.TempDir(), 0)
 	defer d.Close()
 	got := drain(t, d).items
 	if len(got) != 6 || d.Stats().Duplicates != 2 {
@@ -142,28 +143,11 @@ func TestDedupeOneKey(t *testing.T) {
 			items = append(items, imgbatch.Item{Bucket: "b", Key: fmt.Sprint(i)})
 		}
 	}
-	d := Dedupe(&sliceReader{items: items}, t.TempDir(), 16<<10)
+	d := Dedupe(itemtest.NewSource(items...), t.TempDir(), 16<<10)
 	defer d.Close()
 	if got := drain(t, d).items; len(got) != 11 || d.Stats().Duplicates != 99999 {
 		t.Errorf("%d items, stats %+v", len(got), d.Stats())
 	}
-}
-
-type sliceReader struct {
-	items []imgbatch.Item
-	err   error
-}
-
-func (s *sliceReader) Next() (imgbatch.Item, error) {
-	if len(s.items) == 0 {
-		if s.err != nil {
-			return imgbatch.Item{}, s.err
-		}
-		return imgbatch.Item{}, io.EOF
-	}
-	it := s.items[0]
-	s.items = s.items[1:]
-	return it, nil
 }
 
 func TestDedupeLineErrorsAndStats(t *testing.T) {
@@ -193,7 +177,7 @@ func TestDedupeLineErrorsAndStats(t *testing.T) {
 
 func TestDedupeErrors(t *testing.T) {
 	boom := errors.New("boom")
-	d := Dedupe(&sliceReader{items: []imgbatch.Item{{Bucket: "b", Key: "k"}}, err: boom}, t.TempDir(), 0)
+	d := Dedupe(&itemtest.Source{Items: []imgbatch.Item{{Bucket: "b", Key: "k"}}, Err: boom}, t.TempDir(), 0)
 	if _, err := d.Next(); err != boom {
 		t.Errorf("err = %v", err)
 	}
