@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // fakeWallpapers writes a small tree shaped like plasma-workspace-wallpapers'
@@ -16,11 +18,11 @@ import (
 // phone-sized one and twenty screenshots.
 func fakeWallpapers(t *testing.T) string {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "Alpha", "contents", "images", "2400x1800.jpg"), photo(t, 2400, 1800, false))
-	writeFile(t, filepath.Join(dir, "Alpha", "contents", "images", "720x1440.jpg"), photo(t, 720, 1440, false))
-	writeFile(t, filepath.Join(dir, "Beta", "contents", "images", "1800x2400.png"), photo(t, 1800, 2400, true))
+	testutil.WriteFile(t, filepath.Join(dir, "Alpha", "contents", "images", "2400x1800.jpg"), photo(t, 2400, 1800, false))
+	testutil.WriteFile(t, filepath.Join(dir, "Alpha", "contents", "images", "720x1440.jpg"), photo(t, 720, 1440, false))
+	testutil.WriteFile(t, filepath.Join(dir, "Beta", "contents", "images", "1800x2400.png"), photo(t, 1800, 2400, true))
 	for i := range 20 {
-		writeFile(t, filepath.Join(dir, fmt.Sprintf("Shot%02d", i), "contents", "screenshot.jpg"), photo(t, 120, 80, false))
+		testutil.WriteFile(t, filepath.Join(dir, fmt.Sprintf("Shot%02d", i), "contents", "screenshot.jpg"), photo(t, 120, 80, false))
 	}
 	return dir
 }

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"encoding/csv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,4 +24,19 @@ func WriteFile(t testing.TB, path string, data []byte) string {
 func WriteTemp(t testing.TB, name, body string) string {
 	t.Helper()
 	return WriteFile(t, filepath.Join(t.TempDir(), name), []byte(body))
+}
+
+// ReadCSV reads the CSV file at path whole.
+func ReadCSV(t testing.TB, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return rows
 }

@@ -9,18 +9,23 @@ import (
 	"testing"
 )
 
-// Photo draws a photo-like picture of w×h: smooth gradients and some
-// texture, so that encoders and resamplers do real work. Pictures of
-// different seeds differ in every pixel row.
-func Photo(w, h int, seed int) *image.RGBA {
+// Gradient draws w×h with red rising from left to right, green from top
+// to bottom, and blue from texture.
+func Gradient(w, h int, texture func(x, y int) uint8) *image.RGBA {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			n := uint8((x*7 + y*(13+seed)) ^ (x * y >> 5))
-			img.SetRGBA(x, y, color.RGBA{uint8(x * 255 / w), uint8(y*255/h + seed*37), n, 255})
+			img.SetRGBA(x, y, color.RGBA{uint8(x * 255 / w), uint8(y * 255 / h), texture(x, y), 255})
 		}
 	}
 	return img
+}
+
+// Photo draws a photo-like picture of w×h: smooth gradients and some
+// texture, so that encoders and resamplers do real work. Pictures of
+// different seeds differ.
+func Photo(w, h int, seed int) *image.RGBA {
+	return Gradient(w, h, func(x, y int) uint8 { return uint8((x*7 + y*(13+seed)) ^ (x * y >> 5)) })
 }
 
 // JPEG encodes img as a JPEG of the given quality.
