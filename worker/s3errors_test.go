@@ -111,12 +111,27 @@ func TestFatalS3Errors(t *testing.T) {
 			t.Errorf("%d results", len(o.results))
 		}
 	})
-	t.Run("access denied on outputs", func(t *testing.T) {
-		s := setup(t)
-		s.faults.AddRule(&s3fault.Rule{Method: "PUT", Path: "/out/*", Fault: s3fault.Error, Status: 403, Code: "AccessDenied", Times: -1})
-		o := processAll(t, context.Background(), newTestWorker(s, Config{}), testRun(t), items("src", keys...))
-		check(t, o, false, "access denied on the output bucket")
-	})
+	// Every matching request broken: the FatalError each must end in.
+	for _, c := range []struct {
+		name  string
+		rule  *s3fault.Rule
+		retry bool
+		msg   string
+	}{
+		{"access denied on outputs", &s3fault.Rule{Method: "PUT", Path: "/out/*", Fault: s3fault.Error, Status: 403, Code: "AccessDenied", Times: -1},
+			false, "access denied on the output bucket"},
+		{"rejected keys", &s3fault.Rule{Path: "/*", Fault: s3fault.Error, Status: 403, Code: "InvalidAccessKeyId", Times: -1},
+			false, "credentials rejected"},
+		{"expired session", &s3fault.Rule{Method: "GET", Path: "/src/*", Fault: s3fault.Error, Status: 400, Code: "ExpiredToken", Times: -1},
+			true, "expired"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := setup(t)
+			s.faults.AddRule(c.rule)
+			o := processAll(t, context.Background(), newTestWorker(s, Config{}), testRun(t), items("src", keys...))
+			check(t, o, c.retry, c.msg)
+		})
+	}
 	t.Run("access denied on outputs midway", func(t *testing.T) {
 		s := setup(t)
 		s.faults.AddRule(&s3fault.Rule{Method: "PUT", Path: "/out/v1/thumb/d.jpg", Fault: s3fault.Error, Status: 403, Code: "AccessDenied", Times: -1})
@@ -125,18 +140,6 @@ func TestFatalS3Errors(t *testing.T) {
 		if _, ok := o.results[3]; ok {
 			t.Error("d.jpg has a result")
 		}
-	})
-	t.Run("rejected keys", func(t *testing.T) {
-		s := setup(t)
-		s.faults.AddRule(&s3fault.Rule{Path: "/*", Fault: s3fault.Error, Status: 403, Code: "InvalidAccessKeyId", Times: -1})
-		o := processAll(t, context.Background(), newTestWorker(s, Config{}), testRun(t), items("src", keys...))
-		check(t, o, false, "credentials rejected")
-	})
-	t.Run("expired session", func(t *testing.T) {
-		s := setup(t)
-		s.faults.AddRule(&s3fault.Rule{Method: "GET", Path: "/src/*", Fault: s3fault.Error, Status: 400, Code: "ExpiredToken", Times: -1})
-		o := processAll(t, context.Background(), newTestWorker(s, Config{}), testRun(t), items("src", keys...))
-		check(t, o, true, "expired")
 	})
 	t.Run("no credentials", func(t *testing.T) {
 		s := setup(t)
