@@ -104,8 +104,13 @@ func gz(t testing.TB, data []byte) []byte {
 // openFile writes content to a temporary file called name and opens it.
 func openFile(t *testing.T, name, content string, opt Options) Reader {
 	t.Helper()
-	p := testutil.WriteFile(t, filepath.Join(t.TempDir(), name), []byte(content))
-	r, c, err := Open(context.Background(), p, opt)
+	return mustOpen(t, testutil.WriteFile(t, filepath.Join(t.TempDir(), name), []byte(content)), opt)
+}
+
+// mustOpen opens the manifest at uri, closed when t ends.
+func mustOpen(t testing.TB, uri string, opt Options) Reader {
+	t.Helper()
+	r, c, err := Open(context.Background(), uri, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,13 +89,8 @@ func writeInventory(t *testing.T, root string, mutate func(files map[string][]by
 }
 
 func TestInventoryLocal(t *testing.T) {
-	ctx := context.Background()
 	path := writeInventory(t, t.TempDir(), nil)
-	r, c, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	r := mustOpen(t, path, Options{})
 	d := drain(t, r)
 	checkItems(t, d.items, invItems)
 	checkBad(t, d.bad, invBad)
@@ -104,11 +99,7 @@ func TestInventoryLocal(t *testing.T) {
 	}
 
 	// Filters use Size and LastModifiedDate.
-	r, c, err = Open(ctx, path, Options{Filter: Filter{ModifiedSince: time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC), MaxSize: 50}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	r = mustOpen(t, path, Options{Filter: Filter{ModifiedSince: time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC), MaxSize: 50}})
 	d = drain(t, r)
 	checkItems(t, d.items, invItems[2:])
 }
@@ -198,7 +189,6 @@ func TestInventoryNoBucketColumn(t *testing.T) {
 }
 
 func TestInventoryS3(t *testing.T) {
-	ctx := context.Background()
 	client := fakeS3(t, "dest", "src")
 	k1 := "inv/src/cfg/data/f1.csv.gz"
 	k2 := "inv/src/cfg/data/f2.csv"
@@ -207,11 +197,7 @@ func TestInventoryS3(t *testing.T) {
 	s3test.Put(t, client, "dest", k2, files[k2])
 	s3test.Put(t, client, "dest", "inv/src/cfg/2024-01-02T00-00Z/manifest.json", invManifest("CSV", invSchema, files, k1, k2))
 
-	r, c, err := Open(ctx, "s3://dest/inv/src/cfg/2024-01-02T00-00Z/manifest.json", Options{S3: client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	r := mustOpen(t, "s3://dest/inv/src/cfg/2024-01-02T00-00Z/manifest.json", Options{S3: client})
 	d := drain(t, r)
 	checkItems(t, d.items, invItems)
 	checkBad(t, d.bad, invBad)
