@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +30,7 @@ import (
 	"github.com/imgbatch/imgbatch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
 	"github.com/imgbatch/imgbatch/internal/testutil"
+	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
 	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 	"github.com/imgbatch/imgbatch/localstack"
 	"github.com/imgbatch/imgbatch/s3fault"
@@ -689,18 +688,7 @@ func (h *harness) collect(runID string) *runResult {
 	t := h.t
 	ctx := context.Background()
 	res := &runResult{h: h, runID: runID, report: map[string][]string{}, outputs: map[string]outputObject{}, done: map[string]doneMarker{}}
-	get := func(bucket, key string) []byte {
-		out, err := h.be.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-		if err != nil {
-			t.Fatalf("get s3://%s/%s: %v", bucket, key, err)
-		}
-		defer out.Body.Close()
-		b, err := io.ReadAll(out.Body)
-		if err != nil {
-			t.Fatalf("read s3://%s/%s: %v", bucket, key, err)
-		}
-		return b
-	}
+	get := func(bucket, key string) []byte { return s3test.Get(t, h.be.client, bucket, key) }
 	lay := imgbatch.Layout{RunID: runID}
 	if err := json.Unmarshal(get(workBucket, lay.Run()), &res.run); err != nil {
 		t.Fatalf("run.json: %v", err)
@@ -708,25 +696,8 @@ func (h *harness) collect(runID string) *runResult {
 	if err := json.Unmarshal(get(workBucket, lay.Final()), &res.final); err != nil {
 		t.Fatalf("final.json: %v", err)
 	}
-	rows, err := csv.NewReader(bytes.NewReader(get(workBucket, lay.Report()))).ReadAll()
-	if err != nil {
-		t.Fatalf("report.csv: %v", err)
-	}
-	res.rows = len(rows)
-	for _, r := range rows {
-		if len(r) != 7 {
-			t.Fatalf("report row with %d columns, want 7: %q", len(r), r)
-		}
-		key, err := url.QueryUnescape(r[1])
-		if err != nil {
-			t.Errorf("report key %q is not URL-encoded: %v", r[1], err)
-			continue
-		}
-		if _, dup := res.report[key]; dup {
-			res.dupRows++
-		}
-		res.report[key] = r
-	}
+	rep := itemtest.ParseReport(t, get(workBucket, lay.Report()))
+	res.report, res.rows, res.dupRows = rep.ByKey, rep.Rows, len(rep.Dups)
 	dp := s3.NewListObjectsV2Paginator(h.be.client, &s3.ListObjectsV2Input{Bucket: aws.String(workBucket), Prefix: aws.String(lay.DonePrefix())})
 	for dp.HasMorePages() {
 		page, err := dp.NextPage(ctx)

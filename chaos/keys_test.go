@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 	"github.com/imgbatch/imgbatch/sniff"
 )
 
@@ -175,13 +176,11 @@ func checkNoFormulas(t *testing.T, res *runResult) {
 	t.Helper()
 	lay := imgbatch.Layout{RunID: res.runID}
 	for _, key := range []string{lay.Report(), lay.Failed()} {
-		out, err := res.h.be.client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(workBucket), Key: aws.String(key)})
+		b, err := s3test.Read(res.h.be.client, workBucket, key)
 		if err != nil {
 			t.Errorf("%s: %v", key, err)
 			continue
 		}
-		b, _ := io.ReadAll(out.Body)
-		out.Body.Close()
 		cr := csv.NewReader(bytes.NewReader(b))
 		cr.FieldsPerRecord = -1 // failed.csv: bucket,key[,versionId]
 		rows, err := cr.ReadAll()

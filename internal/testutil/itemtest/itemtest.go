@@ -4,7 +4,11 @@
 package itemtest
 
 import (
+	"bytes"
+	"encoding/csv"
 	"io"
+	"net/url"
+	"testing"
 
 	"github.com/imgbatch/imgbatch"
 )
@@ -39,4 +43,37 @@ func (s *Source) Next() (imgbatch.Item, error) {
 	it := s.Items[0]
 	s.Items = s.Items[1:]
 	return it, nil
+}
+
+// Report is a completion report (report.csv: Bucket, Key, VersionId,
+// TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage; keys URL-encoded).
+type Report struct {
+	ByKey map[string][]string // decoded key → its row (the last one)
+	Rows  int
+	Dups  []string // keys with more than one row, once per extra row
+}
+
+// ParseReport parses a report.csv; t fails on a row that does not have 7
+// columns or a key that is not URL-encoded.
+func ParseReport(t testing.TB, data []byte) Report {
+	t.Helper()
+	rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatalf("report.csv: %v", err)
+	}
+	rep := Report{ByKey: map[string][]string{}, Rows: len(rows)}
+	for _, r := range rows {
+		if len(r) != 7 {
+			t.Fatalf("report row has %d columns, want 7 (Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage): %q", len(r), r)
+		}
+		key, err := url.QueryUnescape(r[1])
+		if err != nil {
+			t.Fatalf("report key %q is not URL-encoded: %v", r[1], err)
+		}
+		if _, dup := rep.ByKey[key]; dup {
+			rep.Dups = append(rep.Dups, key)
+		}
+		rep.ByKey[key] = r
+	}
+	return rep
 }

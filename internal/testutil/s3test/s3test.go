@@ -12,6 +12,8 @@ package s3test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -141,16 +143,25 @@ func Put(t testing.TB, c *s3.Client, bucket, key string, body []byte) {
 // Get reads s3://bucket/key through c.
 func Get(t testing.TB, c *s3.Client, bucket, key string) []byte {
 	t.Helper()
+	b, err := Read(c, bucket, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Read reads s3://bucket/key through c.
+func Read(c *s3.Client, bucket, key string) ([]byte, error) {
 	out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
-		t.Fatalf("get s3://%s/%s: %v", bucket, key, err)
+		return nil, fmt.Errorf("get s3://%s/%s: %w", bucket, key, err)
 	}
 	defer out.Body.Close()
-	var b bytes.Buffer
-	if _, err := b.ReadFrom(out.Body); err != nil {
-		t.Fatalf("get s3://%s/%s: %v", bucket, key, err)
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 	}
-	return b.Bytes()
+	return b, nil
 }
 
 // Head heads s3://bucket/key through c.
