@@ -38,10 +38,7 @@ func TestPrepareBuiltins(t *testing.T) {
 	wp := fakeWallpapers(t)
 	o := PrepareOptions{CacheDir: t.TempDir(), Wallpapers: wp, BadImages: filepath.Join("..", "testdata", "bad-images")}
 
-	photos, err := Prepare(ctx, DatasetPhotos, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	photos := mustPrepare(t, DatasetPhotos, o)
 	if len(photos.Files) != 14 {
 		t.Fatalf("photos: %d files, want 7 of each of 2 large wallpapers", len(photos.Files))
 	}
@@ -70,18 +67,12 @@ func TestPrepareBuiltins(t *testing.T) {
 	}
 	o2 := o
 	o2.CacheDir = t.TempDir()
-	fresh, err := Prepare(ctx, DatasetPhotos, o2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh := mustPrepare(t, DatasetPhotos, o2)
 	if fresh.Digest() != photos.Digest() {
 		t.Errorf("photos made twice differ: %s vs %s", fresh.Digest(), photos.Digest())
 	}
 
-	small, err := Prepare(ctx, DatasetSmall, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	small := mustPrepare(t, DatasetSmall, o)
 	if len(small.Files) != 14 {
 		t.Errorf("small: %d files, want 14", len(small.Files))
 	}
@@ -91,10 +82,7 @@ func TestPrepareBuiltins(t *testing.T) {
 		}
 	}
 
-	mixed, err := Prepare(ctx, DatasetMixed, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mixed := mustPrepare(t, DatasetMixed, o)
 	formats := map[string]int{}
 	broken := 0
 	for _, f := range mixed.Files {
@@ -115,4 +103,14 @@ func TestPrepareRefusesUnknownNames(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "photos, mixed, small") {
 		t.Errorf("got %v", err)
 	}
+}
+
+// mustPrepare prepares the built-in set name.
+func mustPrepare(t *testing.T, name string, o PrepareOptions) *Dataset {
+	t.Helper()
+	ds, err := Prepare(context.Background(), name, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
 }

@@ -88,7 +88,7 @@ func TestStatusOfARunningThenFinishedRunAndWatch(t *testing.T) {
 
 	// Running: shards 0 and 1 done, 2 and 3 claimed with one checkpointed result each.
 	var st batch.RunStatus
-	eventually(t, 20*time.Second, "two shards done and two running", func() bool {
+	testutil.Eventually(t, 20*time.Second, "two shards done and two running", func() bool {
 		code, out, errs := e.imgbatch(t, "status", "--json", "--shards", runID)
 		if code != 0 {
 			t.Fatalf("status exited %d: %s", code, errs)
@@ -117,7 +117,7 @@ func TestStatusOfARunningThenFinishedRunAndWatch(t *testing.T) {
 	go func() {
 		watchCode <- run([]string{"imgbatch", "--log-level", "warn", "status", "--watch", "100ms", runID}, &watchOut, &watchErr)
 	}()
-	eventually(t, 10*time.Second, "--watch to print the running run twice", func() bool {
+	testutil.Eventually(t, 10*time.Second, "--watch to print the running run twice", func() bool {
 		return strings.Count(watchOut.String(), ": running") >= 2
 	})
 	close(proc.open)
@@ -154,17 +154,5 @@ func TestStatusOfARunningThenFinishedRunAndWatch(t *testing.T) {
 	}
 	if code, _, errs := e.imgbatch(t, "status", runID, "--json"); code != exitUsage || !strings.Contains(errs, "flags go before RUN_ID: imgbatch status --json "+runID) {
 		t.Errorf("a flag after RUN_ID: exit %d: %s", code, errs)
-	}
-}
-
-// eventually polls cond until it holds or limit passes.
-func eventually(t testing.TB, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

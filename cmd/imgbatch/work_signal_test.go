@@ -58,7 +58,7 @@ func TestWorkSIGTERMThenSIGKILLThenResume(t *testing.T) {
 
 	// Attempt 1: SIGTERM once a few outputs exist.
 	c1 := startChild(t, st.env, 1, args...)
-	waitFor(t, 2*time.Minute, "the first outputs", func() bool { return outputs() >= 3 })
+	testutil.Eventually(t, 2*time.Minute, "the first outputs", func() bool { return outputs() >= 3 })
 	if err := c1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestWorkSIGTERMThenSIGKILLThenResume(t *testing.T) {
 	// Attempt 2: resumes, then SIGKILL once it made a few more outputs.
 	after1 := outputs()
 	c2 := startChild(t, st.env, 2, args...)
-	waitFor(t, 2*time.Minute, "attempt 2 to make outputs", func() bool { return outputs() >= after1+4 })
+	testutil.Eventually(t, 2*time.Minute, "attempt 2 to make outputs", func() bool { return outputs() >= after1+4 })
 	if err := c2.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
