@@ -64,7 +64,8 @@ const (
 	Error         Fault = "Error"                      // a Rule's Status and S3 error Code (rules only); not forwarded
 )
 
-// Faults lists every fault in the order rates are applied.
+// Faults lists every fault rates can draw, in the order they are applied
+// (Error is for rules only).
 var Faults = []Fault{InternalError, SlowDown, Conflict, Reset, LostResponse, Stall, Truncate}
 
 // Rates are the probabilities (0..1) of each fault for one kind of request.
