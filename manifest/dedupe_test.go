@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -61,14 +60,7 @@ func dedupeAll(t testing.TB, n, mem int) (uint64, Stats) {
 	seen := make([]bool, n)
 	h := fnv.New64a()
 	count := 0
-	for {
-		it, err := d.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	each(t, d, func(it imgbatch.Item) {
 		id := genID(t, it.Key)
 		if seen[id] {
 			t.Fatalf("%s twice", it.Key)
@@ -79,7 +71,7 @@ func dedupeAll(t testing.TB, n, mem int) (uint64, Stats) {
 		}
 		h.Write([]byte(it.Key))
 		count++
-	}
+	})
 	for id, ok := range seen {
 		if ok == (id%10 == 9) {
 			t.Fatalf("item %d seen=%v", id, ok)
@@ -238,16 +230,7 @@ func TestDedupeLarge(t *testing.T) {
 	d := Dedupe(&genReader{n: n}, t.TempDir(), 0)
 	defer d.Close()
 	var items int64
-	for {
-		_, err := d.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		items++
-	}
+	each(t, d, func(imgbatch.Item) { items++ })
 	took := time.Since(start)
 	rss := peak()
 	t.Logf("10 M keys deduped in %v, peak RSS %d MB, stats %+v", took.Round(time.Millisecond), rss>>20, d.Stats())
@@ -298,27 +281,16 @@ func TestKeysConstantMemory(t *testing.T) {
 	f.Close()
 
 	runtime.GC()
-	r, c, err := Open(context.Background(), p, Options{DefaultBucket: "b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	r := mustOpen(t, p, Options{DefaultBucket: "b"})
 	var ms runtime.MemStats
 	var peak uint64
 	count := 0
-	for {
-		_, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	each(t, r, func(imgbatch.Item) {
 		if count++; count%100000 == 0 {
 			runtime.ReadMemStats(&ms)
 			peak = max(peak, ms.HeapInuse)
 		}
-	}
+	})
 	if count != n {
 		t.Fatalf("%d items", count)
 	}

@@ -46,6 +46,22 @@ func drain(t testing.TB, r Reader) drained {
 	}
 }
 
+// each calls fn with every item of r as it is read (nothing is kept);
+// any error fails the test.
+func each(t testing.TB, r Reader, fn func(imgbatch.Item)) {
+	t.Helper()
+	for {
+		it, err := r.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(it)
+	}
+}
+
 // badLine is an expected LineError: its source's base name, line and a
 // substring of the reason.
 type badLine struct {
