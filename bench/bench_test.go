@@ -3,14 +3,9 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // TestMain lets the test binary be the bench child: Run starts
@@ -33,48 +30,27 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// photo encodes a w x h picture with smooth gradients and some texture.
+// photo encodes a w x h picture with smooth gradients and some texture
+// (the quality thresholds of these tests are set for it).
 func photo(t testing.TB, w, h int, asPNG bool) []byte {
 	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			img.Set(x, y, color.RGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8((x*x + y*7) % 256), 255})
-		}
-	}
-	var buf bytes.Buffer
-	var err error
+	img := testutil.Gradient(w, h, func(x, y int) uint8 { return uint8((x*x + y*7) % 256) })
 	if asPNG {
-		err = png.Encode(&buf, img)
-	} else {
-		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 88})
+		return testutil.PNG(t, img)
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func writeFile(t testing.TB, path string, b []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return testutil.JPEG(t, img, 88)
 }
 
 // tinyDataset has five good images and one broken file.
 func tinyDataset(t *testing.T) string {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "a.jpg"), photo(t, 900, 600, false))
-	writeFile(t, filepath.Join(dir, "b.jpg"), photo(t, 600, 900, false))
-	writeFile(t, filepath.Join(dir, "sub", "c.jpg"), photo(t, 1200, 800, false))
-	writeFile(t, filepath.Join(dir, "d.png"), photo(t, 700, 500, true))
-	writeFile(t, filepath.Join(dir, "e.jpg"), photo(t, 300, 200, false))
-	writeFile(t, filepath.Join(dir, "broken.jpg"), []byte("this is not an image at all, just text"))
-	writeFile(t, filepath.Join(dir, ".hidden.jpg"), []byte("skipped"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.jpg"), photo(t, 900, 600, false))
+	testutil.WriteFile(t, filepath.Join(dir, "b.jpg"), photo(t, 600, 900, false))
+	testutil.WriteFile(t, filepath.Join(dir, "sub", "c.jpg"), photo(t, 1200, 800, false))
+	testutil.WriteFile(t, filepath.Join(dir, "d.png"), photo(t, 700, 500, true))
+	testutil.WriteFile(t, filepath.Join(dir, "e.jpg"), photo(t, 300, 200, false))
+	testutil.WriteFile(t, filepath.Join(dir, "broken.jpg"), []byte("this is not an image at all, just text"))
+	testutil.WriteFile(t, filepath.Join(dir, ".hidden.jpg"), []byte("skipped"))
 	return dir
 }
 
@@ -195,15 +171,7 @@ func TestTinyRun(t *testing.T) {
 		}
 	}
 
-	f, err := os.Open(filepath.Join(dir, "results.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := testutil.ReadCSV(t, filepath.Join(dir, "results.csv"))
 	if len(rows) != 1+len(wantKeys) {
 		t.Fatalf("results.csv has %d rows, want a header and %d", len(rows), len(wantKeys))
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // fakeWallpapers writes a small tree shaped like plasma-workspace-wallpapers'
@@ -16,11 +18,11 @@ import (
 // phone-sized one and twenty screenshots.
 func fakeWallpapers(t *testing.T) string {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "Alpha", "contents", "images", "2400x1800.jpg"), photo(t, 2400, 1800, false))
-	writeFile(t, filepath.Join(dir, "Alpha", "contents", "images", "720x1440.jpg"), photo(t, 720, 1440, false))
-	writeFile(t, filepath.Join(dir, "Beta", "contents", "images", "1800x2400.png"), photo(t, 1800, 2400, true))
+	testutil.WriteFile(t, filepath.Join(dir, "Alpha", "contents", "images", "2400x1800.jpg"), photo(t, 2400, 1800, false))
+	testutil.WriteFile(t, filepath.Join(dir, "Alpha", "contents", "images", "720x1440.jpg"), photo(t, 720, 1440, false))
+	testutil.WriteFile(t, filepath.Join(dir, "Beta", "contents", "images", "1800x2400.png"), photo(t, 1800, 2400, true))
 	for i := range 20 {
-		writeFile(t, filepath.Join(dir, fmt.Sprintf("Shot%02d", i), "contents", "screenshot.jpg"), photo(t, 120, 80, false))
+		testutil.WriteFile(t, filepath.Join(dir, fmt.Sprintf("Shot%02d", i), "contents", "screenshot.jpg"), photo(t, 120, 80, false))
 	}
 	return dir
 }
@@ -36,10 +38,7 @@ func TestPrepareBuiltins(t *testing.T) {
 	wp := fakeWallpapers(t)
 	o := PrepareOptions{CacheDir: t.TempDir(), Wallpapers: wp, BadImages: filepath.Join("..", "testdata", "bad-images")}
 
-	photos, err := Prepare(ctx, DatasetPhotos, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	photos := mustPrepare(t, DatasetPhotos, o)
 	if len(photos.Files) != 14 {
 		t.Fatalf("photos: %d files, want 7 of each of 2 large wallpapers", len(photos.Files))
 	}
@@ -68,18 +67,12 @@ func TestPrepareBuiltins(t *testing.T) {
 	}
 	o2 := o
 	o2.CacheDir = t.TempDir()
-	fresh, err := Prepare(ctx, DatasetPhotos, o2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fresh := mustPrepare(t, DatasetPhotos, o2)
 	if fresh.Digest() != photos.Digest() {
 		t.Errorf("photos made twice differ: %s vs %s", fresh.Digest(), photos.Digest())
 	}
 
-	small, err := Prepare(ctx, DatasetSmall, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	small := mustPrepare(t, DatasetSmall, o)
 	if len(small.Files) != 14 {
 		t.Errorf("small: %d files, want 14", len(small.Files))
 	}
@@ -89,10 +82,7 @@ func TestPrepareBuiltins(t *testing.T) {
 		}
 	}
 
-	mixed, err := Prepare(ctx, DatasetMixed, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mixed := mustPrepare(t, DatasetMixed, o)
 	formats := map[string]int{}
 	broken := 0
 	for _, f := range mixed.Files {
@@ -113,4 +103,14 @@ func TestPrepareRefusesUnknownNames(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "photos, mixed, small") {
 		t.Errorf("got %v", err)
 	}
+}
+
+// mustPrepare prepares the built-in set name.
+func mustPrepare(t *testing.T, name string, o PrepareOptions) *Dataset {
+	t.Helper()
+	ds, err := Prepare(context.Background(), name, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/vips"
 )
 
@@ -23,7 +24,7 @@ func BenchmarkProcessOne(b *testing.B) {
 	}
 	dir := b.TempDir()
 	src := filepath.Join(dir, "src.jpg")
-	writeFile(b, src, photo(b, w, h, false))
+	testutil.WriteFile(b, src, photo(b, w, h, false))
 	spec := ChildSpec{Variant: StandardVariant, MaxPixels: DefaultMaxPixels, OutDir: dir}
 	if err := os.MkdirAll(filepath.Join(dir, StandardVariant.Name), 0o755); err != nil {
 		b.Fatal(err)

@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -17,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/vips"
 )
 
@@ -109,7 +109,7 @@ func TestReference(t *testing.T) {
 	}
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.jpg")
-	writeFile(t, good, rs[0].Data)
+	testutil.WriteFile(t, good, rs[0].Data)
 	out, err := decodeRGB(good)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +131,7 @@ func TestReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := filepath.Join(dir, "bad.jpg")
-	writeFile(t, bad, buf.Bytes())
+	testutil.WriteFile(t, bad, buf.Bytes())
 	worse, err := decodeRGB(bad)
 	if err != nil {
 		t.Fatal(err)
@@ -203,12 +203,12 @@ func TestParseRecipe(t *testing.T) {
 		t.Errorf("single: %+v %v", r, err)
 	}
 	p := filepath.Join(t.TempDir(), "webby.json")
-	writeFile(t, p, []byte(`{"variants":[{"name":"w","width":800,"format":"webp","quality":70}]}`))
+	testutil.WriteFile(t, p, []byte(`{"variants":[{"name":"w","width":800,"format":"webp","quality":70}]}`))
 	r, err = ParseRecipe(p, StandardVariant)
 	if err != nil || r.Name != "webby" || r.Variants[0].Fit != imgbatch.FitInside {
 		t.Errorf("file: %+v %v", r, err)
 	}
-	writeFile(t, p, []byte(`{"variants":[{"name":"w","width":800,"format":"gif"}]}`))
+	testutil.WriteFile(t, p, []byte(`{"variants":[{"name":"w","width":800,"format":"gif"}]}`))
 	if _, err := ParseRecipe(p, StandardVariant); err == nil {
 		t.Error("a gif variant was accepted")
 	}
@@ -309,14 +309,9 @@ func TestRecipeAndQuality(t *testing.T) {
 			t.Errorf("results.md lacks %q", w)
 		}
 	}
-	f, err := os.Open(filepath.Join(dir, "quality.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	qrows, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(qrows) != 1+len(wantRows) || !slices.Contains(qrows[0], "ssim_worst") || !slices.Contains(qrows[0], "mean_bytes") {
-		t.Errorf("quality.csv: %v, %d rows, header %v", err, len(qrows), qrows[0])
+	qrows := testutil.ReadCSV(t, filepath.Join(dir, "quality.csv"))
+	if len(qrows) != 1+len(wantRows) || !slices.Contains(qrows[0], "ssim_worst") || !slices.Contains(qrows[0], "mean_bytes") {
+		t.Errorf("quality.csv: %d rows, header %v", len(qrows), qrows[0])
 	}
 	// References are cached per source and size.
 	refs, _ := filepath.Glob(filepath.Join(o.CacheDir, "quality-refs", "*", "*.rgb"))

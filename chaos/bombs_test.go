@@ -11,11 +11,11 @@ import (
 	"image/color/palette"
 	"image/gif"
 	"image/jpeg"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // childMemoryLimit is the peak resident memory an array child may reach on
@@ -118,19 +118,11 @@ func bombDataset(t *testing.T) (ds *dataset, rejects map[string]bool) {
 	// variant cannot encode png-1x60000-gray.png (WebP stops at 16383 px).
 	ds = &dataset{name: "bombs", objects: map[string][]byte{}, format: "keys", want: map[string]string{}, badLines: 0, dups: 0,
 		variants: []string{"thumb:96x96:jpeg:80", "small:48x48:webp:70"}}
-	manifest, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "bad-images", "MANIFEST.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	rejects = map[string]bool{}
-	for i, line := range strings.Split(strings.TrimSpace(string(manifest)), "\n") {
-		f := strings.Split(line, "\t")
-		if i == 0 || len(f) < 6 {
-			continue
-		}
-		key := "corpus/" + f[0]
-		ds.objects[key] = badImage(t, f[0])
-		switch f[5] {
+	for _, row := range testutil.BadImageRows(t) {
+		key := "corpus/" + row["file"]
+		ds.objects[key] = badImage(t, row["file"])
+		switch row["expectation"] {
 		case "ok":
 			ds.want[key] = ""
 		case "reject":

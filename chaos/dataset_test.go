@@ -1,18 +1,13 @@
 package chaos
 
 import (
-	"bytes"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // dataset is what a run works on: the source bucket's objects and the
@@ -32,30 +27,12 @@ type dataset struct {
 // defaultVariants are small so that a run is quick: one JPEG, one WebP.
 var defaultVariants = []string{"thumb:96x96:jpeg:80", "small:48x:webp:70"}
 
-// picture renders a deterministic, photo-like image.
-func picture(w, h int, seed uint64, asPNG bool) []byte {
-	r := rand.New(rand.NewPCG(seed, 1))
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	c0 := color.RGBA{uint8(r.IntN(256)), uint8(r.IntN(256)), uint8(r.IntN(256)), 255}
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			img.Pix[img.PixOffset(x, y)+0] = uint8(int(c0.R) + x*200/w)
-			img.Pix[img.PixOffset(x, y)+1] = uint8(int(c0.G) + y*200/h)
-			img.Pix[img.PixOffset(x, y)+2] = uint8(int(c0.B) + (x^y)%64)
-			img.Pix[img.PixOffset(x, y)+3] = 255
-		}
-	}
-	var buf bytes.Buffer
-	var err error
+// picture is a deterministic, photo-like image; seeds give different ones.
+func picture(t testing.TB, w, h int, seed int, asPNG bool) []byte {
 	if asPNG {
-		err = png.Encode(&buf, img)
-	} else {
-		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85})
+		return testutil.PNG(t, testutil.Photo(w, h, seed))
 	}
-	if err != nil {
-		panic(err)
-	}
-	return buf.Bytes()
+	return testutil.JPEG(t, testutil.Photo(w, h, seed), 85)
 }
 
 var (
@@ -84,7 +61,7 @@ func photos(t *testing.T, n int) *dataset {
 			ext = ".png"
 		}
 		key := fmt.Sprintf("photos/%02d/img-%03d%s", i%5, i, ext)
-		ds.objects[key] = picture(s[0], s[1], uint64(i), asPNG)
+		ds.objects[key] = picture(t, s[0], s[1], i, asPNG)
 		ds.want[key] = ""
 	}
 	ds.objects["broken/empty.jpg"] = nil
@@ -117,11 +94,4 @@ func randomBytes(n int, seed uint64) []byte {
 }
 
 // badImage reads a file of testdata/bad-images.
-func badImage(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot, "testdata", "bad-images", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+func badImage(t *testing.T, name string) []byte { return testutil.BadImage(t, name) }

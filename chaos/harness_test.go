@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,13 +24,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/imgbatch/imgbatch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
+	"github.com/imgbatch/imgbatch/internal/testutil"
+	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 	"github.com/imgbatch/imgbatch/localstack"
 	"github.com/imgbatch/imgbatch/s3fault"
 	"github.com/imgbatch/imgbatch/s3fault/versitygw"
@@ -66,14 +65,9 @@ type backend struct {
 	client         *s3.Client // straight to the backend, no faults
 }
 
+// s3Client is a client straight to endpoint (5 attempts per request).
 func s3Client(endpoint, access, secret string) *s3.Client {
-	return s3.New(s3.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(access, secret, ""),
-		Retryer:      retry.NewStandard(func(o *retry.StandardOptions) { o.MaxAttempts = 5 }),
-	})
+	return s3test.NewClient(endpoint, s3test.Static(access, secret), s3test.Retries(5, 0))
 }
 
 func startBackend(t *testing.T, kind backendKind, dir, access, secret string) *backend {
@@ -212,7 +206,7 @@ type harness struct {
 	be    *backend
 	proxy *s3fault.Server
 	stack *localstack.Stack
-	log   *syncBuffer // the stack's own log
+	log   *testutil.SyncBuffer // the stack's own log
 
 	mu       sync.Mutex
 	procs    map[string]*os.Process // app id -> running process
@@ -254,23 +248,6 @@ type outputObject struct {
 	meta         map[string]string
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func appID(index, attempt int) string { return fmt.Sprintf("i%da%d", index, attempt) }
 
 // run runs spec to its final event and returns what it left.
@@ -292,7 +269,7 @@ func run(t *testing.T, spec runSpec) *runResult {
 	if spec.stall == 0 {
 		spec.stall = time.Second
 	}
-	h := &harness{t: t, spec: spec, dir: t.TempDir(), log: &syncBuffer{},
+	h := &harness{t: t, spec: spec, dir: t.TempDir(), log: &testutil.SyncBuffer{},
 		procs: map[string]*os.Process{}, exited: map[string]chan struct{}{}, triggers: map[string]*trigger{}, attempts: map[string]*attemptRecord{}}
 	h.be = startBackend(t, spec.backend, h.dir, spec.access, spec.secret)
 	h.upload()
@@ -455,7 +432,7 @@ func (h *harness) submitRun() string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exePath, args...)
 	cmd.Env = append(append(os.Environ(), h.stack.Env()...), "AWS_ENDPOINT_URL_S3="+h.be.url, "IMGBATCH_LOG_LEVEL=debug")
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	h.submit = out.String()
@@ -712,18 +689,7 @@ func (h *harness) collect(runID string) *runResult {
 	t := h.t
 	ctx := context.Background()
 	res := &runResult{h: h, runID: runID, report: map[string][]string{}, outputs: map[string]outputObject{}, done: map[string]doneMarker{}}
-	get := func(bucket, key string) []byte {
-		out, err := h.be.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-		if err != nil {
-			t.Fatalf("get s3://%s/%s: %v", bucket, key, err)
-		}
-		defer out.Body.Close()
-		b, err := io.ReadAll(out.Body)
-		if err != nil {
-			t.Fatalf("read s3://%s/%s: %v", bucket, key, err)
-		}
-		return b
-	}
+	get := func(bucket, key string) []byte { return s3test.Get(t, h.be.client, bucket, key) }
 	lay := imgbatch.Layout{RunID: runID}
 	if err := json.Unmarshal(get(workBucket, lay.Run()), &res.run); err != nil {
 		t.Fatalf("run.json: %v", err)
@@ -731,25 +697,8 @@ func (h *harness) collect(runID string) *runResult {
 	if err := json.Unmarshal(get(workBucket, lay.Final()), &res.final); err != nil {
 		t.Fatalf("final.json: %v", err)
 	}
-	rows, err := csv.NewReader(bytes.NewReader(get(workBucket, lay.Report()))).ReadAll()
-	if err != nil {
-		t.Fatalf("report.csv: %v", err)
-	}
-	res.rows = len(rows)
-	for _, r := range rows {
-		if len(r) != 7 {
-			t.Fatalf("report row with %d columns, want 7: %q", len(r), r)
-		}
-		key, err := url.QueryUnescape(r[1])
-		if err != nil {
-			t.Errorf("report key %q is not URL-encoded: %v", r[1], err)
-			continue
-		}
-		if _, dup := res.report[key]; dup {
-			res.dupRows++
-		}
-		res.report[key] = r
-	}
+	rep := itemtest.ParseReport(t, get(workBucket, lay.Report()))
+	res.report, res.rows, res.dupRows = rep.ByKey, rep.Rows, len(rep.Dups)
 	dp := s3.NewListObjectsV2Paginator(h.be.client, &s3.ListObjectsV2Input{Bucket: aws.String(workBucket), Prefix: aws.String(lay.DonePrefix())})
 	for dp.HasMorePages() {
 		page, err := dp.NextPage(ctx)

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 	"github.com/imgbatch/imgbatch/sniff"
 )
 
@@ -52,7 +53,7 @@ var longKey = "long/x" + strings.Repeat("é", 507) + ".jpg"
 // hostileDataset uploads a small JPEG per hostile key and writes the
 // manifest in format ("keys" or "csv") with empty, comment, malformed and
 // duplicate lines, and a key that does not exist.
-func hostileDataset(format string) (*dataset, map[string][2]int) {
+func hostileDataset(t testing.TB, format string) (*dataset, map[string][2]int) {
 	ds := &dataset{name: "hostile-" + format, objects: map[string][]byte{}, format: format, want: map[string]string{}, variants: defaultVariants}
 	dims := map[string][2]int{}
 	var lines []string
@@ -65,7 +66,7 @@ func hostileDataset(format string) (*dataset, map[string][2]int) {
 			continue // a control character: a bad line in a key list (tested below)
 		}
 		w, h := 200, 40+12*i
-		ds.objects[k] = picture(w, h, uint64(100+i), false)
+		ds.objects[k] = picture(t, w, h, 100+i, false)
 		dims[k] = [2]int{w, h}
 		ds.want[k] = ""
 		lines = append(lines, enc(k))
@@ -83,10 +84,10 @@ func hostileDataset(format string) (*dataset, map[string][2]int) {
 		)
 		ds.badLines = 2
 	case "csv":
-		ds.objects["plain/encoded/slash.jpg"] = picture(200, 300, 7, false)
+		ds.objects["plain/encoded/slash.jpg"] = picture(t, 200, 300, 7, false)
 		dims["plain/encoded/slash.jpg"] = [2]int{200, 300}
 		ds.want["plain/encoded/slash.jpg"] = ""
-		ds.objects["vid/ok.jpg"] = picture(200, 310, 8, false)
+		ds.objects["vid/ok.jpg"] = picture(t, 200, 310, 8, false)
 		lines = append(lines,
 			srcBucket+",plain%2Fencoded%2Fslash.jpg",
 			srcBucket+",vid/ok.jpg,=1+2", // a version id that is a formula
@@ -120,7 +121,7 @@ func hostileDataset(format string) (*dataset, map[string][2]int) {
 func TestHostileKeysAndManifests(t *testing.T) {
 	for _, format := range []string{"keys", "csv"} {
 		t.Run(format, func(t *testing.T) {
-			ds, dims := hostileDataset(format)
+			ds, dims := hostileDataset(t, format)
 			res := run(t, runSpec{backend: memS3, data: ds, width: 2, shardSize: 5})
 			check(t, res, nil)
 			checkDims(t, res, dims)
@@ -175,13 +176,11 @@ func checkNoFormulas(t *testing.T, res *runResult) {
 	t.Helper()
 	lay := imgbatch.Layout{RunID: res.runID}
 	for _, key := range []string{lay.Report(), lay.Failed()} {
-		out, err := res.h.be.client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(workBucket), Key: aws.String(key)})
+		b, err := s3test.Read(res.h.be.client, workBucket, key)
 		if err != nil {
 			t.Errorf("%s: %v", key, err)
 			continue
 		}
-		b, _ := io.ReadAll(out.Body)
-		out.Body.Close()
 		cr := csv.NewReader(bytes.NewReader(b))
 		cr.FieldsPerRecord = -1 // failed.csv: bucket,key[,versionId]
 		rows, err := cr.ReadAll()

@@ -1,8 +1,6 @@
 package chaos
 
 import (
-	"context"
-	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -10,10 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 	"github.com/imgbatch/imgbatch/vips"
 )
 
@@ -171,13 +167,11 @@ func scanForSecrets(t *testing.T, res *runResult) {
 	}
 	lay := imgbatch.Layout{RunID: res.runID}
 	for _, key := range []string{lay.Report(), lay.Failed(), lay.Summary(), lay.Final()} {
-		out, err := res.h.be.client.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(workBucket), Key: aws.String(key)})
+		b, err := s3test.Read(res.h.be.client, workBucket, key)
 		if err != nil {
 			t.Errorf("%s: %v", key, err)
 			continue
 		}
-		b, _ := io.ReadAll(out.Body)
-		out.Body.Close()
 		texts[key] = string(b)
 	}
 	logged := 0

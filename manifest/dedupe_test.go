@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
 )
 
 // genReader yields n items; every tenth one repeats the key of the item five
@@ -60,14 +60,7 @@ func dedupeAll(t testing.TB, n, mem int) (uint64, Stats) {
 	seen := make([]bool, n)
 	h := fnv.New64a()
 	count := 0
-	for {
-		it, err := d.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	each(t, d, func(it imgbatch.Item) {
 		id := genID(t, it.Key)
 		if seen[id] {
 			t.Fatalf("%s twice", it.Key)
@@ -78,7 +71,7 @@ func dedupeAll(t testing.TB, n, mem int) (uint64, Stats) {
 		}
 		h.Write([]byte(it.Key))
 		count++
-	}
+	})
 	for id, ok := range seen {
 		if ok == (id%10 == 9) {
 			t.Fatalf("item %d seen=%v", id, ok)
@@ -120,7 +113,7 @@ func TestDedupeIdentity(t *testing.T) {
 		{Bucket: "b", Key: "k"}, // duplicate
 		{Bucket: "b", Key: "K"},
 	}
-	d := Dedupe(&sliceReader{items: items}, t.TempDir(), 0)
+	d := Dedupe(itemtest.NewSource(items...), t.TempDir(), 0)
 	defer d.Close()
 	got := drain(t, d).items
 	if len(got) != 6 || d.Stats().Duplicates != 2 {
@@ -142,28 +135,11 @@ func TestDedupeOneKey(t *testing.T) {
 			items = append(items, imgbatch.Item{Bucket: "b", Key: fmt.Sprint(i)})
 		}
 	}
-	d := Dedupe(&sliceReader{items: items}, t.TempDir(), 16<<10)
+	d := Dedupe(itemtest.NewSource(items...), t.TempDir(), 16<<10)
 	defer d.Close()
 	if got := drain(t, d).items; len(got) != 11 || d.Stats().Duplicates != 99999 {
 		t.Errorf("%d items, stats %+v", len(got), d.Stats())
 	}
-}
-
-type sliceReader struct {
-	items []imgbatch.Item
-	err   error
-}
-
-func (s *sliceReader) Next() (imgbatch.Item, error) {
-	if len(s.items) == 0 {
-		if s.err != nil {
-			return imgbatch.Item{}, s.err
-		}
-		return imgbatch.Item{}, io.EOF
-	}
-	it := s.items[0]
-	s.items = s.items[1:]
-	return it, nil
 }
 
 func TestDedupeLineErrorsAndStats(t *testing.T) {
@@ -193,7 +169,7 @@ func TestDedupeLineErrorsAndStats(t *testing.T) {
 
 func TestDedupeErrors(t *testing.T) {
 	boom := errors.New("boom")
-	d := Dedupe(&sliceReader{items: []imgbatch.Item{{Bucket: "b", Key: "k"}}, err: boom}, t.TempDir(), 0)
+	d := Dedupe(&itemtest.Source{Items: []imgbatch.Item{{Bucket: "b", Key: "k"}}, Err: boom}, t.TempDir(), 0)
 	if _, err := d.Next(); err != boom {
 		t.Errorf("err = %v", err)
 	}
@@ -254,16 +230,7 @@ func TestDedupeLarge(t *testing.T) {
 	d := Dedupe(&genReader{n: n}, t.TempDir(), 0)
 	defer d.Close()
 	var items int64
-	for {
-		_, err := d.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		items++
-	}
+	each(t, d, func(imgbatch.Item) { items++ })
 	took := time.Since(start)
 	rss := peak()
 	t.Logf("10 M keys deduped in %v, peak RSS %d MB, stats %+v", took.Round(time.Millisecond), rss>>20, d.Stats())
@@ -314,27 +281,16 @@ func TestKeysConstantMemory(t *testing.T) {
 	f.Close()
 
 	runtime.GC()
-	r, c, err := Open(context.Background(), p, Options{DefaultBucket: "b"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	r := mustOpen(t, p, Options{DefaultBucket: "b"})
 	var ms runtime.MemStats
 	var peak uint64
 	count := 0
-	for {
-		_, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	each(t, r, func(imgbatch.Item) {
 		if count++; count%100000 == 0 {
 			runtime.ReadMemStats(&ms)
 			peak = max(peak, ms.HeapInuse)
 		}
-	}
+	})
 	if count != n {
 		t.Fatalf("%d items", count)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 var (
@@ -306,7 +307,7 @@ func TestOpenErrors(t *testing.T) {
 
 func TestCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	p := writeFile(t, filepath.Join(t.TempDir(), "k"), []byte(strings.Repeat("a\n", 10000)))
+	p := testutil.WriteFile(t, filepath.Join(t.TempDir(), "k"), []byte(strings.Repeat("a\n", 10000)))
 	r, c, err := Open(ctx, p, Options{DefaultBucket: "b"})
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +331,7 @@ func TestCancel(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	p := writeFile(t, filepath.Join(t.TempDir(), "k"), []byte("a\nb\n"))
+	p := testutil.WriteFile(t, filepath.Join(t.TempDir(), "k"), []byte("a\nb\n"))
 	r, c, err := Open(context.Background(), p, Options{DefaultBucket: "b"})
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +352,7 @@ func TestClose(t *testing.T) {
 
 // TestStdin reads "-".
 func TestStdin(t *testing.T) {
-	p := writeFile(t, filepath.Join(t.TempDir(), "in"), []byte("b,k%21\n"))
+	p := testutil.WriteFile(t, filepath.Join(t.TempDir(), "in"), []byte("b,k%21\n"))
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)

@@ -7,19 +7,16 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 )
 
 // drained is everything a Reader gave.
@@ -46,6 +43,22 @@ func drain(t testing.TB, r Reader) drained {
 			t.Fatalf("fatal error after %d items: %v", len(d.items), err)
 		}
 		d.items = append(d.items, it)
+	}
+}
+
+// each calls fn with every item of r as it is read (nothing is kept);
+// any error fails the test.
+func each(t testing.TB, r Reader, fn func(imgbatch.Item)) {
+	t.Helper()
+	for {
+		it, err := r.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(it)
 	}
 }
 
@@ -91,17 +104,6 @@ func checkItems(t *testing.T, got, want []imgbatch.Item) {
 	}
 }
 
-func writeFile(t testing.TB, path string, data []byte) string {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func gz(t testing.TB, data []byte) []byte {
 	t.Helper()
 	var b bytes.Buffer
@@ -118,8 +120,13 @@ func gz(t testing.TB, data []byte) []byte {
 // openFile writes content to a temporary file called name and opens it.
 func openFile(t *testing.T, name, content string, opt Options) Reader {
 	t.Helper()
-	p := writeFile(t, filepath.Join(t.TempDir(), name), []byte(content))
-	r, c, err := Open(context.Background(), p, opt)
+	return mustOpen(t, testutil.WriteFile(t, filepath.Join(t.TempDir(), name), []byte(content)), opt)
+}
+
+// mustOpen opens the manifest at uri, closed when t ends.
+func mustOpen(t testing.TB, uri string, opt Options) Reader {
+	t.Helper()
+	r, c, err := Open(context.Background(), uri, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,40 +134,16 @@ func openFile(t *testing.T, name, content string, opt Options) Reader {
 	return r
 }
 
-// fakeS3 starts an in-process S3 and returns a client for it.
+// fakeS3 starts an in-process S3 with buckets and returns a client for it.
 func fakeS3(t testing.TB, buckets ...string) *s3.Client {
 	t.Helper()
-	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	t.Cleanup(srv.Close)
-	return fakeS3Client(t, srv.URL, nil, buckets...)
+	return s3test.Start(t, buckets...).Client
 }
 
-func fakeS3Client(t testing.TB, url string, hc aws.HTTPClient, buckets ...string) *s3.Client {
+// fakeS3Via is fakeS3 with a client that sends its requests through hc.
+func fakeS3Via(t testing.TB, hc aws.HTTPClient, buckets ...string) *s3.Client {
 	t.Helper()
-	client := s3.New(s3.Options{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("x", "x", ""),
-	}, func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(url)
-		o.UsePathStyle = true
-		if hc != nil {
-			o.HTTPClient = hc
-		}
-	})
-	for _, b := range buckets {
-		if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return client
-}
-
-func put(t testing.TB, c *s3.Client, bucket, key string, data []byte) {
-	t.Helper()
-	_, err := c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: bytes.NewReader(data)})
-	if err != nil {
-		t.Fatalf("put s3://%s/%s: %v", bucket, key, err)
-	}
+	return s3test.New(t, s3test.Options{Buckets: buckets, Client: []func(*s3.Options){s3test.HTTPClient(hc)}}).Client
 }
 
 func bufioString(s string) *bufio.Reader { return bufio.NewReaderSize(strings.NewReader(s), maxLine) }

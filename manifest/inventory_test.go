@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 )
 
 const invSchema = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag"
@@ -81,19 +83,14 @@ func writeInventory(t *testing.T, root string, mutate func(files map[string][]by
 		mutate(files)
 	}
 	for k, b := range files {
-		writeFile(t, filepath.Join(root, filepath.FromSlash(k)), b)
+		testutil.WriteFile(t, filepath.Join(root, filepath.FromSlash(k)), b)
 	}
-	return writeFile(t, filepath.Join(root, "inv/src/cfg/2024-01-02T00-00Z/manifest.json"), man)
+	return testutil.WriteFile(t, filepath.Join(root, "inv/src/cfg/2024-01-02T00-00Z/manifest.json"), man)
 }
 
 func TestInventoryLocal(t *testing.T) {
-	ctx := context.Background()
 	path := writeInventory(t, t.TempDir(), nil)
-	r, c, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	r := mustOpen(t, path, Options{})
 	d := drain(t, r)
 	checkItems(t, d.items, invItems)
 	checkBad(t, d.bad, invBad)
@@ -102,11 +99,7 @@ func TestInventoryLocal(t *testing.T) {
 	}
 
 	// Filters use Size and LastModifiedDate.
-	r, c, err = Open(ctx, path, Options{Filter: Filter{ModifiedSince: time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC), MaxSize: 50}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	r = mustOpen(t, path, Options{Filter: Filter{ModifiedSince: time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC), MaxSize: 50}})
 	d = drain(t, r)
 	checkItems(t, d.items, invItems[2:])
 }
@@ -116,9 +109,9 @@ func TestInventoryLocalLayouts(t *testing.T) {
 	// manifest that is not called manifest.json.
 	dir := t.TempDir()
 	files := map[string][]byte{"p/src/cfg/data/f1.csv.gz": gz(t, []byte(invData1)), "p/src/cfg/data/f2.csv": []byte(invData2)}
-	writeFile(t, filepath.Join(dir, "f1.csv.gz"), files["p/src/cfg/data/f1.csv.gz"])
-	writeFile(t, filepath.Join(dir, "data", "f2.csv"), files["p/src/cfg/data/f2.csv"])
-	path := writeFile(t, filepath.Join(dir, "inventory.json"), invManifest("CSV", invSchema, files, "p/src/cfg/data/f1.csv.gz", "p/src/cfg/data/f2.csv"))
+	testutil.WriteFile(t, filepath.Join(dir, "f1.csv.gz"), files["p/src/cfg/data/f1.csv.gz"])
+	testutil.WriteFile(t, filepath.Join(dir, "data", "f2.csv"), files["p/src/cfg/data/f2.csv"])
+	path := testutil.WriteFile(t, filepath.Join(dir, "inventory.json"), invManifest("CSV", invSchema, files, "p/src/cfg/data/f1.csv.gz", "p/src/cfg/data/f2.csv"))
 	r, c, err := Open(context.Background(), path, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +146,7 @@ func TestInventoryErrors(t *testing.T) {
 		{"not json", "{nope", "not an S3 Inventory"},
 		{"missing data file", string(invManifest("CSV", invSchema, map[string][]byte{"x/data/gone.csv.gz": nil}, "x/data/gone.csv.gz")), `"x/data/gone.csv.gz" not found`},
 	} {
-		p := writeFile(t, filepath.Join(dir, c.name, "manifest.json"), []byte(c.manifest))
+		p := testutil.WriteFile(t, filepath.Join(dir, c.name, "manifest.json"), []byte(c.manifest))
 		if err := open(p); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
@@ -185,8 +178,8 @@ func TestInventoryErrors(t *testing.T) {
 func TestInventoryNoBucketColumn(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string][]byte{"d/f.csv": []byte("\"a%20b.jpg\",\"12\"\n")}
-	writeFile(t, filepath.Join(dir, "d/f.csv"), files["d/f.csv"])
-	p := writeFile(t, filepath.Join(dir, "manifest.json"), invManifest("CSV", "Key, Size", files, "d/f.csv"))
+	testutil.WriteFile(t, filepath.Join(dir, "d/f.csv"), files["d/f.csv"])
+	p := testutil.WriteFile(t, filepath.Join(dir, "manifest.json"), invManifest("CSV", "Key, Size", files, "d/f.csv"))
 	r, c, err := Open(context.Background(), p, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -196,20 +189,15 @@ func TestInventoryNoBucketColumn(t *testing.T) {
 }
 
 func TestInventoryS3(t *testing.T) {
-	ctx := context.Background()
 	client := fakeS3(t, "dest", "src")
 	k1 := "inv/src/cfg/data/f1.csv.gz"
 	k2 := "inv/src/cfg/data/f2.csv"
 	files := map[string][]byte{k1: gz(t, []byte(invData1)), k2: []byte(invData2)}
-	put(t, client, "dest", k1, files[k1])
-	put(t, client, "dest", k2, files[k2])
-	put(t, client, "dest", "inv/src/cfg/2024-01-02T00-00Z/manifest.json", invManifest("CSV", invSchema, files, k1, k2))
+	s3test.Put(t, client, "dest", k1, files[k1])
+	s3test.Put(t, client, "dest", k2, files[k2])
+	s3test.Put(t, client, "dest", "inv/src/cfg/2024-01-02T00-00Z/manifest.json", invManifest("CSV", invSchema, files, k1, k2))
 
-	r, c, err := Open(ctx, "s3://dest/inv/src/cfg/2024-01-02T00-00Z/manifest.json", Options{S3: client})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	r := mustOpen(t, "s3://dest/inv/src/cfg/2024-01-02T00-00Z/manifest.json", Options{S3: client})
 	d := drain(t, r)
 	checkItems(t, d.items, invItems)
 	checkBad(t, d.bad, invBad)

@@ -7,18 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
-
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 )
 
 // countingClient counts ListObjectsV2 calls.
@@ -38,10 +33,8 @@ func (c *countingClient) Do(r *http.Request) (*http.Response, error) {
 
 func TestListing(t *testing.T) {
 	ctx := context.Background()
-	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	defer srv.Close()
 	cc := &countingClient{}
-	client := fakeS3Client(t, srv.URL, cc, "src")
+	client := fakeS3Via(t, cc, "src")
 
 	const n = 1234
 	var want []imgbatch.Item
@@ -56,12 +49,12 @@ func TestListing(t *testing.T) {
 			key = "photos/../x.jpg"
 		}
 		body := bytes.Repeat([]byte("x"), i%50)
-		put(t, client, "src", key, body)
+		s3test.Put(t, client, "src", key, body)
 		want = append(want, imgbatch.Item{Bucket: "src", Key: key, Size: int64(len(body))})
 	}
-	put(t, client, "src", "photos/sub/", nil) // a folder placeholder
-	put(t, client, "src", "photos2/other.jpg", []byte("x"))
-	put(t, client, "src", "zzz.jpg", []byte("x"))
+	s3test.Put(t, client, "src", "photos/sub/", nil) // a folder placeholder
+	s3test.Put(t, client, "src", "photos2/other.jpg", []byte("x"))
+	s3test.Put(t, client, "src", "zzz.jpg", []byte("x"))
 
 	open := func(uri string, opt Options) (Reader, drained) {
 		t.Helper()
@@ -148,9 +141,9 @@ func TestListing(t *testing.T) {
 func TestS3Manifests(t *testing.T) {
 	ctx := context.Background()
 	client := fakeS3(t, "man")
-	put(t, client, "man", "lists/keys.txt.gz", gz(t, []byte("a.jpg\n#c\nb c.jpg\n")))
-	put(t, client, "man", "lists/manifest.csv", []byte("src,a%2Bb.jpg,v1\nsrc\n"))
-	put(t, client, "man", "lists/items", []byte(`{"key":"k.jpg","size":3}`+"\n"))
+	s3test.Put(t, client, "man", "lists/keys.txt.gz", gz(t, []byte("a.jpg\n#c\nb c.jpg\n")))
+	s3test.Put(t, client, "man", "lists/manifest.csv", []byte("src,a%2Bb.jpg,v1\nsrc\n"))
+	s3test.Put(t, client, "man", "lists/items", []byte(`{"key":"k.jpg","size":3}`+"\n"))
 	for _, c := range []struct {
 		uri   string
 		items []imgbatch.Item
@@ -220,16 +213,14 @@ func TestS3Resume(t *testing.T) {
 	defer func(d time.Duration) { resumeBackoff = d }(resumeBackoff)
 	resumeBackoff = time.Millisecond
 	ctx := context.Background()
-	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
-	defer srv.Close()
 	fc := &flakyClient{}
-	client := fakeS3Client(t, srv.URL, fc, "man")
+	client := fakeS3Via(t, fc, "man")
 	var b strings.Builder
 	const n = 60000 // 1,020,000 bytes
 	for i := range n {
 		fmt.Fprintf(&b, "photos/%06d.jpg\n", i)
 	}
-	put(t, client, "man", "keys.txt", []byte(b.String()))
+	s3test.Put(t, client, "man", "keys.txt", []byte(b.String()))
 
 	fc.cut, fc.breaks = 300000, 3
 	r, c, err := Open(ctx, "s3://man/keys.txt", Options{S3: client, DefaultBucket: "d"})
@@ -267,6 +258,4 @@ func TestS3Resume(t *testing.T) {
 		}
 		break
 	}
-	_ = aws.String
-	_ = s3.New
 }

@@ -11,7 +11,9 @@
 // Host the client signed), so endpoints that check SigV4 signatures, such as
 // versitygw, work behind it. Hooks see every request before and after it is
 // forwarded, with the SDK app id of its client (AWS_SDK_UA_APP_ID), so tests
-// can act at precise points ("kill the child that is uploading").
+// can act at precise points ("kill the child that is uploading"). Rules
+// (AddRule) break given requests instead of drawn ones, with any fault or
+// any S3 error code, for tests of one client's error handling.
 package s3fault
 
 import (
@@ -60,9 +62,11 @@ const (
 	LostResponse  Fault = "LostResponse"               // forwarded (a write happens), then the connection is reset
 	Stall         Fault = "Stall"                      // held for Config.Stall, then forwarded
 	Truncate      Fault = "Truncate"                   // forwarded; the body is cut short under the full Content-Length (GET, LIST)
+	Error         Fault = "Error"                      // a Rule's Status and S3 error Code (rules only); not forwarded
 )
 
-// Faults lists every fault in the order rates are applied.
+// Faults lists every fault rates can draw, in the order they are applied
+// (Error is for rules only).
 var Faults = []Fault{InternalError, SlowDown, Conflict, Reset, LostResponse, Stall, Truncate}
 
 // Rates are the probabilities (0..1) of each fault for one kind of request.
@@ -80,6 +84,8 @@ type Request struct {
 	AppID       string // the client's SDK app id (User-Agent "app/<id>"), e.g. from AWS_SDK_UA_APP_ID
 	Fault       Fault  // what the proxy does to it
 	Status      int    // the status the client got (After only; 0 when the connection was cut)
+
+	rule *Rule // the rule that broke it, if any
 }
 
 // Config configures a Proxy.
@@ -114,6 +120,7 @@ type Proxy struct {
 
 	mu       sync.Mutex
 	rng      *rand.Rand
+	rules    []*Rule
 	injected map[Kind]map[Fault]int64
 	requests map[Kind]int64
 }
@@ -293,7 +300,11 @@ func applies(f Fault, req *Request) bool {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := classify(r)
 	req.Seq = p.seq.Add(1)
-	req.Fault = p.decide(req)
+	if req.rule = p.pick(r.Method, r.URL.Path, req); req.rule != nil {
+		req.Fault = req.rule.Fault
+	} else {
+		req.Fault = p.decide(req)
+	}
 	p.mu.Lock()
 	p.requests[req.Kind]++
 	if req.Fault != None {
@@ -324,6 +335,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, req *Request) int 
 	case Conflict:
 		return s3Error(w, r, http.StatusConflict, "ConditionalRequestConflict",
 			"A conflicting operation occurred. If using PutObject you can retry the request. (s3fault)", req.Seq)
+	case Error:
+		return s3Error(w, r, req.rule.Status, req.rule.Code, "injected "+req.rule.Code+" (s3fault)", req.Seq)
 	case Reset:
 		cut(w)
 		return 0

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,15 +14,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 )
 
-// backend is an in-memory gofakes3 with bucket "b" and a direct client.
+// backend is an in-memory S3 with bucket "bkt" and a direct client.
 type backend struct {
 	url    string
 	direct *s3.Client
@@ -31,28 +29,14 @@ type backend struct {
 
 func newBackend(t *testing.T) backend {
 	t.Helper()
-	mem := s3mem.New()
-	if err := mem.CreateBucket("bkt"); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gofakes3.New(mem, gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
-	t.Cleanup(srv.Close)
+	srv := s3test.Start(t, "bkt")
 	return backend{url: srv.URL, direct: client(srv.URL, 1, "")}
 }
 
 // client is the real SDK client; attempts 1 turns the SDK's retries off.
 func client(endpoint string, attempts int, appID string) *s3.Client {
-	return s3.New(s3.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		UsePathStyle: true,
-		AppID:        appID,
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDS3FAULTTEST", "secret", ""),
-		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = attempts
-			o.MaxBackoff = 50 * time.Millisecond
-		}),
-	})
+	return s3test.NewClient(endpoint, s3test.Static("AKIDS3FAULTTEST", "secret"), s3test.Retries(attempts, 50*time.Millisecond),
+		func(o *s3.Options) { o.AppID = appID })
 }
 
 func startProxy(t *testing.T, cfg Config) *Server {
@@ -405,5 +389,59 @@ func TestTruncatedListIsRetried(t *testing.T) {
 	}
 	if p.Injected()[KindList][Truncate] == 0 {
 		t.Fatalf("no truncation injected: %s", p.Summary())
+	}
+}
+
+// TestRules: a rule breaks the first Times matching requests (all when
+// Times < 0) with its fault, an Error rule answers its status and code,
+// paths ending in "*" match a prefix, and rules are off with SetEnabled.
+func TestRules(t *testing.T) {
+	ctx := context.Background()
+	b := newBackend(t)
+	for _, k := range []string{"k", "p/1", "p/2"} {
+		if err := put(ctx, b.direct, k, []byte("x"), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startProxy(t, Config{Target: b.url})
+	denied := p.AddRule(&Rule{Method: "GET", Path: "/bkt/k", Fault: Error, Status: 403, Code: "AccessDenied", Times: 2})
+	prefix := p.AddRule(&Rule{Path: "/bkt/p/*", Fault: Error, Status: 503, Code: "ServiceUnavailable", Times: -1})
+	noTruncatedPut := p.AddRule(&Rule{Method: "PUT", Path: "/bkt/*", Fault: Truncate, Times: -1})
+	c := client(p.URL, 1, "")
+	for i := range 3 {
+		_, _, err := get(ctx, c, "k")
+		code, st := apiCode(err)
+		if i < 2 && (code != "AccessDenied" || st != 403) {
+			t.Errorf("GET %d: %q %d (%v), want AccessDenied 403", i, code, st, err)
+		}
+		if i == 2 && err != nil {
+			t.Errorf("GET %d after the rule's 2 hits: %v", i, err)
+		}
+	}
+	if !exists(ctx, c, "k") {
+		t.Error("HEAD k is broken by a GET rule")
+	}
+	for _, k := range []string{"p/1", "p/2"} {
+		if exists(ctx, c, k) {
+			t.Errorf("HEAD %s got through a rule on its prefix", k)
+		}
+		if _, _, err := get(ctx, c, k); err == nil {
+			t.Errorf("GET %s got through a rule on its prefix", k)
+		} else if code, st := apiCode(err); code != "ServiceUnavailable" || st != 503 {
+			t.Errorf("GET %s: %q %d, want ServiceUnavailable 503", k, code, st)
+		}
+	}
+	if err := put(ctx, c, "new", []byte("y"), false); err != nil {
+		t.Errorf("PUT under a Truncate rule (which applies to GET and LIST only): %v", err)
+	}
+	if denied.Hits() != 2 || prefix.Hits() != 4 || noTruncatedPut.Hits() != 0 {
+		t.Errorf("hits %d %d %d, want 2 4 0", denied.Hits(), prefix.Hits(), noTruncatedPut.Hits())
+	}
+	if got := p.Injected()[KindGet][Error]; got != 4 {
+		t.Errorf("injected %d Errors on GET, want 4", got)
+	}
+	p.SetEnabled(false)
+	if _, _, err := get(ctx, c, "p/1"); err != nil {
+		t.Errorf("GET with faults off: %v", err)
 	}
 }

@@ -1,59 +1,28 @@
 package sniff
 
 import (
-	"bufio"
 	"errors"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
-// corpusDir is the hostile-image corpus kept in the repository
-// (testdata/bad-images). Override with IMGBATCH_BAD_IMAGES.
-func corpusDir(tb testing.TB) string {
-	dir := os.Getenv("IMGBATCH_BAD_IMAGES")
-	if dir == "" {
-		dir = "../testdata/bad-images"
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.tsv")); err != nil {
-		tb.Fatalf("corpus not available: %v", err)
-	}
-	return dir
-}
-
-// corpusFiles lists the test files named in MANIFEST.tsv.
+// corpusFiles lists the files of the hostile-image corpus
+// (testutil.BadImagesDir) named in its MANIFEST.tsv.
 func corpusFiles(tb testing.TB) []string {
-	dir := corpusDir(tb)
-	f, err := os.Open(filepath.Join(dir, "MANIFEST.tsv"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
+	tb.Helper()
 	var names []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for first := true; sc.Scan(); first = false {
-		if first {
-			continue // header row
-		}
-		if name, _, ok := strings.Cut(sc.Text(), "\t"); ok && name != "" {
-			names = append(names, name)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatal(err)
+	for _, row := range testutil.BadImageRows(tb) {
+		names = append(names, row["file"])
 	}
 	return names
 }
 
 func readCorpus(tb testing.TB, name string) []byte {
-	b, err := os.ReadFile(filepath.Join(corpusDir(tb), name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
+	tb.Helper()
+	return testutil.BadImage(tb, name)
 }
 
 // want is the expected outcome of Inspect. For errors, Code, Format and a

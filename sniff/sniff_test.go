@@ -35,16 +35,20 @@ func sofPayload(w, h, nc int) []byte {
 
 var soi = []byte{0xff, 0xd8}
 
-// exifTIFF is a minimal TIFF-structured EXIF block with one Orientation entry.
-func exifTIFF(bo binary.AppendByteOrder, orientation int) []byte {
-	var b []byte
+// tiffHeader is a classic TIFF header in byte order bo, its first IFD at
+// offset 8.
+func tiffHeader(bo binary.AppendByteOrder) []byte {
+	b := []byte("MM")
 	if bo == binary.LittleEndian {
 		b = []byte("II")
-	} else {
-		b = []byte("MM")
 	}
 	b = bo.AppendUint16(b, 42)
-	b = bo.AppendUint32(b, 8)
+	return bo.AppendUint32(b, 8)
+}
+
+// exifTIFF is a minimal TIFF-structured EXIF block with one Orientation entry.
+func exifTIFF(bo binary.AppendByteOrder, orientation int) []byte {
+	b := tiffHeader(bo)
 	b = bo.AppendUint16(b, 1)
 	b = bo.AppendUint16(b, 0x0112)
 	b = bo.AppendUint16(b, 3)
@@ -123,14 +127,7 @@ type tiffEntry struct {
 // tiffFile builds a classic TIFF whose IFDs are laid out one after another
 // from offset 8; next pointers chain them unless overridden by nexts.
 func tiffFile(bo binary.AppendByteOrder, ifds [][]tiffEntry, nexts map[int]int, tail []byte) []byte {
-	var b []byte
-	if bo == binary.LittleEndian {
-		b = []byte("II")
-	} else {
-		b = []byte("MM")
-	}
-	b = bo.AppendUint16(b, 42)
-	b = bo.AppendUint32(b, 8)
+	b := tiffHeader(bo)
 	off := 8
 	for i, ifd := range ifds {
 		size := 2 + 12*len(ifd) + 4

@@ -1,22 +1,19 @@
 package vips
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"image"
 	"image/color"
 	"image/jpeg"
-	"image/png"
 	"math"
 	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	govips "github.com/davidbyttow/govips/v2/vips"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/sniff"
 )
 
@@ -25,49 +22,21 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// corpusDir is the hostile-image corpus (testdata/bad-images); override
-// with IMGBATCH_BAD_IMAGES.
-func corpusDir(tb testing.TB) string {
-	dir := os.Getenv("IMGBATCH_BAD_IMAGES")
-	if dir == "" {
-		dir = "../testdata/bad-images"
-	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST.tsv")); err != nil {
-		tb.Fatalf("corpus not available: %v", err)
-	}
-	return dir
-}
-
+// readCorpus reads a file of the hostile-image corpus
+// (testutil.BadImagesDir).
 func readCorpus(tb testing.TB, name string) []byte {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join(corpusDir(tb), name))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return b
+	return testutil.BadImage(tb, name)
 }
 
 // manifestRow is one line of MANIFEST.tsv.
 type manifestRow struct{ file, expectation, description string }
 
 func readManifest(tb testing.TB) []manifestRow {
-	f, err := os.Open(filepath.Join(corpusDir(tb), "MANIFEST.tsv"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
+	tb.Helper()
 	var rows []manifestRow
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for first := true; sc.Scan(); first = false {
-		cols := strings.Split(sc.Text(), "\t")
-		if first || len(cols) < 7 {
-			continue
-		}
-		rows = append(rows, manifestRow{file: cols[0], expectation: cols[5], description: cols[6]})
-	}
-	if err := sc.Err(); err != nil {
-		tb.Fatal(err)
+	for _, r := range testutil.BadImageRows(tb) {
+		rows = append(rows, manifestRow{file: r["file"], expectation: r["expectation"], description: r["description"]})
 	}
 	return rows
 }
@@ -164,19 +133,13 @@ func scene(w, h, sx, sy, sq int) *image.RGBA {
 }
 
 func encodeJPEG(t testing.TB, img image.Image) []byte {
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 90}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	t.Helper()
+	return testutil.JPEG(t, img, 90)
 }
 
 func encodePNG(t testing.TB, img image.Image) []byte {
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	t.Helper()
+	return testutil.PNG(t, img)
 }
 
 // withXMP inserts an APP1 XMP segment after a JPEG's SOI marker.

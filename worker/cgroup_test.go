@@ -1,9 +1,10 @@
 package worker
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 func TestParseCPUMax(t *testing.T) {
@@ -53,63 +54,40 @@ func TestQuotaCPUsV1(t *testing.T) {
 	}
 }
 
-func write(t *testing.T, root, rel, body string) {
-	t.Helper()
-	p := filepath.Join(root, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestCgroupCPUsAt(t *testing.T) {
-	t.Run("v2 container root", func(t *testing.T) {
-		root := t.TempDir()
-		write(t, root, "cpu.max", "200000 100000\n")
-		if got := cgroupCPUsAt(root, "0::/\n"); got != 2 {
-			t.Fatalf("got %d, want 2", got)
-		}
-	})
-	t.Run("v2 nested: smallest quota on the path wins", func(t *testing.T) {
-		root := t.TempDir()
-		write(t, root, "cpu.max", "max 100000\n")
-		write(t, root, "ecs/task/cpu.max", "400000 100000\n")
-		write(t, root, "ecs/task/container/cpu.max", "150000 100000\n")
-		if got := cgroupCPUsAt(root, "0::/ecs/task/container\n"); got != 2 {
-			t.Fatalf("got %d, want 2", got)
-		}
-	})
-	t.Run("v2 no limit", func(t *testing.T) {
-		root := t.TempDir()
-		write(t, root, "cpu.max", "max 100000\n")
-		if got := cgroupCPUsAt(root, "0::/\n"); got != 0 {
-			t.Fatalf("got %d, want 0", got)
-		}
-	})
-	t.Run("v1 cpu,cpuacct mount", func(t *testing.T) {
-		root := t.TempDir()
-		write(t, root, "cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "100000\n")
-		write(t, root, "cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n")
-		self := "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/\n"
-		if got := cgroupCPUsAt(root, self); got != 1 {
-			t.Fatalf("got %d, want 1", got)
-		}
-	})
-	t.Run("v1 container root, no limit", func(t *testing.T) {
-		root := t.TempDir()
-		write(t, root, "cpu/cpu.cfs_quota_us", "-1\n")
-		write(t, root, "cpu/cpu.cfs_period_us", "100000\n")
-		if got := cgroupCPUsAt(root, "1:cpu:/\n"); got != 0 {
-			t.Fatalf("got %d, want 0", got)
-		}
-	})
-	t.Run("nothing mounted", func(t *testing.T) {
-		if got := cgroupCPUsAt(t.TempDir(), ""); got != 0 {
-			t.Fatalf("got %d, want 0", got)
-		}
-	})
+	for _, c := range []struct {
+		name  string
+		files map[string]string // path under the cgroup root → content
+		self  string            // /proc/self/cgroup
+		want  int
+	}{
+		{"v2 container root", map[string]string{"cpu.max": "200000 100000\n"}, "0::/\n", 2},
+		{"v2 nested: smallest quota on the path wins", map[string]string{
+			"cpu.max":                    "max 100000\n",
+			"ecs/task/cpu.max":           "400000 100000\n",
+			"ecs/task/container/cpu.max": "150000 100000\n",
+		}, "0::/ecs/task/container\n", 2},
+		{"v2 no limit", map[string]string{"cpu.max": "max 100000\n"}, "0::/\n", 0},
+		{"v1 cpu,cpuacct mount", map[string]string{
+			"cpu,cpuacct/docker/abc/cpu.cfs_quota_us":  "100000\n",
+			"cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n",
+		}, "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/\n", 1},
+		{"v1 container root, no limit", map[string]string{
+			"cpu/cpu.cfs_quota_us":  "-1\n",
+			"cpu/cpu.cfs_period_us": "100000\n",
+		}, "1:cpu:/\n", 0},
+		{"nothing mounted", nil, "", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			for path, content := range c.files {
+				testutil.WriteFile(t, filepath.Join(root, filepath.FromSlash(path)), []byte(content))
+			}
+			if got := cgroupCPUsAt(root, c.self); got != c.want {
+				t.Fatalf("got %d, want %d", got, c.want)
+			}
+		})
+	}
 }
 
 func TestUsableCPUsIsPositive(t *testing.T) {

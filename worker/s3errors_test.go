@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/s3fault"
 )
 
 // TestTransientS3Errors: 5xx, SlowDown, connection resets and bodies that
@@ -25,14 +26,14 @@ func TestTransientS3Errors(t *testing.T) {
 		s.put(t, "src", k, img)
 	}
 	f := s.faults
-	slowdown := f.add(&fault{method: "GET", path: "/src/slowdown.jpg", kind: faultStatus, status: 503, code: "SlowDown", times: 2})
-	flaky := f.add(&fault{method: "GET", path: "/src/flaky.jpg", kind: faultStatus, status: 500, code: "InternalError", times: maxAttempts - 1})
-	reset := f.add(&fault{method: "GET", path: "/src/reset.jpg", kind: faultReset, times: 2})
-	cut := f.add(&fault{method: "GET", path: "/src/cut.jpg", kind: faultTruncate, times: 1})
-	putSlow := f.add(&fault{method: "PUT", path: "/out/v1/thumb/put-slowdown.jpg", kind: faultStatus, status: 503, code: "SlowDown", times: 3})
-	down := f.add(&fault{method: "GET", path: "/src/down.jpg", kind: faultStatus, status: 503, code: "ServiceUnavailable", times: -1})
-	cutAlways := f.add(&fault{method: "GET", path: "/src/cut-always.jpg", kind: faultTruncate, times: -1})
-	putDown := f.add(&fault{method: "PUT", path: "/out/v1/small/put-down.webp", kind: faultStatus, status: 500, code: "InternalError", times: -1})
+	slowdown := f.AddRule(&s3fault.Rule{Method: "GET", Path: "/src/slowdown.jpg", Fault: s3fault.SlowDown, Times: 2})
+	flaky := f.AddRule(&s3fault.Rule{Method: "GET", Path: "/src/flaky.jpg", Fault: s3fault.InternalError, Times: maxAttempts - 1})
+	reset := f.AddRule(&s3fault.Rule{Method: "GET", Path: "/src/reset.jpg", Fault: s3fault.Reset, Times: 2})
+	cut := f.AddRule(&s3fault.Rule{Method: "GET", Path: "/src/cut.jpg", Fault: s3fault.Truncate, Times: 1})
+	putSlow := f.AddRule(&s3fault.Rule{Method: "PUT", Path: "/out/v1/thumb/put-slowdown.jpg", Fault: s3fault.SlowDown, Times: 3})
+	down := f.AddRule(&s3fault.Rule{Method: "GET", Path: "/src/down.jpg", Fault: s3fault.Error, Status: 503, Code: "ServiceUnavailable", Times: -1})
+	cutAlways := f.AddRule(&s3fault.Rule{Method: "GET", Path: "/src/cut-always.jpg", Fault: s3fault.Truncate, Times: -1})
+	putDown := f.AddRule(&s3fault.Rule{Method: "PUT", Path: "/out/v1/small/put-down.webp", Fault: s3fault.InternalError, Times: -1})
 
 	o := processAll(t, context.Background(), w, run, items("src", keys...))
 	if o.err != nil {
@@ -58,13 +59,13 @@ func TestTransientS3Errors(t *testing.T) {
 	// Every fault was hit as often as set; the ones that never end were
 	// retried exactly up to the limit.
 	for name, c := range map[string]struct {
-		f    *fault
-		want int32
+		f    *s3fault.Rule
+		want int64
 	}{
 		"slowdown": {slowdown, 2}, "flaky": {flaky, maxAttempts - 1}, "reset": {reset, 2}, "cut": {cut, 1}, "put-slowdown": {putSlow, 3},
 		"down": {down, maxAttempts}, "cut-always": {cutAlways, bodyAttempts}, "put-down": {putDown, maxAttempts},
 	} {
-		if got := c.f.hits.Load(); got != c.want {
+		if got := c.f.Hits(); got != c.want {
 			t.Errorf("%s: %d requests broken, want %d", name, got, c.want)
 		}
 	}
@@ -110,32 +111,35 @@ func TestFatalS3Errors(t *testing.T) {
 			t.Errorf("%d results", len(o.results))
 		}
 	})
-	t.Run("access denied on outputs", func(t *testing.T) {
-		s := setup(t)
-		s.faults.add(&fault{method: "PUT", path: "/out/*", kind: faultStatus, status: 403, code: "AccessDenied", times: -1})
-		o := processAll(t, context.Background(), newTestWorker(s, Config{}), testRun(t), items("src", keys...))
-		check(t, o, false, "access denied on the output bucket")
-	})
+	// Every matching request broken: the FatalError each must end in.
+	for _, c := range []struct {
+		name  string
+		rule  *s3fault.Rule
+		retry bool
+		msg   string
+	}{
+		{"access denied on outputs", &s3fault.Rule{Method: "PUT", Path: "/out/*", Fault: s3fault.Error, Status: 403, Code: "AccessDenied", Times: -1},
+			false, "access denied on the output bucket"},
+		{"rejected keys", &s3fault.Rule{Path: "/*", Fault: s3fault.Error, Status: 403, Code: "InvalidAccessKeyId", Times: -1},
+			false, "credentials rejected"},
+		{"expired session", &s3fault.Rule{Method: "GET", Path: "/src/*", Fault: s3fault.Error, Status: 400, Code: "ExpiredToken", Times: -1},
+			true, "expired"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := setup(t)
+			s.faults.AddRule(c.rule)
+			o := processAll(t, context.Background(), newTestWorker(s, Config{}), testRun(t), items("src", keys...))
+			check(t, o, c.retry, c.msg)
+		})
+	}
 	t.Run("access denied on outputs midway", func(t *testing.T) {
 		s := setup(t)
-		s.faults.add(&fault{method: "PUT", path: "/out/v1/thumb/d.jpg", kind: faultStatus, status: 403, code: "AccessDenied", times: -1})
+		s.faults.AddRule(&s3fault.Rule{Method: "PUT", Path: "/out/v1/thumb/d.jpg", Fault: s3fault.Error, Status: 403, Code: "AccessDenied", Times: -1})
 		o := processAll(t, context.Background(), newTestWorker(s, Config{Processors: 1, Fetchers: 1, Uploaders: 1}), testRun(t), items("src", keys...))
 		check(t, o, false, "access denied")
 		if _, ok := o.results[3]; ok {
 			t.Error("d.jpg has a result")
 		}
-	})
-	t.Run("rejected keys", func(t *testing.T) {
-		s := setup(t)
-		s.faults.add(&fault{path: "/*", kind: faultStatus, status: 403, code: "InvalidAccessKeyId", times: -1})
-		o := processAll(t, context.Background(), newTestWorker(s, Config{}), testRun(t), items("src", keys...))
-		check(t, o, false, "credentials rejected")
-	})
-	t.Run("expired session", func(t *testing.T) {
-		s := setup(t)
-		s.faults.add(&fault{method: "GET", path: "/src/*", kind: faultStatus, status: 400, code: "ExpiredToken", times: -1})
-		o := processAll(t, context.Background(), newTestWorker(s, Config{}), testRun(t), items("src", keys...))
-		check(t, o, true, "expired")
 	})
 	t.Run("no credentials", func(t *testing.T) {
 		s := setup(t)

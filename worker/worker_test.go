@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/s3fault"
 	"github.com/imgbatch/imgbatch/sniff"
 )
 
@@ -109,8 +110,8 @@ func TestItemFailures(t *testing.T) {
 	s.put(t, "src", "denied.jpg", good)
 	s.put(t, "src", "archived.jpg", good)
 	s.put(t, "src", long, good)
-	denied := s.faults.add(&fault{method: "GET", path: "/src/denied.jpg", kind: faultStatus, status: 403, code: "AccessDenied", times: -1})
-	archived := s.faults.add(&fault{method: "GET", path: "/src/archived.jpg", kind: faultStatus, status: 403, code: "InvalidObjectState", times: -1})
+	denied := s.faults.AddRule(&s3fault.Rule{Method: "GET", Path: "/src/denied.jpg", Fault: s3fault.Error, Status: 403, Code: "AccessDenied", Times: -1})
+	archived := s.faults.AddRule(&s3fault.Rule{Method: "GET", Path: "/src/archived.jpg", Fault: s3fault.Error, Status: 403, Code: "InvalidObjectState", Times: -1})
 
 	cases := []struct {
 		item imgbatch.Item
@@ -156,10 +157,10 @@ func TestItemFailures(t *testing.T) {
 	}
 	noLeaks(t)
 	// Permanent errors are not retried.
-	if n := denied.hits.Load(); n != 1 {
+	if n := denied.Hits(); n != 1 {
 		t.Errorf("AccessDenied GET sent %d times, want 1", n)
 	}
-	if n := archived.hits.Load(); n != 1 {
+	if n := archived.Hits(); n != 1 {
 		t.Errorf("InvalidObjectState GET sent %d times, want 1", n)
 	}
 }

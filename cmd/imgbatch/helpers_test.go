@@ -1,18 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // setLocalAWSEnv points this process's SDK clients (and the environment
@@ -37,67 +31,9 @@ func setLocalAWSEnv(t testing.TB, s3URL, eventBridgeURL string, extra ...string)
 	return env, cl
 }
 
-// syncBuffer is a bytes.Buffer safe to write from one goroutine while
-// another reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// eventually polls cond until it holds, failing the test after limit.
-func eventually(t testing.TB, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// encodeImage is a w×h JPEG (quality 85) or PNG of the pixels pixel draws.
-func encodeImage(t testing.TB, w, h int, asPNG bool, pixel func(x, y int) color.RGBA) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			img.Set(x, y, pixel(x, y))
-		}
-	}
-	var buf bytes.Buffer
-	var err error
-	if asPNG {
-		err = png.Encode(&buf, img)
-	} else {
-		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// writeFileAt writes b at root/key, making the directories.
+// writeFileAt writes b at root/key (a slash-separated S3-style key),
+// making the directories.
 func writeFileAt(t testing.TB, root, key string, b []byte) {
 	t.Helper()
-	p := filepath.Join(root, filepath.FromSlash(key))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(root, filepath.FromSlash(key)), b)
 }

@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"image"
-	"image/color"
 	"image/jpeg"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -19,6 +16,7 @@ import (
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/heic"
 	"github.com/imgbatch/imgbatch/internal/testutil"
+	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
 	"github.com/imgbatch/imgbatch/sniff"
 )
 
@@ -63,9 +61,7 @@ type goodImage struct {
 func writeDataset(t *testing.T, dir string) (good []goodImage, bad map[string]string) {
 	t.Helper()
 	mk := func(key string, w, h int, asPNG bool) {
-		writeFileAt(t, dir, key, encodeImage(t, w, h, asPNG, func(x, y int) color.RGBA {
-			return color.RGBA{uint8(x * 255 / w), uint8(y * 255 / h), uint8((x + y) % 256), 255}
-		}))
+		testutil.WriteFile(t, filepath.Join(dir, filepath.FromSlash(key)), testutil.PhotoFile(t, w, h, asPNG))
 		good = append(good, goodImage{key, w, h})
 	}
 	sizes := [][2]int{{800, 600}, {600, 800}, {1024, 512}, {300, 200}, {64, 64}, {2000, 1500}}
@@ -101,48 +97,24 @@ func writeDataset(t *testing.T, dir string) (good []goodImage, bad map[string]st
 		"broken/svgz-truncated-gzip-trailing-garbage.svgz": "UnsupportedFormat",
 	}
 	for key := range bad {
-		src := filepath.Join("..", "..", "testdata", "bad-images", filepath.Base(key))
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, filepath.FromSlash(key))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(dir, filepath.FromSlash(key)), testutil.BadImage(t, filepath.Base(key)))
 	}
 	return good, bad
 }
 
+// readReport reads a report.csv by decoded key; a key reported twice
+// fails t.
 func readReport(t *testing.T, path string) map[string][]string {
 	t.Helper()
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
+	rep := itemtest.ParseReport(t, b)
+	if len(rep.Dups) > 0 {
+		t.Fatalf("report has %q twice", rep.Dups[0])
 	}
-	out := map[string][]string{}
-	for _, r := range rows {
-		if len(r) != 7 {
-			t.Fatalf("report row has %d columns, want 7 (Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage): %q", len(r), r)
-		}
-		key, err := url.QueryUnescape(r[1])
-		if err != nil {
-			t.Fatalf("report key %q is not URL-encoded: %v", r[1], err)
-		}
-		if _, dup := out[key]; dup {
-			t.Fatalf("report has %q twice", key)
-		}
-		out[key] = r
-	}
-	return out
+	return rep.ByKey
 }
 
 type recordedEvent struct {

@@ -6,13 +6,14 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
-	"image/color"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // TestLocalRunsEveryManifestKind runs `imgbatch local` once per manifest
@@ -109,9 +110,7 @@ func TestLocalRunsEveryManifestKind(t *testing.T) {
 
 func writeImage(t *testing.T, root, key string, w, h int, asPNG bool) {
 	t.Helper()
-	writeFileAt(t, root, key, encodeImage(t, w, h, asPNG, func(x, y int) color.RGBA {
-		return color.RGBA{uint8(x * 4), uint8(y * 3), uint8(x ^ y), 255}
-	}))
+	writeFileAt(t, root, key, testutil.PhotoFile(t, w, h, asPNG))
 }
 
 func fileSize(t *testing.T, root, key string) int64 {

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +21,7 @@ import (
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
 	"github.com/imgbatch/imgbatch/localstack"
 	"github.com/imgbatch/imgbatch/localstack/eventbus"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // cmdEnv is an in-process S3 (buckets source, work, output) and a local
@@ -69,11 +69,7 @@ func (e *cmdEnv) events(detailType string) []ebus.Envelope {
 
 func writeTemp(t testing.TB, name, body string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testutil.WriteTemp(t, name, body)
 }
 
 func TestPlanDryRunPrintsThePlanAndWritesNothing(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // gateProcessor stands in for the image pipeline: items whose key contains
@@ -87,7 +88,7 @@ func TestStatusOfARunningThenFinishedRunAndWatch(t *testing.T) {
 
 	// Running: shards 0 and 1 done, 2 and 3 claimed with one checkpointed result each.
 	var st batch.RunStatus
-	eventually(t, 20*time.Second, "two shards done and two running", func() bool {
+	testutil.Eventually(t, 20*time.Second, "two shards done and two running", func() bool {
 		code, out, errs := e.imgbatch(t, "status", "--json", "--shards", runID)
 		if code != 0 {
 			t.Fatalf("status exited %d: %s", code, errs)
@@ -111,12 +112,12 @@ func TestStatusOfARunningThenFinishedRunAndWatch(t *testing.T) {
 	}
 
 	// --watch: refreshes while running, ends with the run (exit 3: it broke its tolerance).
-	var watchOut, watchErr syncBuffer
+	var watchOut, watchErr testutil.SyncBuffer
 	watchCode := make(chan int, 1)
 	go func() {
 		watchCode <- run([]string{"imgbatch", "--log-level", "warn", "status", "--watch", "100ms", runID}, &watchOut, &watchErr)
 	}()
-	eventually(t, 10*time.Second, "--watch to print the running run twice", func() bool {
+	testutil.Eventually(t, 10*time.Second, "--watch to print the running run twice", func() bool {
 		return strings.Count(watchOut.String(), ": running") >= 2
 	})
 	close(proc.open)

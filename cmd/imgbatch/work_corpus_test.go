@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"os"
@@ -9,54 +8,28 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/sniff"
 )
-
-// corpusDir is the hostile-image corpus and its MANIFEST.tsv (file,
-// sha256, bytes, origin, license, expectation, description, vips8.14).
-const corpusDir = "../../testdata/bad-images"
 
 type corpusFile struct {
 	name, expect string
 	data         []byte
 }
 
+// loadCorpus reads the hostile-image corpus (testutil.BadImagesDir) as its
+// MANIFEST.tsv lists it, with each file's expectation.
 func loadCorpus(t *testing.T) []corpusFile {
 	t.Helper()
-	f, err := os.Open(filepath.Join(corpusDir, "MANIFEST.tsv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var out []corpusFile
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	col := map[string]int{}
-	for first := true; sc.Scan(); first = false {
-		fields := strings.Split(sc.Text(), "\t")
-		if first {
-			for i, h := range fields {
-				col[h] = i
-			}
-			if _, ok := col["expectation"]; !ok {
-				t.Fatalf("MANIFEST.tsv has no expectation column: %q", sc.Text())
-			}
-			continue
-		}
-		name, expect := fields[col["file"]], fields[col["expectation"]]
+	for _, row := range testutil.BadImageRows(t) {
+		name, expect := row["file"], row["expectation"]
 		switch expect {
 		case "ok", "reject", "either":
 		default:
 			t.Fatalf("%s: expectation %q", name, expect)
 		}
-		b, err := os.ReadFile(filepath.Join(corpusDir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, corpusFile{name: name, expect: expect, data: b})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
+		out = append(out, corpusFile{name: name, expect: expect, data: testutil.BadImage(t, name)})
 	}
 	if len(out) == 0 {
 		t.Fatal("the corpus is empty")
@@ -90,9 +63,9 @@ func TestLocalCorpus(t *testing.T) {
 		write("corpus/"+c.name, c.data)
 	}
 	good := map[string][]byte{
-		"good/landscape.jpg": textured(t, 1024, 768, 3),
-		"good/portrait.jpg":  textured(t, 600, 900, 7),
-		"good/small.jpg":     textured(t, 100, 80, 9),
+		"good/landscape.jpg": testutil.JPEG(t, testutil.Photo(1024, 768, 3), 85),
+		"good/portrait.jpg":  testutil.JPEG(t, testutil.Photo(600, 900, 7), 85),
+		"good/small.jpg":     testutil.JPEG(t, testutil.Photo(100, 80, 9), 85),
 	}
 	for k, b := range good {
 		write(k, b)

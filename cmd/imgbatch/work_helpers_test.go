@@ -1,13 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"errors"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -15,10 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 	"github.com/imgbatch/imgbatch/localstack"
 )
 
@@ -44,29 +36,15 @@ func newWorkStack(t *testing.T) *workStack {
 
 func (s *workStack) put(t *testing.T, bucket, key string, body []byte) {
 	t.Helper()
-	if _, err := s.cl.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
-		t.Fatal(err)
-	}
+	s3test.Put(t, s.cl.s3, bucket, key, body)
 }
 
-func (s *workStack) exists(bucket, key string) bool {
-	_, err := s.cl.s3.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	return err == nil
-}
+func (s *workStack) exists(bucket, key string) bool { return s3test.Exists(s.cl.s3, bucket, key) }
 
 // count is the number of objects under prefix.
 func (s *workStack) count(t *testing.T, bucket, prefix string) int {
 	t.Helper()
-	n := 0
-	p := s3.NewListObjectsV2Paginator(s.cl.s3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(page.Contents)
-	}
-	return n
+	return s3test.Count(t, s.cl.s3, bucket, prefix)
 }
 
 // child is one `imgbatch work` attempt: this test binary standing in for
@@ -74,7 +52,7 @@ func (s *workStack) count(t *testing.T, bucket, prefix string) int {
 // AWS Batch sets for array child 0 of job "job-under-test".
 type child struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	code int // exit code, -1 when killed by a signal
 }
@@ -85,7 +63,7 @@ func startChild(t *testing.T, env []string, attempt int, args ...string) *child 
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &child{out: &syncBuffer{}, done: make(chan struct{})}
+	c := &child{out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	c.cmd = exec.Command(exe, append([]string{"--log-level", "info", "work"}, args...)...)
 	c.cmd.Env = append(append(os.Environ(), env...),
 		"IMGBATCH_BE_MAIN=1",
@@ -138,35 +116,4 @@ func (c *child) wait(t *testing.T, limit time.Duration) int {
 		t.Fatalf("child did not end within %s; its log:\n%s", limit, c.out.String())
 		return 0
 	}
-}
-
-// textured makes a photo-like JPEG whose pixels depend on seed.
-func textured(t *testing.T, w, h, seed int) []byte {
-	t.Helper()
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			v := uint8((x*seed + y*7) ^ (x * y >> 6))
-			img.Set(x, y, color.RGBA{uint8(x * 255 / w), v, uint8(y * 255 / h), 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-// itemSource is a manifest.Reader over a slice.
-type itemSource struct {
-	items []imgbatch.Item
-	i     int
-}
-
-func (s *itemSource) Next() (imgbatch.Item, error) {
-	if s.i >= len(s.items) {
-		return imgbatch.Item{}, io.EOF
-	}
-	s.i++
-	return s.items[s.i-1], nil
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
+	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
 )
 
 // TestWorkSIGTERMThenSIGKILLThenResume runs the real `imgbatch work` child
@@ -30,7 +32,7 @@ func TestWorkSIGTERMThenSIGKILLThenResume(t *testing.T) {
 	st := newWorkStack(t)
 	const n = 80
 	var items []imgbatch.Item
-	srcs := [][]byte{textured(t, 1600, 1200, 3), textured(t, 1200, 1600, 5), textured(t, 1400, 1050, 11)}
+	srcs := [][]byte{testutil.JPEG(t, testutil.Photo(1600, 1200, 3), 85), testutil.JPEG(t, testutil.Photo(1200, 1600, 5), 85), testutil.JPEG(t, testutil.Photo(1400, 1050, 11), 85)}
 	for i := range n {
 		key := fmt.Sprintf("in/%03d.jpg", i)
 		st.put(t, "source", key, srcs[i%len(srcs)])
@@ -38,7 +40,7 @@ func TestWorkSIGTERMThenSIGKILLThenResume(t *testing.T) {
 	}
 	store := st.cl.store("work")
 	recipe := imgbatch.Recipe{Name: "t", Variants: []imgbatch.Variant{{Name: "w", Width: 480, Height: 480, Format: imgbatch.FormatWebP, Quality: 75}}}
-	plan, err := store.PlanRun(ctx, &itemSource{items: items}, batch.PlanOptions{OutputBucket: "output", OutputPrefix: "out", Recipe: recipe, ShardSize: n, Width: 1})
+	plan, err := store.PlanRun(ctx, itemtest.NewSource(items...), batch.PlanOptions{OutputBucket: "output", OutputPrefix: "out", Recipe: recipe, ShardSize: n, Width: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func TestWorkSIGTERMThenSIGKILLThenResume(t *testing.T) {
 
 	// Attempt 1: SIGTERM once a few outputs exist.
 	c1 := startChild(t, st.env, 1, args...)
-	eventually(t, 2*time.Minute, "the first outputs", func() bool { return outputs() >= 3 })
+	testutil.Eventually(t, 2*time.Minute, "the first outputs", func() bool { return outputs() >= 3 })
 	if err := c1.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func TestWorkSIGTERMThenSIGKILLThenResume(t *testing.T) {
 	// Attempt 2: resumes, then SIGKILL once it made a few more outputs.
 	after1 := outputs()
 	c2 := startChild(t, st.env, 2, args...)
-	eventually(t, 2*time.Minute, "attempt 2 to make outputs", func() bool { return outputs() >= after1+4 })
+	testutil.Eventually(t, 2*time.Minute, "attempt 2 to make outputs", func() bool { return outputs() >= after1+4 })
 	if err := c2.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
