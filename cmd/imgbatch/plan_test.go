@@ -19,9 +19,9 @@ import (
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/localstack"
 	"github.com/imgbatch/imgbatch/localstack/eventbus"
-	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // cmdEnv is an in-process S3 (buckets source, work, output) and a local
