@@ -89,35 +89,32 @@ func Render(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Vari
 	return vips.Render(tiff, sniff.TIFF, vs)
 }
 
-// renderErr turns a libvips failure on a guarded image into the item's
-// error: a loader this libvips build lacks (HEIF without a decoder plugin,
-// for instance) is UnsupportedFormat, anything else CorruptImage.
+// renderErr turns a render failure on a guarded image into the item's
+// error: a *heic.Error by its kind; a *vips.Error by its: a loader this
+// libvips build lacks (HEIF without a decoder plugin, for instance) is
+// UnsupportedFormat, a variant that cannot be written EncodeFailed, a
+// decode failure CorruptImage. Of other errors, a panic that process
+// recovered from ("render panicked: ...") is InternalError, the rest
+// CorruptImage.
 func renderErr(info sniff.Info, err error) error {
 	var he *heic.Error
 	if errors.As(err, &he) {
 		return heicErr(info, he)
 	}
+	what := fmt.Sprintf("%s %dx%d", info.Format, info.Width, info.Height)
 	msg := oneLine(err)
-	low := strings.ToLower(msg)
-	unsupported := strings.Contains(low, "not in a known format") || strings.Contains(low, "is not a known file format") ||
-		strings.Contains(low, "operation is blocked")
-	if info.Format == sniff.HEIF || info.Format == sniff.AVIF {
-		// libheif: "Unsupported feature: Unsupported codec", "No decoding plugin installed for this compression format".
-		unsupported = unsupported || strings.Contains(low, "unsupported codec") || strings.Contains(low, "no decoding plugin") ||
-			strings.Contains(low, "unsupported feature")
+	var ve *vips.Error
+	if errors.As(err, &ve) {
+		switch ve.Kind {
+		case vips.ErrUnsupported:
+			return itemErr(CodeUnsupported, http.StatusUnsupportedMediaType, "%s: this libvips build cannot decode it: %s", what, msg)
+		case vips.ErrEncode:
+			return itemErr(CodeEncode, http.StatusUnprocessableEntity, "%s decoded, but encoding a variant failed: %s", what, msg)
+		}
+	} else if strings.Contains(strings.ToLower(msg), "panicked") {
+		return itemErr(CodeInternal, http.StatusInternalServerError, "%s: %s", what, msg)
 	}
-	if unsupported {
-		return itemErr(CodeUnsupported, http.StatusUnsupportedMediaType, "%s %dx%d: this libvips build cannot decode it: %s", info.Format, info.Width, info.Height, msg)
-	}
-	if strings.Contains(low, "save:") || strings.Contains(low, "save_buffer") {
-		// The source decoded but a variant cannot be written in its format
-		// (WebP is limited to 16383 pixels a side, for instance).
-		return itemErr(CodeEncode, http.StatusUnprocessableEntity, "%s %dx%d decoded, but encoding a variant failed: %s", info.Format, info.Width, info.Height, msg)
-	}
-	if strings.Contains(low, "panicked") {
-		return itemErr(CodeInternal, http.StatusInternalServerError, "%s %dx%d: %s", info.Format, info.Width, info.Height, msg)
-	}
-	return itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "corrupt %s %dx%d: %s", info.Format, info.Width, info.Height, msg)
+	return itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "corrupt %s: %s", what, msg)
 }
 
 // heicShrink is the integer factor by which the HEIC helper reduces a
