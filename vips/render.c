@@ -646,31 +646,3 @@ imgb_decodes(int loader, const void *buf, size_t len)
 	vips_error_clear();
 	return ok;
 }
-
-void
-imgb_set_concurrency(int n)
-{
-	vips_concurrency_set(n);
-}
-
-int
-imgb_get_concurrency(void)
-{
-	return vips_concurrency_get();
-}
-
-static void *
-count_object(VipsObject *object, void *a, void *b)
-{
-	(*(int *) a)++;
-	return NULL;
-}
-
-int
-imgb_live_objects(void)
-{
-	int n = 0;
-
-	vips_object_map((VipsSListMap2Fn) count_object, &n, NULL);
-	return n;
-}
