@@ -155,25 +155,30 @@ func heicShrink(w, h int, vs []imgbatch.Variant) int {
 	return max(1, int(1/(2*need)))
 }
 
-// heicErr maps a failure of the HEIC helper to the item's error class.
+// heicClasses is the item error class of each kind of HEIC helper
+// failure; msg formats what (format and size) and the helper's message.
+var heicClasses = map[heic.Kind]struct {
+	code   string
+	status int
+	msg    string
+}{
+	heic.KindCorrupt: {CodeCorrupt, http.StatusUnprocessableEntity, "corrupt %s: %s"},
+	// A decoder that crashes on a file is almost always fed a hostile or
+	// broken one; the worker is unharmed (separate process).
+	heic.KindCrashed:       {CodeCorrupt, http.StatusUnprocessableEntity, "%s: the HEIC decoder crashed on it: %s"},
+	heic.KindTooManyPixels: {CodeTooManyPix, http.StatusRequestEntityTooLarge, "image too large: %s: %s"},
+	heic.KindMemory:        {CodeTooManyPix, http.StatusRequestEntityTooLarge, "%s: the HEIC decoder needed more memory than its limit: %s"},
+	heic.KindUnsupported:   {CodeUnsupported, http.StatusUnsupportedMediaType, "%s: %s"},
+	heic.KindTimeout:       {CodeTimeout, http.StatusRequestTimeout, "%s: %s"},
+}
+
+// heicErr maps a failure of the HEIC helper to the item's error class
+// (InternalError for a kind heicClasses does not list).
 func heicErr(info sniff.Info, e *heic.Error) error {
 	what := fmt.Sprintf("%s %dx%d", info.Format, info.Width, info.Height)
-	msg := oneLine(e)
-	switch e.Kind {
-	case heic.KindCorrupt:
-		return itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "corrupt %s: %s", what, msg)
-	case heic.KindCrashed:
-		// A decoder that crashes on a file is almost always fed a hostile or
-		// broken one; the worker is unharmed (separate process).
-		return itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "%s: the HEIC decoder crashed on it: %s", what, msg)
-	case heic.KindTooManyPixels:
-		return itemErr(CodeTooManyPix, http.StatusRequestEntityTooLarge, "image too large: %s: %s", what, msg)
-	case heic.KindMemory:
-		return itemErr(CodeTooManyPix, http.StatusRequestEntityTooLarge, "%s: the HEIC decoder needed more memory than its limit: %s", what, msg)
-	case heic.KindUnsupported:
-		return itemErr(CodeUnsupported, http.StatusUnsupportedMediaType, "%s: %s", what, msg)
-	case heic.KindTimeout:
-		return itemErr(CodeTimeout, http.StatusRequestTimeout, "%s: %s", what, msg)
+	c, ok := heicClasses[e.Kind]
+	if !ok {
+		return itemErr(CodeInternal, http.StatusInternalServerError, "%s: %s", what, oneLine(e))
 	}
-	return itemErr(CodeInternal, http.StatusInternalServerError, "%s: %s", what, msg)
+	return itemErr(c.code, c.status, c.msg, what, oneLine(e))
 }
