@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,7 +96,7 @@ func Prepare(ctx context.Context, nameOrDir string, o PrepareOptions) (*Dataset,
 	if d, err := readManifest(root); err == nil {
 		return d, nil
 	}
-	vips.Start(vips.Config{Concurrency: 1, Log: slog.New(slog.DiscardHandler)}) // the sources are made in parallel
+	startLibvips()
 	tmp := root + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -82,7 +81,7 @@ func qualityFits(v imgbatch.Variant) bool {
 // of cases once more, pool 1, on the quality sample, keeps the outputs
 // and compares each with its reference. It runs after the timed runs.
 func (rc *runCtx) qualityPass(ctx context.Context, cases []Case) ([]QualityRow, []string, error) {
-	vips.Start(vips.Config{Concurrency: 1, Log: slog.New(slog.DiscardHandler)})
+	startLibvips()
 	files := qualitySample(rc.ds.Good(), rc.o.Quality)
 	if len(files) == 0 {
 		return nil, nil, nil
@@ -357,6 +356,7 @@ func rgbOf(img *govips.ImageRef) (RGB, error) {
 
 // decodeRGB decodes an output file with govips (as stored: no rotation).
 func decodeRGB(path string) (RGB, error) {
+	startLibvips()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return RGB{}, err
@@ -377,6 +377,7 @@ func decodeRGB(path string) (RGB, error) {
 // resized with lanczos3 (vips_resize, horizontal and vertical scales apart)
 // to exactly w x h.
 func Reference(src []byte, w, h int) (RGB, error) {
+	startLibvips()
 	img, err := govips.NewImageFromBuffer(src)
 	if err != nil {
 		return RGB{}, err

@@ -201,7 +201,7 @@ func minPSNR(b *testing.B, set [][]byte, format sniff.Format, o options) []float
 }
 
 func setConcurrency(b *testing.B, n int) {
-	old := concurrency()
+	old := Concurrency()
 	setVipsConcurrency(n)
 	b.Cleanup(func() { setVipsConcurrency(old) })
 }

@@ -17,8 +17,16 @@ import (
 	"github.com/imgbatch/imgbatch/sniff"
 )
 
+// TestMain starts libvips, then govips (which the tests use to decode
+// outputs and make inputs) on it with the same settings: govips' first
+// call would otherwise start it with an operation cache, which
+// TestRenderReleasesEverything would count as leaks. govips' log handler
+// replaces Start's and drops libvips' messages (Start's went to the
+// default logger at debug level, below what it prints).
 func TestMain(m *testing.M) {
 	Start(Config{})
+	govips.LoggingSettings(func(string, govips.LogLevel, string) {}, govips.LogLevelWarning)
+	govips.Startup(&govips.Config{ConcurrencyLevel: Concurrency()}) // MaxCache*: 0, no operation cache
 	os.Exit(m.Run())
 }
 

@@ -256,6 +256,42 @@ policy_of(const imgb_options *opt, const imgb_variant *v)
 	return v->shrink_on_load;
 }
 
+/* thumbnail_image is vips_thumbnail_image(in, out, b->width, ...) with
+ * "import_profile" and "export_profile" set only when not NULL (an unset
+ * profile and a NULL one are not the same to vips_thumbnail). */
+static int
+thumbnail_image(VipsImage *in, VipsImage **out, const box *b,
+	const char *import, const char *export)
+{
+	VipsOperation *op;
+	int err;
+
+	if (!(op = vips_operation_new("thumbnail_image")))
+		return -1;
+	err = vips_object_set(VIPS_OBJECT(op),
+		"in", in,
+		"width", b->width,
+		"height", b->height,
+		"size", b->size,
+		"crop", b->crop,
+		NULL);
+	if (!err && import)
+		err = vips_object_set(VIPS_OBJECT(op), "import_profile", import, NULL);
+	if (!err && export)
+		err = vips_object_set(VIPS_OBJECT(op), "export_profile", export, NULL);
+	/* Built as vips_call_split builds it: through the operation cache
+	 * (off, see start.c). */
+	if (err || vips_cache_operation_buildp(&op)) {
+		vips_object_unref_outputs(VIPS_OBJECT(op));
+		g_object_unref(op);
+		return -1;
+	}
+	g_object_get(op, "out", out, NULL);
+	vips_object_unref_outputs(VIPS_OBJECT(op));
+	g_object_unref(op);
+	return 0;
+}
+
 /* thumb resizes, crops, rotates upright and brings in to 8-bit sRGB (or
  * B_W): through the embedded ICC profile when there is one, through the
  * built-in CMYK profile for CMYK without one. */
@@ -264,32 +300,13 @@ thumb(VipsImage *in, VipsImage **out, const box *b, const header *h)
 {
 	const char *import = NULL;
 
+	if (!h->has_icc && !h->cmyk)
+		return thumbnail_image(in, out, b, NULL, NULL);
 	if (h->cmyk)
 		import = "cmyk";
 	else if (h->bands >= 3)
 		import = "srgb"; /* fallback for a broken embedded profile */
-
-	if (h->has_icc || h->cmyk) {
-		if (import)
-			return vips_thumbnail_image(in, out, b->width,
-				"height", b->height,
-				"size", b->size,
-				"crop", b->crop,
-				"import_profile", import,
-				"export_profile", "srgb",
-				NULL);
-		return vips_thumbnail_image(in, out, b->width,
-			"height", b->height,
-			"size", b->size,
-			"crop", b->crop,
-			"export_profile", "srgb",
-			NULL);
-	}
-	return vips_thumbnail_image(in, out, b->width,
-		"height", b->height,
-		"size", b->size,
-		"crop", b->crop,
-		NULL);
+	return thumbnail_image(in, out, b, import, "srgb");
 }
 
 static void
@@ -370,119 +387,160 @@ strip_metadata(VipsImage *in, VipsImage **out)
 	return 0;
 }
 
-/* finish pads, flattens and encodes in as variant v. */
+/* The steps of finish. Each replaces *x by its result when it changes the
+ * image; the intermediates belong to scope and go with it. */
+
+/* to_uchar: vips_thumbnail_image leaves 8 bits; this is a safety net for
+ * paths (ICC transforms in libvips 8.14) that may keep 16. */
 static int
-finish(VipsImage *in, imgb_variant *v)
+to_uchar(VipsObject *scope, VipsImage **x)
 {
-	VipsImage *base = vips_image_new();
-	VipsImage **t = (VipsImage **) vips_object_local_array(VIPS_OBJECT(base), 8);
-	VipsImage *x = in;
+	VipsImage **t = (VipsImage **) vips_object_local_array(scope, 2);
+
+	if ((*x)->BandFmt == VIPS_FORMAT_UCHAR)
+		return 0;
+	if (vips_colourspace(*x, &t[0],
+			(*x)->Bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W,
+			NULL))
+		return -1;
+	*x = t[0];
+	if ((*x)->BandFmt == VIPS_FORMAT_UCHAR)
+		return 0;
+	if (vips_cast(*x, &t[1], VIPS_FORMAT_UCHAR, "shift", TRUE, NULL))
+		return -1;
+	*x = t[1];
+	return 0;
+}
+
+/* flatten_for_jpeg puts an image with alpha on white for JPEG, which has
+ * none. */
+static int
+flatten_for_jpeg(VipsObject *scope, VipsImage **x, const imgb_variant *v)
+{
+	VipsImage **t = (VipsImage **) vips_object_local_array(scope, 1);
 	VipsArrayDouble *bg;
+	int err;
+
+	if (v->format != IMGB_JPEG || !vips_image_hasalpha(*x))
+		return 0;
+	bg = ink((*x)->Bands - 1, 255);
+	err = vips_flatten(*x, &t[0], "background", bg, NULL);
+	vips_area_unref(VIPS_AREA(bg));
+	if (err)
+		return -1;
+	*x = t[0];
+	return 0;
+}
+
+/* pad_contain centres a contain variant in its box: white for JPEG,
+ * transparent (an alpha band added if need be) for the other formats. */
+static int
+pad_contain(VipsObject *scope, VipsImage **x, const imgb_variant *v)
+{
+	VipsImage **t = (VipsImage **) vips_object_local_array(scope, 2);
+	VipsArrayDouble *bg;
+	double value = 255; /* white, for JPEG */
+	int err;
+
+	if (v->fit != IMGB_FIT_CONTAIN ||
+		((*x)->Xsize == v->width && (*x)->Ysize == v->height))
+		return 0;
+	if (v->format != IMGB_JPEG) {
+		if (!vips_image_hasalpha(*x)) {
+			if (vips_bandjoin_const1(*x, &t[0], 255, NULL))
+				return -1;
+			*x = t[0];
+		}
+		value = 0; /* transparent */
+	}
+	bg = ink((*x)->Bands, value);
+	err = vips_embed(*x, &t[1],
+		(v->width - (*x)->Xsize) / 2, (v->height - (*x)->Ysize) / 2,
+		v->width, v->height,
+		"extend", VIPS_EXTEND_BACKGROUND,
+		"background", bg,
+		NULL);
+	vips_area_unref(VIPS_AREA(bg));
+	if (err)
+		return -1;
+	*x = t[1];
+	return 0;
+}
+
+/* drop_metadata strips a variant that does not keep its metadata. */
+static int
+drop_metadata(VipsObject *scope, VipsImage **x, const imgb_variant *v)
+{
+	VipsImage **t = (VipsImage **) vips_object_local_array(scope, 1);
+
+	if (v->keep_metadata)
+		return 0;
+	if (strip_metadata(*x, &t[0]))
+		return -1;
+	*x = t[0];
+	return 0;
+}
+
+/* encode writes x in v's format into a new buffer. */
+static int
+encode(VipsImage *x, const imgb_variant *v, void **out, size_t *out_len)
+{
 	int strip = !v->keep_metadata;
-	int err = -1;
-	void *out = NULL;
-	size_t out_len = 0;
-
-	/* vips_thumbnail_image leaves 8 bits; this is a safety net for
-	 * paths (ICC transforms in libvips 8.14) that may keep 16. */
-	if (x->BandFmt != VIPS_FORMAT_UCHAR) {
-		if (vips_colourspace(x, &t[0],
-				x->Bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W,
-				NULL))
-			goto done;
-		x = t[0];
-		if (x->BandFmt != VIPS_FORMAT_UCHAR) {
-			if (vips_cast(x, &t[1], VIPS_FORMAT_UCHAR, "shift", TRUE, NULL))
-				goto done;
-			x = t[1];
-		}
-	}
-
-	if (v->format == IMGB_JPEG && vips_image_hasalpha(x)) {
-		bg = ink(x->Bands - 1, 255);
-		err = vips_flatten(x, &t[2], "background", bg, NULL);
-		vips_area_unref(VIPS_AREA(bg));
-		if (err)
-			goto done;
-		err = -1;
-		x = t[2];
-	}
-
-	if (v->fit == IMGB_FIT_CONTAIN &&
-		(x->Xsize != v->width || x->Ysize != v->height)) {
-		double value = 255; /* white, for JPEG */
-
-		if (v->format != IMGB_JPEG) {
-			if (!vips_image_hasalpha(x)) {
-				if (vips_bandjoin_const1(x, &t[3], 255, NULL))
-					goto done;
-				x = t[3];
-			}
-			value = 0; /* transparent */
-		}
-		bg = ink(x->Bands, value);
-		err = vips_embed(x, &t[4],
-			(v->width - x->Xsize) / 2, (v->height - x->Ysize) / 2,
-			v->width, v->height,
-			"extend", VIPS_EXTEND_BACKGROUND,
-			"background", bg,
-			NULL);
-		vips_area_unref(VIPS_AREA(bg));
-		if (err)
-			goto done;
-		err = -1;
-		x = t[4];
-	}
-
-	if (strip) {
-		if (strip_metadata(x, &t[5]))
-			goto done;
-		x = t[5];
-	}
 
 	switch (v->format) {
 	case IMGB_JPEG:
-		err = vips_jpegsave_buffer(x, &out, &out_len,
+		return vips_jpegsave_buffer(x, out, out_len,
 			"Q", v->quality,
 			"strip", strip,
 			"optimize_coding", TRUE,
 			NULL);
-		break;
 	case IMGB_PNG:
-		err = vips_pngsave_buffer(x, &out, &out_len,
+		return vips_pngsave_buffer(x, out, out_len,
 			"strip", strip,
 			"compression", 6,
 			NULL);
-		break;
 	case IMGB_WEBP:
-		err = vips_webpsave_buffer(x, &out, &out_len,
+		return vips_webpsave_buffer(x, out, out_len,
 			"Q", v->quality,
 			"strip", strip,
 			"effort", v->effort,
 			NULL);
-		break;
 	case IMGB_AVIF:
-		err = vips_heifsave_buffer(x, &out, &out_len,
+		return vips_heifsave_buffer(x, out, out_len,
 			"Q", v->quality,
 			"strip", strip,
 			"compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1,
 			"effort", v->effort,
 			NULL);
-		break;
-	default:
-		vips_error("imgbatch", "unknown output format %d", v->format);
-		err = -1;
 	}
+	vips_error("imgbatch", "unknown output format %d", v->format);
+	return -1;
+}
+
+/* finish makes in into variant v: 8 bits, flattened for JPEG, padded for
+ * contain, stripped unless it keeps metadata, encoded. */
+static int
+finish(VipsImage *in, imgb_variant *v)
+{
+	VipsObject *scope = VIPS_OBJECT(vips_image_new());
+	VipsImage *x = in;
+	void *out = NULL;
+	size_t out_len = 0;
+	int err;
+
+	err = to_uchar(scope, &x) ||
+		flatten_for_jpeg(scope, &x, v) ||
+		pad_contain(scope, &x, v) ||
+		drop_metadata(scope, &x, v) ||
+		encode(x, v, &out, &out_len);
 	if (!err) {
 		v->out = out;
 		v->out_len = out_len;
 		v->out_width = x->Xsize;
 		v->out_height = x->Ysize;
 	}
-
-done:
-	g_object_unref(base);
-	return err;
+	g_object_unref(scope);
+	return err ? -1 : 0;
 }
 
 /* shared_decode decodes buf once, with the least shrink any variant needs,
@@ -645,32 +703,4 @@ imgb_decodes(int loader, const void *buf, size_t len)
 	g_object_unref(im);
 	vips_error_clear();
 	return ok;
-}
-
-void
-imgb_set_concurrency(int n)
-{
-	vips_concurrency_set(n);
-}
-
-int
-imgb_get_concurrency(void)
-{
-	return vips_concurrency_get();
-}
-
-static void *
-count_object(VipsObject *object, void *a, void *b)
-{
-	(*(int *) a)++;
-	return NULL;
-}
-
-int
-imgb_live_objects(void)
-{
-	int n = 0;
-
-	vips_object_map((VipsSListMap2Fn) count_object, &n, NULL);
-	return n;
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"unsafe"
 
 	"github.com/imgbatch/imgbatch"
@@ -160,8 +159,10 @@ func loaderFor(f sniff.Format) (C.int, bool) {
 // source's.
 //
 // The results are in the order of variants. An error means the image as a
-// whole failed (corrupt, truncated, unsupported by this libvips); it
-// carries libvips' message.
+// whole failed: a failure of libvips is an *Error (ErrLoad: corrupt or
+// truncated; ErrUnsupported: this libvips cannot decode it; ErrEncode: a
+// variant cannot be written) carrying libvips' message; bad arguments
+// (no variants, an unknown fit, ...) are plain errors.
 func Render(src []byte, format sniff.Format, variants []imgbatch.Variant) ([]Result, error) {
 	return render(src, format, variants, defaults)
 }
@@ -207,8 +208,6 @@ func render(src []byte, format sniff.Format, variants []imgbatch.Variant, o opti
 		}
 	}
 
-	// libvips keeps one process-wide error buffer: when two images fail at
-	// the same moment their messages may be joined in both errors.
 	copt := C.imgb_options{fail_on: C.int(o.failOn), strategy: C.int(o.strategy), shrink_on_load: C.int(o.shrink)}
 	rc := C.imgb_render(loader, unsafe.Pointer(&src[0]), C.size_t(len(src)), &copt, &cvs[0], C.int(n))
 	runtime.KeepAlive(src)
@@ -296,32 +295,6 @@ func cbool(b bool) C.int {
 		return 1
 	}
 	return 0
-}
-
-// lastError takes libvips' error buffer as an error: its first lines,
-// joined, without duplicates.
-func lastError(f sniff.Format) error {
-	msg := C.GoString(C.vips_error_buffer())
-	C.vips_error_clear()
-	var lines []string
-	seen := map[string]bool{}
-	for _, l := range strings.Split(msg, "\n") {
-		l = strings.TrimSpace(l)
-		if l == "" || seen[l] {
-			continue
-		}
-		seen[l] = true
-		lines = append(lines, l)
-	}
-	if len(lines) == 0 {
-		// libvips 8.14's PNG loader fails on a bad IHDR CRC this way; the
-		// reason went to the log as a warning.
-		return fmt.Errorf("%s decoder failed without a message (libvips logged the reason as a warning)", f)
-	}
-	if len(lines) > 4 {
-		lines = lines[:4]
-	}
-	return errors.New(strings.Join(lines, "; "))
 }
 
 // jpegShrink is render.c's JPEG shrink-on-load factor for an overall

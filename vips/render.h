@@ -87,10 +87,4 @@ int imgb_loader_available(int loader);
  * not (0); the libvips error buffer is cleared. */
 int imgb_decodes(int loader, const void *buf, size_t len);
 
-/* imgb_live_objects counts libvips objects alive (a leak check). */
-int imgb_live_objects(void);
-
-void imgb_set_concurrency(int n);
-int imgb_get_concurrency(void);
-
 #endif /* IMGB_RENDER_H */

@@ -644,35 +644,21 @@ func TestRenderUnusualEncodings(t *testing.T) {
 		}
 		return b
 	}
-	tiff := func(img *govips.ImageRef) ([]byte, error) {
-		b, _, err := img.ExportTiff(govips.NewTiffExportParams())
-		return b, err
+	// tiffIn converts to interpretation in and writes a TIFF.
+	tiffIn := func(in govips.Interpretation) func(img *govips.ImageRef) ([]byte, error) {
+		return func(img *govips.ImageRef) ([]byte, error) {
+			if err := img.ToColorSpace(in); err != nil {
+				return nil, err
+			}
+			b, _, err := img.ExportTiff(govips.NewTiffExportParams())
+			return b, err
+		}
 	}
 	cases := map[string][]byte{
-		"tiff-rgb16": build(func(img *govips.ImageRef) ([]byte, error) {
-			if err := img.ToColorSpace(govips.InterpretationRGB16); err != nil {
-				return nil, err
-			}
-			return tiff(img)
-		}),
-		"tiff-grey16": build(func(img *govips.ImageRef) ([]byte, error) {
-			if err := img.ToColorSpace(govips.InterpretationGrey16); err != nil {
-				return nil, err
-			}
-			return tiff(img)
-		}),
-		"tiff-lab-float": build(func(img *govips.ImageRef) ([]byte, error) {
-			if err := img.ToColorSpace(govips.InterpretationLAB); err != nil {
-				return nil, err
-			}
-			return tiff(img)
-		}),
-		"tiff-cmyk": build(func(img *govips.ImageRef) ([]byte, error) {
-			if err := img.ToColorSpace(govips.InterpretationCMYK); err != nil {
-				return nil, err
-			}
-			return tiff(img)
-		}),
+		"tiff-rgb16":     build(tiffIn(govips.InterpretationRGB16)),
+		"tiff-grey16":    build(tiffIn(govips.InterpretationGrey16)),
+		"tiff-lab-float": build(tiffIn(govips.InterpretationLAB)),
+		"tiff-cmyk":      build(tiffIn(govips.InterpretationCMYK)),
 		"png-1bit": build(func(img *govips.ImageRef) ([]byte, error) {
 			p := govips.NewPngExportParams()
 			p.Bitdepth = 1

@@ -3,10 +3,25 @@
 // the running libvips can read ([Supported]), and the one operation
 // imgbatch needs, [Render]: every variant of a source image from one
 // shrink-on-load decode, opened with the loader for the format sniffed
-// from its bytes. No other package of the production path imports govips
-// or libvips; bench uses govips on purpose for what must not share this
-// package's code: the quality reference (a full-size decode resized with
-// lanczos3) and the preparation of its datasets.
+// from its bytes. No other package of the production path calls libvips,
+// and this one does so through its own cgo only (start.c, render.c).
+//
+// govips (github.com/davidbyttow/govips/v2) remains where an independent
+// path to libvips is the point, never to run imgbatch's work:
+//   - bench/quality.go: the quality reference (the source decoded at full
+//     size, upright, sRGB, resized with lanczos3), so that imgbatch's
+//     outputs are not judged by its own code;
+//   - bench/builtin.go: the preparation of the bench's built-in datasets
+//     (crops, flips, rescales; photo thumbnails);
+//   - this package's tests: decoding outputs to check their pixels and
+//     metadata, making unusual inputs (16-bit, Lab, CMYK TIFF), and
+//     BenchmarkRender's govips baseline.
+//
+// Each of them starts govips after Start with Start's settings
+// (bench.startLibvips, TestMain here): govips' first call would otherwise
+// start it with its own defaults, an operation cache among them. Because
+// bench is linked into the imgbatch command, govips is in that binary too;
+// magick_shim.go exists for its sake.
 //
 // It builds against one libvips only: the self-contained 8.18 build that
 // sharp publishes on npm, pinned and installed by scripts/libvips-npm.sh
@@ -16,18 +31,20 @@ package vips
 
 import (
 	_ "embed"
+	"fmt"
 	"log/slog"
 	"os"
 	"sort"
 	"sync"
-
-	govips "github.com/davidbyttow/govips/v2/vips"
+	"sync/atomic"
 
 	"github.com/imgbatch/imgbatch/sniff"
 )
 
 // #include <stdlib.h>
+// #include <vips/vips.h>
 // #include "render.h"
+// #include "start.h"
 import "C"
 
 // Config of libvips for this process.
@@ -64,12 +81,10 @@ func Start(c Config) {
 		if log == nil {
 			log = slog.Default()
 		}
-		govips.LoggingSettings(func(domain string, level govips.LogLevel, msg string) {
-			// libvips warnings (truncated files and the like) are per-item detail,
-			// not process events: keep them at debug.
-			log.Debug("libvips", "domain", domain, "level", int(level), "msg", msg)
-		}, govips.LogLevelWarning)
-		govips.Startup(&govips.Config{ConcurrencyLevel: c.Concurrency, MaxCacheFiles: 0, MaxCacheMem: 0, MaxCacheSize: 0})
+		logger.Store(log)
+		if C.imgb_start(C.int(c.Concurrency)) != 0 {
+			panic(fmt.Sprintf("vips: libvips did not start: %s", C.GoString(C.vips_error_buffer())))
+		}
 		supported = probeFormats()
 		var formats []string
 		for f, ok := range supported {
@@ -83,6 +98,23 @@ func Start(c Config) {
 }
 
 func started() bool { return supported != nil }
+
+// logger receives libvips' log messages (Start's Config.Log).
+var logger atomic.Pointer[slog.Logger]
+
+// imgbLog is start.c's GLib log handler: libvips warnings (truncated files
+// and the like) are per-item detail, not process events, so messages of
+// warning level and above go to the log at debug level; the rest (info,
+// debug) are dropped.
+//
+//export imgbLog
+func imgbLog(domain *C.char, level C.int, msg *C.char) {
+	log := logger.Load()
+	if log == nil || level > C.G_LOG_LEVEL_WARNING {
+		return
+	}
+	log.Debug("libvips", "domain", C.GoString(domain), "level", int(level), "msg", C.GoString(msg))
+}
 
 // Supported reports whether the running libvips decodes format f (after
 // Start; false before). JPEG, PNG, GIF, WebP and TIFF need only their
@@ -110,8 +142,9 @@ func decodes(loader C.int, sample []byte) bool {
 	return C.imgb_decodes(loader, p, C.size_t(len(sample))) != 0
 }
 
-// concurrency is libvips' current threads per operation.
-func concurrency() int { return int(C.imgb_get_concurrency()) }
+// Concurrency is libvips' current threads per operation (Config.Concurrency
+// after Start).
+func Concurrency() int { return int(C.imgb_get_concurrency()) }
 
 // setVipsConcurrency changes libvips' threads per operation for pipelines
 // started afterwards (benchmarks compare 1 and 2).

@@ -89,35 +89,32 @@ func Render(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Vari
 	return vips.Render(tiff, sniff.TIFF, vs)
 }
 
-// renderErr turns a libvips failure on a guarded image into the item's
-// error: a loader this libvips build lacks (HEIF without a decoder plugin,
-// for instance) is UnsupportedFormat, anything else CorruptImage.
+// renderErr turns a render failure on a guarded image into the item's
+// error: a *heic.Error by its kind; a *vips.Error by its: a loader this
+// libvips build lacks (HEIF without a decoder plugin, for instance) is
+// UnsupportedFormat, a variant that cannot be written EncodeFailed, a
+// decode failure CorruptImage. Of other errors, a panic that process
+// recovered from ("render panicked: ...") is InternalError, the rest
+// CorruptImage.
 func renderErr(info sniff.Info, err error) error {
 	var he *heic.Error
 	if errors.As(err, &he) {
 		return heicErr(info, he)
 	}
+	what := fmt.Sprintf("%s %dx%d", info.Format, info.Width, info.Height)
 	msg := oneLine(err)
-	low := strings.ToLower(msg)
-	unsupported := strings.Contains(low, "not in a known format") || strings.Contains(low, "is not a known file format") ||
-		strings.Contains(low, "operation is blocked")
-	if info.Format == sniff.HEIF || info.Format == sniff.AVIF {
-		// libheif: "Unsupported feature: Unsupported codec", "No decoding plugin installed for this compression format".
-		unsupported = unsupported || strings.Contains(low, "unsupported codec") || strings.Contains(low, "no decoding plugin") ||
-			strings.Contains(low, "unsupported feature")
+	var ve *vips.Error
+	if errors.As(err, &ve) {
+		switch ve.Kind {
+		case vips.ErrUnsupported:
+			return itemErr(CodeUnsupported, http.StatusUnsupportedMediaType, "%s: this libvips build cannot decode it: %s", what, msg)
+		case vips.ErrEncode:
+			return itemErr(CodeEncode, http.StatusUnprocessableEntity, "%s decoded, but encoding a variant failed: %s", what, msg)
+		}
+	} else if strings.Contains(strings.ToLower(msg), "panicked") {
+		return itemErr(CodeInternal, http.StatusInternalServerError, "%s: %s", what, msg)
 	}
-	if unsupported {
-		return itemErr(CodeUnsupported, http.StatusUnsupportedMediaType, "%s %dx%d: this libvips build cannot decode it: %s", info.Format, info.Width, info.Height, msg)
-	}
-	if strings.Contains(low, "save:") || strings.Contains(low, "save_buffer") {
-		// The source decoded but a variant cannot be written in its format
-		// (WebP is limited to 16383 pixels a side, for instance).
-		return itemErr(CodeEncode, http.StatusUnprocessableEntity, "%s %dx%d decoded, but encoding a variant failed: %s", info.Format, info.Width, info.Height, msg)
-	}
-	if strings.Contains(low, "panicked") {
-		return itemErr(CodeInternal, http.StatusInternalServerError, "%s %dx%d: %s", info.Format, info.Width, info.Height, msg)
-	}
-	return itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "corrupt %s %dx%d: %s", info.Format, info.Width, info.Height, msg)
+	return itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "corrupt %s: %s", what, msg)
 }
 
 // heicShrink is the integer factor by which the HEIC helper reduces a
@@ -158,25 +155,30 @@ func heicShrink(w, h int, vs []imgbatch.Variant) int {
 	return max(1, int(1/(2*need)))
 }
 
-// heicErr maps a failure of the HEIC helper to the item's error class.
+// heicClasses is the item error class of each kind of HEIC helper
+// failure; msg formats what (format and size) and the helper's message.
+var heicClasses = map[heic.Kind]struct {
+	code   string
+	status int
+	msg    string
+}{
+	heic.KindCorrupt: {CodeCorrupt, http.StatusUnprocessableEntity, "corrupt %s: %s"},
+	// A decoder that crashes on a file is almost always fed a hostile or
+	// broken one; the worker is unharmed (separate process).
+	heic.KindCrashed:       {CodeCorrupt, http.StatusUnprocessableEntity, "%s: the HEIC decoder crashed on it: %s"},
+	heic.KindTooManyPixels: {CodeTooManyPix, http.StatusRequestEntityTooLarge, "image too large: %s: %s"},
+	heic.KindMemory:        {CodeTooManyPix, http.StatusRequestEntityTooLarge, "%s: the HEIC decoder needed more memory than its limit: %s"},
+	heic.KindUnsupported:   {CodeUnsupported, http.StatusUnsupportedMediaType, "%s: %s"},
+	heic.KindTimeout:       {CodeTimeout, http.StatusRequestTimeout, "%s: %s"},
+}
+
+// heicErr maps a failure of the HEIC helper to the item's error class
+// (InternalError for a kind heicClasses does not list).
 func heicErr(info sniff.Info, e *heic.Error) error {
 	what := fmt.Sprintf("%s %dx%d", info.Format, info.Width, info.Height)
-	msg := oneLine(e)
-	switch e.Kind {
-	case heic.KindCorrupt:
-		return itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "corrupt %s: %s", what, msg)
-	case heic.KindCrashed:
-		// A decoder that crashes on a file is almost always fed a hostile or
-		// broken one; the worker is unharmed (separate process).
-		return itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "%s: the HEIC decoder crashed on it: %s", what, msg)
-	case heic.KindTooManyPixels:
-		return itemErr(CodeTooManyPix, http.StatusRequestEntityTooLarge, "image too large: %s: %s", what, msg)
-	case heic.KindMemory:
-		return itemErr(CodeTooManyPix, http.StatusRequestEntityTooLarge, "%s: the HEIC decoder needed more memory than its limit: %s", what, msg)
-	case heic.KindUnsupported:
-		return itemErr(CodeUnsupported, http.StatusUnsupportedMediaType, "%s: %s", what, msg)
-	case heic.KindTimeout:
-		return itemErr(CodeTimeout, http.StatusRequestTimeout, "%s: %s", what, msg)
+	c, ok := heicClasses[e.Kind]
+	if !ok {
+		return itemErr(CodeInternal, http.StatusInternalServerError, "%s: %s", what, oneLine(e))
 	}
-	return itemErr(CodeInternal, http.StatusInternalServerError, "%s: %s", what, msg)
+	return itemErr(c.code, c.status, c.msg, what, oneLine(e))
 }
