@@ -8,8 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/imgbatch/imgbatch/internal/s3err"
 )
 
 // Error codes of failed items (the ErrorCode column of report.csv).
@@ -73,16 +72,7 @@ func classifyS3(err error, what string, output bool) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	status := 0
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) {
-		status = re.HTTPStatusCode()
-	}
-	code := ""
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		code = ae.ErrorCode()
-	}
+	status, code := s3err.Status(err), s3err.Code(err)
 	switch {
 	case isNoCredentials(err):
 		return fatal(true, "%s: no AWS credentials: %w", what, err)

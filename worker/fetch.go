@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/s3err"
 )
 
 // errSkip marks an item whose outputs are already current.
@@ -26,12 +27,6 @@ var errSkip = errors.New("outputs are current")
 // Five: with 3, the long chaos run (1,240 items, ~10 % of source reads
 // broken) failed one item in three runs as S3Error.
 const bodyAttempts = 5
-
-// errBody marks a transient failure while reading a response body.
-type errBody struct{ err error }
-
-func (e *errBody) Error() string { return e.err.Error() }
-func (e *errBody) Unwrap() error { return e.err }
 
 // fetch checks what can be checked without the bytes (the manifest's
 // size, current outputs), then downloads the source into
@@ -51,25 +46,19 @@ func (w *Worker) fetch(ctx context.Context, run *imgbatch.Run, j *job, mem *sema
 			return errSkip
 		}
 	}
-	for attempt := 1; ; attempt++ {
-		err := w.get(ctx, j, mem)
-		var be *errBody
-		if !errors.As(err, &be) {
-			return err
-		}
-		if attempt == bodyAttempts {
-			return itemErr(CodeS3, http.StatusServiceUnavailable, "get %s: %d attempts: %s", it, attempt, oneLine(be.err))
-		}
-		// Exponential backoff with full jitter: 0-200 ms, 0-400 ms, …
-		d := time.Duration(rand.Int64N(int64(100*time.Millisecond) << attempt))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+	// Exponential backoff with full jitter: 0-200 ms, 0-400 ms, …
+	reread := s3err.Reread{Tries: bodyAttempts, Wait: func(try int) time.Duration {
+		return time.Duration(rand.Int64N(int64(100*time.Millisecond) << try))
+	}}
+	err := reread.Do(ctx, func() error { return w.get(ctx, j, mem) })
+	var be *s3err.BodyError
+	switch {
+	case errors.As(err, &be) && ctx.Err() != nil:
+		return ctx.Err() // stopped while waiting to read again
+	case errors.As(err, &be):
+		return itemErr(CodeS3, http.StatusServiceUnavailable, "get %s: %d attempts: %s", it, bodyAttempts, oneLine(be))
 	}
+	return err
 }
 
 // get is one GET of the source.
@@ -122,11 +111,11 @@ func (w *Worker) get(ctx context.Context, j *job, mem *semaphore.Weighted) error
 	var data []byte
 	if size > 0 {
 		data = make([]byte, size)
-		if _, err := io.ReadFull(out.Body, data); err != nil {
+		if n, err := io.ReadFull(out.Body, data); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return &errBody{fmt.Errorf("%s: reading body: %w", what, err)}
+			return &s3err.BodyError{Read: int64(n), Want: size, Err: fmt.Errorf("%s: reading body: %w", what, err)}
 		}
 	} else {
 		data, err = io.ReadAll(io.LimitReader(out.Body, w.cfg.MaxSourceBytes+1))
@@ -134,7 +123,7 @@ func (w *Worker) get(ctx context.Context, j *job, mem *semaphore.Weighted) error
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return &errBody{fmt.Errorf("%s: reading body: %w", what, err)}
+			return &s3err.BodyError{Read: int64(len(data)), Want: size, Err: fmt.Errorf("%s: reading body: %w", what, err)}
 		}
 		if int64(len(data)) > w.cfg.MaxSourceBytes {
 			return itemErr(CodeTooLarge, http.StatusBadRequest, "source is over the %d-byte cap (--max-source-bytes)", w.cfg.MaxSourceBytes)

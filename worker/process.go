@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -38,7 +37,7 @@ func (w *Worker) process(ctx context.Context, run *imgbatch.Run, j *job) error {
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				done <- out{err: fmt.Errorf("render panicked: %v", p)}
+				done <- out{err: &panicError{p}}
 			}
 		}()
 		rs, err := render(rctx, data, info, run.Recipe.Variants)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/imgbatch/imgbatch"
@@ -93,9 +92,8 @@ func Render(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Vari
 // error: a *heic.Error by its kind; a *vips.Error by its: a loader this
 // libvips build lacks (HEIF without a decoder plugin, for instance) is
 // UnsupportedFormat, a variant that cannot be written EncodeFailed, a
-// decode failure CorruptImage. Of other errors, a panic that process
-// recovered from ("render panicked: ...") is InternalError, the rest
-// CorruptImage.
+// decode failure CorruptImage. Of other errors, a *panicError (a
+// recovered panic) is InternalError, the rest CorruptImage.
 func renderErr(info sniff.Info, err error) error {
 	var he *heic.Error
 	if errors.As(err, &he) {
@@ -111,11 +109,17 @@ func renderErr(info sniff.Info, err error) error {
 		case vips.ErrEncode:
 			return itemErr(CodeEncode, http.StatusUnprocessableEntity, "%s decoded, but encoding a variant failed: %s", what, msg)
 		}
-	} else if strings.Contains(strings.ToLower(msg), "panicked") {
+	} else if pe := (*panicError)(nil); errors.As(err, &pe) {
 		return itemErr(CodeInternal, http.StatusInternalServerError, "%s: %s", what, msg)
 	}
 	return itemErr(CodeCorrupt, http.StatusUnprocessableEntity, "corrupt %s: %s", what, msg)
 }
+
+// panicError is a panic of the render that process recovered from: a bug
+// of ours or of a library, reported as the item's InternalError.
+type panicError struct{ v any }
+
+func (e *panicError) Error() string { return fmt.Sprintf("render panicked: %v", e.v) }
 
 // heicShrink is the integer factor by which the HEIC helper reduces a
 // w × h (upright) source before libvips resizes it — shrink-on-load for

@@ -21,7 +21,7 @@ func TestRenderErrorClasses(t *testing.T) {
 		{&vips.Error{Kind: vips.ErrLoad, Msg: "VipsJpeg: Premature end"}, CodeCorrupt, "corrupt png 1x60000: VipsJpeg: Premature end"},
 		{&vips.Error{Kind: vips.ErrUnsupported, Msg: "operation is blocked"}, CodeUnsupported, "png 1x60000: this libvips build cannot decode it: operation is blocked"},
 		{fmt.Errorf("wrapped: %w", &vips.Error{Kind: vips.ErrEncode, Msg: "webpsave: image too large"}), CodeEncode, "png 1x60000 decoded, but encoding a variant failed: wrapped: webpsave: image too large"},
-		{errors.New("render panicked: boom"), CodeInternal, "png 1x60000: render panicked: boom"},
+		{&panicError{"boom"}, CodeInternal, "png 1x60000: render panicked: boom"},
 		{errors.New("something else"), CodeCorrupt, "corrupt png 1x60000: something else"},
 	} {
 		ie, ok := renderErr(info, c.err).(*ItemError)

@@ -17,12 +17,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/heic"
+	"github.com/imgbatch/imgbatch/internal/s3err"
 	"github.com/imgbatch/imgbatch/sniff"
 	"github.com/imgbatch/imgbatch/vips"
 )
@@ -345,13 +345,8 @@ func (w *Worker) preflight(ctx context.Context, run *imgbatch.Run) error {
 	if err == nil || ctx.Err() != nil {
 		return nil
 	}
-	status := 0
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) {
-		status = re.HTTPStatusCode()
-	}
 	var fe *FatalError
-	switch {
+	switch status := s3err.Status(err); {
 	case status == http.StatusNotFound:
 		return fatal(false, "output bucket s3://%s does not exist: %w", run.OutputBucket, err)
 	case status != http.StatusForbidden && errors.As(classifyS3(err, "head bucket s3://"+run.OutputBucket, true), &fe):

@@ -2,8 +2,8 @@
 // missing object, a lost precondition (412), a conditional write that
 // raced another in flight (409), and a response body that broke off after
 // its headers (which the SDK does not retry: it retries requests, not
-// bodies). batch and manifest use it; worker classifies with Status and
-// Code the same way.
+// bodies). batch, manifest and worker use it: each keeps its own retry
+// numbers and messages, the tests and the re-read loop are written here once.
 package s3err
 
 import (
