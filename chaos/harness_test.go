@@ -359,7 +359,7 @@ wait:
 		case <-deadline.C:
 			t.Fatalf("run %s: no final event within %s", runID, spec.timeout)
 		case <-tick.C:
-			if jobsEnded(h.stack.Runner) {
+			if h.stack.Runner.Ended() {
 				if allEnded.IsZero() {
 					allEnded = time.Now()
 				} else if time.Since(allEnded) > 10*time.Second {
@@ -369,7 +369,7 @@ wait:
 		}
 	}
 	// Children that linger to steal expired leases notice the end within a poll.
-	for !jobsEnded(h.stack.Runner) {
+	for !h.stack.Runner.Ended() {
 		select {
 		case <-deadline.C:
 			t.Fatalf("run %s: final event sent, but children still run after %s", runID, spec.timeout)
@@ -444,21 +444,6 @@ func (h *harness) submitRun() string {
 		t.Fatalf("imgbatch submit printed no run id:\n%s", h.submit)
 	}
 	return m[1]
-}
-
-func jobsEnded(r *localstack.ArrayRunner) bool {
-	jobs := r.Jobs()
-	if len(jobs) == 0 {
-		return false
-	}
-	for _, j := range jobs {
-		select {
-		case <-j.Done():
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // onStart registers an attempt and applies the chaos plan to it.

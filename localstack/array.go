@@ -273,3 +273,19 @@ func (r *ArrayRunner) Jobs() []*ArrayJob {
 	defer r.mu.Unlock()
 	return append([]*ArrayJob(nil), r.jobs...)
 }
+
+// Ended reports whether array jobs were started and all of them ended.
+func (r *ArrayRunner) Ended() bool {
+	jobs := r.Jobs()
+	if len(jobs) == 0 {
+		return false
+	}
+	for _, j := range jobs {
+		select {
+		case <-j.Done():
+		default:
+			return false
+		}
+	}
+	return true
+}

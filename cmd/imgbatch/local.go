@@ -305,13 +305,13 @@ func waitForRun(ctx context.Context, w io.Writer, store *batch.Store, runID stri
 	defer tick.Stop()
 	var allEnded <-chan time.Time
 	for {
-		if allEnded == nil && jobsEnded(runner) {
+		if allEnded == nil && runner.Ended() {
 			// Every child has ended: the final event is due within moments.
 			allEnded = time.After(5 * time.Second)
 		}
 		select {
 		case <-allEnded:
-			if !jobsEnded(runner) { // a job started meanwhile (e.g. the workers after a planner)
+			if !runner.Ended() { // a job started meanwhile (e.g. the workers after a planner)
 				allEnded = nil
 				continue
 			}
@@ -373,22 +373,6 @@ func waitJobs(r *localstack.ArrayRunner, d time.Duration) {
 			return
 		}
 	}
-}
-
-// jobsEnded reports whether array jobs were started and all of them ended.
-func jobsEnded(r *localstack.ArrayRunner) bool {
-	jobs := r.Jobs()
-	if len(jobs) == 0 {
-		return false
-	}
-	for _, j := range jobs {
-		select {
-		case <-j.Done():
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 func childFailures(r *localstack.ArrayRunner) string {
