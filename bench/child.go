@@ -107,20 +107,7 @@ func RunChild(ctx context.Context, in io.Reader, out io.Writer) error {
 	quiet := slog.New(slog.DiscardHandler)
 	vips.Start(vips.Config{Concurrency: spec.VipsConcurrency, Log: quiet})
 	if spec.Trim {
-		stop := make(chan struct{})
-		defer close(stop)
-		go func() {
-			t := time.NewTicker(time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					mallocTrim()
-				}
-			}
-		}()
+		defer every(time.Second, mallocTrim)()
 	}
 	goPeak := startGoMemSampler()
 	stopProfile, err := startProfile(spec.ProfileDir)

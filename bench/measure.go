@@ -263,26 +263,33 @@ func startGoMemSampler() func() int64 {
 	ms := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
 	var peak atomic.Int64
 	peak.Store(goMemory(ms))
-	stop := make(chan struct{})
-	done := make(chan struct{})
+	stop := every(100*time.Millisecond, func() {
+		if v := goMemory(ms); v > peak.Load() {
+			peak.Store(v)
+		}
+	})
+	return func() int64 {
+		stop()
+		return max(peak.Load(), goMemory(ms))
+	}
+}
+
+// every calls fn every d in a goroutine until the returned stop is
+// called; stop returns once fn is no longer running.
+func every(d time.Duration, fn func()) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(100 * time.Millisecond)
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-quit:
 				return
 			case <-t.C:
-				if v := goMemory(ms); v > peak.Load() {
-					peak.Store(v)
-				}
+				fn()
 			}
 		}
 	}()
-	return func() int64 {
-		close(stop)
-		<-done
-		return max(peak.Load(), goMemory(ms))
-	}
+	return func() { close(quit); <-done }
 }
