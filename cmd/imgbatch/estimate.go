@@ -20,9 +20,10 @@ const (
 	defaultPriceEC2Spot    = 0.0190 // c7a/c6a/c6i large Spot, ~63% off
 	defaultPriceFargate    = 0.0494 // $0.04048/vCPU-h + 2 GiB × $0.004445/GiB-h
 	defaultPriceFargateSpt = 0.0155 // Fargate Spot, ~69% off
-	// defaultImagesPerVCPUSecond is what `imgbatch bench` measured for the
-	// pipeline on Debian's libvips 8.14 (13.8 img per CPU-second, 12 MP JPEG
-	// → 512 px JPEG), rounded down for a two-variant recipe.
+	// defaultImagesPerVCPUSecond is a conservative reading of what `make
+	// bench` measured for the pipeline with the default two-variant recipe
+	// (img/CPU-s of "default: pipeline" in bench/results/latest/results.md);
+	// users measure their own with imgbatch bench.
 	defaultImagesPerVCPUSecond = 8.0
 )
 
