@@ -5,20 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
-
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 	"github.com/imgbatch/imgbatch/manifest"
 )
 
@@ -26,55 +20,69 @@ import (
 // returns a store using the real SDK client against it.
 func newStore(t testing.TB) *Store {
 	t.Helper()
-	return storeAt(fakeS3(t))
+	return &Store{S3: s3test.Start(t, "work").Client, Bucket: "work"}
 }
 
-// fakeS3 starts an in-process S3 (gofakes3) with a work bucket and returns
-// its URL.
-func fakeS3(t testing.TB) string {
+// mustPlan plans a run of src on s.
+func mustPlan(t testing.TB, s *Store, src manifest.Reader, o PlanOptions) *Plan {
 	t.Helper()
-	backend := s3mem.New()
-	if err := backend.CreateBucket("work"); err != nil {
+	p, err := s.PlanRun(context.Background(), src, o)
+	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return p
 }
 
-// storeAt is a store of the work bucket at endpoint, with the real SDK client.
-func storeAt(endpoint string) *Store {
-	client := s3.New(s3.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider("x", "x", ""),
-	})
-	return &Store{S3: client, Bucket: "work"}
+// runChildren runs width array children at once, each the Runner child
+// makes for its index, until they all end; a child's error fails t.
+func runChildren(t testing.TB, width int, child func(i int) *Runner) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := range width {
+		wg.Go(func() {
+			if _, err := child(i).Run(context.Background()); err != nil {
+				t.Errorf("child %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
-type sliceSource struct {
-	items []imgbatch.Item
-	errs  map[int]error // error returned instead of the item at this position
-	i     int
+// errSource hands out items in order, but at a position errs holds an
+// error for, that error instead of the item (a bad manifest line, or a
+// broken read).
+type errSource struct {
+	src  *itemtest.Source
+	errs map[int]error
+	i    int
 }
 
-func (s *sliceSource) Next() (imgbatch.Item, error) {
-	if s.i >= len(s.items) {
-		return imgbatch.Item{}, io.EOF
+func withErrs(its []imgbatch.Item, errs map[int]error) *errSource {
+	return &errSource{src: itemtest.NewSource(its...), errs: errs}
+}
+
+func (s *errSource) Next() (imgbatch.Item, error) {
+	it, err := s.src.Next()
+	if err != nil {
+		return it, err
 	}
 	i := s.i
 	s.i++
 	if err := s.errs[i]; err != nil {
 		return imgbatch.Item{}, err
 	}
-	return s.items[i], nil
+	return it, nil
 }
 
-func items(n int) []imgbatch.Item {
+// items is n items of 1000 bytes in bucket src: k/00000.jpg, k/00001.jpg, …
+func items(n int) []imgbatch.Item { return numberedItems("k/%05d.jpg", n) }
+
+// numberedItems is n items of 1000 bytes in bucket src, keyed by format
+// and their number.
+func numberedItems(format string, n int) []imgbatch.Item {
 	out := make([]imgbatch.Item, n)
 	for i := range out {
-		out[i] = imgbatch.Item{Bucket: "src", Key: fmt.Sprintf("k/%05d.jpg", i), Size: 1000}
+		out[i] = imgbatch.Item{Bucket: "src", Key: fmt.Sprintf(format, i), Size: 1000}
 	}
 	return out
 }
@@ -91,11 +99,8 @@ func planOpts() PlanOptions {
 func TestPlanRunShardsAndBadLines(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	src := &sliceSource{items: items(25), errs: map[int]error{3: badLine(4)}}
-	p, err := s.PlanRun(ctx, src, planOpts())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := withErrs(items(25), map[int]error{3: badLine(4)})
+	p := mustPlan(t, s, src, planOpts())
 	if p.Run.Items != 24 || p.Run.Shards != 3 || p.Run.BadLines != 1 || p.Run.Bytes != 24000 {
 		t.Fatalf("plan: items %d shards %d bad %d bytes %d; want 24, 3, 1, 24000", p.Run.Items, p.Run.Shards, p.Run.BadLines, p.Run.Bytes)
 	}
@@ -117,25 +122,18 @@ func TestPlanRunShardsAndBadLines(t *testing.T) {
 	// Too many bad lines stop the plan.
 	o := planOpts()
 	o.MaxBadLines = 1
-	src = &sliceSource{items: items(5), errs: map[int]error{1: badLine(2), 2: badLine(3)}}
+	src = withErrs(items(5), map[int]error{1: badLine(2), 2: badLine(3)})
 	if _, err := s.PlanRun(ctx, src, o); err == nil {
 		t.Fatal("plan with 2 bad lines and --max-bad-lines 1 succeeded")
 	}
 }
 
 func TestPlanRunClientTokenIsIdempotent(t *testing.T) {
-	ctx := context.Background()
 	s := newStore(t)
 	o := planOpts()
 	o.ClientToken = "nightly-2026-11-23"
-	a, err := s.PlanRun(ctx, &sliceSource{items: items(15)}, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := s.PlanRun(ctx, &sliceSource{items: items(30)}, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustPlan(t, s, itemtest.NewSource(items(15)...), o)
+	b := mustPlan(t, s, itemtest.NewSource(items(30)...), o)
 	if a.Existing || !b.Existing || a.Run.ID != b.Run.ID || b.Run.Items != 15 {
 		t.Fatalf("same token: first %s existing=%v, second %s existing=%v items=%d", a.Run.ID, a.Existing, b.Run.ID, b.Existing, b.Run.Items)
 	}
@@ -278,26 +276,14 @@ func (n *countingNotifier) RunFinished(_ context.Context, _ *imgbatch.Run, f Fin
 func TestRunnersFinishEveryShardOnceAndFinalizeOnce(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	p, err := s.PlanRun(ctx, &sliceSource{items: items(95)}, planOpts())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlan(t, s, itemtest.NewSource(items(95)...), planOpts())
 	proc := &echoProcessor{}
 	note := &countingNotifier{}
 	const width = 3
-	var wg sync.WaitGroup
-	for i := 0; i < width; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			r := &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", Index: i, ArraySize: width, Attempt: 1},
-				Processor: proc, Notifier: note, LeaseTTL: time.Second, Poll: 50 * time.Millisecond, Linger: true}
-			if _, err := r.Run(ctx); err != nil {
-				t.Errorf("child %d: %v", i, err)
-			}
-		}(i)
-	}
-	wg.Wait()
+	runChildren(t, width, func(i int) *Runner {
+		return &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", Index: i, ArraySize: width, Attempt: 1},
+			Processor: proc, Notifier: note, LeaseTTL: time.Second, Poll: 50 * time.Millisecond, Linger: true}
+	})
 	if proc.calls.Load() != 95 {
 		t.Errorf("processed %d items, want 95 (each once)", proc.calls.Load())
 	}
@@ -333,10 +319,7 @@ func TestRunnersFinishEveryShardOnceAndFinalizeOnce(t *testing.T) {
 func TestFinalizeExactlyOnceUnderRace(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	p, err := s.PlanRun(ctx, &sliceSource{items: items(20)}, planOpts())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlan(t, s, itemtest.NewSource(items(20)...), planOpts())
 	r := &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", ArraySize: 1, Attempt: 1}, Processor: &echoProcessor{}, Linger: false}
 	r.defaults()
 	// Process both shards without finalizing: call the shard loop directly.
@@ -405,10 +388,7 @@ func TestFatalProcessorErrorKeepsResults(t *testing.T) {
 	s := newStore(t)
 	o := planOpts()
 	o.ShardSize = 10
-	p, err := s.PlanRun(ctx, &sliceSource{items: items(10)}, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlan(t, s, itemtest.NewSource(items(10)...), o)
 	r := &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", ArraySize: 1, Attempt: 1}, Processor: failingProcessor{n: 3},
 		CheckpointEvery: 1000, Linger: false}
 	if _, err := r.Run(ctx); err == nil {
@@ -425,12 +405,12 @@ func TestFatalProcessorErrorKeepsResults(t *testing.T) {
 
 // flakyNotifier refuses the first Shard Completed of every third shard
 // (EventBridge down, or the child died before sending) and records what it
-// accepted.
+// accepted; it counts the run's events as countingNotifier does.
 type flakyNotifier struct {
+	countingNotifier
 	mu       sync.Mutex
 	refused  map[int]bool
 	accepted map[int]int
-	runs     int
 }
 
 func (n *flakyNotifier) ShardCompleted(_ context.Context, _ *imgbatch.Run, m DoneMarker) error {
@@ -444,13 +424,6 @@ func (n *flakyNotifier) ShardCompleted(_ context.Context, _ *imgbatch.Run, m Don
 	return nil
 }
 
-func (n *flakyNotifier) RunFinished(context.Context, *imgbatch.Run, Final) error {
-	n.mu.Lock()
-	n.runs++
-	n.mu.Unlock()
-	return nil
-}
-
 // TestShardEventsAreNeverLost: a Shard Completed that could not be sent
 // stays in the shard's done marker (the outbox) and the finalizer sends it
 // before the run's event; every shard's event arrives, every marker ends
@@ -458,26 +431,14 @@ func (n *flakyNotifier) RunFinished(context.Context, *imgbatch.Run, Final) error
 func TestShardEventsAreNeverLost(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
-	p, err := s.PlanRun(ctx, &sliceSource{items: items(60)}, planOpts())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlan(t, s, itemtest.NewSource(items(60)...), planOpts())
 	note := &flakyNotifier{refused: map[int]bool{}, accepted: map[int]int{}}
-	var wg sync.WaitGroup
-	for i := 0; i < 2; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			r := &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", Index: i, ArraySize: 2, Attempt: 1},
-				Processor: &echoProcessor{}, Notifier: note, LeaseTTL: 5 * time.Second, Poll: 50 * time.Millisecond, Linger: true}
-			if _, err := r.Run(ctx); err != nil {
-				t.Errorf("child %d: %v", i, err)
-			}
-		}(i)
-	}
-	wg.Wait()
-	if note.runs != 1 {
-		t.Errorf("%d run events, want 1", note.runs)
+	runChildren(t, 2, func(i int) *Runner {
+		return &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", Index: i, ArraySize: 2, Attempt: 1},
+			Processor: &echoProcessor{}, Notifier: note, LeaseTTL: 5 * time.Second, Poll: 50 * time.Millisecond, Linger: true}
+	})
+	if note.runs.Load() != 1 {
+		t.Errorf("%d run events, want 1", note.runs.Load())
 	}
 	for n := 0; n < p.Run.Shards; n++ {
 		if note.accepted[n] < 1 {

@@ -1,20 +1,17 @@
 package batch
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
+	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
 	"github.com/imgbatch/imgbatch/manifest"
 )
 
@@ -33,25 +30,12 @@ func (f funcProcessor) Process(ctx context.Context, _ *imgbatch.Run, tasks <-cha
 // runToEnd plans its items and runs them with width children.
 func runToEnd(t *testing.T, s *Store, its []imgbatch.Item, o PlanOptions, width int, proc imgbatch.Processor) (*imgbatch.Run, *countingNotifier) {
 	t.Helper()
-	ctx := context.Background()
-	p, err := s.PlanRun(ctx, &sliceSource{items: its}, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlan(t, s, itemtest.NewSource(its...), o)
 	note := &countingNotifier{}
-	var wg sync.WaitGroup
-	for i := 0; i < width; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", Index: i, ArraySize: width, Attempt: 1},
-				Processor: proc, Notifier: note, LeaseTTL: time.Second, Poll: 20 * time.Millisecond, Linger: true}
-			if _, err := r.Run(ctx); err != nil {
-				t.Errorf("child %d: %v", i, err)
-			}
-		}()
-	}
-	wg.Wait()
+	runChildren(t, width, func(i int) *Runner {
+		return &Runner{Store: s, RunID: p.Run.ID, Me: Identity{JobID: "j", Index: i, ArraySize: width, Attempt: 1},
+			Processor: proc, Notifier: note, LeaseTTL: time.Second, Poll: 20 * time.Millisecond, Linger: true}
+	})
 	if note.runs.Load() != 1 {
 		t.Fatalf("%d run events, want 1", note.runs.Load())
 	}
@@ -144,19 +128,15 @@ func checkReportCSV(t *testing.T, s *Store, f Final, items int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	if err != nil {
-		t.Fatalf("report.csv is not CSV: %v\n%s", err, b)
+	rep := itemtest.ParseReport(t, b) // 7 columns, URL-encoded keys
+	if rep.Rows != items || len(rep.ByKey) != items {
+		t.Fatalf("report has %d rows for %d keys, want %d (no header, one row a key)", rep.Rows, len(rep.ByKey), items)
 	}
-	if len(rows) != items {
-		t.Fatalf("report has %d rows, want %d (no header)", len(rows), items)
-	}
-	byKey := map[string][]string{}
-	for _, r := range rows {
+	for key, r := range rep.ByKey {
 		if len(r) != len(ReportColumns) {
 			t.Fatalf("row %q has %d columns, want %d", r, len(r), len(ReportColumns))
 		}
-		if r[1] != EncodeKey(mustUnescape(t, r[1])) || strings.ContainsAny(r[1], "/ ") {
+		if r[1] != EncodeKey(key) || strings.ContainsAny(r[1], "/ ") {
 			t.Errorf("key %q is not URL-encoded", r[1])
 		}
 		// Keys stay exact (URL-encoding leaves no = + - @ in front); codes
@@ -169,7 +149,6 @@ func checkReportCSV(t *testing.T, s *Store, f Final, items int) {
 				t.Errorf("row %q: field %q starts a formula", r, c)
 			}
 		}
-		byKey[mustUnescape(t, r[1])] = r
 	}
 	want := map[string][]string{
 		"plain/a.jpg":             {"src", "plain%2Fa.jpg", "", "succeeded", "", "200", "1 outputs"},
@@ -181,7 +160,7 @@ func checkReportCSV(t *testing.T, s *Store, f Final, items int) {
 		"percent%20literal.jpg":   {"src", "percent%2520literal.jpg", "", "failed", "AccessDenied", "403", "'-forbidden"},
 	}
 	for k, w := range want {
-		if got := byKey[k]; strings.Join(got, "|") != strings.Join(w, "|") {
+		if got := rep.ByKey[k]; strings.Join(got, "|") != strings.Join(w, "|") {
 			t.Errorf("row of %q:\n got %q\nwant %q", k, got, w)
 		}
 	}
@@ -196,10 +175,7 @@ func checkFailedCSV(t *testing.T, s *Store, f Final) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "failed.csv")
-	if err := os.WriteFile(path, fb, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := testutil.WriteTemp(t, "failed.csv", string(fb))
 	for _, format := range []manifest.Format{manifest.CSV, manifest.Detect} {
 		r, closer, err := manifest.Open(ctx, path, manifest.Options{Format: format})
 		if err != nil {
@@ -241,13 +217,4 @@ func checkSummary(t *testing.T, s *Store, f Final, run *imgbatch.Run) {
 	if len(sum.Failures) != 3 || sum.Failures[0].ErrorCode != "CorruptImage" || sum.Failures[0].Count != 2 || len(sum.Failures[0].Keys) != 2 {
 		t.Errorf("summary failures %+v", sum.Failures)
 	}
-}
-
-func mustUnescape(t *testing.T, s string) string {
-	t.Helper()
-	k, err := url.QueryUnescape(s)
-	if err != nil {
-		t.Fatalf("%q: %v", s, err)
-	}
-	return k
 }

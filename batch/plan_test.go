@@ -6,12 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
+	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
 	"github.com/imgbatch/imgbatch/manifest"
 )
 
@@ -24,10 +25,7 @@ func TestPlanRunDedupesAndCountsDuplicates(t *testing.T) {
 	o := planOpts()
 	o.Dedupe = true
 	o.DedupeDir = t.TempDir()
-	p, err := s.PlanRun(ctx, &sliceSource{items: its}, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlan(t, s, itemtest.NewSource(its...), o)
 	if p.Run.Items != 31 || p.Run.Duplicates != 3 {
 		t.Fatalf("plan: %d items, %d duplicates; want 31 (30 keys + another version) and 3", p.Run.Items, p.Run.Duplicates)
 	}
@@ -61,10 +59,7 @@ func TestPlanRunDryRunWritesNothing(t *testing.T) {
 	o := planOpts()
 	o.DryRun = true
 	o.ClientToken = "dry"
-	p, err := s.PlanRun(ctx, &sliceSource{items: items(25), errs: map[int]error{7: badLine(8)}}, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlan(t, s, withErrs(items(25), map[int]error{7: badLine(8)}), o)
 	if p.Run.Items != 24 || p.Run.Shards != 3 || p.Shards.Count != 3 || len(p.BadLines) != 1 || !strings.Contains(p.BadLines[0], "keys.txt:8") {
 		t.Fatalf("dry run: %+v", p)
 	}
@@ -116,10 +111,7 @@ func TestPlanRunCutsShardsByBytes(t *testing.T) {
 	o := planOpts()
 	o.ShardSize = 8
 	o.ShardBytes = 1000 // 3 big items (1200 bytes) per shard
-	p, err := s.PlanRun(ctx, &sliceSource{items: its}, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlan(t, s, itemtest.NewSource(its...), o)
 	// big: 3+3+3+1 (then 7 small: 1+7 = 8 items) → shards of 3,3,3,8,3.
 	want := []int{3, 3, 3, 8, 3}
 	if p.Run.Shards != len(want) {
@@ -166,10 +158,7 @@ func TestPlanRunFromManifestKeysWithBadLinesAndDuplicates(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	body := "a.jpg\nb.jpg\na.jpg\nbad\x01key.jpg\nc.jpg\nb.jpg\n"
-	path := t.TempDir() + "/keys.txt"
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := testutil.WriteTemp(t, "keys.txt", body)
 	r, closer, err := manifest.Open(ctx, path, manifest.Options{DefaultBucket: "src"})
 	if err != nil {
 		t.Fatal(err)
@@ -177,10 +166,7 @@ func TestPlanRunFromManifestKeysWithBadLinesAndDuplicates(t *testing.T) {
 	defer closer.Close()
 	o := planOpts()
 	o.Dedupe = true
-	p, err := s.PlanRun(ctx, r, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustPlan(t, s, r, o)
 	if p.Run.Items != 3 || p.Run.Duplicates != 2 || p.Run.BadLines != 1 {
 		t.Fatalf("plan: items %d duplicates %d bad %d; want 3, 2, 1", p.Run.Items, p.Run.Duplicates, p.Run.BadLines)
 	}
@@ -202,7 +188,7 @@ func TestPlanRunOtherSourceErrorIsFatal(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	reset := errors.New("connection reset")
-	_, err := s.PlanRun(ctx, &sliceSource{items: items(5), errs: map[int]error{2: reset}}, planOpts())
+	_, err := s.PlanRun(ctx, withErrs(items(5), map[int]error{2: reset}), planOpts())
 	if !errors.Is(err, reset) {
 		t.Fatalf("plan over a broken source: %v, want its error", err)
 	}

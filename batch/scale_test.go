@@ -1,19 +1,16 @@
 package batch
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -23,12 +20,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 )
 
 // The claims-at-scale simulation: many array children, each a Runner with
@@ -91,18 +87,8 @@ func (r simReport) String() string {
 	return b.String()
 }
 
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// countingHandler counts requests by method, kind of object and status.
+// countingHandler counts the requests next serves by method, kind of
+// object and status.
 type countingHandler struct {
 	next   http.Handler
 	mu     sync.Mutex
@@ -149,11 +135,7 @@ func (h *countingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *countingHandler) snapshot() map[string]int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make(map[string]int64, len(h.counts))
-	for k, v := range h.counts {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(h.counts)
 }
 
 // objectKind names what a request touched: the part of the run layout, or
@@ -255,38 +237,12 @@ func (p *simProcessor) Process(ctx context.Context, run *imgbatch.Run, tasks <-c
 	return ctx.Err()
 }
 
-// simNotifier counts events.
-type simNotifier struct {
-	shards atomic.Int64
-	runs   atomic.Int64
-	mu     sync.Mutex
-	final  Final
-}
-
-func (n *simNotifier) ShardCompleted(context.Context, *imgbatch.Run, DoneMarker) error {
-	n.shards.Add(1)
-	return nil
-}
-
-func (n *simNotifier) RunFinished(_ context.Context, _ *imgbatch.Run, f Final) error {
-	n.runs.Add(1)
-	n.mu.Lock()
-	n.final = f
-	n.mu.Unlock()
-	return nil
-}
-
 // newSimClient is a child's S3 client. Checksums are computed only where
 // S3 requires them, to spare the shared CPU (the requests are the same).
 func newSimClient(url string, rt http.RoundTripper) *s3.Client {
-	return s3.New(s3.Options{
-		Region:                     "us-east-1",
-		BaseEndpoint:               aws.String(url),
-		UsePathStyle:               true,
-		Credentials:                credentials.NewStaticCredentialsProvider("x", "x", ""),
-		HTTPClient:                 &http.Client{Transport: rt},
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	return s3test.NewClient(url, s3test.HTTPClient(&http.Client{Transport: rt}), func(o *s3.Options) {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
 }
 
@@ -302,15 +258,11 @@ func newChildHTTPTransport() *http.Transport {
 func simulate(t testing.TB, cfg simConfig) simReport {
 	t.Helper()
 	srv, counter := startSimS3(t)
-	defer srv.Close()
 
 	ctx := context.Background()
 	planStore := &Store{S3: newSimClient(srv.URL, newChildHTTPTransport()), Bucket: "work"}
-	p, err := planStore.PlanRun(ctx, &sliceSource{items: simItems(cfg.Shards * cfg.ShardSize)},
+	p := mustPlan(t, planStore, itemtest.NewSource(numberedItems("sim/%07d.jpg", cfg.Shards*cfg.ShardSize)...),
 		PlanOptions{OutputBucket: "out", Recipe: imgbatch.DefaultRecipe, ShardSize: cfg.ShardSize, Width: cfg.Children})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if p.Run.Shards != cfg.Shards {
 		t.Fatalf("planned %d shards, want %d", p.Run.Shards, cfg.Shards)
 	}
@@ -321,7 +273,7 @@ func simulate(t testing.TB, cfg simConfig) simReport {
 	sm := &sim{t: t, cfg: cfg, url: srv.URL, runID: p.Run.ID, deadline: deadline,
 		rng:  rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		proc: &simProcessor{delay: cfg.ItemDelay, seen: map[string][]int64{}},
-		note: &simNotifier{}, log: simLog(t),
+		note: &countingNotifier{}, log: simLog(t),
 		// Requests a child makes for its own slots: about 6 per shard.
 		ownRequests: int64(6 * (cfg.Shards + cfg.Children - 1) / cfg.Children),
 	}
@@ -360,15 +312,12 @@ func simulate(t testing.TB, cfg simConfig) simReport {
 }
 
 // startSimS3 serves gofakes3 with a work bucket, counting the requests.
-func startSimS3(t testing.TB) (*httptest.Server, *countingHandler) {
-	backend := s3mem.New()
-	if err := backend.CreateBucket("work"); err != nil {
-		t.Fatal(err)
-	}
-	counter := &countingHandler{next: gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server(), counts: map[string]int64{}}
-	srv := httptest.NewUnstartedServer(counter)
-	srv.Config.ReadHeaderTimeout = 30 * time.Second
-	srv.Start()
+func startSimS3(t testing.TB) (*s3test.Server, *countingHandler) {
+	counter := &countingHandler{counts: map[string]int64{}}
+	srv := s3test.New(t, s3test.Options{Buckets: []string{"work"}, Wrap: func(h http.Handler) http.Handler {
+		counter.next = h
+		return counter
+	}})
 	return srv, counter
 }
 
@@ -382,14 +331,16 @@ func simLog(t testing.TB) *slog.Logger {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { f.Close() })
-		logw = &lockedWriter{w: f}
+		logw = f
 	}
+	// The text handler and those With derives from it share one lock
+	// around their writes: the children's lines do not interleave.
 	return slog.New(slog.NewTextHandler(logw, nil))
 }
 
 // watchSim logs the progress every 15 s, for people watching a long
 // simulation with -v, until the returned func is called.
-func watchSim(t testing.TB, start time.Time, note *simNotifier, shards int, counter *countingHandler, planned int64) func() {
+func watchSim(t testing.TB, start time.Time, note *countingNotifier, shards int, counter *countingHandler, planned int64) func() {
 	done := make(chan struct{})
 	go func() {
 		tick := time.NewTicker(15 * time.Second)
@@ -414,7 +365,7 @@ type sim struct {
 	runID       string
 	deadline    context.Context
 	proc        *simProcessor
-	note        *simNotifier
+	note        *countingNotifier
 	log         *slog.Logger
 	ownRequests int64
 
@@ -491,19 +442,11 @@ func (sm *sim) record(index, attempt int, st Stats, err error, tr *childTranspor
 	}
 }
 
-func simItems(n int) []imgbatch.Item {
-	out := make([]imgbatch.Item, n)
-	for i := range out {
-		out[i] = imgbatch.Item{Bucket: "src", Key: fmt.Sprintf("sim/%07d.jpg", i), Size: 1000}
-	}
-	return out
-}
-
 // checkSimRun asserts the run's outcome: exactly one run event, one done
 // marker per shard, and one report row per item whose result was really
 // produced by the processor under an epoch no later than the one that
 // finished its shard.
-func checkSimRun(t testing.TB, s *Store, run *imgbatch.Run, proc *simProcessor, note *simNotifier, rep simReport) (lastShard, final time.Time) {
+func checkSimRun(t testing.TB, s *Store, run *imgbatch.Run, proc *simProcessor, note *countingNotifier, rep simReport) (lastShard, final time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	if rep.RunFinished != 1 {
@@ -522,27 +465,17 @@ func checkSimRun(t testing.TB, s *Store, run *imgbatch.Run, proc *simProcessor, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
-	if err != nil {
-		t.Fatal(err)
+	report := itemtest.ParseReport(t, b)
+	if int64(report.Rows) != run.Items {
+		t.Errorf("report has %d rows, want %d (one per item)", report.Rows, run.Items)
 	}
-	if int64(len(rows)) != run.Items {
-		t.Errorf("report has %d rows, want %d (one per item)", len(rows), run.Items)
+	for _, key := range report.Dups {
+		t.Errorf("report has %s twice", key)
 	}
-	seenRow := map[string]bool{}
 	var failed int64
 	proc.mu.Lock()
 	defer proc.mu.Unlock()
-	for _, r := range rows {
-		key, err := url.QueryUnescape(r[1])
-		if err != nil {
-			t.Fatalf("report key %q: %v", r[1], err)
-		}
-		if seenRow[key] {
-			t.Errorf("report has %s twice", key)
-			continue
-		}
-		seenRow[key] = true
+	for key, r := range report.ByKey {
 		if checkSimRow(t, run, proc, doneEpoch, key, r) {
 			failed++
 		}

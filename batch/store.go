@@ -208,19 +208,7 @@ func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
 
 // List calls fn for every key under prefix, page by page.
 func (s *Store) List(ctx context.Context, prefix string, fn func(key string, size int64) error) error {
-	p := s3.NewListObjectsV2Paginator(s.S3, &s3.ListObjectsV2Input{Bucket: &s.Bucket, Prefix: &prefix})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("list s3://%s/%s: %w", s.Bucket, prefix, err)
-		}
-		for _, o := range page.Contents {
-			if err := fn(aws.ToString(o.Key), aws.ToInt64(o.Size)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return s.eachObject(ctx, prefix, func(o types.Object) error { return fn(aws.ToString(o.Key), aws.ToInt64(o.Size)) })
 }
 
 // ListPage lists one page of at most maxKeys keys under prefix that sort
@@ -243,6 +231,11 @@ func (s *Store) ListPage(ctx context.Context, prefix, startAfter string, maxKeys
 
 // ListDetailed calls fn for every key under prefix with its last-modified time.
 func (s *Store) ListDetailed(ctx context.Context, prefix string, fn func(key string, modified time.Time) error) error {
+	return s.eachObject(ctx, prefix, func(o types.Object) error { return fn(aws.ToString(o.Key), aws.ToTime(o.LastModified)) })
+}
+
+// eachObject calls fn for every object under prefix, page by page.
+func (s *Store) eachObject(ctx context.Context, prefix string, fn func(types.Object) error) error {
 	p := s3.NewListObjectsV2Paginator(s.S3, &s3.ListObjectsV2Input{Bucket: &s.Bucket, Prefix: &prefix})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -250,7 +243,7 @@ func (s *Store) ListDetailed(ctx context.Context, prefix string, fn func(key str
 			return fmt.Errorf("list s3://%s/%s: %w", s.Bucket, prefix, err)
 		}
 		for _, o := range page.Contents {
-			if err := fn(aws.ToString(o.Key), aws.ToTime(o.LastModified)); err != nil {
+			if err := fn(o); err != nil {
 				return err
 			}
 		}
@@ -323,16 +316,9 @@ func (s *Store) LoadShard(ctx context.Context, runID string, n int) ([]imgbatch.
 	if err != nil {
 		return nil, err
 	}
-	var items []imgbatch.Item
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for {
-		var it imgbatch.Item
-		if err := dec.Decode(&it); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("shard %d of run %s: %w", n, runID, err)
-		}
-		items = append(items, it)
+	items, err := decodeLines[imgbatch.Item](b)
+	if err != nil {
+		return nil, fmt.Errorf("shard %d of run %s: %w", n, runID, err)
 	}
 	return items, nil
 }
@@ -343,16 +329,25 @@ func (s *Store) ReadResults(ctx context.Context, key string) ([]imgbatch.Result,
 	if err != nil {
 		return nil, err
 	}
-	var out []imgbatch.Result
+	out, err := decodeLines[imgbatch.Result](b)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return out, nil
+}
+
+// decodeLines decodes the JSON values of a JSON-lines file, in order.
+func decodeLines[T any](b []byte) ([]T, error) {
+	var out []T
 	dec := json.NewDecoder(bytes.NewReader(b))
 	for {
-		var r imgbatch.Result
-		if err := dec.Decode(&r); err == io.EOF {
+		var v T
+		if err := dec.Decode(&v); err == io.EOF {
 			return out, nil
 		} else if err != nil {
-			return nil, fmt.Errorf("decode %s: %w", key, err)
+			return nil, err
 		}
-		out = append(out, r)
+		out = append(out, v)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 	"github.com/imgbatch/imgbatch/s3fault"
 )
 
@@ -64,12 +65,12 @@ func (s *scripted) count() int {
 func faultyStore(t *testing.T) (*Store, *scripted) {
 	t.Helper()
 	sc := &scripted{}
-	px, err := s3fault.Start(s3fault.Config{Target: fakeS3(t), Before: sc.before})
+	px, err := s3fault.Start(s3fault.Config{Target: s3test.Start(t, "work").URL, Before: sc.before})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = px.Close() })
-	return storeAt(px.URL), sc
+	return &Store{S3: s3test.NewClient(px.URL), Bucket: "work"}, sc
 }
 
 // A conditional write whose answer is lost lands; the SDK's retry then fails

@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -130,24 +131,46 @@ var phases = map[string]struct {
 	"download": {false, func(r *s3fault.Request) bool { return r.Kind == s3fault.KindGet && r.Bucket == srcBucket }},
 	"upload":   {false, func(r *s3fault.Request) bool { return r.Kind == s3fault.KindPut && r.Bucket == outBucket }},
 	"claim": {false, func(r *s3fault.Request) bool {
-		return r.Kind == s3fault.KindPut && r.Bucket == workBucket && strings.Contains(r.Key, "/claims/")
+		return r.Kind == s3fault.KindPut && r.Bucket == workBucket && inRun(r.Key, under(imgbatch.Layout.ClaimsPrefix))
 	}},
-	"claimed":    {true, func(r *s3fault.Request) bool { return workPut(r, "/claims/") }},
-	"checkpoint": {true, func(r *s3fault.Request) bool { return workPut(r, "/progress/") }},
+	"claimed":    {true, func(r *s3fault.Request) bool { return workPut(r, imgbatch.Layout.ClaimsPrefix) }},
+	"checkpoint": {true, func(r *s3fault.Request) bool { return workPut(r, imgbatch.Layout.ProgressPrefix) }},
 	"results": {false, func(r *s3fault.Request) bool {
-		return r.Kind == s3fault.KindPut && strings.Contains(r.Key, "/results/")
+		return r.Kind == s3fault.KindPut && inRun(r.Key, isResults)
 	}},
-	"done": {true, func(r *s3fault.Request) bool { return workPut(r, "/done/") }},
+	"done": {true, func(r *s3fault.Request) bool { return workPut(r, imgbatch.Layout.DonePrefix) }},
 	"finalize": {false, func(r *s3fault.Request) bool {
-		return r.Kind == s3fault.KindPut && r.Bucket == workBucket &&
-			(strings.HasSuffix(r.Key, "/report.csv") || strings.HasSuffix(r.Key, "/summary.json") || strings.HasSuffix(r.Key, "/final.json"))
+		return r.Kind == s3fault.KindPut && r.Bucket == workBucket && inRun(r.Key, func(l imgbatch.Layout, key string) bool {
+			return key == l.Report() || key == l.Summary() || key == l.Final()
+		})
 	}},
 }
 
 var phaseNames = []string{"download", "upload", "claim", "claimed", "checkpoint", "results", "done", "finalize"}
 
-func workPut(r *s3fault.Request, part string) bool {
-	return r.Kind == s3fault.KindPut && r.Bucket == workBucket && strings.Contains(r.Key, part) && r.Status == 200
+// workPut reports whether r is a PUT to the work bucket, answered 200, of
+// an object under dir of its run.
+func workPut(r *s3fault.Request, dir func(imgbatch.Layout) string) bool {
+	return r.Kind == s3fault.KindPut && r.Bucket == workBucket && inRun(r.Key, under(dir)) && r.Status == 200
+}
+
+// inRun reports whether key is an object of a run (runs/<id>/…) that is
+// holds for, asked with the layout of that run.
+func inRun(key string, is func(l imgbatch.Layout, key string) bool) bool {
+	rest, ok := strings.CutPrefix(key, imgbatch.RunsPrefix)
+	id, _, ok2 := strings.Cut(rest, "/")
+	return ok && ok2 && is(imgbatch.Layout{RunID: id}, key)
+}
+
+// under is the test of inRun for the objects under dir of the layout.
+func under(dir func(imgbatch.Layout) string) func(imgbatch.Layout, string) bool {
+	return func(l imgbatch.Layout, key string) bool { return strings.HasPrefix(key, dir(l)) }
+}
+
+// isResults is the test of inRun for a shard's results file (the layout
+// names them one by one only: they sit beside Results(0, 0)).
+func isResults(l imgbatch.Layout, key string) bool {
+	return path.Dir(key) == path.Dir(l.Results(0, 0))
 }
 
 // localAttempt is an attempt of an array child, as the runner's hooks see it.

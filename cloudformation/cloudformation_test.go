@@ -12,6 +12,8 @@ import (
 
 	goformation "github.com/awslabs/goformation/v7"
 	"gopkg.in/yaml.v3"
+
+	"github.com/imgbatch/imgbatch"
 )
 
 // The patterns the rest of imgbatch relies on, as the issue states them.
@@ -571,7 +573,7 @@ func TestBuckets(t *testing.T) {
 	rules := lookup(lookup(lookup(d.resources["WorkBucket"], "Properties"), "LifecycleConfiguration"), "Rules")
 	found := false
 	for _, r := range rules.Content {
-		if v := lookup(r, "Prefix"); v != nil && v.Value == "runs/" && lookup(r, "ExpirationInDays").Value == "RunsExpirationDays" {
+		if v := lookup(r, "Prefix"); v != nil && v.Value == imgbatch.RunsPrefix && lookup(r, "ExpirationInDays").Value == "RunsExpirationDays" {
 			found = true
 		}
 	}
@@ -601,7 +603,7 @@ func TestJobRolePermissions(t *testing.T) {
 	got := map[string][]string{}
 	for _, st := range lookup(docs["Resources.JobRole.Policies[0]"], "Statement").Content {
 		got[lookup(st, "Sid").Value] = scalars(lookup(st, "Action"))
-		if sid := lookup(st, "Sid").Value; sid == "RunState" && !strings.Contains(nodeText(st), "/runs/*") {
+		if sid := lookup(st, "Sid").Value; sid == "RunState" && !strings.Contains(nodeText(st), "/"+imgbatch.RunsPrefix+"*") {
 			t.Error("RunState is not limited to runs/*")
 		}
 	}

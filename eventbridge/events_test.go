@@ -49,7 +49,7 @@ func TestNewRunRequested(t *testing.T) {
 	run := imgbatch.Run{ID: "r-9", WorkBucket: "work", Items: 10, Bytes: 99, Shards: 2, Width: 4, RecipeHash: "h",
 		CreatedAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.FixedZone("x", 3600))}
 	e := NewRunRequested(run)
-	if e.RunURI != "s3://work/runs/r-9/run.json" || e.ArrayWidth != 4 || e.Shards != 2 || e.RequestedAt.Location() != time.UTC {
+	if e.RunURI != S3URI("work", imgbatch.Layout{RunID: "r-9"}.Run()) || e.ArrayWidth != 4 || e.Shards != 2 || e.RequestedAt.Location() != time.UTC {
 		t.Errorf("%+v", e)
 	}
 }
@@ -62,6 +62,7 @@ func examples() map[string][]Event {
 	longID := strings.Repeat("r", 128)
 	longBucket := strings.Repeat("b", 63)
 	longURI := S3URI(longBucket, strings.Repeat("k", 1024))
+	r1 := imgbatch.Layout{RunID: "r-1"}
 	counts := imgbatch.Counts{Items: 1000, Succeeded: 990, Failed: 5, Skipped: 5, BytesIn: 1 << 30, BytesOut: 1 << 28, Outputs: 2970}
 	return map[string][]Event{
 		DetailTypeRunRequested: {
@@ -70,12 +71,12 @@ func examples() map[string][]Event {
 				Shards: math.MaxInt32, ArrayWidth: 10000, RecipeHash: strings.Repeat("h", 71), RequestedAt: now},
 		},
 		DetailTypeShardCompleted: {
-			ShardCompleted{RunID: "r-1", Shard: 3, Epoch: 2, Counts: counts, ResultsURI: "s3://work/runs/r-1/results/000003-e2.jsonl", DurationMs: 61000},
+			ShardCompleted{RunID: "r-1", Shard: 3, Epoch: 2, Counts: counts, ResultsURI: S3URI("work", r1.Results(3, 2)), DurationMs: 61000},
 			ShardCompleted{RunID: longID, Shard: math.MaxInt32, Epoch: math.MaxInt64, Counts: maxCounts, ResultsURI: longURI, DurationMs: math.MaxInt64, CompletedAt: now},
 		},
 		DetailTypeRunCompleted: {
-			RunCompleted{RunID: "r-1", Counts: counts, Shards: 12, ReportURI: "s3://work/runs/r-1/report.csv",
-				SummaryURI: "s3://work/runs/r-1/summary.json", DurationMs: 3600000},
+			RunCompleted{RunID: "r-1", Counts: counts, Shards: 12, ReportURI: S3URI("work", r1.Report()),
+				SummaryURI: S3URI("work", r1.Summary()), DurationMs: 3600000},
 			RunCompleted{RunID: longID, Counts: maxCounts, Shards: math.MaxInt32, ReportURI: longURI, FailedURI: longURI,
 				SummaryURI: longURI, DurationMs: math.MaxInt64, FinishedAt: now},
 		},
@@ -268,7 +269,7 @@ func TestPattern(t *testing.T) {
 
 func sampleRunRequested(runID string) RunRequested {
 	return RunRequested{
-		RunID: runID, WorkBucket: "work", RunURI: S3URI("work", "runs/"+runID+"/run.json"),
+		RunID: runID, WorkBucket: "work", RunURI: S3URI("work", imgbatch.Layout{RunID: runID}.Run()),
 		Items: 1200, Bytes: 5 << 20, Shards: 12, ArrayWidth: 4, RecipeHash: "sha256:abc",
 		RequestedAt: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC),
 	}

@@ -47,10 +47,11 @@ func TestTemplateRulesMatchImgbatchEvents(t *testing.T) {
 	pub := eventbridge.NewPublisher(client, "imgbatch", "imgbatch")
 	run := imgbatch.Run{ID: "r-42", WorkBucket: "work", CreatedAt: time.Now()}
 	ctx := context.Background()
+	lay := imgbatch.Layout{RunID: run.ID}
 	evs := []eventbridge.Event{
 		eventbridge.NewRunRequested(run),
-		eventbridge.ShardCompleted{RunID: run.ID, Shard: 3, ResultsURI: "s3://work/runs/r-42/results/000003-e1.jsonl"},
-		eventbridge.RunCompleted{RunID: run.ID, ReportURI: "s3://work/runs/r-42/report.csv", SummaryURI: "s3://work/runs/r-42/summary.json"},
+		eventbridge.ShardCompleted{RunID: run.ID, Shard: 3, ResultsURI: eventbridge.S3URI("work", lay.Results(3, 1))},
+		eventbridge.RunCompleted{RunID: run.ID, ReportURI: eventbridge.S3URI("work", lay.Report()), SummaryURI: eventbridge.S3URI("work", lay.Summary())},
 		eventbridge.RunFailed{RunID: run.ID, Reason: "too many failures"},
 	}
 	if err := pub.Publish(ctx, evs...); err != nil {

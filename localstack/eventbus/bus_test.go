@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/eventbridge"
 	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/localstack/eventbus"
@@ -62,7 +63,8 @@ func TestSDKPutEventsRoutesByPattern(t *testing.T) {
 	}
 	when := time.Date(2025, 1, 2, 3, 4, 5, 600_000_000, time.UTC)
 	es[0].Time = &when
-	es[0].Resources = []string{"arn:aws:s3:::work/runs/r-123/run.json"}
+	runARN := "arn:aws:s3:::work/" + imgbatch.Layout{RunID: "r-123"}.Run()
+	es[0].Resources = []string{runARN}
 
 	out, err := client.PutEvents(bustest.Context(t), &ebsdk.PutEventsInput{Entries: es})
 	if err != nil {
@@ -84,7 +86,7 @@ func TestSDKPutEventsRoutesByPattern(t *testing.T) {
 	want := map[string]any{
 		"version": "0", "detail-type": "Run Requested", "source": "imgbatch", "account": "000000000000",
 		"time": "2025-01-02T03:04:05Z", "region": "us-east-1",
-		"resources": []any{"arn:aws:s3:::work/runs/r-123/run.json"},
+		"resources": []any{runARN},
 		"detail":    map[string]any{"runId": "r-123", "items": float64(3)},
 	}
 	for k, v := range want {
