@@ -76,10 +76,38 @@ type Options struct {
 	Log         io.Writer     // progress
 }
 
+// defaults checks o and fills in what was left out.
 func (o *Options) defaults() error {
 	if o.Dataset == "" {
 		o.Dataset = DatasetPhotos
 	}
+	if err := o.checkImpls(); err != nil {
+		return err
+	}
+	if o.Quality == 0 {
+		o.Quality = DefaultQualitySample
+	}
+	if len(o.Pools) == 0 {
+		n := worker.UsableCPUs()
+		o.Pools = slices.Compact([]int{1, n, 2 * n})
+	}
+	for _, p := range o.Pools {
+		if p < 1 || p > 256 {
+			return fmt.Errorf("pool size %d: use 1..256", p)
+		}
+	}
+	if err := o.recipeDefaults(); err != nil {
+		return err
+	}
+	o.plainDefaults()
+	if len(o.Modes) > 0 && len(o.Self) == 0 {
+		return errors.New("no command line for the imgbatch bench child")
+	}
+	return nil
+}
+
+// checkImpls checks the modes, baselines and sharp settings asked for.
+func (o *Options) checkImpls() error {
 	if len(o.Modes) == 0 && len(o.Compare) == 0 {
 		return errors.New("nothing to measure: give a mode or a baseline")
 	}
@@ -105,18 +133,12 @@ func (o *Options) defaults() error {
 			return fmt.Errorf("sharp setting %q: use %s or %s", s, SharpConc1, SharpDefault)
 		}
 	}
-	if o.Quality == 0 {
-		o.Quality = DefaultQualitySample
-	}
-	if len(o.Pools) == 0 {
-		n := worker.UsableCPUs()
-		o.Pools = slices.Compact([]int{1, n, 2 * n})
-	}
-	for _, p := range o.Pools {
-		if p < 1 || p > 256 {
-			return fmt.Errorf("pool size %d: use 1..256", p)
-		}
-	}
+	return nil
+}
+
+// recipeDefaults normalizes the variant and recipes: without recipes, the
+// one-variant recipe "single" of o.Variant (StandardVariant by default).
+func (o *Options) recipeDefaults() error {
 	if o.Variant.Name == "" {
 		o.Variant = StandardVariant
 	}
@@ -143,6 +165,11 @@ func (o *Options) defaults() error {
 		}
 		seen[rr.Name] = true
 	}
+	return nil
+}
+
+// plainDefaults fills in the settings that need no checking.
+func (o *Options) plainDefaults() {
 	if o.Repeat <= 0 {
 		o.Repeat = 1
 	}
@@ -158,10 +185,6 @@ func (o *Options) defaults() error {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if len(o.Modes) > 0 && len(o.Self) == 0 {
-		return errors.New("no command line for the imgbatch bench child")
-	}
-	return nil
 }
 
 // Run prepares the dataset, measures every case and, with ResultsDir set,
@@ -173,16 +196,52 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	started := time.Now()
+	rc, rep, err := prepareRun(ctx, &o, started)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.close()
+	impls, err := rc.baselines(ctx, rep)
+	if err != nil {
+		return nil, err
+	}
+	cases := rc.cases(rep, impls)
+	errs := rc.measureRounds(ctx, rep, cases)
+	if ctx.Err() == nil && o.Quality > 0 {
+		// After every timed run, so it cannot disturb them.
+		q, notes, err := rc.qualityPass(ctx, cases)
+		rep.Quality = q
+		rep.Notes = append(rep.Notes, notes...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("quality: %w", err))
+		}
+		rep.attachQuality()
+	}
+	rc.describe(ctx, rep)
+	rep.Seconds = time.Since(started).Seconds()
+	if o.ResultsDir != "" {
+		dir := filepath.Join(o.ResultsDir, o.Name)
+		if err := rep.Write(dir); err != nil {
+			return rep, err
+		}
+		fmt.Fprintf(o.Log, "results in %s\n", dir)
+	}
+	return rep, errors.Join(errs...)
+}
+
+// prepareRun makes the dataset, the list of images to run (the dataset
+// repeated up to o.Images), the report's header and the shared context.
+func prepareRun(ctx context.Context, o *Options, started time.Time) (*runCtx, *Report, error) {
 	if o.CacheDir != "" {
 		abs, err := filepath.Abs(o.CacheDir)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		o.CacheDir = abs
 	}
 	ds, err := Prepare(ctx, o.Dataset, PrepareOptions{CacheDir: o.CacheDir, Wallpapers: o.Wallpapers, BadImages: o.BadImages, MaxPixels: o.MaxPixels, Log: o.Log})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n := o.Images
 	if n <= 0 {
@@ -196,12 +255,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Name: o.Name, Started: started.UTC(), Variant: o.Variant, Recipes: o.Recipes, Images: n, Repeat: o.Repeat,
 		Dataset: DatasetInfo{Name: ds.Name, Origin: ds.Origin, Digest: ds.Digest(), Summary: ds.Summary(), Files: len(ds.Files)},
 	}
-
-	rc := &runCtx{o: o, ds: ds, items: items, recipes: map[string]imgbatch.Recipe{}}
-	var recipeNames []string
+	rc := &runCtx{o: *o, ds: ds, items: items, recipes: map[string]imgbatch.Recipe{}}
 	for _, r := range o.Recipes {
 		rc.recipes[r.Name] = r
-		recipeNames = append(recipeNames, r.Name)
+		rc.recipeNames = append(rc.recipeNames, r.Name)
 	}
 	for _, f := range items {
 		if !f.Broken {
@@ -209,11 +266,26 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	if rc.work, err = os.MkdirTemp("", "imgbatch-bench-"); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer os.RemoveAll(rc.work)
+	return rc, rep, nil
+}
 
+// close removes what the run made: its work directory and embedded S3.
+func (rc *runCtx) close() {
+	if rc.s3 != nil {
+		rc.s3.close()
+	}
+	os.RemoveAll(rc.work)
+}
+
+// baselines finds what the implementations to run need (the
+// vipsthumbnail binary, sharp, the embedded S3 of the pipeline mode); a
+// baseline that cannot run is left out with a note.
+func (rc *runCtx) baselines(ctx context.Context, rep *Report) ([]string, error) {
+	o := rc.o
 	impls := append(append([]string(nil), o.Modes...), o.Compare...)
+	var err error
 	if slices.Contains(impls, ImplVipsthumbnail) {
 		if rc.vipsthumbnail, err = findVipsthumbnail(o.Vipsthumbnail); err != nil {
 			fmt.Fprintf(o.Log, "vipsthumbnail left out: %v\n", err)
@@ -228,27 +300,38 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	if slices.Contains(impls, ImplPipeline) {
-		fmt.Fprintf(o.Log, "uploading %d files to the embedded S3\n", len(ds.Files))
-		if rc.s3, err = startS3Env(ctx, ds); err != nil {
+		fmt.Fprintf(o.Log, "uploading %d files to the embedded S3\n", len(rc.ds.Files))
+		if rc.s3, err = startS3Env(ctx, rc.ds); err != nil {
 			return nil, err
 		}
-		defer rc.s3.close()
 	}
-	cases := slices.DeleteFunc(Cases(recipeNames, impls, o.Pools, o.Levers, o.Sharp), func(c Case) bool {
+	return impls, nil
+}
+
+// cases are the cases to measure: a baseline that cannot do a recipe is
+// left out, with the reason in the notes.
+func (rc *runCtx) cases(rep *Report, impls []string) []Case {
+	o := rc.o
+	return slices.DeleteFunc(Cases(rc.recipeNames, impls, o.Pools, o.Levers, o.Sharp), func(c Case) bool {
 		why := baselineSupports(c.Impl, rc.recipes[c.Recipe])
 		if why != "" && !slices.Contains(rep.Notes, why) {
 			rep.Notes = append(rep.Notes, why)
 		}
 		return why != ""
 	})
+}
+
+// measureRounds runs every case o.Repeat times, round after round, and
+// puts each case's median run in the report. An interruption ends the
+// rounds; what was measured is kept.
+func (rc *runCtx) measureRounds(ctx context.Context, rep *Report, cases []Case) []error {
 	runs := map[string][]Result{}
 	var errs []error
-	total := len(cases) * o.Repeat
+	total := len(cases) * rc.o.Repeat
 rounds:
-	for round := range o.Repeat {
+	for round := range rc.o.Repeat {
 		for i, c := range cases {
 			if err := ctx.Err(); err != nil {
-				// Interrupted: report what was measured.
 				errs = append(errs, err)
 				rep.Notes = append(rep.Notes, fmt.Sprintf("interrupted after %d of %d case runs", round*len(cases)+i, total))
 				break rounds
@@ -261,11 +344,8 @@ rounds:
 				err = fmt.Errorf("%s: %w", c.Key(), err)
 				errs = append(errs, err)
 				r.Error = err.Error()
-				fmt.Fprintf(o.Log, "[%d/%d] %-26s pool %-2d FAILED: %v\n", round*len(cases)+i+1, total, c.Label(), c.Pool, err)
-			} else {
-				fmt.Fprintf(o.Log, "[%d/%d] %-26s pool %-2d %6.1f img/s %6.1f MP/s  peak RSS %5.0f MiB  CPU %3.0f%%  (%d ok, %d failed)\n",
-					round*len(cases)+i+1, total, c.Label(), c.Pool, r.ImgPerSec, r.MPPerSec, mb(r.PeakRSS), 100*r.CPUUtil, r.Succeeded, r.Failed)
 			}
+			rc.logRun(round*len(cases)+i+1, total, c, r)
 			runs[c.Key()] = append(runs[c.Key()], r)
 		}
 	}
@@ -275,16 +355,21 @@ rounds:
 		}
 	}
 	rep.computeRatios()
-	if ctx.Err() == nil && o.Quality > 0 {
-		// After every timed run, so it cannot disturb them.
-		q, notes, err := rc.qualityPass(ctx, cases)
-		rep.Quality = q
-		rep.Notes = append(rep.Notes, notes...)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("quality: %w", err))
-		}
-		rep.attachQuality()
+	return errs
+}
+
+// logRun prints one case run's line of progress.
+func (rc *runCtx) logRun(n, total int, c Case, r Result) {
+	if r.Error != "" {
+		fmt.Fprintf(rc.o.Log, "[%d/%d] %-26s pool %-2d FAILED: %s\n", n, total, c.Label(), c.Pool, r.Error)
+		return
 	}
+	fmt.Fprintf(rc.o.Log, "[%d/%d] %-26s pool %-2d %6.1f img/s %6.1f MP/s  peak RSS %5.0f MiB  CPU %3.0f%%  (%d ok, %d failed)\n",
+		n, total, c.Label(), c.Pool, r.ImgPerSec, r.MPPerSec, mb(r.PeakRSS), 100*r.CPUUtil, r.Succeeded, r.Failed)
+}
+
+// describe records the machine, the libvips of each side and the build.
+func (rc *runCtx) describe(ctx context.Context, rep *Report) {
 	rep.Machine = describeMachine(context.WithoutCancel(ctx), rep.Results)
 	if rc.vipsthumbnail != "" {
 		rep.Machine.Vipsthumbnail = rc.vipsthumbnail
@@ -292,18 +377,9 @@ rounds:
 			rep.Notes = append(rep.Notes, fmt.Sprintf("vipsthumbnail (%s) runs libvips %s, imgbatch %s: not the same library, so that comparison is not like for like (build it with scripts/vipsthumbnail-npm.sh)", rc.vipsthumbnail, rep.Machine.LibvipsCLI, rep.Machine.LibvipsImgbatch))
 		}
 	}
-	if len(o.Modes) > 0 {
-		rep.Build = buildID(o.Self[0], o.Version)
+	if len(rc.o.Modes) > 0 {
+		rep.Build = buildID(rc.o.Self[0], rc.o.Version)
 	}
-	rep.Seconds = time.Since(started).Seconds()
-	if o.ResultsDir != "" {
-		dir := filepath.Join(o.ResultsDir, o.Name)
-		if err := rep.Write(dir); err != nil {
-			return rep, err
-		}
-		fmt.Fprintf(o.Log, "results in %s\n", dir)
-	}
-	return rep, errors.Join(errs...)
 }
 
 // runCtx is what the cases of one run share.
@@ -318,6 +394,7 @@ type runCtx struct {
 	// vipsthumbnail is the baseline's binary.
 	vipsthumbnail string
 	recipes       map[string]imgbatch.Recipe
+	recipeNames   []string // in the order given
 }
 
 // env is the environment of a case's processes: this one's, without the
@@ -365,31 +442,13 @@ func (rc *runCtx) measure(ctx context.Context, c Case, items, good []File, out s
 	ctx, cancel := context.WithTimeout(ctx, rc.o.CaseTimeout)
 	defer cancel()
 	r := Result{Case: c, Label: c.Label()}
-	env := rc.env(c)
 	recipe := rc.recipes[c.Recipe]
 	if len(recipe.Variants) == 0 {
 		return r, fmt.Errorf("no recipe %q", c.Recipe)
 	}
-
-	spec := ChildSpec{Mode: c.Impl, Pool: c.Pool, VipsConcurrency: c.vipsConcurrency(), Trim: c.has(LeverTrim), Reuse: c.has(LeverReuse), Fetchers: c.number(LeverFetch),
-		Variant: recipe.Variants[0], Variants: recipe.Variants, MaxPixels: rc.o.MaxPixels}
-	if rc.o.ProfileDir != "" && !keep {
-		spec.ProfileDir = filepath.Join(rc.o.ProfileDir, filepath.Base(out))
-	}
-	inputs := good
-	var prefix string
-	switch c.Impl {
-	case ImplProcess:
-		inputs = items
-		spec.Files, spec.OutDir = rc.paths(items), out
-	case ImplPipeline:
-		inputs = items
-		runID, p, err := rc.s3.plan(ctx, items, recipe)
-		if err != nil {
-			return r, err
-		}
-		prefix = p
-		spec.Endpoint, spec.WorkBucket, spec.RunID = rc.s3.srv.URL, bucketWork, runID
+	spec, inputs, prefix, err := rc.childSpec(ctx, c, recipe, items, good, out, keep)
+	if err != nil {
+		return r, err
 	}
 	for _, f := range inputs {
 		r.BytesIn += f.Size
@@ -402,32 +461,7 @@ func (rc *runCtx) measure(ctx context.Context, c Case, items, good []File, out s
 	g := newProcGroup()
 	cpu0 := selfCPU()
 	start := time.Now()
-	var err error
-	var childHWM int64
-	switch c.Impl {
-	case ImplProcess, ImplPipeline:
-		var cr ChildResult
-		cr, err = rc.runSelf(ctx, g, env, spec)
-		childHWM = cr.VmHWM
-		r.GoPeak = cr.GoPeak
-		r.Libvips, r.Succeeded, r.Failed, r.BytesIn, r.BytesOut, r.Stages, r.Errors = cr.Libvips, cr.Succeeded, cr.Failed, cr.BytesIn, cr.BytesOut, cr.Stages, cr.Errors
-	default:
-		var eo extOutcome
-		switch c.Impl {
-		case ImplVipsthumbnail:
-			bs := 0
-			if keep {
-				bs = 1
-			}
-			eo, err = runVipsthumbnail(ctx, g, env, rc.vipsthumbnail, rc.paths(good), recipe, c.Pool, bs, keep, out)
-		case ImplSharp:
-			eo, err = runSharp(ctx, g, env, rc.sharpDir, rc.paths(good), recipe, c.Pool, c.Sharp, out)
-		default:
-			err = fmt.Errorf("unknown implementation %q", c.Impl)
-		}
-		r.Libvips, r.Succeeded, r.Failed, r.BytesOut, r.Stages, r.Errors = eo.version, eo.succeeded, eo.failed, eo.bytesOut, eo.stages, eo.errors
-		r.SharpConcurrency = eo.sharpConcurrency
-	}
+	childHWM, err := rc.execute(ctx, g, c, spec, recipe, good, out, keep, &r)
 	wall := time.Since(start)
 	harness := selfCPU() - cpu0
 	u := g.finish()
@@ -439,6 +473,67 @@ func (rc *runCtx) measure(ctx context.Context, c Case, items, good []File, out s
 			return r, err
 		}
 	}
+	r.figures(wall, mp, u, childHWM)
+	r.HarnessCPUSeconds = harness.Seconds()
+	return r, nil
+}
+
+// childSpec is what an imgbatch child of case c runs, the files whose
+// bytes count as its input, and (pipeline mode) the outputs' prefix; the
+// pipeline mode's run is planned in the embedded S3 here, before the clock.
+func (rc *runCtx) childSpec(ctx context.Context, c Case, recipe imgbatch.Recipe, items, good []File, out string, keep bool) (ChildSpec, []File, string, error) {
+	spec := ChildSpec{Mode: c.Impl, Pool: c.Pool, VipsConcurrency: c.vipsConcurrency(), Trim: c.has(LeverTrim), Reuse: c.has(LeverReuse), Fetchers: c.number(LeverFetch),
+		Variant: recipe.Variants[0], Variants: recipe.Variants, MaxPixels: rc.o.MaxPixels}
+	if rc.o.ProfileDir != "" && !keep {
+		spec.ProfileDir = filepath.Join(rc.o.ProfileDir, filepath.Base(out))
+	}
+	switch c.Impl {
+	case ImplProcess:
+		spec.Files, spec.OutDir = rc.paths(items), out
+		return spec, items, "", nil
+	case ImplPipeline:
+		runID, prefix, err := rc.s3.plan(ctx, items, recipe)
+		if err != nil {
+			return spec, nil, "", err
+		}
+		spec.Endpoint, spec.WorkBucket, spec.RunID = rc.s3.srv.URL, bucketWork, runID
+		return spec, items, prefix, nil
+	}
+	return spec, good, "", nil
+}
+
+// execute runs case c (the timed part) and records into r what the
+// implementation reports; it returns the child's peak RSS when it has one.
+func (rc *runCtx) execute(ctx context.Context, g *procGroup, c Case, spec ChildSpec, recipe imgbatch.Recipe, good []File, out string, keep bool, r *Result) (int64, error) {
+	env := rc.env(c)
+	switch c.Impl {
+	case ImplProcess, ImplPipeline:
+		cr, err := rc.runSelf(ctx, g, env, spec)
+		r.GoPeak = cr.GoPeak
+		r.Libvips, r.Succeeded, r.Failed, r.BytesIn, r.BytesOut, r.Stages, r.Errors = cr.Libvips, cr.Succeeded, cr.Failed, cr.BytesIn, cr.BytesOut, cr.Stages, cr.Errors
+		return cr.VmHWM, err
+	}
+	var eo extOutcome
+	var err error
+	switch c.Impl {
+	case ImplVipsthumbnail:
+		bs := 0
+		if keep {
+			bs = 1
+		}
+		eo, err = runVipsthumbnail(ctx, g, env, rc.vipsthumbnail, rc.paths(good), recipe, c.Pool, bs, keep, out)
+	case ImplSharp:
+		eo, err = runSharp(ctx, g, env, rc.sharpDir, rc.paths(good), recipe, c.Pool, c.Sharp, out)
+	default:
+		err = fmt.Errorf("unknown implementation %q", c.Impl)
+	}
+	r.Libvips, r.Succeeded, r.Failed, r.BytesOut, r.Stages, r.Errors = eo.version, eo.succeeded, eo.failed, eo.bytesOut, eo.stages, eo.errors
+	r.SharpConcurrency = eo.sharpConcurrency
+	return 0, err
+}
+
+// figures derives the rates, CPU and memory figures of a finished run.
+func (r *Result) figures(wall time.Duration, mp float64, u usage, childHWM int64) {
 	r.Images = r.Succeeded + r.Failed
 	r.Seconds = wall.Seconds()
 	r.ImgPerSec = float64(r.Images) / r.Seconds
@@ -451,13 +546,11 @@ func (rc *runCtx) measure(ctx context.Context, c Case, items, good []File, out s
 		r.CPUMsPerImage = 1000 * r.CPUSeconds / float64(r.Images)
 	}
 	r.CPUUtil = r.CPUSeconds / r.Seconds / float64(worker.UsableCPUs())
-	r.HarnessCPUSeconds = harness.Seconds()
 	r.PeakRSS = max(u.peak, childHWM)
 	r.SteadyRSS, r.RSSGrowth = steadyRSS(u.samples)
 	r.Processes = u.processes
 	r.RSS = downsample(u.samples, 200)
 	r.Runs = []float64{r.ImgPerSec}
-	return r, nil
 }
 
 // runSelf runs spec in a fresh `imgbatch bench child`.
