@@ -298,33 +298,47 @@ func ratios(x, perCPU float64) string {
 // the main table, the stage latencies and notes.
 func (rep *Report) Markdown() string {
 	var b strings.Builder
+	rep.mdHeader(&b)
+	rep.mdResults(&b)
+	rep.mdQuality(&b)
+	rep.mdStages(&b)
+	rep.mdNotes(&b)
+	return b.String()
+}
+
+// mdHeader is the list of what was measured where.
+func (rep *Report) mdHeader(b *strings.Builder) {
 	m := rep.Machine
-	fmt.Fprintf(&b, "# imgbatch bench: %s\n\n", rep.Name)
-	fmt.Fprintf(&b, "- machine: %d CPUs usable (%d online), %s, %.1f GiB RAM, %s, kernel %s, %s\n", m.UsableCPUs, m.CPUs, m.CPUModel, float64(m.MemTotal)/(1<<30), m.OS, m.Kernel, m.Go)
-	fmt.Fprintf(&b, "- libvips: imgbatch %s; vipsthumbnail %s%s; sharp %s\n", orDash(m.LibvipsImgbatch), orDash(m.LibvipsCLI), parenthesized(m.Vipsthumbnail), orDash(m.Sharp))
+	fmt.Fprintf(b, "# imgbatch bench: %s\n\n", rep.Name)
+	fmt.Fprintf(b, "- machine: %d CPUs usable (%d online), %s, %.1f GiB RAM, %s, kernel %s, %s\n", m.UsableCPUs, m.CPUs, m.CPUModel, float64(m.MemTotal)/(1<<30), m.OS, m.Kernel, m.Go)
+	fmt.Fprintf(b, "- libvips: imgbatch %s; vipsthumbnail %s%s; sharp %s\n", orDash(m.LibvipsImgbatch), orDash(m.LibvipsCLI), parenthesized(m.Vipsthumbnail), orDash(m.Sharp))
 	if rep.Build != "" {
-		fmt.Fprintf(&b, "- imgbatch build: %s\n", rep.Build)
+		fmt.Fprintf(b, "- imgbatch build: %s\n", rep.Build)
 	}
-	fmt.Fprintf(&b, "- dataset: %s (digest %s) — %s; %d images per case\n", rep.Dataset.Name, rep.Dataset.Digest, rep.Dataset.Summary, rep.Images)
+	fmt.Fprintf(b, "- dataset: %s (digest %s) — %s; %d images per case\n", rep.Dataset.Name, rep.Dataset.Digest, rep.Dataset.Summary, rep.Images)
 	recipes := rep.Recipes
 	if len(recipes) == 0 {
 		recipes = []imgbatch.Recipe{{Name: RecipeSingle, Variants: []imgbatch.Variant{rep.Variant}}}
 	}
 	for _, r := range recipes {
-		fmt.Fprintf(&b, "- recipe %s: %s\n", r.Name, describeRecipe(r))
+		fmt.Fprintf(b, "- recipe %s: %s\n", r.Name, describeRecipe(r))
 	}
-	fmt.Fprintf(&b, "- every case in fresh processes, MALLOC_ARENA_MAX=2 unless +arenas; median of %d run(s); %s, %.0f s in all\n",
+	fmt.Fprintf(b, "- every case in fresh processes, MALLOC_ARENA_MAX=2 unless +arenas; median of %d run(s); %s, %.0f s in all\n",
 		rep.Repeat, rep.Started.Format(time.RFC3339), rep.Seconds)
 	for _, l := range rep.sharpSummary() {
-		fmt.Fprintf(&b, "- %s\n", l)
+		fmt.Fprintf(b, "- %s\n", l)
 	}
-	fmt.Fprintf(&b, "- memory budget (64 MiB + 48 MiB per core): %.0f MiB\n\n", mb(RSSBudget(m.UsableCPUs)))
+	fmt.Fprintf(b, "- memory budget (64 MiB + 48 MiB per core): %.0f MiB\n\n", mb(RSSBudget(m.UsableCPUs)))
 
+}
+
+// mdResults is the main table, a row per case.
+func (rep *Report) mdResults(b *strings.Builder) {
 	b.WriteString("| case | pool | img/s | CPU ms/img | img/CPU-s | MP/s | × vipsthumbnail (speed / per CPU) | × sharp (speed / per CPU) | PSNR dB mean (worst) | SSIM mean (worst) | latency p50 / p95 / p99 ms | peak RSS MiB (Go) | steady RSS MiB | RSS growth MiB | CPU | in → out MB | failed | runs img/s |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---|\n")
 	for _, r := range rep.Results {
 		if r.Error != "" {
-			fmt.Fprintf(&b, "| %s | %d | error: %s |||||||||||||||\n", r.Label, r.Pool, strings.ReplaceAll(r.Error, "|", "/"))
+			fmt.Fprintf(b, "| %s | %d | error: %s |||||||||||||||\n", r.Label, r.Pool, strings.ReplaceAll(r.Error, "|", "/"))
 			continue
 		}
 		label := r.Label
@@ -348,30 +362,38 @@ func (rep *Report) Markdown() string {
 		if r.GoPeak > 0 {
 			peak += fmt.Sprintf(" (%.0f)", mb(r.GoPeak))
 		}
-		fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.1f | %.1f | %s | %s | %s | %s | %s | %s | %.0f | %+.0f | %.0f%% | %.0f → %.1f | %d | %s |\n",
+		fmt.Fprintf(b, "| %s | %d | %.1f | %.1f | %.1f | %.1f | %s | %s | %s | %s | %s | %s | %.0f | %+.0f | %.0f%% | %.0f → %.1f | %d | %s |\n",
 			label, r.Pool, r.ImgPerSec, r.CPUMsPerImage, r.ImgPerCPUSec, r.MPPerSec, ratios(r.VsVipsthumbnail, r.VsVipsthumbnailCPU), ratios(r.VsSharp, r.VsSharpCPU), psnr, ssim, lat,
 			peak, mb(r.SteadyRSS), mb(r.RSSGrowth), 100*r.CPUUtil, float64(r.BytesIn)/1e6, float64(r.BytesOut)/1e6, r.Failed, strings.Join(runs, ", "))
 	}
+}
+
+// mdQuality is the quality table, a row per case and variant.
+func (rep *Report) mdQuality(b *strings.Builder) {
 	if len(rep.Quality) > 0 {
 		b.WriteString("\nOutput quality against the reference (the source decoded at full size, upright, sRGB, lanczos3 to the output's exact size; govips): PSNR over RGB, SSIM of luma with 11x11 gaussian windows; per variant, over the quality sample:\n\n")
 		b.WriteString("| case | variant | n | PSNR dB mean | PSNR worst | SSIM mean | SSIM worst | mean bytes | worst SSIM file |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, q := range rep.Quality {
 			if q.Error != "" {
-				fmt.Fprintf(&b, "| %s | %s | error: %s ||||||\n", q.Label, q.Variant, strings.ReplaceAll(q.Error, "|", "/"))
+				fmt.Fprintf(b, "| %s | %s | error: %s ||||||\n", q.Label, q.Variant, strings.ReplaceAll(q.Error, "|", "/"))
 				continue
 			}
 			n := strconv.Itoa(q.N)
 			if q.Missing > 0 {
 				n += fmt.Sprintf(" (%d missing)", q.Missing)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %.2f | %.2f | %.4f | %.4f | %.0f | %s |\n", q.Label, q.Variant, n, q.PSNRMean, q.PSNRWorst, q.SSIMMean, q.SSIMWorst, q.MeanBytes, q.WorstFile)
+			fmt.Fprintf(b, "| %s | %s | %s | %.2f | %.2f | %.4f | %.4f | %.0f | %s |\n", q.Label, q.Variant, n, q.PSNRMean, q.PSNRWorst, q.SSIMMean, q.SSIMWorst, q.MeanBytes, q.WorstFile)
 		}
 	}
+}
+
+// mdStages is the stage latencies and the failures by reason.
+func (rep *Report) mdStages(b *strings.Builder) {
 	b.WriteString("\nStage latencies (ms):\n\n| case | pool | stage | n | p50 | p95 | p99 | max |\n|---|---:|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range rep.Results {
 		for _, s := range stageNames(r.Stages) {
 			l := r.Stages[s]
-			fmt.Fprintf(&b, "| %s | %d | %s | %d | %.1f | %.1f | %.1f | %.1f |\n", r.Label, r.Pool, s, l.N, l.P50, l.P95, l.P99, l.Max)
+			fmt.Fprintf(b, "| %s | %d | %s | %d | %.1f | %.1f | %.1f | %.1f |\n", r.Label, r.Pool, s, l.N, l.P50, l.P95, l.P99, l.Max)
 		}
 	}
 	var errs []string
@@ -384,6 +406,10 @@ func (rep *Report) Markdown() string {
 	if len(errs) > 0 {
 		b.WriteString("\nFailures by reason:\n\n" + strings.Join(errs, "\n") + "\n")
 	}
+}
+
+// mdNotes is how to read the figures, then the run's own notes.
+func (rep *Report) mdNotes(b *strings.Builder) {
 	b.WriteString("\nNotes:\n\n")
 	notes := append([]string{
 		"Throughput is source images (or source megapixels) per second of wall clock from the first process start to the last exit; a recipe case makes all its variants of each image. CPU ms/img is user + system CPU of the case's processes per source image. Ratios compare MP/s at the same recipe and pool size, then MP per CPU-second (the same as img/s and img per CPU-second when both handled the same images, as on photos), which a shared machine disturbs less.",
@@ -395,7 +421,6 @@ func (rep *Report) Markdown() string {
 	for _, n := range notes {
 		b.WriteString("- " + n + "\n")
 	}
-	return b.String()
 }
 
 func parenthesized(s string) string {
