@@ -100,126 +100,168 @@ func HelperUsage() string {
 // TIFF with the HEIC's ICC profile and no orientation tag. It returns the
 // exit code; failures are one line on stderr. Only Decoder starts it.
 func RunHelper(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fail := func(code int, kind, format string, a ...any) int {
-		fmt.Fprintf(stderr, "heif-decode: %s: %s\n", kind, fmt.Sprintf(format, a...))
-		return code
+	e := runHelper(args, stdin, stdout, stderr)
+	if e == nil {
+		return exitOK
 	}
-	var c HelperConfig
-	fs := flag.NewFlagSet("heif-decode", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	c.flags(fs)
-	if err := fs.Parse(args); err != nil {
-		return fail(exitUsage, "usage", "%v", err)
-	}
-	if c.MaxPixels <= 0 || c.MaxInputBytes <= 0 || c.CPUSeconds <= 0 {
-		return fail(exitUsage, "usage", "--max-pixels, --max-input-bytes and --cpu-seconds must be positive")
-	}
+	fmt.Fprintf(stderr, "heif-decode: %s: %s\n", e.kind, e.msg)
+	return e.code
+}
 
-	// Limits first, before a byte of the file is read. A crash leaves no
-	// core file; a runaway decode is killed by the kernel (SIGKILL at the
-	// CPU limit: soft = hard).
-	C.one_arena() // one malloc arena: no 64 MiB reservation per thread under RLIMIT_AS
-	_ = syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
-	cpu := uint64(c.CPUSeconds)
-	if err := syscall.Setrlimit(syscall.RLIMIT_CPU, &syscall.Rlimit{Cur: cpu, Max: cpu}); err != nil {
-		return fail(exitUsage, "internal", "setrlimit RLIMIT_CPU: %v", err)
-	}
-	if !c.Probe {
-		// Room for the source and the largest image the budget allows; lowered
-		// to the image's own size once its header is read.
-		if err := limitMemory(c.MaxInputBytes + allowance(c.MaxPixels, c.MaxMemory)); err != nil {
-			return fail(exitUsage, "internal", "%v", err)
-		}
-	}
+// exitErr is how the helper ends when it fails: its exit code, and the
+// kind and message of its one line on stderr.
+type exitErr struct {
+	code      int
+	kind, msg string
+}
 
+func failf(code int, kind, format string, a ...any) *exitErr {
+	return &exitErr{code: code, kind: kind, msg: fmt.Sprintf(format, a...)}
+}
+
+// runHelper is RunHelper's steps, in the order that makes them safe:
+// limits before a byte of input is read, the sandbox before it is parsed.
+func runHelper(args []string, stdin io.Reader, stdout, stderr io.Writer) *exitErr {
+	c, e := parseHelperArgs(args)
+	if e != nil {
+		return e
+	}
+	if e := setLimits(c); e != nil {
+		return e
+	}
 	if err := openLibheif(); err != nil {
-		return fail(exitUnsupported, "unsupported", "cannot load %s (install Debian's libheif1 and libde265-0, or turn HEIC off with --heic=off): %v", libheifPath(), err)
+		return failf(exitUnsupported, "unsupported", "cannot load %s (install Debian's libheif1 and libde265-0, or turn HEIC off with --heic=off): %v", libheifPath(), err)
 	}
 	if c.Probe {
 		fmt.Fprintf(stdout, "libheif %s hevc=%t\n", libheifVersion(), libheifHasHEVC())
-		return exitOK
+		return nil
 	}
 	if !libheifHasHEVC() {
-		return fail(exitUnsupported, "unsupported", "libheif %s has no HEVC decoder (install libde265-0, or libheif-plugin-libde265 with libheif ≥ 1.17)", libheifVersion())
+		return failf(exitUnsupported, "unsupported", "libheif %s has no HEVC decoder (install libde265-0, or libheif-plugin-libde265 with libheif ≥ 1.17)", libheifVersion())
 	}
-
 	src, err := io.ReadAll(io.LimitReader(stdin, c.MaxInputBytes+1))
 	if err != nil {
-		return fail(exitUsage, "internal", "read stdin: %v", err)
+		return failf(exitUsage, "internal", "read stdin: %v", err)
 	}
 	if int64(len(src)) > c.MaxInputBytes {
-		return fail(exitTooManyPixels, "too-large", "input longer than --max-input-bytes %d", c.MaxInputBytes)
+		return failf(exitTooManyPixels, "too-large", "input longer than --max-input-bytes %d", c.MaxInputBytes)
 	}
 	// From here on the helper needs no files, sockets or programs.
 	if err := sandbox(); err != nil {
 		fmt.Fprintf(stderr, "heif-decode: warning: no seccomp sandbox: %v\n", err)
 	}
+	return decodeToTIFF(src, c, stdout)
+}
+
+// parseHelperArgs reads the helper's flags.
+func parseHelperArgs(args []string) (HelperConfig, *exitErr) {
+	var c HelperConfig
+	fs := flag.NewFlagSet("heif-decode", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return c, failf(exitUsage, "usage", "%v", err)
+	}
+	if c.MaxPixels <= 0 || c.MaxInputBytes <= 0 || c.CPUSeconds <= 0 {
+		return c, failf(exitUsage, "usage", "--max-pixels, --max-input-bytes and --cpu-seconds must be positive")
+	}
+	return c, nil
+}
+
+// setLimits applies the limits, before a byte of the file is read. A
+// crash leaves no core file; a runaway decode is killed by the kernel
+// (SIGKILL at the CPU limit: soft = hard).
+func setLimits(c HelperConfig) *exitErr {
+	C.one_arena() // one malloc arena: no 64 MiB reservation per thread under RLIMIT_AS
+	_ = syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{})
+	cpu := uint64(c.CPUSeconds)
+	if err := syscall.Setrlimit(syscall.RLIMIT_CPU, &syscall.Rlimit{Cur: cpu, Max: cpu}); err != nil {
+		return failf(exitUsage, "internal", "setrlimit RLIMIT_CPU: %v", err)
+	}
+	if !c.Probe {
+		// Room for the source and the largest image the budget allows; lowered
+		// to the image's own size once its header is read.
+		if err := limitMemory(c.MaxInputBytes + allowance(c.MaxPixels, c.MaxMemory)); err != nil {
+			return failf(exitUsage, "internal", "%v", err)
+		}
+	}
+	return nil
+}
+
+// decodeToTIFF parses src, refuses it over the pixel budget, lowers the
+// memory limit to the image's own size, decodes it and writes the TIFF.
+func decodeToTIFF(src []byte, c HelperConfig, stdout io.Writer) *exitErr {
 	j, err := parseHEIF(src)
 	if err != nil {
-		return heifFail(fail, "read", err)
+		return heifFail("read", err)
 	}
 	defer j.close()
 	w, h, alpha := j.size()
 	if w <= 0 || h <= 0 {
-		return fail(exitCorrupt, "corrupt", "primary image is %dx%d", w, h)
+		return failf(exitCorrupt, "corrupt", "primary image is %dx%d", w, h)
 	}
 	if px := int64(w) * int64(h); px > c.MaxPixels {
-		return fail(exitTooManyPixels, "too-many-pixels", "primary image %dx%d = %d pixels, over the %d-pixel budget", w, h, px, c.MaxPixels)
+		return failf(exitTooManyPixels, "too-many-pixels", "primary image %dx%d = %d pixels, over the %d-pixel budget", w, h, px, c.MaxPixels)
 	}
 	if err := limitMemory(allowance(int64(w)*int64(h), c.MaxMemory)); err != nil {
-		return fail(exitUsage, "internal", "%v", err)
+		return failf(exitUsage, "internal", "%v", err)
 	}
 	if err := j.decode(); err != nil {
 		// libheif reports some allocation failures as other errors ("Unsupported
 		// color conversion" when a conversion step gets no memory): if twice
 		// the image's RGBA size cannot be allocated now, memory was the cause.
 		if C.can_allocate(C.size_t(int64(w)*int64(h)*8)) == 0 {
-			return fail(exitMemory, "memory", "decode %dx%d: %v (the limit leaves no room for the image)", w, h, err)
+			return failf(exitMemory, "memory", "decode %dx%d: %v (the limit leaves no room for the image)", w, h, err)
 		}
-		return heifFail(fail, "decode", err)
+		return heifFail("decode", err)
 	}
 	channels := 3
 	if alpha {
 		channels = 4
 	}
+	return writeTIFF(j, channels, max(c.Shrink, 1), stdout)
+}
+
+// writeTIFF writes the decoded image, reduced k times, as a TIFF.
+func writeTIFF(j *heifJob, channels, k int, stdout io.Writer) *exitErr {
 	dw, dh := j.decodedSize()
-	k := max(c.Shrink, 1)
 	ow, oh := (dw+k-1)/k, (dh+k-1)/k
 	out := bufio.NewWriterSize(stdout, 1<<20)
 	if err := writeTIFFHeader(out, ow, oh, channels, j.icc()); err != nil {
-		return fail(exitCorrupt, "corrupt", "%v", err)
+		return failf(exitCorrupt, "corrupt", "%v", err)
 	}
 	write := func(row []byte) error { _, err := out.Write(row); return err }
 	rows := func(fn func([]byte) error) error { return j.rows(channels, fn) }
+	var err error
 	if k > 1 {
 		err = shrinkRows(dw, dh, channels, k, rows, write)
 	} else {
 		err = rows(write)
 	}
+	if err == nil {
+		err = out.Flush()
+	}
 	if err != nil {
-		return fail(exitUsage, "internal", "write: %v", err)
+		return failf(exitUsage, "internal", "write: %v", err)
 	}
-	if err := out.Flush(); err != nil {
-		return fail(exitUsage, "internal", "write: %v", err)
-	}
-	return exitOK
+	return nil
 }
 
 // heifFail maps a libheif error to the helper's exit codes.
-func heifFail(fail func(int, string, string, ...any) int, stage string, err error) int {
+func heifFail(stage string, err error) *exitErr {
 	var he *heifError
 	if !errors.As(err, &he) {
-		return fail(exitUsage, "internal", "%s: %v", stage, err)
+		return failf(exitUsage, "internal", "%s: %v", stage, err)
 	}
 	switch {
 	case he.code == 6: // heif_error_Memory_allocation_error
-		return fail(exitMemory, "memory", "%s: %v", stage, he)
+		return failf(exitMemory, "memory", "%s: %v", stage, he)
 	case he.subcode == 1000: // heif_suberror_Security_limit_exceeded
-		return fail(exitTooManyPixels, "too-many-pixels", "%s: %v", stage, he)
+		return failf(exitTooManyPixels, "too-many-pixels", "%s: %v", stage, he)
 	case he.code == 3 || he.code == 4: // Unsupported_filetype, Unsupported_feature
-		return fail(exitUnsupported, "unsupported", "%s: %v", stage, he)
+		return failf(exitUnsupported, "unsupported", "%s: %v", stage, he)
 	}
-	return fail(exitCorrupt, "corrupt", "%s: %v", stage, he)
+	return failf(exitCorrupt, "corrupt", "%s: %v", stage, he)
 }
 
 // allowance is the address space the helper may add for an image of px
