@@ -249,19 +249,26 @@ func (d *Decoder) run(ctx context.Context, src []byte, cfg *HelperConfig, maxOut
 	if !errors.As(err, &ee) {
 		return nil, errorf(KindInternal, "start the HEIC helper %s: %v", argv[0], err)
 	}
+	return nil, exitError(ee, full, msg, cfg.CPUSeconds)
+}
+
+// exitError is the error of a helper that failed: killed at its CPU
+// limit, out of memory, crashed, or ended with one of its exit codes.
+// full is its stderr, msg the failure line from it.
+func exitError(ee *exec.ExitError, full, msg string, cpuSeconds int) *Error {
 	ws, _ := ee.Sys().(syscall.WaitStatus)
 	memory := strings.Contains(full, "bad_alloc") || strings.Contains(full, "out of memory") || strings.Contains(full, "cannot allocate memory")
 	if ws.Signaled() {
 		sig := ws.Signal()
 		if sig == syscall.SIGKILL || sig == syscall.SIGXCPU {
-			if cpu := ee.SystemTime() + ee.UserTime(); cpu >= time.Duration(cfg.CPUSeconds)*time.Second-100*time.Millisecond {
-				return nil, errorf(KindTimeout, "HEIC decoder killed at its CPU limit (%d s)", cfg.CPUSeconds)
+			if cpu := ee.SystemTime() + ee.UserTime(); cpu >= time.Duration(cpuSeconds)*time.Second-100*time.Millisecond {
+				return errorf(KindTimeout, "HEIC decoder killed at its CPU limit (%d s)", cpuSeconds)
 			}
 		}
 		if memory {
-			return nil, errorf(KindMemory, "HEIC decoder ran out of memory under its limit: %s", msg)
+			return errorf(KindMemory, "HEIC decoder ran out of memory under its limit: %s", msg)
 		}
-		return nil, errorf(KindCrashed, "HEIC decoder died of signal %d (%s)%s", int(sig), sig, suffix(msg))
+		return errorf(KindCrashed, "HEIC decoder died of signal %d (%s)%s", int(sig), sig, suffix(msg))
 	}
 	rest := msg
 	if _, r, ok := strings.Cut(msg, ": "); ok {
@@ -269,25 +276,25 @@ func (d *Decoder) run(ctx context.Context, src []byte, cfg *HelperConfig, maxOut
 	}
 	switch ws.ExitStatus() {
 	case exitCorrupt:
-		return nil, errorf(KindCorrupt, "%s", rest)
+		return errorf(KindCorrupt, "%s", rest)
 	case exitTooManyPixels:
-		return nil, errorf(KindTooManyPixels, "%s", rest)
+		return errorf(KindTooManyPixels, "%s", rest)
 	case exitUnsupported:
-		return nil, errorf(KindUnsupported, "%s", rest)
+		return errorf(KindUnsupported, "%s", rest)
 	case exitMemory:
-		return nil, errorf(KindMemory, "%s", rest)
+		return errorf(KindMemory, "%s", rest)
 	}
 	if memory {
-		return nil, errorf(KindMemory, "HEIC decoder ran out of memory under its limit: %s", msg)
+		return errorf(KindMemory, "HEIC decoder ran out of memory under its limit: %s", msg)
 	}
 	// A fault in C code (libde265, libheif) reaches the Go runtime's signal
 	// handler, which prints the signal and exits 2; so does an abort().
 	for _, s := range []string{"SIGSEGV", "SIGBUS", "SIGABRT", "SIGILL", "SIGFPE", "fatal error:", "panic:"} {
 		if strings.Contains(full, s) {
-			return nil, errorf(KindCrashed, "HEIC decoder crashed (exit %d)%s", ws.ExitStatus(), suffix(msg))
+			return errorf(KindCrashed, "HEIC decoder crashed (exit %d)%s", ws.ExitStatus(), suffix(msg))
 		}
 	}
-	return nil, errorf(KindInternal, "HEIC helper exited %d%s", ws.ExitStatus(), suffix(msg))
+	return errorf(KindInternal, "HEIC helper exited %d%s", ws.ExitStatus(), suffix(msg))
 }
 
 // helperMessage is the helper's failure line from its stderr (the last
