@@ -81,7 +81,7 @@ func planningFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "max-failed-percent", Value: imgbatch.DefaultTolerance.MaxFailedPercent, Usage: "the run fails when more than this percent of items failed ..."},
 		&cli.Int64Flag{Name: "min-tasks", Value: imgbatch.DefaultTolerance.MinTasks, Usage: "... once at least this many items ran (S3 Batch Operations' rule)"},
 		&cli.Int64Flag{Name: "max-failed", Usage: "the run also fails when more than this many items failed (0 = no count limit)"},
-	}, runFlags()...)
+	}, slices.Concat(accessFlags(), runFlags())...)
 }
 
 // planArgs are the plan flags (planningFlags, startFlags, --dry-run) as given;
@@ -103,13 +103,17 @@ type planArgs struct {
 	clientToken                string
 	maxBadLines                int64
 	tolerance                  imgbatch.Tolerance
+	access                     imgbatch.Access
+	accessErr                  error // accessFlags that do not check
 	dryRun                     bool
 	workBucket                 string
 	start                      startOptions
 }
 
 func planArgsFrom(c *cli.Context) planArgs {
+	access, accessErr := accessFrom(c)
 	return planArgs{
+		access: access, accessErr: accessErr,
 		manifest: c.String("manifest"), format: c.String("format"), bucket: c.String("bucket"), ext: splitList(c.StringSlice("ext")),
 		outputBucket: c.String("output-bucket"), outputPrefix: c.String("output-prefix"),
 		recipe: c.String("recipe"), variants: c.StringSlice("variant"),
@@ -170,6 +174,9 @@ func (a planArgs) submitOptions() (submitOptions, error) {
 	if err != nil {
 		return so, fmt.Errorf("--assumed-bytes-per-second: %w", err)
 	}
+	if a.accessErr != nil {
+		return so, a.accessErr
+	}
 	if a.shardSize < 1 {
 		return so, fmt.Errorf("--shard-size %d: want at least 1", a.shardSize)
 	}
@@ -178,7 +185,7 @@ func (a planArgs) submitOptions() (submitOptions, error) {
 		Recipe: recipe, ShardSize: a.shardSize, ShardBytes: shardBytes, TargetShardDuration: a.targetShardDuration,
 		AssumedItemsPerSecond: a.itemsPerSecond, AssumedBytesPerSecond: float64(bps),
 		Width: a.width, MaxBadLines: a.maxBadLines, Dedupe: a.dedupe, Tolerance: a.tolerance,
-		DryRun: a.dryRun,
+		Access: a.access, DryRun: a.dryRun,
 	}
 	return so, so.start.check()
 }
@@ -189,7 +196,8 @@ func (a planArgs) submitOptions() (submitOptions, error) {
 // it); runs/<id>/requested.json records the start.
 func submitRun(ctx context.Context, cl *clients, so submitOptions) (*batch.Plan, error) {
 	r, closer, err := manifest.Open(ctx, so.manifestURI, manifest.Options{
-		Format: manifest.Format(so.format), DefaultBucket: so.bucket, S3: cl.s3,
+		Format: manifest.Format(so.format), DefaultBucket: so.bucket, S3: cl.s3r,
+		SourceOwner: so.plan.Access.SourceOwner, SourceRequesterPays: so.plan.Access.SourceRequesterPays,
 		Filter: manifest.Filter{Extensions: so.ext, ModifiedSince: so.modifiedSince},
 	})
 	if err != nil {
