@@ -97,6 +97,21 @@ func TestAccessHeadersOnEveryRequest(t *testing.T) {
 	}
 	checkHeaders(t, reqs, "src", "", "X-Amz-Request-Payer", "requester")
 
+	// Again: the outputs are current, so the sources are only HEADed (the
+	// manifest items pin no version) and every item is skipped.
+	rec.Reset()
+	o = processAll(t, context.Background(), New(srv.Client, Config{Processors: 2, Incremental: true}), run, its)
+	for i, r := range o.results {
+		if r.Status != imgbatch.StatusSkipped {
+			t.Errorf("second pass, item %d: %s %s", i, r.Status, r.Message)
+		}
+	}
+	reqs = rec.Requests()
+	if n := checkHeaders(t, reqs, "src", http.MethodHead, "X-Amz-Expected-Bucket-Owner", "111111111111"); n != 3 {
+		t.Errorf("%d source HEADs on the second pass, want 3", n)
+	}
+	checkHeaders(t, reqs, "src", http.MethodHead, "X-Amz-Request-Payer", "requester")
+
 	// A plain run (into another prefix: nothing is current) sends none.
 	plain := testRun(t)
 	plain.OutputPrefix = "plain"

@@ -130,6 +130,33 @@ func accessFrom(c *cli.Context) (imgbatch.Access, error) {
 	return a, a.Check()
 }
 
+// accessLine is the plan's one-line account of accessFlags ("" if none).
+func accessLine(a imgbatch.Access) string {
+	var parts []string
+	if a.SSE != "" {
+		s := "sse " + a.SSE
+		if a.SSEKMSKeyID != "" {
+			s += " key " + a.SSEKMSKeyID
+		}
+		if a.BucketKey {
+			s += " (bucket key)"
+		}
+		parts = append(parts, s)
+	}
+	for _, p := range []struct {
+		on   bool
+		text string
+	}{
+		{a.SourceOwner != "", "source owner " + a.SourceOwner}, {a.OutputOwner != "", "output owner " + a.OutputOwner},
+		{a.SourceRequesterPays, "source requester pays"}, {a.OutputRequesterPays, "output requester pays"},
+	} {
+		if p.on {
+			parts = append(parts, p.text)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 func requesterPays(flag, v string) (bool, error) {
 	switch v {
 	case "":

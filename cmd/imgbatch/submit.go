@@ -37,6 +37,8 @@ Examples:
    imgbatch submit --manifest keys.txt --bucket photos --output-bucket thumbs --work-bucket imgbatch-work
    imgbatch submit --manifest s3://inv/photos/2026-11-22T00-00Z/manifest.json --output-bucket thumbs --recipe recipe.json
    imgbatch submit --manifest s3://photos/2026/ --ext jpg,png --variant thumb:256x256:webp --dry-run
+   imgbatch submit --manifest s3://partner-photos/2026/ --source-bucket-owner 111122223333 --request-payer requester \
+       --output-bucket thumbs --sse aws:kms --sse-kms-key-id arn:aws:kms:eu-west-1:444455556666:key/… --sse-bucket-key
 
 The same --client-token always gives the same run: a retried submit never
 starts a second one.`
@@ -282,6 +284,9 @@ func printPlan(w io.Writer, p *batch.Plan, dry bool) {
 	}
 	fmt.Fprintf(w, "%s %s\n  items       %d (%s)\n  shards      %d of up to %d items\n  array width %d\n  recipe      %s (%s): %s\n  output      s3://%s/%s\n",
 		head, r.ID, r.Items, humanBytes(r.Bytes), r.Shards, r.ShardSize, r.Width, r.Recipe.Name, r.RecipeHash, variantList(r.Recipe), r.OutputBucket, r.OutputPrefix)
+	if a := accessLine(r.Access); a != "" {
+		fmt.Fprintf(w, "  access      %s\n", a)
+	}
 	if sh := p.Shards; sh.Count > 0 {
 		fmt.Fprintf(w, "  shard sizes %d–%d items, %s–%s", sh.MinItems, sh.MaxItems, humanBytes(sh.MinBytes), humanBytes(sh.MaxBytes))
 		if sh.ByteLimit > 0 {
