@@ -70,6 +70,9 @@ type Run struct {
 	BadLines     int64     `json:"badLines,omitempty"`
 	Duplicates   int64     `json:"duplicates,omitempty"`
 	Tolerance    Tolerance `json:"tolerance"`
+	// Access: SSE of the outputs, expected bucket owners, requester pays
+	// (access.go); omitted when none is set.
+	Access Access `json:"access,omitzero"`
 }
 
 // Status is the outcome of one item.

@@ -35,6 +35,7 @@ type PlanOptions struct {
 	AssumedBytesPerSecond float64
 	Width                 int // array width the run is planned for (informational; children claim until none is left)
 	Tolerance             imgbatch.Tolerance
+	Access                imgbatch.Access // SSE, expected owners, requester pays (copied into run.json)
 	// Dedupe drops repeated items (same bucket, key and version ID) with
 	// manifest.Dedupe, in bounded memory with temporary files under
 	// DedupeDir ("" = the system's); they are counted in run.json's
@@ -117,7 +118,7 @@ func (s *Store) PlanRun(ctx context.Context, src manifest.Reader, o PlanOptions)
 		ID: lay.RunID, ClientToken: o.ClientToken, CreatedAt: now.UTC(), Source: o.Source,
 		WorkBucket: s.Bucket, OutputBucket: o.OutputBucket, OutputPrefix: o.OutputPrefix,
 		Recipe: o.Recipe, RecipeHash: o.Recipe.Hash(), ShardSize: maxItems, Width: o.Width,
-		Tolerance: o.Tolerance,
+		Tolerance: o.Tolerance, Access: o.Access,
 	}
 	plan := &Plan{Shards: ShardStats{ItemLimit: maxItems, ByteLimit: maxBytes}}
 	if err := s.writeShards(ctx, src, o, &run, plan); err != nil {

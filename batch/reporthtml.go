@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/htmlreport"
@@ -44,7 +45,14 @@ func writeHTMLReport(ctx context.Context, s *Store, run *imgbatch.Run, sum Summa
 		if o.Bytes > htmlreport.MaxSampleBytes {
 			continue
 		}
-		out, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &run.OutputBucket, Key: &o.Key})
+		in := &s3.GetObjectInput{Bucket: &run.OutputBucket, Key: &o.Key}
+		if run.Access.OutputOwner != "" {
+			in.ExpectedBucketOwner = &run.Access.OutputOwner
+		}
+		if run.Access.OutputRequesterPays {
+			in.RequestPayer = types.RequestPayerRequester
+		}
+		out, err := s.S3.GetObject(ctx, in)
 		if err != nil {
 			continue // a missing sample only leaves a gap in the contact sheet
 		}

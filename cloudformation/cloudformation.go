@@ -61,6 +61,7 @@ func Template() []byte { return bytes.Clone(template) }
 type parsed struct {
 	tpl       *cfn.Template
 	resources map[string]string // logical id -> resource type
+	condition func(string) bool // a named condition with the parameters parsed with
 }
 
 var parseOnce = sync.OnceValues(func() (*parsed, error) { return parse(template) })
@@ -88,7 +89,7 @@ func parseWith(data []byte, overrides map[string]any) (*parsed, error) {
 	if r.err != nil {
 		return nil, fmt.Errorf("cloudformation: resolve template: %w", r.err)
 	}
-	p := &parsed{tpl: tpl, resources: map[string]string{}}
+	p := &parsed{tpl: tpl, resources: map[string]string{}, condition: r.condition}
 	for id, res := range tpl.Resources {
 		p.resources[id] = res.AWSCloudFormationType()
 	}

@@ -211,6 +211,18 @@ func (r *resolver) eval(expr any) any {
 			return r.condition(s)
 		case "Fn::Sub":
 			return r.subHandler(fn, arg, nil)
+		case "Fn::Join":
+			if len(args) != 2 {
+				r.fail("Fn::Join needs [delimiter, list]")
+				return ""
+			}
+			delim, _ := args[0].(string)
+			parts, _ := r.eval(args[1]).([]any)
+			texts := make([]string, len(parts))
+			for i, p := range parts {
+				texts[i] = text(r.eval(p))
+			}
+			return strings.Join(texts, delim)
 		case "Fn::Equals":
 			if len(args) != 2 {
 				r.fail("Fn::Equals needs 2 arguments")

@@ -23,18 +23,25 @@ type listingSource struct {
 	uri    string
 }
 
-func newListing(ctx context.Context, client *s3.Client, bucket, prefix string, pageSize int32, mustExist bool) (source, io.Closer, error) {
+func newListing(ctx context.Context, opt Options, bucket, prefix string, mustExist bool) (source, io.Closer, error) {
+	pageSize := opt.ListPageSize
 	if pageSize <= 0 || pageSize > 1000 {
 		pageSize = 1000
 	}
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket), MaxKeys: aws.Int32(pageSize)}
+	if opt.SourceOwner != "" {
+		in.ExpectedBucketOwner = aws.String(opt.SourceOwner)
+	}
+	if opt.SourceRequesterPays {
+		in.RequestPayer = types.RequestPayerRequester
+	}
 	if prefix != "" {
 		in.Prefix = aws.String(prefix)
 	}
 	s := &listingSource{
 		ctx:    ctx,
 		bucket: bucket,
-		pager:  s3.NewListObjectsV2Paginator(client, in),
+		pager:  s3.NewListObjectsV2Paginator(opt.S3, in),
 		uri:    "s3://" + bucket + "/" + prefix,
 	}
 	// The first page is fetched now so that a wrong bucket or missing

@@ -132,12 +132,27 @@ type Options struct {
 	// DefaultBucket is the bucket of key-list lines and of jsonl lines that
 	// have no bucket.
 	DefaultBucket string
-	// S3 reads s3:// manifests, inventory data files and listings.
-	S3 *s3.Client
+	// S3 reads s3:// manifests, inventory data files and listings
+	// (*s3.Client, or an s3region.Router for buckets in other regions).
+	S3 S3API
+	// SourceOwner (x-amz-expected-bucket-owner) and SourceRequesterPays
+	// (x-amz-request-payer: requester) go with every request of a listing:
+	// a listed bucket is the run's source bucket. Manifest objects and
+	// inventory files are read without them (they live in a bucket of
+	// their own, usually the account's).
+	SourceOwner         string
+	SourceRequesterPays bool
 	// Filter is applied by every format.
 	Filter Filter
 	// ListPageSize is the MaxKeys of each ListObjectsV2 page (0 = 1000).
 	ListPageSize int32
+}
+
+// S3API is the part of the S3 client that reads manifests (*s3.Client).
+type S3API interface {
+	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
 // Open opens a manifest: a local path, "-" for standard input, s3://bucket/key
@@ -174,13 +189,13 @@ func openSource(ctx context.Context, uri string, opt Options) (source, io.Closer
 			return nil, nil, fmt.Errorf("manifest: %s: no bucket", uri)
 		}
 		if opt.Format == Listing || (opt.Format == Detect && (key == "" || strings.HasSuffix(key, "/"))) {
-			return newListing(ctx, opt.S3, bucket, key, opt.ListPageSize, false)
+			return newListing(ctx, opt, bucket, key, false)
 		}
 		body, err := openS3Object(ctx, opt.S3, bucket, key)
 		if err != nil {
 			if opt.Format == Detect && s3err.IsNoSuchKey(err) {
 				// No such object: a prefix, if anything is under it.
-				return newListing(ctx, opt.S3, bucket, key, opt.ListPageSize, true)
+				return newListing(ctx, opt, bucket, key, true)
 			}
 			return nil, nil, fmt.Errorf("manifest: %s: %w", uri, err)
 		}
@@ -207,7 +222,7 @@ func openSource(ctx context.Context, uri string, opt Options) (source, io.Closer
 // location is where a manifest came from, to find inventory data files.
 type location struct {
 	local       string // path of a local manifest
-	s3          *s3.Client
+	s3          S3API
 	bucket, key string
 }
 

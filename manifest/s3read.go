@@ -18,7 +18,7 @@ import (
 // with a ranged GET pinned to the object's ETag.
 type s3Object struct {
 	ctx         context.Context
-	client      *s3.Client
+	client      S3API
 	bucket, key string
 	etag        string
 	size        int64 // -1 if unknown
@@ -37,7 +37,7 @@ var reread = s3err.Reread{Tries: maxResumes + 1, Wait: func(try int) time.Durati
 	return resumeBackoff * time.Duration(try)
 }}
 
-func openS3Object(ctx context.Context, client *s3.Client, bucket, key string) (*s3Object, error) {
+func openS3Object(ctx context.Context, client S3API, bucket, key string) (*s3Object, error) {
 	o := &s3Object{ctx: ctx, client: client, bucket: bucket, key: key, size: -1}
 	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
 	if err != nil {

@@ -50,7 +50,7 @@ func (w *Worker) fetch(ctx context.Context, run *imgbatch.Run, j *job, mem *sema
 	reread := s3err.Reread{Tries: bodyAttempts, Wait: func(try int) time.Duration {
 		return time.Duration(rand.Int64N(int64(100*time.Millisecond) << try))
 	}}
-	err := reread.Do(ctx, func() error { return w.get(ctx, j, mem) })
+	err := reread.Do(ctx, func() error { return w.get(ctx, run, j, mem) })
 	var be *s3err.BodyError
 	switch {
 	case errors.As(err, &be) && ctx.Err() != nil:
@@ -62,7 +62,7 @@ func (w *Worker) fetch(ctx context.Context, run *imgbatch.Run, j *job, mem *sema
 }
 
 // get is one GET of the source.
-func (w *Worker) get(ctx context.Context, j *job, mem *semaphore.Weighted) error {
+func (w *Worker) get(ctx context.Context, run *imgbatch.Run, j *job, mem *semaphore.Weighted) error {
 	it := j.task.Item
 	what := "get " + it.String()
 	octx, cancel := context.WithTimeout(ctx, w.cfg.S3Timeout)
@@ -70,13 +70,15 @@ func (w *Worker) get(ctx context.Context, j *job, mem *semaphore.Weighted) error
 	// ChecksumMode: where S3 stored a full-object checksum, the SDK checks
 	// the body against it (the length check below catches a short body
 	// either way).
-	in := &s3.GetObjectInput{Bucket: aws.String(it.Bucket), Key: aws.String(it.Key), ChecksumMode: types.ChecksumModeEnabled}
+	src := sourceAccess(run)
+	in := &s3.GetObjectInput{Bucket: aws.String(it.Bucket), Key: aws.String(it.Key), ChecksumMode: types.ChecksumModeEnabled,
+		ExpectedBucketOwner: src.owner, RequestPayer: src.payer}
 	if it.VersionID != "" {
 		in.VersionId = aws.String(it.VersionID)
 	}
 	out, err := w.s3.GetObject(octx, in)
 	if err != nil {
-		return w.s3Err(ctx, err, what, false)
+		return ownerHint(w.s3Err(ctx, err, what, false), run.Access.SourceOwner, "--source-bucket-owner")
 	}
 	defer out.Body.Close()
 	j.etag = aws.ToString(out.ETag)

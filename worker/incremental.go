@@ -26,7 +26,7 @@ func (w *Worker) outputsCurrent(ctx context.Context, run *imgbatch.Run, j *job) 
 	it := j.task.Item
 	var made []string // source ETags the outputs were made from
 	for _, key := range j.keys {
-		h, err := w.head(ctx, run.OutputBucket, key, "")
+		h, err := w.head(ctx, run.OutputBucket, key, "", outputAccess(run))
 		if err != nil {
 			if ctx.Err() != nil {
 				return false, ctx.Err()
@@ -46,7 +46,7 @@ func (w *Worker) outputsCurrent(ctx context.Context, run *imgbatch.Run, j *job) 
 	// object may have been overwritten since the manifest was made.
 	etag := it.ETag
 	if etag == "" || it.VersionID == "" {
-		sh, err := w.head(ctx, it.Bucket, it.Key, it.VersionID)
+		sh, err := w.head(ctx, it.Bucket, it.Key, it.VersionID, sourceAccess(run))
 		if err != nil {
 			return false, nil // let the GET report it
 		}
@@ -61,10 +61,10 @@ func (w *Worker) outputsCurrent(ctx context.Context, run *imgbatch.Run, j *job) 
 	return true, nil
 }
 
-func (w *Worker) head(ctx context.Context, bucket, key, version string) (*s3.HeadObjectOutput, error) {
+func (w *Worker) head(ctx context.Context, bucket, key, version string, a bucketAccess) (*s3.HeadObjectOutput, error) {
 	octx, cancel := context.WithTimeout(ctx, w.cfg.S3Timeout)
 	defer cancel()
-	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), ExpectedBucketOwner: a.owner, RequestPayer: a.payer}
 	if version != "" {
 		in.VersionId = aws.String(version)
 	}

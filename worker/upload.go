@@ -25,21 +25,26 @@ func (w *Worker) upload(ctx context.Context, run *imgbatch.Run, j *job) error {
 func (w *Worker) put(ctx context.Context, run *imgbatch.Run, j *job, o rendered) error {
 	octx, cancel := context.WithTimeout(ctx, w.cfg.S3Timeout)
 	defer cancel()
-	_, err := w.s3.PutObject(octx, &s3.PutObjectInput{
-		Bucket:        aws.String(run.OutputBucket),
-		Key:           aws.String(o.key),
-		Body:          bytes.NewReader(o.data),
-		ContentLength: aws.Int64(int64(len(o.data))),
-		ContentType:   aws.String(imgbatch.ContentType(o.variant.Format)),
-		CacheControl:  aws.String(w.cfg.CacheControl),
+	out := outputAccess(run)
+	in := &s3.PutObjectInput{
+		Bucket:              aws.String(run.OutputBucket),
+		ExpectedBucketOwner: out.owner,
+		RequestPayer:        out.payer,
+		Key:                 aws.String(o.key),
+		Body:                bytes.NewReader(o.data),
+		ContentLength:       aws.Int64(int64(len(o.data))),
+		ContentType:         aws.String(imgbatch.ContentType(o.variant.Format)),
+		CacheControl:        aws.String(w.cfg.CacheControl),
 		Metadata: map[string]string{
 			MetaSourceETag: normETag(j.etag),
 			MetaRecipeHash: run.RecipeHash,
 			MetaRunID:      run.ID,
 		},
-	})
+	}
+	encrypt(in, run.Access)
+	_, err := w.s3.PutObject(octx, in)
 	if err != nil {
-		return w.s3Err(ctx, err, "put s3://"+run.OutputBucket+"/"+o.key, true)
+		return ownerHint(w.s3Err(ctx, err, "put s3://"+run.OutputBucket+"/"+o.key, true), run.Access.OutputOwner, "--output-bucket-owner")
 	}
 	return nil
 }

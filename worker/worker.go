@@ -341,7 +341,7 @@ func (p *pipeline) uploadLoop() error {
 func (w *Worker) preflight(ctx context.Context, run *imgbatch.Run) error {
 	octx, cancel := context.WithTimeout(ctx, w.cfg.S3Timeout)
 	defer cancel()
-	_, err := w.s3.HeadBucket(octx, &s3.HeadBucketInput{Bucket: aws.String(run.OutputBucket)})
+	_, err := w.s3.HeadBucket(octx, &s3.HeadBucketInput{Bucket: aws.String(run.OutputBucket), ExpectedBucketOwner: outputAccess(run).owner})
 	if err == nil || ctx.Err() != nil {
 		return nil
 	}

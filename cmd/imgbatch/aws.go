@@ -18,12 +18,14 @@ import (
 
 	"github.com/imgbatch/imgbatch/batch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
+	"github.com/imgbatch/imgbatch/internal/s3region"
 )
 
 // clients are the AWS clients of one command.
 type clients struct {
 	cfg aws.Config
 	s3  *s3.Client
+	s3r *s3region.Router // s3, each request sent to its bucket's region (sources and outputs)
 	eb  *eventbridge.Client
 	bt  *awsbatch.Client
 }
@@ -53,7 +55,7 @@ func loadClients(ctx context.Context) (*clients, error) {
 		cfg.Region = "us-east-1"
 	}
 	pathStyle := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("IMGBATCH_S3_PATH_STYLE") == "true"
-	return &clients{
+	cl := &clients{
 		cfg: cfg,
 		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
 			o.UsePathStyle = pathStyle
@@ -64,7 +66,11 @@ func loadClients(ctx context.Context) (*clients, error) {
 		}),
 		eb: eventbridge.NewFromConfig(cfg),
 		bt: awsbatch.NewFromConfig(cfg),
-	}, nil
+	}
+	// The work bucket is the deployment's own, in its region: batch.Store
+	// keeps the plain client. Source and output buckets may be anywhere.
+	cl.s3r = s3region.New(cl.s3, nil)
+	return cl, nil
 }
 
 func (c *clients) store(bucket string) *batch.Store { return &batch.Store{S3: c.s3, Bucket: bucket} }

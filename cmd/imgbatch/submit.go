@@ -37,6 +37,8 @@ Examples:
    imgbatch submit --manifest keys.txt --bucket photos --output-bucket thumbs --work-bucket imgbatch-work
    imgbatch submit --manifest s3://inv/photos/2026-11-22T00-00Z/manifest.json --output-bucket thumbs --recipe recipe.json
    imgbatch submit --manifest s3://photos/2026/ --ext jpg,png --variant thumb:256x256:webp --dry-run
+   imgbatch submit --manifest s3://partner-photos/2026/ --source-bucket-owner 111122223333 --request-payer requester \
+       --output-bucket thumbs --sse aws:kms --sse-kms-key-id arn:aws:kms:eu-west-1:444455556666:key/… --sse-bucket-key
 
 The same --client-token always gives the same run: a retried submit never
 starts a second one.`
@@ -81,7 +83,7 @@ func planningFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "max-failed-percent", Value: imgbatch.DefaultTolerance.MaxFailedPercent, Usage: "the run fails when more than this percent of items failed ..."},
 		&cli.Int64Flag{Name: "min-tasks", Value: imgbatch.DefaultTolerance.MinTasks, Usage: "... once at least this many items ran (S3 Batch Operations' rule)"},
 		&cli.Int64Flag{Name: "max-failed", Usage: "the run also fails when more than this many items failed (0 = no count limit)"},
-	}, runFlags()...)
+	}, slices.Concat(accessFlags(), runFlags())...)
 }
 
 // planArgs are the plan flags (planningFlags, startFlags, --dry-run) as given;
@@ -103,13 +105,17 @@ type planArgs struct {
 	clientToken                string
 	maxBadLines                int64
 	tolerance                  imgbatch.Tolerance
+	access                     imgbatch.Access
+	accessErr                  error // accessFlags that do not check
 	dryRun                     bool
 	workBucket                 string
 	start                      startOptions
 }
 
 func planArgsFrom(c *cli.Context) planArgs {
+	access, accessErr := accessFrom(c)
 	return planArgs{
+		access: access, accessErr: accessErr,
 		manifest: c.String("manifest"), format: c.String("format"), bucket: c.String("bucket"), ext: splitList(c.StringSlice("ext")),
 		outputBucket: c.String("output-bucket"), outputPrefix: c.String("output-prefix"),
 		recipe: c.String("recipe"), variants: c.StringSlice("variant"),
@@ -170,6 +176,9 @@ func (a planArgs) submitOptions() (submitOptions, error) {
 	if err != nil {
 		return so, fmt.Errorf("--assumed-bytes-per-second: %w", err)
 	}
+	if a.accessErr != nil {
+		return so, a.accessErr
+	}
 	if a.shardSize < 1 {
 		return so, fmt.Errorf("--shard-size %d: want at least 1", a.shardSize)
 	}
@@ -178,7 +187,7 @@ func (a planArgs) submitOptions() (submitOptions, error) {
 		Recipe: recipe, ShardSize: a.shardSize, ShardBytes: shardBytes, TargetShardDuration: a.targetShardDuration,
 		AssumedItemsPerSecond: a.itemsPerSecond, AssumedBytesPerSecond: float64(bps),
 		Width: a.width, MaxBadLines: a.maxBadLines, Dedupe: a.dedupe, Tolerance: a.tolerance,
-		DryRun: a.dryRun,
+		Access: a.access, DryRun: a.dryRun,
 	}
 	return so, so.start.check()
 }
@@ -189,7 +198,8 @@ func (a planArgs) submitOptions() (submitOptions, error) {
 // it); runs/<id>/requested.json records the start.
 func submitRun(ctx context.Context, cl *clients, so submitOptions) (*batch.Plan, error) {
 	r, closer, err := manifest.Open(ctx, so.manifestURI, manifest.Options{
-		Format: manifest.Format(so.format), DefaultBucket: so.bucket, S3: cl.s3,
+		Format: manifest.Format(so.format), DefaultBucket: so.bucket, S3: cl.s3r,
+		SourceOwner: so.plan.Access.SourceOwner, SourceRequesterPays: so.plan.Access.SourceRequesterPays,
 		Filter: manifest.Filter{Extensions: so.ext, ModifiedSince: so.modifiedSince},
 	})
 	if err != nil {
@@ -274,6 +284,9 @@ func printPlan(w io.Writer, p *batch.Plan, dry bool) {
 	}
 	fmt.Fprintf(w, "%s %s\n  items       %d (%s)\n  shards      %d of up to %d items\n  array width %d\n  recipe      %s (%s): %s\n  output      s3://%s/%s\n",
 		head, r.ID, r.Items, humanBytes(r.Bytes), r.Shards, r.ShardSize, r.Width, r.Recipe.Name, r.RecipeHash, variantList(r.Recipe), r.OutputBucket, r.OutputPrefix)
+	if a := accessLine(r.Access); a != "" {
+		fmt.Fprintf(w, "  access      %s\n", a)
+	}
 	if sh := p.Shards; sh.Count > 0 {
 		fmt.Fprintf(w, "  shard sizes %d–%d items, %s–%s", sh.MinItems, sh.MaxItems, humanBytes(sh.MinBytes), humanBytes(sh.MaxBytes))
 		if sh.ByteLimit > 0 {

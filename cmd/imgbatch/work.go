@@ -136,7 +136,7 @@ func workAction(c *cli.Context, cl *clients, o workOptions) error {
 		Dimensions: map[string]string{"JobQueue": envOr("AWS_BATCH_JQ_NAME", "none")}}}
 	r := &batch.Runner{
 		Store: cl.store(o.workBucket), RunID: o.runID, Me: me,
-		Processor: worker.New(cl.s3, wcfg), Notifier: n, Log: log,
+		Processor: worker.New(cl.s3r, wcfg), Notifier: n, Log: log,
 		LeaseTTL: o.leaseTTL, Grace: o.grace, Linger: o.linger, Poll: o.poll,
 	}
 	st, err := r.Run(stop)
