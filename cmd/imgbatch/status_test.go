@@ -132,7 +132,7 @@ func TestStatusOfARunningThenFinishedRunAndWatch(t *testing.T) {
 		t.Fatalf("status --watch did not end with the run:\n%s", watchOut.String())
 	}
 	w := watchOut.String()
-	if !strings.Contains(w, "run "+runID+": failed") || !strings.Contains(w, "reason  2 of 8 items failed") {
+	if !strings.Contains(w, "run "+runID+": failed-tolerance") || !strings.Contains(w, "reason  tolerance: 2 of 8 items failed") || !strings.Contains(w, "next    fix the cause") {
 		t.Errorf("--watch output does not end with the failed run:\n%s", w)
 	}
 
