@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,5 +133,22 @@ func TestAbortForWorkersFailedLeavesAPausedRunAlone(t *testing.T) {
 	}
 	if ok, err := s.Exists(ctx, imgbatch.Layout{RunID: p.Run.ID}.Final()); ok || err != nil {
 		t.Errorf("final.json exists=%v (%v)", ok, err)
+	}
+}
+
+func TestStatusStatesOfEndedAndWaitingRuns(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	p := mustPlan(t, s, itemtest.NewSource(items(5)...), planOpts())
+	st, err := s.Status(ctx, p.Run.ID, time.Now())
+	if err != nil || st.State != StateWaiting {
+		t.Fatalf("planned run: %q (%s) %v", st.State, st.Hint, err)
+	}
+	if ok, err := Abort(ctx, s, &p.Run, Identity{JobID: "reaper", Attempt: 1}, &countingNotifier{}, imgbatch.ReasonWorkersFailed, nil); !ok || err != nil {
+		t.Fatalf("Abort = %v, %v", ok, err)
+	}
+	st, err = s.Status(ctx, p.Run.ID, time.Now())
+	if err != nil || st.State != StateDead || !strings.Contains(st.Hint, "imgbatch redrive "+p.Run.ID) || st.Final.NotRun != 5 {
+		t.Errorf("run ended for workers-failed: %q (%s) %+v %v", st.State, st.Hint, st.Final, err)
 	}
 }
