@@ -31,6 +31,12 @@ type RunStatus struct {
 	Elapsed   time.Duration   `json:"elapsedNs"`
 	PerSecond float64         `json:"itemsPerSecond"`
 	ETA       time.Duration   `json:"etaNs,omitempty"`
+	// State tells the run's situation apart (see state.go) and Hint says
+	// what to do next, in one line.
+	State        string    `json:"state"`
+	Hint         string    `json:"hint"`
+	Control      *Control  `json:"control,omitempty"`
+	LastActivity time.Time `json:"lastActivity,omitzero"` // newest lease renewal or done marker
 }
 
 // Status reads the progress of a run once (see StatusReader).
@@ -47,6 +53,9 @@ type StatusReader struct {
 	Store  *Store
 	RunID  string
 	Detail bool // per-shard states, owners and epochs (one more GET per running shard)
+	// StallAfter is how long an unfinished run may go without a lease
+	// renewed or a shard done before it is "stalled" (default 3 × DefaultLeaseTTL).
+	StallAfter time.Duration
 
 	run  *imgbatch.Run
 	done map[int]*doneStatus
@@ -69,17 +78,25 @@ func (sr *StatusReader) Status(ctx context.Context, now time.Time) (*RunStatus, 
 	if err := sr.readFinal(ctx, st); err != nil {
 		return nil, err
 	}
+	defer func() { st.classify(sr.stallAfter(), now) }()
+	if st.Final == nil {
+		ctl, _, err := sr.Store.LoadControl(ctx, run.ID)
+		if err != nil {
+			return nil, err
+		}
+		st.Control = ctl
+	}
 	if st.Final != nil && !sr.Detail {
 		st.finish(run, st.Final.FinishedAt)
 		return st, nil
 	}
-	done, err := sr.listShards(ctx, lay.DonePrefix())
+	done, err := sr.listShards(ctx, lay.DonePrefix(), st)
 	if err != nil {
 		return nil, err
 	}
 	claimed := map[int]bool{}
 	if st.Final == nil {
-		if claimed, err = sr.listShards(ctx, lay.ClaimsPrefix()); err != nil {
+		if claimed, err = sr.listShards(ctx, lay.ClaimsPrefix(), st); err != nil {
 			return nil, err
 		}
 	}
@@ -141,12 +158,16 @@ func (sr *StatusReader) readFinal(ctx context.Context, st *RunStatus) error {
 	return nil
 }
 
-// listShards lists the shard numbers of the keys under prefix.
-func (sr *StatusReader) listShards(ctx context.Context, prefix string) (map[int]bool, error) {
+// listShards lists the shard numbers of the keys under prefix, keeping the
+// newest write in st.LastActivity (a lease renewal rewrites its claim).
+func (sr *StatusReader) listShards(ctx context.Context, prefix string, st *RunStatus) (map[int]bool, error) {
 	ns := map[int]bool{}
-	err := sr.Store.List(ctx, prefix, func(key string, _ int64) error {
+	err := sr.Store.ListDetailed(ctx, prefix, func(key string, mod time.Time) error {
 		if n, ok := shardOf(key); ok {
 			ns[n] = true
+			if mod.After(st.LastActivity) {
+				st.LastActivity = mod
+			}
 		}
 		return nil
 	})

@@ -22,6 +22,7 @@ const (
 	exitUsage     = 2  // bad flags or arguments
 	exitRunFailed = 3  // the run finished but broke its failure tolerance
 	exitRetry     = 75 // stopped early (SIGTERM, stuck work): retry the attempt
+	exitPaused    = 76 // the run was paused (imgbatch pause): do not retry; imgbatch resume starts it again
 )
 
 // exitError carries an exit code out of a command.
@@ -100,7 +101,8 @@ Start here:
    imgbatch status RUN_ID --work-bucket WORK
 
 Exit codes: 0 ok; 1 error; 2 usage; 3 run finished but failed its failure
-tolerance; 75 stopped early (SIGTERM or stuck work): retry the attempt.
+tolerance; 75 stopped early (SIGTERM or stuck work): retry the attempt; 76 (work)
+the run was paused: do not retry, "imgbatch resume" starts it again.
 
 Environment: every flag with an env var in its help can be set that way
 (IMGBATCH_*); AWS settings come from the standard AWS variables and files

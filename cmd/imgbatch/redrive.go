@@ -20,7 +20,12 @@ Operations CSV of the items that failed) with the same recipe, output bucket and
 prefix, shard size, array width and failure tolerance, and starts it the way
 "imgbatch submit" does (--via events by default).
 
-The new run's client token is derived from the old run id ("redrive:<RUN_ID>"),
+A run ended early (cancelled, or stopped when its failure tolerance broke) also
+has remaining.csv, the items that never ran: redrive starts those by default
+(--items remaining); --items failed redrives its failed items instead.
+
+The new run's client token is derived from the old run id ("redrive:<RUN_ID>",
+"redrive-remaining:<RUN_ID>" for the remaining items),
 so redriving the same run twice names the same new run and starts it once;
 give --client-token to redrive it again on purpose.
 
@@ -37,6 +42,7 @@ func redriveFlags() []cli.Flag {
 		&cli.StringFlag{Name: "client-token", Usage: "idempotency token of the new run (default redrive:<RUN_ID>)"},
 		&cli.IntFlag{Name: "width", Usage: "array width of the new run (default: the old run's)"},
 		&cli.IntFlag{Name: "shard-size", Usage: "items per shard of the new run (default: the old run's)"},
+		&cli.StringFlag{Name: "items", Usage: "which items: failed (failed.csv) or remaining (remaining.csv, the items a run ended early never ran; the default for such a run)"},
 		dryRunFlag("print the new run's plan; write nothing, start nothing"),
 	})
 }
@@ -50,6 +56,7 @@ type redriveOptions struct {
 	width       *int // nil: the old run's
 	shardSize   *int // nil: the old run's
 	dryRun      bool
+	items       string // failed, remaining, or "" (remaining when the run has them)
 }
 
 func redriveOptionsFrom(c *cli.Context) (redriveOptions, error) {
@@ -57,13 +64,13 @@ func redriveOptionsFrom(c *cli.Context) (redriveOptions, error) {
 		return redriveOptions{}, err
 	}
 	o := redriveOptions{runID: c.Args().First(), start: startOptionsFrom(c), clientToken: c.String("client-token"),
-		width: intIfSet(c, "width"), shardSize: intIfSet(c, "shard-size"), dryRun: c.Bool("dry-run")}
+		width: intIfSet(c, "width"), shardSize: intIfSet(c, "shard-size"), dryRun: c.Bool("dry-run"), items: c.String("items")}
+	if o.items != "" && o.items != "failed" && o.items != "remaining" {
+		return o, usageErr(fmt.Errorf("--items %q: use failed or remaining", o.items))
+	}
 	var err error
 	if o.workBucket, err = needFlag(c, "work-bucket"); err != nil {
 		return o, err
-	}
-	if o.clientToken == "" {
-		o.clientToken = "redrive:" + o.runID
 	}
 	return o, usageErr(o.start.check())
 }
@@ -92,17 +99,41 @@ func redriveAction(c *cli.Context, cl *clients, o redriveOptions) error {
 		return err
 	}
 	w := c.App.Writer
-	if fin.Counts.Failed == 0 {
-		fmt.Fprintf(w, "run %s has no failed items: nothing to redrive\n", old.ID)
+	o.pick(fin)
+	count := fin.Counts.Failed
+	if o.items == "remaining" {
+		if fin.Remaining == "" {
+			return fmt.Errorf("run %s ran to its end: it has no remaining items (use --items failed)", old.ID)
+		}
+		count = fin.NotRun
+	}
+	if count == 0 {
+		fmt.Fprintf(w, "run %s has no %s items: nothing to redrive\n", old.ID, o.items)
 		return nil
 	}
 	plan, err := submitRun(c.Context, cl, o.submitOptions(old, fin))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "redrive of %s (%d failed items)\n", old.ID, fin.Counts.Failed)
+	fmt.Fprintf(w, "redrive of %s (%d %s items)\n", old.ID, count, o.items)
 	printPlan(w, plan, o.dryRun)
 	return nil
+}
+
+// pick settles which items to redrive and the new run's client token.
+func (o *redriveOptions) pick(fin batch.Final) {
+	if o.items == "" {
+		o.items = "failed"
+		if fin.Remaining != "" {
+			o.items = "remaining"
+		}
+	}
+	if o.clientToken == "" {
+		o.clientToken = "redrive:" + o.runID
+		if o.items == "remaining" {
+			o.clientToken = "redrive-remaining:" + o.runID
+		}
+	}
 }
 
 // submitOptions plans the failed items of old as a new run with old's
@@ -118,6 +149,9 @@ func (o redriveOptions) submitOptions(old *imgbatch.Run, fin batch.Final) submit
 	failed := fin.Failed
 	if failed == "" {
 		failed = imgbatch.Layout{RunID: old.ID}.Failed()
+	}
+	if o.items == "remaining" {
+		failed = fin.Remaining
 	}
 	return submitOptions{
 		workBucket: o.workBucket, manifestURI: ebus.S3URI(o.workBucket, failed), format: string(manifest.CSV), start: o.start,

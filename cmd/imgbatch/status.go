@@ -17,7 +17,15 @@ const (
 	statusUsage = "show a run's progress, throughput, ETA and failures by reason"
 	statusHelp  = `Reads the run's state from the work bucket (run.json, claims, checkpoints,
 done markers) and prints progress per shard, throughput, ETA and failures
-grouped by reason.
+grouped by reason, the run's state and, in one line, what to do next.
+
+States: waiting (no shard claimed yet), running, stalled (not finished, and no
+lease renewed nor shard done for --stall-after: no child is alive), paused
+(imgbatch pause), ending (a cancel or abort is under way), completed,
+failed-tolerance (the failure tolerance broke; maybe stopped early, then
+remaining.csv lists the items that did not run), cancelled (imgbatch cancel),
+dead (the array's children failed: reason workers-failed), failed.
+--json has the same as "state" and "hint".
 
 Examples:
    imgbatch status 20261123t020000z-1a2b3c4d --work-bucket imgbatch-work
@@ -26,7 +34,8 @@ Examples:
 
 Flags go before RUN_ID.
 
-Exit code 0 while running or completed, 3 when the run failed its tolerance.`
+Exit code 0 while running or completed, 3 when the run failed (tolerance,
+cancelled, dead).`
 )
 
 func statusFlags() []cli.Flag {
@@ -35,6 +44,7 @@ func statusFlags() []cli.Flag {
 		jsonFlag("print the status as JSON"),
 		&cli.DurationFlag{Name: "watch", Usage: "refresh every interval (at least 100ms) until the run is finished, then exit as without it (e.g. --watch 5s)"},
 		&cli.BoolFlag{Name: "shards", Usage: "list every shard"},
+		&cli.DurationFlag{Name: "stall-after", Value: 3 * batch.DefaultLeaseTTL, Usage: "call an unfinished run stalled when no lease was renewed and no shard finished for this long (a few of the children's --lease-ttl)"},
 	}
 }
 
@@ -43,13 +53,14 @@ type statusOptions struct {
 	runID, workBucket string
 	json, shards      bool
 	watch             time.Duration // 0: once
+	stallAfter        time.Duration
 }
 
 func statusOptionsFrom(c *cli.Context) (statusOptions, error) {
 	if err := runIDArg(c); err != nil {
 		return statusOptions{}, err
 	}
-	o := statusOptions{runID: c.Args().First(), json: c.Bool("json"), shards: c.Bool("shards"), watch: c.Duration("watch")}
+	o := statusOptions{runID: c.Args().First(), json: c.Bool("json"), shards: c.Bool("shards"), watch: c.Duration("watch"), stallAfter: c.Duration("stall-after")}
 	if o.watch < 0 || (o.watch > 0 && o.watch < minWatch) {
 		return o, withCode(exitUsage, fmt.Errorf("--watch %s: give an interval of at least %s (every refresh lists the run's shards)", o.watch, minWatch))
 	}
@@ -65,7 +76,7 @@ func statusOptionsFrom(c *cli.Context) (statusOptions, error) {
 // are read once for the whole watch.
 func statusAction(c *cli.Context, cl *clients, o statusOptions) error {
 	watch := o.watch
-	sr := &batch.StatusReader{Store: cl.store(o.workBucket), RunID: o.runID, Detail: o.shards}
+	sr := &batch.StatusReader{Store: cl.store(o.workBucket), RunID: o.runID, Detail: o.shards, StallAfter: o.stallAfter}
 	shown := false
 	for {
 		st, err := sr.Status(c.Context, time.Now())
@@ -87,7 +98,7 @@ func statusAction(c *cli.Context, cl *clients, o statusOptions) error {
 			}
 			if st.Final != nil || watch <= 0 {
 				if st.Final != nil && st.Final.Status == batch.RunFailed {
-					return withCode(exitRunFailed, fmt.Errorf("run %s failed: %s", st.Run.ID, st.Final.Reason))
+					return withCode(exitRunFailed, fmt.Errorf("run %s failed (%s): %s", st.Run.ID, st.Final.Reason, st.Final.Detail))
 				}
 				return nil
 			}
@@ -119,15 +130,12 @@ const minWatch = 100 * time.Millisecond
 
 func printStatus(w io.Writer, st *batch.RunStatus, shards bool) {
 	r := st.Run
-	state := "running"
-	if st.Final != nil {
-		state = st.Final.Status
-	}
 	pct := 0.0
 	if r.Items > 0 {
 		pct = float64(st.Counts.Items) * 100 / float64(r.Items)
 	}
-	fmt.Fprintf(w, "run %s: %s\n", r.ID, state)
+	fmt.Fprintf(w, "run %s: %s\n", r.ID, st.State)
+	fmt.Fprintf(w, "  next    %s\n", st.Hint)
 	fmt.Fprintf(w, "  items   %d/%d (%.1f%%): %d succeeded, %d skipped, %d failed\n", st.Counts.Items, r.Items, pct, st.Counts.Succeeded, st.Counts.Skipped, st.Counts.Failed)
 	fmt.Fprintf(w, "  shards  %d done, %d running, %d pending (of %d)", st.DoneCount, st.Running, st.Pending, r.Shards)
 	if st.Stalled > 0 {
@@ -141,9 +149,15 @@ func printStatus(w io.Writer, st *batch.RunStatus, shards bool) {
 	fmt.Fprintln(w)
 	if st.Final != nil {
 		fmt.Fprintf(w, "  report  s3://%s/%s\n  failed  s3://%s/%s\n", r.WorkBucket, st.Final.Report, r.WorkBucket, st.Final.Failed)
-		if st.Final.Reason != "" {
-			fmt.Fprintf(w, "  reason  %s\n", st.Final.Reason)
+		if st.Final.Remaining != "" {
+			fmt.Fprintf(w, "  remaining s3://%s/%s (%d items did not run)\n", r.WorkBucket, st.Final.Remaining, st.Final.NotRun)
 		}
+		if st.Final.Reason != "" {
+			fmt.Fprintf(w, "  reason  %s: %s\n", st.Final.Reason, st.Final.Detail)
+		}
+	}
+	if c := st.Control; c != nil && st.Final == nil {
+		fmt.Fprintf(w, "  control %s by %s at %s %s\n", c.Action, c.Who, c.At.Format(time.RFC3339), c.Reason)
 	}
 	if len(st.Failures) > 0 {
 		fmt.Fprintln(w, "  failures by reason:")

@@ -43,6 +43,13 @@ On SIGTERM (Spot reclaim, Fargate stop) the child stops taking work, finishes
 what it can within --grace, checkpoints and exits 75, which the job definition
 retries. The last child to finish writes report.csv and sends "Run Completed".
 
+Between items (one GET every --control-every) the child reads the run's
+control object: after "imgbatch pause" it checkpoints like on SIGTERM and exits
+76, which the job definition does not retry ("imgbatch resume" starts the array
+again); after "imgbatch cancel", or once the failure tolerance broke (the child
+that sees it ends the run: Run Failed, reason tolerance, remaining.csv), it
+checkpoints and exits 0: the run is over.
+
 Example (what Batch runs; locally "imgbatch local" sets all of this up):
    AWS_BATCH_JOB_ARRAY_INDEX=0 AWS_BATCH_JOB_ARRAY_SIZE=4 \
      imgbatch work --run-id 20261123t020000z-1a2b3c4d --work-bucket my-work-bucket`
@@ -66,6 +73,7 @@ func workFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "lease-ttl", Value: batch.DefaultLeaseTTL, EnvVars: []string{"IMGBATCH_LEASE_TTL"}, Usage: "shard lease; renewed every third of it, stolen once expired"},
 		&cli.DurationFlag{Name: "grace", Value: batch.DefaultGrace, EnvVars: []string{"IMGBATCH_GRACE"}, Usage: "after SIGTERM: time for work in flight before checkpoint and exit 75"},
 		&cli.DurationFlag{Name: "poll", Value: 5 * time.Second, EnvVars: []string{"IMGBATCH_POLL"}, Usage: "how often a child with nothing to claim looks for expired leases and the run's end"},
+		&cli.DurationFlag{Name: "control-every", Value: batch.DefaultControlEvery, EnvVars: []string{"IMGBATCH_CONTROL_EVERY"}, Usage: "how often the child reads the run's control object (pause, cancel) between items"},
 		&cli.BoolFlag{Name: "no-linger", EnvVars: []string{"IMGBATCH_NO_LINGER"}, Usage: "exit when nothing is left to claim instead of waiting to steal expired leases"},
 		heicFlag,
 	})
@@ -79,12 +87,13 @@ type workOptions struct {
 	cfg               worker.Config // Log is set by the action
 	leaseTTL, grace   time.Duration
 	poll              time.Duration
+	controlEvery      time.Duration
 	linger            bool
 }
 
 func workOptionsFrom(c *cli.Context) (workOptions, error) {
 	o := workOptions{bus: c.String("event-bus"), source: c.String("event-source"),
-		leaseTTL: c.Duration("lease-ttl"), grace: c.Duration("grace"), poll: c.Duration("poll"), linger: !c.Bool("no-linger")}
+		leaseTTL: c.Duration("lease-ttl"), grace: c.Duration("grace"), poll: c.Duration("poll"), controlEvery: c.Duration("control-every"), linger: !c.Bool("no-linger")}
 	var err error
 	if o.runID, err = needFlag(c, "run-id"); err != nil {
 		return o, err
@@ -137,7 +146,7 @@ func workAction(c *cli.Context, cl *clients, o workOptions) error {
 	r := &batch.Runner{
 		Store: cl.store(o.workBucket), RunID: o.runID, Me: me,
 		Processor: worker.New(cl.s3r, wcfg), Notifier: n, Log: log,
-		LeaseTTL: o.leaseTTL, Grace: o.grace, Linger: o.linger, Poll: o.poll,
+		LeaseTTL: o.leaseTTL, Grace: o.grace, Linger: o.linger, Poll: o.poll, ControlEvery: o.controlEvery,
 	}
 	st, err := r.Run(stop)
 	log.Info("worker done", "shards", st.Shards, "succeeded", st.Counts.Succeeded, "failed", st.Counts.Failed,
@@ -150,11 +159,17 @@ func workAction(c *cli.Context, cl *clients, o workOptions) error {
 // attempt may succeed (no credentials yet, an expired session, libvips
 // calls stuck past their deadline); 1 (the job definition exits) for what
 // only a person can fix (missing output bucket, access denied on outputs,
-// rejected keys) and for anything else.
+// rejected keys) and for anything else; 76 (not retried) when the run was
+// paused; 0 when the run was ended early (cancel, tolerance): nothing to retry.
 func workExit(err error) error {
 	var fe *worker.FatalError
 	switch {
 	case err == nil:
+		return nil
+	case errors.Is(err, batch.ErrPaused):
+		return withCode(exitPaused, err)
+	case errors.Is(err, batch.ErrRunEnded):
+		slog.Info("the run was ended early; this child's work is over", "why", err.Error())
 		return nil
 	case errors.Is(err, batch.ErrStopped):
 		return withCode(exitRetry, err)
