@@ -59,11 +59,14 @@ type planOptions struct {
 	submit   submitOptions
 	json     bool
 	schedule *scheduleOptions // --from-schedule
-	estimate estimateOptions
 }
 
 func planOptionsFrom(c *cli.Context) (planOptions, error) {
-	o := planOptions{json: c.Bool("json"), estimate: estimateOptionsFrom(c)}
+	o := planOptions{json: c.Bool("json")}
+	quote, err := estimateOptionsFrom(c)
+	if err != nil {
+		return o, err
+	}
 	a := planArgsFrom(c)
 	if c.Bool("from-schedule") {
 		// The nightly planner job: new objects since the last scheduled run.
@@ -77,13 +80,14 @@ func planOptionsFrom(c *cli.Context) (planOptions, error) {
 		o.schedule = &s
 		a.manifest = s.source
 		o.submit, err = a.submitOptions()
+		o.submit.quote = quote
 		return o, usageErr(err)
 	}
 	so, err := a.submitOptions()
 	if err != nil {
 		return o, usageErr(err)
 	}
-	so.start.via = "none"
+	so.start.via, so.quote = "none", quote
 	dry := so.plan.DryRun
 	if so.workBucket == "" && !dry {
 		return o, usageErr(fmt.Errorf("--work-bucket is required (or --dry-run)"))
@@ -111,17 +115,21 @@ func planAction(c *cli.Context, cl *clients, o planOptions) error {
 		return err
 	}
 	dry := so.plan.DryRun
+	est, err := so.quote.run(plan)
+	if err != nil {
+		return err
+	}
 	if o.json {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{
 			"dryRun": dry, "existing": plan.Existing, "clientToken": so.plan.ClientToken,
 			"run": plan.Run, "shards": plan.Shards, "manifest": plan.Manifest, "badLines": plan.BadLines,
-			"estimate": o.estimate.run(plan.Run),
+			"estimate": est,
 		})
 	}
 	printPlan(w, plan, dry)
-	printEstimate(w, o.estimate.run(plan.Run))
+	printEstimate(w, est)
 	if !dry {
 		fmt.Fprintf(w, "  not started: imgbatch submit --client-token %s with the same manifest and flags starts it\n", so.plan.ClientToken)
 	}

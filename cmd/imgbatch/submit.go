@@ -44,7 +44,7 @@ starts a second one.`
 
 func submitFlags() []cli.Flag {
 	return slices.Concat(planningFlags(), startFlags(),
-		[]cli.Flag{dryRunFlag("read the manifest and print the plan; write nothing, start nothing")})
+		[]cli.Flag{dryRunFlag("read the manifest and print the plan; write nothing, start nothing")}, estimateFlags())
 }
 
 func submitAction(c *cli.Context, cl *clients, so submitOptions) error {
@@ -136,6 +136,8 @@ type submitOptions struct {
 	// modifiedSince keeps only objects modified after it (scheduled runs:
 	// the previous scheduled time).
 	modifiedSince time.Time
+	// quote prices the plan; its --max-cost refuses to start a dearer run.
+	quote estimateOptions
 }
 
 // submitOptionsFrom reads submit's flags.
@@ -144,7 +146,11 @@ func submitOptionsFrom(c *cli.Context) (submitOptions, error) {
 		return submitOptions{}, err
 	}
 	so, err := planArgsFrom(c).submitOptions()
-	return so, usageErr(err)
+	if err != nil {
+		return so, usageErr(err)
+	}
+	so.quote, err = estimateOptionsFrom(c)
+	return so, err
 }
 
 // submitOptions checks the plan flags and resolves them (recipe, sizes).
@@ -199,6 +205,9 @@ func submitRun(ctx context.Context, cl *clients, so submitOptions) (*batch.Plan,
 	store := cl.store(so.workBucket)
 	plan, err := store.PlanRun(ctx, r, so.plan)
 	if err != nil {
+		return nil, err
+	}
+	if err := so.quote.checkMaxCost(plan, so.plan.DryRun); err != nil {
 		return nil, err
 	}
 	log := slog.Default().With("runId", plan.Run.ID)
