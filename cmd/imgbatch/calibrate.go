@@ -55,7 +55,9 @@ func loadCalibration(path, row string, r imgbatch.Recipe) (calibration, error) {
 	pick := -1
 	for _, match := range []func(i int) bool{
 		func(i int) bool { return row != "" && res.Results[i].Label == row },
-		func(i int) bool { return row == "" && res.Results[i].Impl == "pipeline" && res.Results[i].Recipe == r.Name },
+		func(i int) bool {
+			return row == "" && res.Results[i].Impl == "pipeline" && res.Results[i].Recipe == r.Name
+		},
 		func(i int) bool {
 			return row == "" && res.Results[i].Impl == "pipeline" && variants[res.Results[i].Recipe] == len(r.Variants)
 		},
