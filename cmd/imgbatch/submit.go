@@ -208,6 +208,10 @@ func submitRun(ctx context.Context, cl *clients, so submitOptions) (*batch.Plan,
 		}
 		so.plan.Recipe = recipe
 	}
+	so, err := followInventory(ctx, cl, so)
+	if err != nil {
+		return nil, err
+	}
 	r, closer, err := manifest.Open(ctx, so.manifestURI, manifest.Options{
 		Format: manifest.Format(so.format), DefaultBucket: so.bucket, S3: cl.s3,
 		Filter: manifest.Filter{Extensions: so.ext, ModifiedSince: so.modifiedSince},
