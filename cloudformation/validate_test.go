@@ -44,6 +44,7 @@ var allowedResourceTypes = map[string]bool{
 	"AWS::Events::Rule":              true,
 	"AWS::IAM::InstanceProfile":      true,
 	"AWS::IAM::Role":                 true,
+	"AWS::IAM::Policy":               true, // conditional grants of the nightly planner (ScheduleRecipe, ScheduleSourceBucket)
 	"AWS::Logs::LogGroup":            true,
 	"AWS::CloudWatch::Dashboard":     true,
 	"AWS::S3::Bucket":                true,

@@ -34,13 +34,29 @@ Shard sizing: a shard ends after --shard-size items or once it holds
 takes one child about that long at --assumed-items-per-second and
 --assumed-bytes-per-second.
 
+The estimate prices what the run will cost, line by line: S3 PUTs (one per
+output), GETs (one per source), HEADs (the incremental check, up to one per
+output), LIST pages of a listed source, the work bucket's requests (by shard
+count), KMS requests, transfer from a source in another region
+(--cross-region-source), and compute at --images-per-vcpu-second — or at
+the img/CPU-s that "imgbatch bench" measured for the run's recipe
+(--calibrate results.json). Prices are dated list prices, overridable with
+--price-* flags or IMGBATCH_PRICE_*. --max-cost USD refuses (exit 1) a run
+whose total on --market exceeds it, in plan, submit and scheduled runs.
+
 Scheduled runs (what the template's EventBridge Scheduler schedule starts):
---from-schedule lists --source for objects modified since the previous
+--from-schedule reads --source for objects modified since the previous
 scheduled time (s3://WORK/schedules/<name>/watermark.json), names the run after
---scheduled-time (a retried firing finds the same run) and starts it.
+--scheduled-time (a retried firing finds the same run) and starts it. --source
+may be an S3 Inventory destination (s3://dest/prefix/source-bucket/config-id/):
+the newest complete delivery is read (manifest.checksum present and matching,
+every data file present) and newer incomplete ones are logged and passed over.
+--recipe may be s3://bucket/key ("none" = the built-in default); the recipe is
+copied into run.json, so a later change never alters a planned run.
 
 Examples:
    imgbatch plan --manifest keys.txt --bucket photos --output-bucket thumbs --dry-run
+   imgbatch plan --manifest keys.txt --bucket photos --output-bucket thumbs --dry-run --calibrate bench/results/latest/results.json
    imgbatch plan --from-schedule --scheduled-time 2026-11-24T02:00:00Z --source s3://photos/uploads/ --output-bucket thumbs --work-bucket imgbatch-work
    imgbatch plan --manifest s3://inv/photos/2026-11-22T00-00Z/manifest.json --output-bucket thumbs \
        --target-shard-duration 3m --shard-bytes 4GiB --dry-run --json | jq .shards
@@ -79,6 +95,9 @@ func planOptionsFrom(c *cli.Context) (planOptions, error) {
 		}
 		o.schedule = &s
 		a.manifest = s.source
+		if a.recipe == "none" { // the template's ScheduleRecipe left empty
+			a.recipe = ""
+		}
 		o.submit, err = a.submitOptions()
 		o.submit.quote = quote
 		return o, usageErr(err)
