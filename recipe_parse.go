@@ -15,21 +15,33 @@ import (
 // recipe file at path (JSON or YAML; "" = DefaultRecipe), whose variants
 // are replaced by variants when there are any (--variant specs, see
 // ParseVariant; without a file the recipe is named "flags"), normalized.
+// A recipe stored elsewhere (s3://…) is read by the caller and given to
+// BuildRecipe.
 func LoadRecipe(path string, variants []string) (Recipe, error) {
+	if path == "" {
+		return BuildRecipe("", nil, variants)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return DefaultRecipe, fmt.Errorf("recipe: %w", err)
+	}
+	return BuildRecipe(path, b, variants)
+}
+
+// BuildRecipe is LoadRecipe of recipe bytes b read from name (a path or a
+// URL, for messages); name "" is DefaultRecipe (b is ignored).
+func BuildRecipe(name string, b []byte, variants []string) (Recipe, error) {
 	r := DefaultRecipe
 	r.Variants = append([]Variant(nil), r.Variants...)
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return r, fmt.Errorf("recipe: %w", err)
-		}
+	if name != "" {
+		var err error
 		r, err = ParseRecipe(b)
 		if err != nil {
-			return r, fmt.Errorf("recipe %s: %w", path, err)
+			return r, fmt.Errorf("recipe %s: %w", name, err)
 		}
 	}
 	if len(variants) > 0 {
-		if path == "" {
+		if name == "" {
 			r.Name = "flags"
 		}
 		r.Variants = nil
@@ -42,6 +54,9 @@ func LoadRecipe(path string, variants []string) (Recipe, error) {
 		}
 	}
 	if err := r.Normalize(); err != nil {
+		if name != "" {
+			return r, fmt.Errorf("recipe %s: %w", name, err)
+		}
 		return r, fmt.Errorf("recipe: %w", err)
 	}
 	return r, nil

@@ -15,6 +15,7 @@
 //   - Pseudo parameters resolve to local stand-ins: AWS::StackName "imgbatch",
 //     AWS::Region "us-east-1", AWS::AccountId "000000000000", AWS::Partition "aws".
 //   - Fn::If evaluates the template's Conditions with the parameter defaults.
+//   - Fn::Split gives a list that goformation's Fn::Select can index.
 //   - Fn::Sub substitutes all of the above (both the string and the list form).
 //
 // Files: cloudformation.go (the embedded template, parsing, lookups),
@@ -79,6 +80,7 @@ func parseWith(data []byte, overrides map[string]any) (*parsed, error) {
 			"Fn::GetAtt": r.getAttHandler,
 			"Fn::Sub":    r.subHandler,
 			"Fn::If":     r.ifHandler,
+			"Fn::Split":  r.splitHandler,
 		},
 		ParameterOverrides: overrides,
 	}

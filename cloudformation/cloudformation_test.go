@@ -287,7 +287,8 @@ func TestJobDefinitions(t *testing.T) {
 	wantCmd := map[string][]string{
 		"WorkerJobDefinition":        {"work", "--run-id", "Ref::runId"},
 		"WorkerFargateJobDefinition": {"work", "--run-id", "Ref::runId"},
-		"PlannerJobDefinition":       {"plan", "--from-schedule", "--scheduled-time", "Ref::scheduledTime", "--source", "Ref::source"},
+		"PlannerJobDefinition": {"plan", "--from-schedule", "--scheduled-time", "Ref::scheduledTime", "--source", "Ref::source",
+			"--recipe", "Ref::recipe", "--output-bucket", "Ref::outputBucket", "--output-prefix", "Ref::outputPrefix", "--max-cost", "Ref::maxCost"},
 	}
 	if len(jds) != len(wantCmd) {
 		t.Errorf("%d job definitions, want %d", len(jds), len(wantCmd))

@@ -156,6 +156,28 @@ func (r *resolver) subHandler(_ string, input any, tmpl any) any {
 	})
 }
 
+// splitHandler is Fn::Split returning []any, which goformation's Fn::Select
+// takes (its own Fn::Split returns []string, which Fn::Select drops).
+func (r *resolver) splitHandler(_ string, input any, tmpl any) any {
+	r.init(tmpl)
+	args, ok := input.([]any)
+	if !ok || len(args) != 2 {
+		r.fail("Fn::Split needs [delimiter, string], got %v", input)
+		return nil
+	}
+	delim, ok1 := args[0].(string)
+	str, ok2 := args[1].(string)
+	if !ok1 || !ok2 {
+		r.fail("Fn::Split needs [delimiter, string], got %v", input)
+		return nil
+	}
+	var out []any
+	for _, part := range strings.Split(str, delim) {
+		out = append(out, part)
+	}
+	return out
+}
+
 func (r *resolver) ifHandler(_ string, input any, tmpl any) any {
 	r.init(tmpl)
 	args, ok := input.([]any)

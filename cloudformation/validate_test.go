@@ -44,7 +44,7 @@ var allowedResourceTypes = map[string]bool{
 	"AWS::Events::Rule":              true,
 	"AWS::IAM::InstanceProfile":      true,
 	"AWS::IAM::Role":                 true,
-	"AWS::IAM::Policy":               true, // conditional job-role policies (KMS keys, extra source buckets)
+	"AWS::IAM::Policy":               true, // conditional job-role grants (KMS keys, extra source buckets, the nightly recipe and source)
 	"AWS::Logs::LogGroup":            true,
 	"AWS::CloudWatch::Dashboard":     true,
 	"AWS::S3::Bucket":                true,

@@ -89,13 +89,7 @@ func newInventory(ctx context.Context, source string, r io.Reader, loc location)
 
 	switch {
 	case loc.s3 != nil:
-		dest := strings.TrimPrefix(m.DestinationBucket, "arn:aws:s3:::")
-		if i := strings.LastIndexByte(dest, ':'); i >= 0 { // other partitions: arn:aws-cn:s3:::b
-			dest = dest[i+1:]
-		}
-		if dest == "" {
-			dest = loc.bucket
-		}
+		dest := destinationBucket(m.DestinationBucket, loc.bucket)
 		for _, f := range m.Files {
 			bucket, key := dest, f.Key
 			s.files = append(s.files, inventoryFile{

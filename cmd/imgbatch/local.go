@@ -239,7 +239,8 @@ func localScheduled(ctx context.Context, out io.Writer, o localOptions, st *loca
 	finished, cancelSub := st.Bus.Subscribe(runEndPattern)
 	defer cancelSub()
 	started := time.Now()
-	job, err := st.FireSchedule("", at, map[string]string{"source": "s3://" + localSource + "/"})
+	// The template's parameters name the deployed buckets: here, the local ones.
+	job, err := st.FireSchedule("", at, map[string]string{"source": "s3://" + localSource + "/", "outputBucket": localOutput})
 	if err != nil {
 		return err
 	}

@@ -34,13 +34,29 @@ Shard sizing: a shard ends after --shard-size items or once it holds
 takes one child about that long at --assumed-items-per-second and
 --assumed-bytes-per-second.
 
+The estimate prices what the run will cost, line by line: S3 PUTs (one per
+output), GETs (one per source), HEADs (the incremental check, up to one per
+output), LIST pages of a listed source, the work bucket's requests (by shard
+count), KMS requests, transfer from a source in another region
+(--cross-region-source), and compute at --images-per-vcpu-second — or at
+the img/CPU-s that "imgbatch bench" measured for the run's recipe
+(--calibrate results.json). Prices are dated list prices, overridable with
+--price-* flags or IMGBATCH_PRICE_*. --max-cost USD refuses (exit 1) a run
+whose total on --market exceeds it, in plan, submit and scheduled runs.
+
 Scheduled runs (what the template's EventBridge Scheduler schedule starts):
---from-schedule lists --source for objects modified since the previous
+--from-schedule reads --source for objects modified since the previous
 scheduled time (s3://WORK/schedules/<name>/watermark.json), names the run after
---scheduled-time (a retried firing finds the same run) and starts it.
+--scheduled-time (a retried firing finds the same run) and starts it. --source
+may be an S3 Inventory destination (s3://dest/prefix/source-bucket/config-id/):
+the newest complete delivery is read (manifest.checksum present and matching,
+every data file present) and newer incomplete ones are logged and passed over.
+--recipe may be s3://bucket/key ("none" = the built-in default); the recipe is
+copied into run.json, so a later change never alters a planned run.
 
 Examples:
    imgbatch plan --manifest keys.txt --bucket photos --output-bucket thumbs --dry-run
+   imgbatch plan --manifest keys.txt --bucket photos --output-bucket thumbs --dry-run --calibrate bench/results/latest/results.json
    imgbatch plan --from-schedule --scheduled-time 2026-11-24T02:00:00Z --source s3://photos/uploads/ --output-bucket thumbs --work-bucket imgbatch-work
    imgbatch plan --manifest s3://inv/photos/2026-11-22T00-00Z/manifest.json --output-bucket thumbs \
        --target-shard-duration 3m --shard-bytes 4GiB --dry-run --json | jq .shards
@@ -59,11 +75,14 @@ type planOptions struct {
 	submit   submitOptions
 	json     bool
 	schedule *scheduleOptions // --from-schedule
-	estimate estimateOptions
 }
 
 func planOptionsFrom(c *cli.Context) (planOptions, error) {
-	o := planOptions{json: c.Bool("json"), estimate: estimateOptionsFrom(c)}
+	o := planOptions{json: c.Bool("json")}
+	quote, err := estimateOptionsFrom(c)
+	if err != nil {
+		return o, err
+	}
 	a := planArgsFrom(c)
 	if c.Bool("from-schedule") {
 		// The nightly planner job: new objects since the last scheduled run.
@@ -76,14 +95,18 @@ func planOptionsFrom(c *cli.Context) (planOptions, error) {
 		}
 		o.schedule = &s
 		a.manifest = s.source
+		if a.recipe == "none" { // the template's ScheduleRecipe left empty
+			a.recipe = ""
+		}
 		o.submit, err = a.submitOptions()
+		o.submit.quote = quote
 		return o, usageErr(err)
 	}
 	so, err := a.submitOptions()
 	if err != nil {
 		return o, usageErr(err)
 	}
-	so.start.via = "none"
+	so.start.via, so.quote = "none", quote
 	dry := so.plan.DryRun
 	if so.workBucket == "" && !dry {
 		return o, usageErr(fmt.Errorf("--work-bucket is required (or --dry-run)"))
@@ -111,17 +134,21 @@ func planAction(c *cli.Context, cl *clients, o planOptions) error {
 		return err
 	}
 	dry := so.plan.DryRun
+	est, err := so.quote.run(plan)
+	if err != nil {
+		return err
+	}
 	if o.json {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{
 			"dryRun": dry, "existing": plan.Existing, "clientToken": so.plan.ClientToken,
 			"run": plan.Run, "shards": plan.Shards, "manifest": plan.Manifest, "badLines": plan.BadLines,
-			"estimate": o.estimate.run(plan.Run),
+			"estimate": est,
 		})
 	}
 	printPlan(w, plan, dry)
-	printEstimate(w, o.estimate.run(plan.Run))
+	printEstimate(w, est)
 	if !dry {
 		fmt.Fprintf(w, "  not started: imgbatch submit --client-token %s with the same manifest and flags starts it\n", so.plan.ClientToken)
 	}

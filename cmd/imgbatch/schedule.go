@@ -15,12 +15,14 @@ import (
 )
 
 // scheduleFlags are the planner job's flags: EventBridge Scheduler starts it
-// with the scheduled time (<aws.scheduler.scheduled-time>) and a source prefix.
+// with the scheduled time (<aws.scheduler.scheduled-time>), the source, the
+// recipe ("none" = the built-in default), the output bucket and prefix and
+// the cost limit (the template's Schedule* parameters).
 func scheduleFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "from-schedule", Usage: "plan the objects under --source that are new since the previous scheduled run, and start the run"},
 		&cli.StringFlag{Name: "scheduled-time", Usage: "the schedule's time (RFC 3339, e.g. 2026-11-24T02:00:00Z): the run's deterministic id and the next watermark; \"none\" or empty = now"},
-		&cli.StringFlag{Name: "source", Usage: "what a scheduled run lists: s3://bucket/prefix/ (or an S3 Inventory manifest.json)"},
+		&cli.StringFlag{Name: "source", Usage: "what a scheduled run reads: s3://bucket/prefix/ (listed), an S3 Inventory manifest.json, or an Inventory destination s3://dest/prefix/source-bucket/config-id/ (its newest complete delivery)"},
 		&cli.StringFlag{Name: "schedule-name", Value: "nightly", EnvVars: []string{"IMGBATCH_SCHEDULE_NAME"}, Usage: "name of the schedule: its watermark is s3://WORK/schedules/<name>/watermark.json"},
 	}
 }

@@ -46,7 +46,7 @@ starts a second one.`
 
 func submitFlags() []cli.Flag {
 	return slices.Concat(planningFlags(), startFlags(),
-		[]cli.Flag{dryRunFlag("read the manifest and print the plan; write nothing, start nothing")})
+		[]cli.Flag{dryRunFlag("read the manifest and print the plan; write nothing, start nothing")}, estimateFlags())
 }
 
 func submitAction(c *cli.Context, cl *clients, so submitOptions) error {
@@ -69,7 +69,7 @@ func planningFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "ext", Usage: "only keys with these extensions (e.g. --ext jpg,jpeg,png)"},
 		&cli.StringFlag{Name: "output-bucket", EnvVars: []string{"IMGBATCH_OUTPUT_BUCKET"}, Usage: "bucket for the variants"},
 		&cli.StringFlag{Name: "output-prefix", EnvVars: []string{"IMGBATCH_OUTPUT_PREFIX"}, Usage: "prefix of the variants: <prefix>/<variant>/<source key without extension>.<ext>"},
-		&cli.StringFlag{Name: "recipe", EnvVars: []string{"IMGBATCH_RECIPE"}, Usage: "recipe file (JSON or YAML: {name, variants: [{name, width, height, fit, format, quality, upscale, smartCrop, keepMetadata, shrinkOnLoad: fast|fine|off}]})"},
+		&cli.StringFlag{Name: "recipe", EnvVars: []string{"IMGBATCH_RECIPE"}, Usage: "recipe: a local file or s3://bucket/key (JSON or YAML: {name, variants: [{name, width, height, fit, format, quality, upscale, smartCrop, keepMetadata, shrinkOnLoad: fast|fine|off}]})"},
 		&cli.StringSliceFlag{Name: "variant", Usage: "a variant as " + imgbatch.VariantSyntax + " (repeatable; replaces the recipe's variants)"},
 		&cli.IntFlag{Name: "shard-size", Value: batch.DefaultShardSize, Usage: "items per shard (a shard is the unit of claim, checkpoint and retry)"},
 		&cli.StringFlag{Name: "shard-bytes", Usage: "also cut a shard once it holds this many source bytes, e.g. 2GiB (needs sizes in the manifest: inventory, listing, jsonl)"},
@@ -142,6 +142,12 @@ type submitOptions struct {
 	// modifiedSince keeps only objects modified after it (scheduled runs:
 	// the previous scheduled time).
 	modifiedSince time.Time
+	// quote prices the plan; its --max-cost refuses to start a dearer run.
+	quote estimateOptions
+	// recipeURI is an s3:// --recipe (with the --variant specs that replace
+	// its variants), read into plan.Recipe by submitRun.
+	recipeURI string
+	variants  []string
 }
 
 // submitOptionsFrom reads submit's flags.
@@ -150,7 +156,11 @@ func submitOptionsFrom(c *cli.Context) (submitOptions, error) {
 		return submitOptions{}, err
 	}
 	so, err := planArgsFrom(c).submitOptions()
-	return so, usageErr(err)
+	if err != nil {
+		return so, usageErr(err)
+	}
+	so.quote, err = estimateOptionsFrom(c)
+	return so, err
 }
 
 // submitOptions checks the plan flags and resolves them (recipe, sizes).
@@ -158,14 +168,17 @@ func (a planArgs) submitOptions() (submitOptions, error) {
 	so := submitOptions{
 		workBucket: a.workBucket, manifestURI: a.manifest, format: a.format, bucket: a.bucket, ext: a.ext, start: a.start,
 	}
+	var err error
 	if so.manifestURI == "" {
 		return so, fmt.Errorf("--manifest is required")
 	}
 	if a.outputBucket == "" {
 		return so, fmt.Errorf("--output-bucket is required")
 	}
-	recipe, err := imgbatch.LoadRecipe(a.recipe, a.variants)
-	if err != nil {
+	var recipe imgbatch.Recipe
+	if isS3Recipe(a.recipe) {
+		so.recipeURI, so.variants = a.recipe, a.variants // read by submitRun, with the clients
+	} else if recipe, err = imgbatch.LoadRecipe(a.recipe, a.variants); err != nil {
 		return so, err
 	}
 	shardBytes, err := parseBytes(a.shardBytes)
@@ -197,6 +210,17 @@ func (a planArgs) submitOptions() (submitOptions, error) {
 // started (planned by `imgbatch plan`, or a submit that failed to start
 // it); runs/<id>/requested.json records the start.
 func submitRun(ctx context.Context, cl *clients, so submitOptions) (*batch.Plan, error) {
+	if so.recipeURI != "" {
+		recipe, err := loadS3Recipe(ctx, cl.s3, so.recipeURI, so.variants)
+		if err != nil {
+			return nil, err
+		}
+		so.plan.Recipe = recipe
+	}
+	so, err := followInventory(ctx, cl, so)
+	if err != nil {
+		return nil, err
+	}
 	r, closer, err := manifest.Open(ctx, so.manifestURI, manifest.Options{
 		Format: manifest.Format(so.format), DefaultBucket: so.bucket, S3: cl.s3r,
 		SourceOwner: so.plan.Access.SourceOwner, SourceRequesterPays: so.plan.Access.SourceRequesterPays,
@@ -209,6 +233,9 @@ func submitRun(ctx context.Context, cl *clients, so submitOptions) (*batch.Plan,
 	store := cl.store(so.workBucket)
 	plan, err := store.PlanRun(ctx, r, so.plan)
 	if err != nil {
+		return nil, err
+	}
+	if err := so.quote.checkMaxCost(plan, so.plan.DryRun); err != nil {
 		return nil, err
 	}
 	log := slog.Default().With("runId", plan.Run.ID)
