@@ -121,6 +121,31 @@ func TestEstimateListingAndCrossRegion(t *testing.T) {
 	}
 }
 
+// A run whose outputs are SSE-KMS without a Bucket Key pays one KMS request
+// per output PUT; with a Bucket Key, or AES256, none is priced.
+func TestEstimatePricesSSEKMSOutputs(t *testing.T) {
+	for _, c := range []struct {
+		access imgbatch.Access
+		want   float64 // KMS requests
+	}{
+		{imgbatch.Access{SSE: "aws:kms"}, 2_000_000},
+		{imgbatch.Access{SSE: "aws:kms:dsse"}, 2_000_000},
+		{imgbatch.Access{SSE: "aws:kms", BucketKey: true}, 0},
+		{imgbatch.Access{SSE: "AES256"}, 0},
+	} {
+		p := millionItemPlan("keys.txt")
+		p.Run.Access = c.access
+		e, err := defaultQuote().run(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := line(e, "KMS")
+		if l.Count != c.want {
+			t.Errorf("%+v: KMS line %+v, want %.0f requests", c.access, l, c.want)
+		}
+	}
+}
+
 // writeResults writes a bench results.json with a default-recipe pipeline row.
 func writeResults(t *testing.T, imgPerCPUSec float64) string {
 	return writeTemp(t, "results.json", fmt.Sprintf(`{"name":"test","dataset":{"summary":"3 files"},

@@ -40,9 +40,9 @@ type s3Prices struct {
 }
 
 // quoteInput is what the quote counts beyond the plan: whether the source
-// is read across regions, and the KMS requests of SSE-KMS (0 until
-// uploads and reads use SSE-KMS; one request per encrypted PUT or GET
-// without an S3 Bucket Key).
+// is read across regions, and KMS requests beyond those of the run's own
+// SSE-KMS outputs (which requestLines counts from run.json's access: one
+// per PUT without an S3 Bucket Key), e.g. SSE-KMS sources.
 type quoteInput struct {
 	crossRegion bool
 	kmsRequests int64
@@ -86,7 +86,12 @@ func requestLines(r imgbatch.Run, listed int64, in quoteInput, p s3Prices) []cos
 	add("work PUT", fmt.Sprintf("%d shards: shard files, claims, checkpoints, results, done markers, reports", r.Shards),
 		s*workPutsPerShard+workFixedPuts, "per 1,000", 1000, p.Put1k)
 	add("work GET", "shard reads, claim and checkpoint reads, the finalizer's reads", s*workGetsPerShard+workFixedGets, "per 1,000", 1000, p.Get1k)
-	add("KMS", "SSE-KMS requests", float64(in.kmsRequests), "per 10,000", 10000, p.KMS10k)
+	kms, what := float64(in.kmsRequests), "SSE-KMS requests"
+	if kms == 0 && strings.HasPrefix(r.Access.SSE, "aws:kms") && !r.Access.BucketKey {
+		// Without an S3 Bucket Key every SSE-KMS PUT asks KMS for a data key.
+		kms, what = n*nv, "one GenerateDataKey per output PUT (--sse "+r.Access.SSE+", no --sse-bucket-key)"
+	}
+	add("KMS", what, kms, "per 10,000", 10000, p.KMS10k)
 	if in.crossRegion {
 		add("transfer", "source bytes read from another region", float64(r.Bytes)/1e9, "per GB", 1, p.TransferGB)
 	}
