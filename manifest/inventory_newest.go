@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/imgbatch/imgbatch/internal/s3err"
 )
@@ -48,7 +49,13 @@ type InventoryChoice struct {
 // One HEAD per data file is cheap (an inventory of 10⁸ objects has a few
 // hundred files); the data files' MD5s are checked while they are read
 // (inventorySource.finishFile), not here, which would read them twice.
-func NewestInventory(ctx context.Context, client *s3.Client, uri string) (choice InventoryChoice, ok bool, err error) {
+//
+// acc is sent on every request (expected owner, requester pays): the URI is
+// the run's --source, so it names the source bucket unless it turns out to
+// be an inventory destination; give a zero BucketAccess for a bucket of
+// the user's own (--format inventory).
+func NewestInventory(ctx context.Context, client S3API, uri string, acc BucketAccess) (choice InventoryChoice, ok bool, err error) {
+	client = acc.wrap(client)
 	bucket, prefix, isS3 := parseS3URI(uri)
 	if !isS3 || bucket == "" || (prefix != "" && !strings.HasSuffix(prefix, "/")) {
 		return choice, false, nil
@@ -73,7 +80,7 @@ func NewestInventory(ctx context.Context, client *s3.Client, uri string) (choice
 }
 
 // deliveryFolders lists the dated delivery folders under prefix, oldest first.
-func deliveryFolders(ctx context.Context, client *s3.Client, bucket, prefix string) ([]string, error) {
+func deliveryFolders(ctx context.Context, client S3API, bucket, prefix string) ([]string, error) {
 	in := &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix), Delimiter: aws.String("/")}
 	var dates []string
 	for p := s3.NewListObjectsV2Paginator(client, in); p.HasMorePages(); {
@@ -93,7 +100,7 @@ func deliveryFolders(ctx context.Context, client *s3.Client, bucket, prefix stri
 
 // inventoryIncomplete says why the delivery in folder dir is not complete
 // ("" when it is); an error is a failure to look (access, network).
-func inventoryIncomplete(ctx context.Context, client *s3.Client, bucket, dir string) (string, error) {
+func inventoryIncomplete(ctx context.Context, client S3API, bucket, dir string) (string, error) {
 	sum, err := getSmall(ctx, client, bucket, dir+"manifest.checksum", 1<<10)
 	if s3err.IsNoSuchKey(err) {
 		return "no manifest.checksum yet (S3 writes it last: the delivery is still being written)", nil
@@ -144,7 +151,7 @@ func destinationBucket(arn, fallback string) string {
 }
 
 // getSmall reads a whole object of at most limit bytes.
-func getSmall(ctx context.Context, client *s3.Client, bucket, key string, limit int64) ([]byte, error) {
+func getSmall(ctx context.Context, client S3API, bucket, key string, limit int64) ([]byte, error) {
 	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		return nil, err
@@ -154,4 +161,53 @@ func getSmall(ctx context.Context, client *s3.Client, bucket, key string, limit 
 		return nil, fmt.Errorf("s3://%s/%s: %d bytes, more than %d", bucket, key, n, limit)
 	}
 	return s3err.ReadAll(io.LimitReader(out.Body, limit), out.ContentLength)
+}
+
+// BucketAccess is what requests to a bucket of someone else's carry.
+type BucketAccess struct {
+	Owner         string // x-amz-expected-bucket-owner
+	RequesterPays bool   // x-amz-request-payer: requester
+}
+
+// wrap returns client with acc set on every request it makes.
+func (acc BucketAccess) wrap(client S3API) S3API {
+	if acc == (BucketAccess{}) {
+		return client
+	}
+	return accessClient{client, acc}
+}
+
+// accessClient sets a BucketAccess on GET, HEAD and LIST requests.
+type accessClient struct {
+	S3API
+	acc BucketAccess
+}
+
+func (c accessClient) payer() types.RequestPayer {
+	if c.acc.RequesterPays {
+		return types.RequestPayerRequester
+	}
+	return ""
+}
+
+func (c accessClient) owner() *string {
+	if c.acc.Owner == "" {
+		return nil
+	}
+	return aws.String(c.acc.Owner)
+}
+
+func (c accessClient) GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	in.ExpectedBucketOwner, in.RequestPayer = c.owner(), c.payer()
+	return c.S3API.GetObject(ctx, in, opts...)
+}
+
+func (c accessClient) HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	in.ExpectedBucketOwner, in.RequestPayer = c.owner(), c.payer()
+	return c.S3API.HeadObject(ctx, in, opts...)
+}
+
+func (c accessClient) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	in.ExpectedBucketOwner, in.RequestPayer = c.owner(), c.payer()
+	return c.S3API.ListObjectsV2(ctx, in, opts...)
 }

@@ -57,7 +57,7 @@ func TestNewestInventoryPassesOverAnIncompleteDelivery(t *testing.T) {
 			putDelivery(t, client, "2024-01-02T00-00Z", oldRow, "", true)
 			putDelivery(t, client, "2024-01-03T00-00Z", newRow, c.checksum, c.putData)
 			s3test.Put(t, client, "dest", "inv/src/cfg/hive/dt=2024-01-03-00-00/symlink.txt", []byte("x")) // not a delivery
-			choice, ok, err := NewestInventory(ctx, client, invDest)
+			choice, ok, err := NewestInventory(ctx, client, invDest, BucketAccess{})
 			if err != nil || !ok {
 				t.Fatalf("NewestInventory: ok %v, %v", ok, err)
 			}
@@ -81,20 +81,20 @@ func TestNewestInventoryPicksTheNewestCompleteOne(t *testing.T) {
 	client := fakeS3(t, "dest", "src")
 	putDelivery(t, client, "2024-01-02T00-00Z", oldRow, "", true)
 	putDelivery(t, client, "2024-01-03T00-00Z", newRow, "", true)
-	choice, ok, err := NewestInventory(ctx, client, invDest)
+	choice, ok, err := NewestInventory(ctx, client, invDest, BucketAccess{})
 	if err != nil || !ok || choice.Manifest != invDest+"2024-01-03T00-00Z/manifest.json" || len(choice.Skipped) != 0 {
 		t.Fatalf("NewestInventory = %+v, %v, %v; want the newest", choice, ok, err)
 	}
 	// A plain prefix of images is not an inventory destination.
 	s3test.Put(t, client, "src", "photos/a.jpg", []byte("x"))
 	s3test.Put(t, client, "src", "photos/2024/b.jpg", []byte("x"))
-	if _, ok, err := NewestInventory(ctx, client, "s3://src/photos/"); ok || err != nil {
+	if _, ok, err := NewestInventory(ctx, client, "s3://src/photos/", BucketAccess{}); ok || err != nil {
 		t.Errorf("a prefix of images: ok %v, err %v", ok, err)
 	}
 	// Nothing complete: an error naming why the newest is not.
 	client = fakeS3(t, "dest", "src")
 	putDelivery(t, client, "2024-01-03T00-00Z", newRow, "none", true)
-	if _, ok, err := NewestInventory(ctx, client, invDest); !ok || err == nil || !strings.Contains(err.Error(), "none of its 1 inventory deliveries is complete") {
+	if _, ok, err := NewestInventory(ctx, client, invDest, BucketAccess{}); !ok || err == nil || !strings.Contains(err.Error(), "none of its 1 inventory deliveries is complete") {
 		t.Errorf("no complete delivery: ok %v, err %v", ok, err)
 	}
 }

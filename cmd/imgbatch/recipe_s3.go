@@ -11,6 +11,7 @@ import (
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/internal/s3err"
+	"github.com/imgbatch/imgbatch/manifest"
 )
 
 // maxRecipeBytes bounds a recipe read from S3: a recipe is a few hundred
@@ -24,7 +25,7 @@ func isS3Recipe(s string) bool { return strings.HasPrefix(s, "s3://") }
 // s3://bucket/key: read once, by the planner; the recipe itself goes into
 // run.json, so the children never read the URL (and a recipe changed
 // later does not change a planned run).
-func loadS3Recipe(ctx context.Context, client *s3.Client, uri string, variants []string) (imgbatch.Recipe, error) {
+func loadS3Recipe(ctx context.Context, client manifest.S3API, uri string, variants []string) (imgbatch.Recipe, error) {
 	bucket, key, ok := strings.Cut(strings.TrimPrefix(uri, "s3://"), "/")
 	if !ok || bucket == "" || key == "" || strings.HasSuffix(key, "/") {
 		return imgbatch.Recipe{}, usageErr(fmt.Errorf("--recipe %s: want s3://bucket/key of a JSON or YAML recipe", uri))

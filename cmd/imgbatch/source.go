@@ -16,7 +16,13 @@ func followInventory(ctx context.Context, cl *clients, so submitOptions) (submit
 	if so.format != "" && so.format != string(manifest.Inventory) {
 		return so, nil
 	}
-	choice, ok, err := manifest.NewestInventory(ctx, cl.s3, so.manifestURI)
+	// An explicit --format inventory names the user's own destination
+	// bucket; otherwise the URI may be the source bucket's listing.
+	var acc manifest.BucketAccess
+	if so.format == "" {
+		acc = manifest.BucketAccess{Owner: so.plan.Access.SourceOwner, RequesterPays: so.plan.Access.SourceRequesterPays}
+	}
+	choice, ok, err := manifest.NewestInventory(ctx, cl.s3r, so.manifestURI, acc)
 	if err != nil || !ok {
 		return so, err
 	}

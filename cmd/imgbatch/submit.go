@@ -211,7 +211,7 @@ func (a planArgs) submitOptions() (submitOptions, error) {
 // it); runs/<id>/requested.json records the start.
 func submitRun(ctx context.Context, cl *clients, so submitOptions) (*batch.Plan, error) {
 	if so.recipeURI != "" {
-		recipe, err := loadS3Recipe(ctx, cl.s3, so.recipeURI, so.variants)
+		recipe, err := loadS3Recipe(ctx, cl.s3r, so.recipeURI, so.variants)
 		if err != nil {
 			return nil, err
 		}
