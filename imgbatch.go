@@ -70,6 +70,10 @@ type Run struct {
 	BadLines     int64     `json:"badLines,omitempty"`
 	Duplicates   int64     `json:"duplicates,omitempty"`
 	Tolerance    Tolerance `json:"tolerance"`
+
+	// OutputKey is the output key template (outputkey.go); "" (a run.json
+	// planned before templates) is LegacyOutputKey.
+	OutputKey string `json:"outputKey,omitempty"`
 }
 
 // Status is the outcome of one item.
