@@ -168,3 +168,12 @@ func SplitKey(key string) (dir, name, ext string) {
 // KeyTemplate is the run's output key template (LegacyOutputKey when
 // run.json has none).
 func (r *Run) KeyTemplate() (KeyTemplate, error) { return ParseKeyTemplate(r.OutputKey) }
+
+// OutputKeyOf is where variant v of item it goes in this run.
+func (r *Run) OutputKeyOf(v Variant, it Item) (string, error) {
+	t, err := r.KeyTemplate()
+	if err != nil {
+		return "", err
+	}
+	return t.Key(r.OutputPrefix, v, it.Bucket, it.Key)
+}
