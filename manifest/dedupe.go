@@ -49,6 +49,7 @@ type DedupeReader struct {
 	// conflicts, when set, reports duplicates whose records differ beyond
 	// their id (KeyIndex: one output key, two sources).
 	conflicts *conflictSink
+	splits    int // partitions that overflowed the budget (tests)
 }
 
 type spillFile struct {
@@ -345,6 +346,7 @@ func (d *DedupeReader) eachRecord(p pendingPart, fn func(rec, id []byte) bool) (
 // split spreads partition p over dedupeSubParts files by the next bits of
 // the hash and pushes them.
 func (d *DedupeReader) split(p pendingPart) error {
+	d.splits++
 	level := p.level + 1
 	subs := make([]*spillFile, dedupeSubParts)
 	defer func() {
