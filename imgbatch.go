@@ -81,6 +81,10 @@ type Run struct {
 	// Access: SSE of the outputs, expected bucket owners, requester pays
 	// (access.go); omitted when none is set.
 	Access Access `json:"access,omitzero"`
+
+	// OutputKey is the output key template (outputkey.go); "" (a run.json
+	// planned before templates) is LegacyOutputKey.
+	OutputKey string `json:"outputKey,omitempty"`
 }
 
 // Status is the outcome of one item.

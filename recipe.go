@@ -181,27 +181,17 @@ func (r Recipe) Hash() string {
 // MaxKeyBytes is S3's limit on the length of a key.
 const MaxKeyBytes = 1024
 
-// OutputKey is where variant v of source key goes:
+// OutputKey is where variant v of source key goes in the legacy layout
+// (LegacyOutputKey, runs planned before templates):
 // <prefix>/<variant>/<source key without extension>.<ext>. The source key
 // is kept byte for byte (S3 keys are not paths: "..", "//", a leading "/",
 // spaces, "+", "%" and any Unicode are legal and kept); only its extension
-// is replaced. The extension is the last "." of the last path segment and
-// what follows it, when something precedes and follows the dot: ".hidden"
-// (a dotfile) and "name." (a trailing dot) have none, so they keep every
-// byte; "dir.v2/file" has none either. Trailing slashes of prefix are
-// dropped. A key over S3's 1,024-byte limit is an error.
+// (see SplitKey) is replaced, so photo.jpg and photo.png share an output:
+// new runs use DefaultOutputKey, and the plan refuses such collisions.
+// Trailing slashes of prefix are dropped. A key over S3's 1,024-byte limit
+// is an error.
 func OutputKey(prefix string, v Variant, sourceKey string) (string, error) {
-	base := sourceKey
-	name := base[strings.LastIndexByte(base, '/')+1:]
-	if i := strings.LastIndexByte(name, '.'); i > 0 && i < len(name)-1 {
-		base = base[:len(base)-(len(name)-i)]
-	}
-	k := v.Name + "/" + base + "." + Ext(v.Format)
-	if p := strings.TrimRight(prefix, "/"); p != "" {
-		k = p + "/" + k
-	}
-	if len(k) > MaxKeyBytes {
-		return "", fmt.Errorf("output key for variant %q would be %d bytes, over S3's %d-byte limit", v.Name, len(k), MaxKeyBytes)
-	}
-	return k, nil
+	return legacyTemplate.Key(prefix, v, "", sourceKey)
 }
+
+var legacyTemplate, _ = ParseKeyTemplate(LegacyOutputKey)

@@ -39,6 +39,9 @@ func TestOutputKey(t *testing.T) {
 		{"", jpg, "dir.v2/file", "thumb/dir.v2/file.jpg"},
 		{"", jpg, "dir.v2/file.tar.gz", "thumb/dir.v2/file.tar.jpg"},
 		{"", jpg, "dir/", "thumb/dir/.jpg"},
+		// The legacy layout lets two sources meet (a.jpg, "a. b" and a.png
+		// all go to thumb/a.jpg): new runs use DefaultOutputKey, and the
+		// plan refuses collisions (outputkey_test.go, batch).
 		{"", jpg, "a. b", "thumb/a.jpg"},
 		{"", Variant{Name: "p", Width: 1, Format: FormatPNG}, "x.jpg", "p/x.png"},
 		{"", Variant{Name: "a", Width: 1, Format: FormatAVIF}, "x.jpg", "a/x.avif"},

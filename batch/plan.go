@@ -50,6 +50,14 @@ type PlanOptions struct {
 	// fatal.
 	MaxBadLines int64
 	DryRun      bool // count and size, write nothing
+	// OutputKey is the run's output key template ("" =
+	// imgbatch.DefaultOutputKey; redrive passes the old run's, which may be
+	// imgbatch.LegacyOutputKey). Every item × variant key is checked for
+	// collisions before any shard is written; OnCollision (CollisionRefuse,
+	// the default, or CollisionAllow) says what happens when two sources
+	// share one. The check uses DedupeDir and DedupeMemory.
+	OutputKey   string
+	OnCollision string
 	Now         func() time.Time
 }
 
@@ -65,6 +73,9 @@ type Plan struct {
 	BadLines []string // the first malformed lines, with their numbers and reasons
 	Existing bool     // the client token named a run that was already planned
 	Shards   ShardStats
+	// Collisions are the output keys claimed by two sources (with
+	// CollisionAllow, or in a dry run).
+	Collisions Collisions
 	// Manifest counts what the manifest reader saw (lines, filtered,
 	// duplicates…); zero for sources that are not manifest readers.
 	Manifest manifest.Stats
@@ -118,10 +129,15 @@ func (s *Store) PlanRun(ctx context.Context, src manifest.Reader, o PlanOptions)
 		ID: lay.RunID, ClientToken: o.ClientToken, CreatedAt: now.UTC(), Source: o.Source,
 		WorkBucket: s.Bucket, OutputBucket: o.OutputBucket, OutputPrefix: o.OutputPrefix,
 		Recipe: o.Recipe, RecipeHash: o.Recipe.Hash(), ShardSize: maxItems, Width: o.Width,
-		Tolerance: o.Tolerance, Access: o.Access,
+		Tolerance: o.Tolerance, Access: o.Access, OutputKey: o.OutputKey,
 	}
 	plan := &Plan{Shards: ShardStats{ItemLimit: maxItems, ByteLimit: maxBytes}}
-	if err := s.writeShards(ctx, src, o, &run, plan); err != nil {
+	checked, done, err := s.checkKeys(ctx, src, o, &run, plan)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if err := s.writeShards(ctx, checked, o, &run, plan); err != nil {
 		return nil, err
 	}
 	plan.Manifest = manifest.StatsOf(src)
@@ -144,11 +160,43 @@ func (o *PlanOptions) defaults() error {
 	if o.Tolerance == (imgbatch.Tolerance{}) {
 		o.Tolerance = imgbatch.DefaultTolerance
 	}
-	if o.Dedupe && o.DedupeMemory <= 0 {
+	if o.DedupeMemory <= 0 {
 		o.DedupeMemory = DefaultPlanDedupeMemory
 	}
-	return o.Recipe.Normalize()
+	if err := o.Recipe.Normalize(); err != nil {
+		return err
+	}
+	return o.CheckOutputKey()
 }
+
+// CheckOutputKey fills in and checks the output key template and
+// OnCollision (errors a UsageError).
+func (o *PlanOptions) CheckOutputKey() error {
+	if o.OutputKey == "" {
+		o.OutputKey = imgbatch.DefaultOutputKey
+	}
+	switch o.OnCollision {
+	case "":
+		o.OnCollision = CollisionRefuse
+	case CollisionRefuse, CollisionAllow:
+	default:
+		return &UsageError{fmt.Errorf("--on-collision %q: use refuse or allow", o.OnCollision)}
+	}
+	t, err := imgbatch.ParseKeyTemplate(o.OutputKey)
+	if err == nil {
+		err = t.CheckRecipe(o.Recipe)
+	}
+	if err != nil {
+		return &UsageError{err}
+	}
+	return nil
+}
+
+// UsageError is a plan refused for its options, not its data (exit 2).
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
 
 // existingPlan is the plan of the run already planned at lay (an error
 // that IsNotFound when there is none).

@@ -184,7 +184,7 @@ func check(t *testing.T, res *runResult, ref *reference) checkSummary {
 			continue
 		}
 		for _, v := range res.run.Recipe.Variants {
-			ok, err := imgbatch.OutputKey(res.run.OutputPrefix, v, k)
+			ok, err := res.run.OutputKeyOf(v, imgbatch.Item{Key: k})
 			if err != nil {
 				t.Errorf("%q succeeded but has no valid output key: %v", k, err)
 				continue

@@ -145,7 +145,7 @@ func checkDims(t *testing.T, res *runResult, dims map[string][2]int) {
 		if row == nil || row[3] != "succeeded" {
 			continue
 		}
-		key, err := imgbatch.OutputKey(res.run.OutputPrefix, small, k)
+		key, err := res.run.OutputKeyOf(small, imgbatch.Item{Key: k})
 		if err != nil {
 			t.Errorf("%q: %v", k, err)
 			continue

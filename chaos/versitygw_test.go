@@ -114,7 +114,7 @@ func checkWithAWSCLI(t *testing.T, res *runResult, ref *reference) {
 	cache := ""
 	for _, k := range sources {
 		for _, v := range res.run.Recipe.Variants {
-			key, err := imgbatch.OutputKey(res.run.OutputPrefix, v, k)
+			key, err := res.run.OutputKeyOf(v, imgbatch.Item{Key: k})
 			if err != nil {
 				t.Fatal(err)
 			}

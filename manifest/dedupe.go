@@ -45,6 +45,11 @@ type DedupeReader struct {
 	arena   []byte // unique records of the current partition, in first-seen order
 	pos     int    // next record of arena to yield
 	bucket  string
+
+	// conflicts, when set, reports duplicates whose records differ beyond
+	// their id (KeyIndex: one output key, two sources).
+	conflicts *conflictSink
+	splits    int // partitions that overflowed the budget (tests)
 }
 
 type spillFile struct {
@@ -228,7 +233,11 @@ func partOf(h uint64, level int) int {
 func (d *DedupeReader) spill(it imgbatch.Item) error {
 	rec, id := encode(d.scratch, it)
 	d.scratch = rec
-	i := partOf(hashID(id), 0)
+	return d.spillTo(partOf(hashID(id), 0), rec)
+}
+
+// spillTo appends rec to first-pass partition i.
+func (d *DedupeReader) spillTo(i int, rec []byte) error {
 	p := d.parts[i]
 	if p == nil {
 		f, err := os.Create(filepath.Join(d.tmp, fmt.Sprintf("%02x", i)))
@@ -282,10 +291,12 @@ func (d *DedupeReader) load() error {
 	limitless := p.level >= dedupeMaxLevel
 
 	var dups int64
+	d.conflicts.begin()
 	full, err := d.eachRecord(p, func(rec, id []byte) bool {
 		h := hashID(id)
-		if d.table.contains(h, id, d.arena) {
+		if kept := d.table.find(h, id, d.arena); kept >= 0 {
 			dups++
+			d.conflicts.check(d.arena[kept:], rec)
 			return true
 		}
 		if !limitless && (len(d.arena)+len(rec) > arenaCap || d.table.full(maxSlots)) {
@@ -303,6 +314,7 @@ func (d *DedupeReader) load() error {
 		return d.split(p)
 	}
 	d.dups += dups
+	d.conflicts.commit()
 	os.Remove(p.path)
 	return nil
 }
@@ -334,6 +346,7 @@ func (d *DedupeReader) eachRecord(p pendingPart, fn func(rec, id []byte) bool) (
 // split spreads partition p over dedupeSubParts files by the next bits of
 // the hash and pushes them.
 func (d *DedupeReader) split(p pendingPart) error {
+	d.splits++
 	level := p.level + 1
 	subs := make([]*spillFile, dedupeSubParts)
 	defer func() {
@@ -417,6 +430,12 @@ func recordID(b []byte) []byte {
 
 // decode turns the record at the start of b into an item; n is its length.
 func (d *DedupeReader) decode(b []byte) (it imgbatch.Item, n int) {
+	return decodeItem(b, &d.bucket)
+}
+
+// decodeItem turns the record at the start of b into an item; n is its
+// length. *bucket is the last bucket decoded, reused while it repeats.
+func decodeItem(b []byte, bucket *string) (it imgbatch.Item, n int) {
 	idLen, n1 := binary.Uvarint(b)
 	restLen, n2 := binary.Uvarint(b[n1:])
 	p := n1 + n2
@@ -427,10 +446,10 @@ func (d *DedupeReader) decode(b []byte) (it imgbatch.Item, n int) {
 		p += k + int(l)
 		return s
 	}
-	if bb := str(); string(bb) != d.bucket {
-		d.bucket = string(bb)
+	if bb := str(); string(bb) != *bucket {
+		*bucket = string(bb)
 	}
-	it.Bucket = d.bucket
+	it.Bucket = *bucket
 	it.Key = string(str())
 	it.VersionID = string(str())
 	size, k := binary.Varint(b[p:])
@@ -459,18 +478,19 @@ func (t *dedupeTable) full(maxSlots int) bool {
 	return (t.n+1)*4 > maxSlots*3
 }
 
-func (t *dedupeTable) contains(h uint64, id, arena []byte) bool {
+// find is the arena offset of the record with this id, or -1.
+func (t *dedupeTable) find(h uint64, id, arena []byte) int {
 	if len(t.offs) == 0 {
-		return false
+		return -1
 	}
 	mask := uint64(len(t.offs) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		o := t.offs[i]
 		if o == 0 {
-			return false
+			return -1
 		}
 		if t.hashes[i] == h && string(recordID(arena[o-1:])) == string(id) {
-			return true
+			return int(o - 1)
 		}
 	}
 }

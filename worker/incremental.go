@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,12 +17,44 @@ const (
 	MetaSourceETag = "imgbatch-source-etag"
 	MetaRecipeHash = "imgbatch-recipe-hash"
 	MetaRunID      = "imgbatch-run-id"
+	// MetaSourceKey is the source key the output was made from,
+	// URL-encoded (metadata is ASCII), and MetaSourceBucket its bucket: an
+	// output made from another source is never current, whatever its ETag.
+	MetaSourceKey    = "imgbatch-source-key"
+	MetaSourceBucket = "imgbatch-source-bucket"
 )
 
+// sourceMeta is the metadata naming it as the source of an output.
+func sourceMeta(it imgbatch.Item) (bucket, key string) {
+	return it.Bucket, url.PathEscape(it.Key)
+}
+
+// otherSource is the s3:// URI of the source an output's metadata names
+// when it is not it, else "". Outputs written before the source was
+// recorded name none and belong to whoever matches their ETag.
+func otherSource(meta map[string]string, it imgbatch.Item) string {
+	key, ok := meta[MetaSourceKey]
+	if !ok {
+		return ""
+	}
+	b, k := sourceMeta(it)
+	bucket := meta[MetaSourceBucket]
+	if key == k && (bucket == "" || bucket == b) {
+		return ""
+	}
+	if dk, err := url.PathUnescape(key); err == nil {
+		key = dk
+	}
+	return "s3://" + bucket + "/" + key
+}
+
 // outputsCurrent reports whether every output exists with this source's
-// ETag and the run's recipe hash. A missing or unreadable output means
-// "make it"; only a fatal error (credentials, access to the output bucket)
-// is returned.
+// key, ETag and the run's recipe hash. A missing or unreadable output means
+// "make it"; one made from another source (two sources, one output key:
+// the plan refuses that within a run, but another run or --on-collision
+// allow can write it) means "make it" too, and j.foreign names that
+// source for the result, so the overwrite is reported, not silent. Only a
+// fatal error (credentials, access to the output bucket) is returned.
 func (w *Worker) outputsCurrent(ctx context.Context, run *imgbatch.Run, j *job) (bool, error) {
 	it := j.task.Item
 	var made []string // source ETags the outputs were made from
@@ -35,6 +68,10 @@ func (w *Worker) outputsCurrent(ctx context.Context, run *imgbatch.Run, j *job) 
 			if errors.As(classifyS3(err, "head s3://"+run.OutputBucket+"/"+key, true), &fe) {
 				return false, fe
 			}
+			return false, nil
+		}
+		if other := otherSource(h.Metadata, it); other != "" {
+			j.foreign = "s3://" + run.OutputBucket + "/" + key + " was made from " + other
 			return false, nil
 		}
 		if h.Metadata[MetaRecipeHash] != run.RecipeHash {

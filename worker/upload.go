@@ -11,8 +11,8 @@ import (
 )
 
 // upload writes every rendered variant with its Content-Type,
-// Cache-Control and the metadata that makes a re-run skip it (source ETag,
-// recipe hash).
+// Cache-Control and the metadata that makes a re-run skip it (source key
+// and ETag, recipe hash).
 func (w *Worker) upload(ctx context.Context, run *imgbatch.Run, j *job) error {
 	for _, o := range j.outputs {
 		if err := w.put(ctx, run, j, o); err != nil {
@@ -23,6 +23,7 @@ func (w *Worker) upload(ctx context.Context, run *imgbatch.Run, j *job) error {
 }
 
 func (w *Worker) put(ctx context.Context, run *imgbatch.Run, j *job, o rendered) error {
+	srcBucket, srcKey := sourceMeta(j.task.Item)
 	octx, cancel := context.WithTimeout(ctx, w.cfg.S3Timeout)
 	defer cancel()
 	out := outputAccess(run)
@@ -36,9 +37,11 @@ func (w *Worker) put(ctx context.Context, run *imgbatch.Run, j *job, o rendered)
 		ContentType:         aws.String(imgbatch.ContentType(o.variant.Format)),
 		CacheControl:        aws.String(w.cfg.CacheControl),
 		Metadata: map[string]string{
-			MetaSourceETag: normETag(j.etag),
-			MetaRecipeHash: run.RecipeHash,
-			MetaRunID:      run.ID,
+			MetaSourceETag:   normETag(j.etag),
+			MetaRecipeHash:   run.RecipeHash,
+			MetaRunID:        run.ID,
+			MetaSourceKey:    srcKey,
+			MetaSourceBucket: srcBucket,
 		},
 	}
 	encrypt(in, run.Access)

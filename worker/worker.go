@@ -160,16 +160,26 @@ type job struct {
 	// keys are the item's output keys, one per recipe variant in the
 	// recipe's order, computed once by newJob.
 	keys []string
+	// foreign says which output was made from another source (set by
+	// outputsCurrent), for the result's message.
+	foreign string
 }
 
 // newJob starts an item through the stages. An output key that cannot
 // exist is a failure before any request: the job is returned with it, for
 // its result.
+// The keys follow the run's template (run.json's outputKey; the legacy
+// layout when it has none), so an old run and its redrive write where they
+// always did.
 func newJob(run *imgbatch.Run, t imgbatch.Task) (*job, error) {
 	j := &job{task: t, start: time.Now()}
+	tmpl, err := run.KeyTemplate()
+	if err != nil { // preflight refuses the run first; kept for direct callers
+		return j, itemErr(CodeInternal, http.StatusBadRequest, "%v", err)
+	}
 	j.keys = make([]string, len(run.Recipe.Variants))
 	for i, v := range run.Recipe.Variants {
-		key, err := imgbatch.OutputKey(run.OutputPrefix, v, t.Item.Key)
+		key, err := tmpl.Key(run.OutputPrefix, v, t.Item.Bucket, t.Item.Key)
 		if err != nil {
 			return j, itemErr(CodeKeyTooLong, http.StatusBadRequest, "%v", err)
 		}
@@ -339,6 +349,9 @@ func (p *pipeline) uploadLoop() error {
 // left to the items (a role may write outputs without s3:ListBucket), and
 // so is a transient error.
 func (w *Worker) preflight(ctx context.Context, run *imgbatch.Run) error {
+	if _, err := run.KeyTemplate(); err != nil {
+		return fatal(false, "run %s: %w", run.ID, err)
+	}
 	octx, cancel := context.WithTimeout(ctx, w.cfg.S3Timeout)
 	defer cancel()
 	_, err := w.s3.HeadBucket(octx, &s3.HeadBucketInput{Bucket: aws.String(run.OutputBucket), ExpectedBucketOwner: outputAccess(run).owner})
@@ -388,6 +401,9 @@ func (w *Worker) result(j *job, err error) imgbatch.Result {
 	}
 	r.Status = imgbatch.StatusSucceeded
 	r.BytesIn = j.size
+	if j.foreign != "" {
+		r.Message = "overwrote an output of another source: " + j.foreign
+	}
 	for _, o := range j.outputs {
 		r.Outputs = append(r.Outputs, imgbatch.Output{Variant: o.variant.Name, Key: o.key, Width: o.width, Height: o.height, Bytes: int64(len(o.data))})
 		r.BytesOut += int64(len(o.data))

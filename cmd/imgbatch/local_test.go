@@ -176,7 +176,7 @@ func TestLocalEndToEnd(t *testing.T) {
 	// Outputs: every good image has both variants, with the right format and size.
 	outDir := filepath.Join(dir, "s3", "buckets", "output")
 	for _, g := range good {
-		base := strings.TrimSuffix(g.key, filepath.Ext(g.key))
+		base := g.key // the default output key: {variant}/{key}.{outext}
 		checks := []struct {
 			path       string
 			format     sniff.Format
@@ -340,8 +340,8 @@ func TestLocalViaBatch(t *testing.T) {
 	if count["Run Requested"] != 0 || count["Shard Completed"] != 3 || count["Run Completed"] != 1 {
 		t.Errorf("events %v: want no Run Requested (SubmitJob started the run), 3 Shard Completed, 1 Run Completed", count)
 	}
-	for _, name := range []string{"a", "b", "c"} {
-		if _, err := os.Stat(filepath.Join(dir, "s3", "buckets", "output", "t", name+".jpg")); err != nil {
+	for _, name := range []string{"a", "b", "c"} { // {variant}/{key}.{outext}
+		if _, err := os.Stat(filepath.Join(dir, "s3", "buckets", "output", "t", name+".jpg.jpg")); err != nil {
 			t.Errorf("output of %s: %v", name, err)
 		}
 	}

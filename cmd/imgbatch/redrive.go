@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -158,6 +159,7 @@ func (o redriveOptions) submitOptions(old *imgbatch.Run, fin batch.Final) submit
 		plan: batch.PlanOptions{
 			ClientToken: o.clientToken, Source: fmt.Sprintf("redrive of %s: %s", old.ID, ebus.S3URI(o.workBucket, failed)),
 			OutputBucket: old.OutputBucket, OutputPrefix: old.OutputPrefix, Recipe: old.Recipe,
+			OutputKey: cmp.Or(old.OutputKey, imgbatch.LegacyOutputKey), // an old run keeps its layout
 			ShardSize: shardSize, Width: width, Tolerance: old.Tolerance, Dedupe: true,
 			DryRun: o.dryRun,
 		},

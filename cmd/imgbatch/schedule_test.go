@@ -71,7 +71,7 @@ func TestLocalScheduledRunsPlanOnlyNewObjects(t *testing.T) {
 		t.Errorf("events %v: want 2 Run Requested and 2 Run Completed (one per scheduled run with new objects)", count)
 	}
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
-		if _, err := os.Stat(filepath.Join(dir, "s3", "buckets", "output", "thumb", n+".jpg")); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, "s3", "buckets", "output", "thumb", n+".jpg.jpg")); err != nil { // {variant}/{key}.{outext}
 			t.Errorf("output of %s: %v", n, err)
 		}
 	}

@@ -68,7 +68,9 @@ func planningFlags() []cli.Flag {
 		&cli.StringFlag{Name: "bucket", Aliases: []string{"source-bucket"}, EnvVars: []string{"IMGBATCH_SOURCE_BUCKET"}, Usage: "source bucket of a plain key list"},
 		&cli.StringSliceFlag{Name: "ext", Usage: "only keys with these extensions (e.g. --ext jpg,jpeg,png)"},
 		&cli.StringFlag{Name: "output-bucket", EnvVars: []string{"IMGBATCH_OUTPUT_BUCKET"}, Usage: "bucket for the variants"},
-		&cli.StringFlag{Name: "output-prefix", EnvVars: []string{"IMGBATCH_OUTPUT_PREFIX"}, Usage: "prefix of the variants: <prefix>/<variant>/<source key without extension>.<ext>"},
+		&cli.StringFlag{Name: "output-prefix", EnvVars: []string{"IMGBATCH_OUTPUT_PREFIX"}, Usage: "prefix of the variants: <prefix>/<--output-key>"},
+		&cli.StringFlag{Name: "output-key", EnvVars: []string{"IMGBATCH_OUTPUT_KEY"}, Usage: "where each variant goes under --output-prefix, a template of {key} {dir} {name} {ext} {bucket} {variant} {outext} {format} ({{ and }} for literal braces); the default keeps every source apart: photo.jpg → thumb/photo.jpg.jpg. " + imgbatch.LegacyOutputKey + " is the layout of runs made before templates (photo.jpg and photo.png collide)", Value: imgbatch.DefaultOutputKey},
+		&cli.StringFlag{Name: "on-collision", Value: batch.CollisionRefuse, Usage: "when two sources map to one output key: refuse (plan nothing, list the keys) or allow (the last written wins; reported)"},
 		&cli.StringFlag{Name: "recipe", EnvVars: []string{"IMGBATCH_RECIPE"}, Usage: "recipe: a local file or s3://bucket/key (JSON or YAML: {name, variants: [{name, width, height, fit, format, quality, upscale, smartCrop, keepMetadata, shrinkOnLoad: fast|fine|off}]})"},
 		&cli.StringSliceFlag{Name: "variant", Usage: "a variant as " + imgbatch.VariantSyntax + " (repeatable; replaces the recipe's variants)"},
 		&cli.IntFlag{Name: "shard-size", Value: batch.DefaultShardSize, Usage: "items per shard (a shard is the unit of claim, checkpoint and retry)"},
@@ -93,6 +95,7 @@ type planArgs struct {
 	manifest, format, bucket   string
 	ext                        []string
 	outputBucket, outputPrefix string
+	outputKey, onCollision     string
 	recipe                     string
 	variants                   []string
 	shardSize                  int
@@ -118,6 +121,7 @@ func planArgsFrom(c *cli.Context) planArgs {
 		access: access, accessErr: accessErr,
 		manifest: c.String("manifest"), format: c.String("format"), bucket: c.String("bucket"), ext: splitList(c.StringSlice("ext")),
 		outputBucket: c.String("output-bucket"), outputPrefix: c.String("output-prefix"),
+		outputKey: c.String("output-key"), onCollision: c.String("on-collision"),
 		recipe: c.String("recipe"), variants: c.StringSlice("variant"),
 		shardSize: c.Int("shard-size"), shardBytes: c.String("shard-bytes"), targetShardDuration: c.Duration("target-shard-duration"),
 		itemsPerSecond: c.Float64("assumed-items-per-second"), bytesPerSecond: c.String("assumed-bytes-per-second"),
@@ -200,7 +204,10 @@ func (a planArgs) submitOptions() (submitOptions, error) {
 		Recipe: recipe, ShardSize: a.shardSize, ShardBytes: shardBytes, TargetShardDuration: a.targetShardDuration,
 		AssumedItemsPerSecond: a.itemsPerSecond, AssumedBytesPerSecond: float64(bps),
 		Width: a.width, MaxBadLines: a.maxBadLines, Dedupe: a.dedupe, Tolerance: a.tolerance,
-		Access: a.access, DryRun: a.dryRun,
+		Access: a.access, DryRun: a.dryRun, OutputKey: a.outputKey, OnCollision: a.onCollision,
+	}
+	if err := so.plan.CheckOutputKey(); err != nil {
+		return so, err
 	}
 	return so, so.start.check()
 }
@@ -314,6 +321,7 @@ func printPlan(w io.Writer, p *batch.Plan, dry bool) {
 	if a := accessLine(r.Access); a != "" {
 		fmt.Fprintf(w, "  access      %s\n", a)
 	}
+	printOutputKeys(w, p)
 	if sh := p.Shards; sh.Count > 0 {
 		fmt.Fprintf(w, "  shard sizes %d–%d items, %s–%s", sh.MinItems, sh.MaxItems, humanBytes(sh.MinBytes), humanBytes(sh.MaxBytes))
 		if sh.ByteLimit > 0 {
@@ -343,6 +351,19 @@ func printPlan(w io.Writer, p *batch.Plan, dry bool) {
 		default:
 			fmt.Fprintf(w, "    … the first %d are in s3://%s/%sbad-lines.txt\n", len(p.BadLines), r.WorkBucket, imgbatch.Layout{RunID: r.ID}.Prefix())
 		}
+	}
+}
+
+// printOutputKeys prints the run's output key template and the keys two
+// sources share (a dry run, or --on-collision allow).
+func printOutputKeys(w io.Writer, p *batch.Plan) {
+	t, _ := p.Run.KeyTemplate()
+	fmt.Fprintf(w, "  output keys %s (collisions: %d)\n", t, p.Collisions.Count)
+	for _, c := range p.Collisions.Sample {
+		fmt.Fprintf(w, "    %s ← %s and %s\n", c.Key, c.First, c.Second)
+	}
+	if n := p.Collisions.Count - int64(len(p.Collisions.Sample)); n > 0 {
+		fmt.Fprintf(w, "    … and %d more\n", n)
 	}
 }
 

@@ -136,10 +136,7 @@ func TestLocalCorpus(t *testing.T) {
 		if in.Orientation >= 5 {
 			w, h = h, w // EXIF rotation by 90 or 270 degrees
 		}
-		base := key
-		if ext := filepath.Ext(key); ext != "" {
-			base = strings.TrimSuffix(key, ext)
-		}
+		base := key // the default output key: {variant}/{key}.{outext}
 		for _, v := range []struct {
 			path   string
 			format sniff.Format

@@ -133,7 +133,7 @@ func TestWorkSIGTERMThenSIGKILLThenResume(t *testing.T) {
 		if seen[i] != 1 {
 			t.Errorf("item %d has %d results", i, seen[i])
 		}
-		key, _ := imgbatch.OutputKey(run.OutputPrefix, recipe.Variants[0], items[i].Key)
+		key, _ := run.OutputKeyOf(recipe.Variants[0], items[i])
 		if !st.exists("output", key) {
 			t.Errorf("output %s missing", key)
 		}
