@@ -51,6 +51,14 @@ func (t Tolerance) Exceeded(total, failed int64) bool {
 	return float64(failed)*100/float64(total) > t.MaxFailedPercent
 }
 
+// Reasons a run ends as failed (final.json's reason, the "Run Failed"
+// event's reason): machine-readable; the human detail is beside them.
+const (
+	ReasonTolerance     = "tolerance"      // the failure tolerance was broken
+	ReasonCancelled     = "cancelled"      // imgbatch cancel
+	ReasonWorkersFailed = "workers-failed" // the array's children died (Batch job FAILED)
+)
+
 // Run is the immutable plan of a run, stored as runs/<id>/run.json.
 type Run struct {
 	ID           string    `json:"runId"`

@@ -82,6 +82,14 @@ func (l Layout) Report() string { return l.prefix() + "/report.csv" }
 // Failed is the manifest of failed items (S3 Batch Operations CSV).
 func (l Layout) Failed() string { return l.prefix() + "/failed.csv" }
 
+// Remaining is the manifest (S3 Batch Operations CSV) of the items of a run
+// ended early (cancelled, tolerance, workers failed) that never ran.
+func (l Layout) Remaining() string { return l.prefix() + "/remaining.csv" }
+
+// Control is the run's control object: cancel, pause or resume, written by
+// the CLI and read by the children between items.
+func (l Layout) Control() string { return l.prefix() + "/control.json" }
+
 // Summary is the JSON summary of the finished run.
 func (l Layout) Summary() string { return l.prefix() + "/summary.json" }
 

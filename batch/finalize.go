@@ -22,11 +22,14 @@ const (
 type Final struct {
 	RunID      string          `json:"runId"`
 	Status     string          `json:"status"`
-	Reason     string          `json:"reason,omitempty"`
-	Counts     imgbatch.Counts `json:"counts"`
+	Reason     string          `json:"reason,omitempty"` // imgbatch.Reason*: why a failed run failed
+	Detail     string          `json:"detail,omitempty"` // the reason in words
+	Counts     imgbatch.Counts `json:"counts"`           // of the items that ran
+	NotRun     int64           `json:"notRun,omitempty"` // items in Remaining (a run ended early)
 	Shards     int             `json:"shards"`
 	Report     string          `json:"report"`
 	Failed     string          `json:"failed"`
+	Remaining  string          `json:"remaining,omitempty"` // key of remaining.csv (a run ended early)
 	Summary    string          `json:"summary"`
 	FinishedAt time.Time       `json:"finishedAt"`
 	DurationMs int64           `json:"durationMs"`
@@ -41,7 +44,47 @@ type Final struct {
 func Finalize(ctx context.Context, s *Store, run *imgbatch.Run, me Identity, n Notifier, log *slog.Logger) (bool, error) {
 	r := &Runner{Store: s, RunID: run.ID, Me: me, Notifier: n, Log: log}
 	r.defaults()
-	return r.finalize(ctx, run, false, r.Log)
+	return r.finalize(ctx, run, ending{}, r.Log)
+}
+
+// Abort ends run now as failed with reason (imgbatch.ReasonCancelled,
+// ReasonTolerance, ReasonWorkersFailed …): done shards' results go to
+// report.csv/failed.csv as usual; the items of shards without a done marker
+// go to remaining.csv (S3 Batch Operations CSV: bucket,key[,versionId],
+// ready for `imgbatch redrive` / `submit --manifest`); final.json gets
+// Status "failed" and Reason; the Run Failed event is sent (outbox, as
+// Finalize does). It takes the finalizer lease (waiting for a holder's to
+// end); it returns false when the run was already final.
+//
+// Before it finalizes, it writes the run's control object (unless a cancel
+// is there already) so that live children stop between items. A paused run
+// is not aborted for workers-failed: its children exit on purpose.
+func Abort(ctx context.Context, s *Store, run *imgbatch.Run, me Identity, n Notifier, reason string, log *slog.Logger) (bool, error) {
+	r := &Runner{Store: s, RunID: run.ID, Me: me, Notifier: n, Log: log, Linger: true}
+	r.defaults()
+	return r.abort(ctx, run, reason, r.Log)
+}
+
+// abort is Abort with this runner's lease TTL.
+func (r *Runner) abort(ctx context.Context, run *imgbatch.Run, reason string, log *slog.Logger) (bool, error) {
+	if reason == "" {
+		return false, errors.New("abort: no reason")
+	}
+	goOn, err := r.Store.stopChildren(ctx, run.ID, r.Me, reason)
+	if err != nil || !goOn {
+		return false, err
+	}
+	lin := *r
+	lin.Linger = true // the run must end: wait out another finalizer
+	log.Warn("ending the run early", "reason", reason)
+	return lin.finalize(ctx, run, ending{reason: reason}, log)
+}
+
+// ending is how a run ends: when every shard is done (allDone known, or
+// checked under the lease) or now, with the reason of an abort.
+type ending struct {
+	allDone bool
+	reason  string
 }
 
 // finalize is the end of a run. The run's finalizer lease picks one child
@@ -50,7 +93,7 @@ func Finalize(ctx context.Context, s *Store, run *imgbatch.Run, me Identity, n N
 // write-once final.json records the outcome and is the outbox of the run's
 // event, which only the lease holder sends. With Linger, the others wait
 // until the event is sent, taking the lease over if its holder dies.
-func (r *Runner) finalize(ctx context.Context, run *imgbatch.Run, allDone bool, log *slog.Logger) (bool, error) {
+func (r *Runner) finalize(ctx context.Context, run *imgbatch.Run, end ending, log *slog.Logger) (bool, error) {
 	lay := imgbatch.Layout{RunID: run.ID}
 	lea := &Leaser{Store: r.Store, RunID: run.ID, Me: r.Me, TTL: r.LeaseTTL, Now: r.Now}
 	for {
@@ -68,7 +111,7 @@ func (r *Runner) finalize(ctx context.Context, run *imgbatch.Run, allDone bool, 
 			return false, err
 		}
 		if lease != nil {
-			fin, err := r.finalizeHolding(ctx, run, lea, lease, allDone, log)
+			fin, err := r.finalizeHolding(ctx, run, lea, lease, end, log)
 			if errors.Is(err, ErrLeaseLost) {
 				log.Warn("finalizer lease lost; another child finalizes the run")
 				continue
@@ -91,7 +134,7 @@ func (r *Runner) finalize(ctx context.Context, run *imgbatch.Run, allDone bool, 
 }
 
 // finalizeHolding finalizes the run under the finalizer lease.
-func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Leaser, lease *Lease, allDone bool, log *slog.Logger) (bool, error) {
+func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Leaser, lease *Lease, end ending, log *slog.Logger) (bool, error) {
 	lay := imgbatch.Layout{RunID: run.ID}
 	// The lease is kept (renewed) until the event is sent and final.json's
 	// outbox says so: no other child reads an unsent final.json meanwhile.
@@ -121,16 +164,21 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 	case !IsNotFound(err):
 		return fail(err)
 	}
-	if !allDone {
+	if !end.allDone && end.reason == "" {
 		done, err := r.allShardsDone(hbCtx, run)
 		if err != nil {
 			return fail(err)
 		}
 		if !done {
+			// Let go at once: an abort may be waiting for the lease.
+			if err := stopHeartbeat(); err != nil {
+				return false, err
+			}
+			lea.release(ctx, lease)
 			return false, nil
 		}
 	}
-	fin, err := r.writeOutcome(hbCtx, run, log)
+	fin, err := r.writeOutcome(hbCtx, run, end.reason, log)
 	if err != nil {
 		return fail(err)
 	}
@@ -159,13 +207,33 @@ func (r *Runner) allShardsDone(ctx context.Context, run *imgbatch.Run) (bool, er
 	return done >= run.Shards, err
 }
 
+// abortDetail says in words why a run ended early.
+func abortDetail(run *imgbatch.Run, fin Final, reason string) string {
+	left := fmt.Sprintf("%d items did not run (listed in %s)", fin.NotRun, fin.Remaining)
+	switch reason {
+	case imgbatch.ReasonTolerance:
+		if run.Tolerance.Exceeded(fin.Counts.Items, fin.Counts.Failed) {
+			return "stopped early: " + toleranceReason(run.Tolerance, fin.Counts) + "; " + left
+		}
+		return fmt.Sprintf("stopped early: the shards done when a child judged the tolerance broke it; %d of %d items ran failed; %s", fin.Counts.Failed, fin.Counts.Items, left)
+	case imgbatch.ReasonCancelled:
+		return "cancelled; " + left
+	case imgbatch.ReasonWorkersFailed:
+		return "the array's children failed; " + left
+	}
+	return reason + "; " + left
+}
+
 // writeOutcome writes the reports (report.csv, failed.csv, summary.json,
 // report.html), sends the shard events still in their outboxes, and
 // returns what final.json is to say.
-func (r *Runner) writeOutcome(ctx context.Context, run *imgbatch.Run, log *slog.Logger) (Final, error) {
-	fin, sum, err := writeReports(ctx, r.Store, run)
+func (r *Runner) writeOutcome(ctx context.Context, run *imgbatch.Run, reason string, log *slog.Logger) (Final, error) {
+	fin, sum, err := writeReports(ctx, r.Store, run, reason != "")
 	if err != nil {
 		return fin, err
+	}
+	if reason != "" {
+		fin.Status, fin.Reason, fin.Detail = RunFailed, reason, abortDetail(run, fin, reason)
 	}
 	fin.FinishedAt = r.Now().UTC()
 	fin.DurationMs = fin.FinishedAt.Sub(run.CreatedAt).Milliseconds()

@@ -266,3 +266,12 @@ func (h *heartbeat) check(ctx context.Context) error {
 	defer h.mu.Unlock()
 	return h.lea.Check(ctx, h.lease)
 }
+
+// release lets go of a lease its holder no longer needs (it expires now),
+// so that whoever waits for it need not wait out the TTL. A failure is
+// harmless: the lease expires on its own.
+func (l *Leaser) release(ctx context.Context, lease *Lease) {
+	next := *lease
+	next.ExpiresAt = l.now().UTC()
+	_, _ = l.Store.PutJSON(ctx, lease.key, next, Cond{IfMatch: lease.etag})
+}

@@ -64,15 +64,19 @@ var csvSafe = manifest.DefuseFormula
 const reportWindow = 16
 
 // shardResults are the final results of one shard, or why they are missing.
+// When a run ends early, a shard without a done marker has no results: its
+// items (left) go to remaining.csv.
 type shardResults struct {
-	m   *DoneMarker
-	rs  []imgbatch.Result
-	err error
+	m    *DoneMarker
+	rs   []imgbatch.Result
+	left []imgbatch.Item
+	err  error
 }
 
 // fetchResults reads every shard's done marker and results file, a window
-// of them at a time, and delivers them in shard order.
-func fetchResults(ctx context.Context, s *Store, run *imgbatch.Run) (<-chan chan shardResults, func()) {
+// of them at a time, and delivers them in shard order. With partial (a run
+// ended early) a shard without a done marker delivers its items instead.
+func fetchResults(ctx context.Context, s *Store, run *imgbatch.Run, partial bool) (<-chan chan shardResults, func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	order := make(chan chan shardResults, reportWindow)
 	go func() {
@@ -84,15 +88,7 @@ func fetchResults(ctx context.Context, s *Store, run *imgbatch.Run) (<-chan chan
 			case <-ctx.Done():
 				return
 			}
-			go func() {
-				m, err := s.LoadDone(ctx, run.ID, n)
-				if err != nil {
-					ch <- shardResults{err: fmt.Errorf("shard %d: %w", n, err)}
-					return
-				}
-				rs, err := s.ReadResults(ctx, m.Results)
-				ch <- shardResults{m: m, rs: rs, err: err}
-			}()
+			go func() { ch <- fetchShard(ctx, s, run, n, partial) }()
 		}
 	}()
 	return order, func() {
@@ -103,11 +99,34 @@ func fetchResults(ctx context.Context, s *Store, run *imgbatch.Run) (<-chan chan
 	}
 }
 
+// fetchShard reads the results of shard n, or with partial the items of a
+// shard that is not done.
+func fetchShard(ctx context.Context, s *Store, run *imgbatch.Run, n int, partial bool) shardResults {
+	m, err := s.LoadDone(ctx, run.ID, n)
+	if partial && IsNotFound(err) {
+		left, err := s.LoadShard(ctx, run.ID, n)
+		if err != nil {
+			return shardResults{err: fmt.Errorf("shard %d: %w", n, err)}
+		}
+		return shardResults{left: left}
+	}
+	if err != nil {
+		return shardResults{err: fmt.Errorf("shard %d: %w", n, err)}
+	}
+	rs, err := s.ReadResults(ctx, m.Results)
+	return shardResults{m: m, rs: rs, err: err}
+}
+
 // writeReports streams every shard's results into report.csv and
 // failed.csv (via temporary files: constant memory) and returns the counts.
-func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summary, error) {
+// With partial (the run ends early) the items of shards without a done
+// marker go to remaining.csv and the counts are those of the items that ran.
+func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool) (Final, Summary, error) {
 	lay := imgbatch.Layout{RunID: run.ID}
 	fin := Final{RunID: run.ID, Shards: run.Shards, Report: lay.Report(), Failed: lay.Failed(), Summary: lay.Summary()}
+	if partial {
+		fin.Remaining = lay.Remaining()
+	}
 	var sum Summary
 	files, err := newReportFiles()
 	if err != nil {
@@ -115,7 +134,7 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summ
 	}
 	defer files.remove()
 	groups := map[string]*FailureGroup{}
-	order, stop := fetchResults(ctx, s, run)
+	order, stop := fetchResults(ctx, s, run, partial)
 	defer stop()
 	for ch := range order {
 		sr := <-ch
@@ -131,17 +150,22 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run) (Final, Summ
 			}
 			files.write(res)
 		}
+		for _, it := range sr.left {
+			_ = files.remaining.w.Write(manifestRow(it))
+			fin.NotRun++
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return fin, sum, err
 	}
-	if err := files.upload(ctx, s, lay); err != nil {
+	if err := files.upload(ctx, s, lay, partial); err != nil {
 		return fin, sum, err
 	}
 	fin.Status = RunCompleted
 	if run.Tolerance.Exceeded(fin.Counts.Items, fin.Counts.Failed) {
 		fin.Status = RunFailed
-		fin.Reason = toleranceReason(run.Tolerance, fin.Counts)
+		fin.Reason = imgbatch.ReasonTolerance
+		fin.Detail = toleranceReason(run.Tolerance, fin.Counts)
 	}
 	for _, g := range groups {
 		sum.Failures = append(sum.Failures, *g)
@@ -173,71 +197,103 @@ func (sum *Summary) addSample(res imgbatch.Result) {
 	}
 }
 
-// reportFiles are report.csv and failed.csv while they are written:
-// temporary files, uploaded when complete.
+// csvFile is one CSV report while it is written: a temporary file,
+// uploaded when complete. Write errors stay in the csv.Writer until upload.
+type csvFile struct {
+	f *os.File
+	b *bufio.Writer
+	w *csv.Writer
+}
+
+func newCSVFile(pattern string) (*csvFile, error) {
+	f, err := os.CreateTemp("", pattern)
+	if err != nil {
+		return nil, err
+	}
+	c := &csvFile{f: f, b: bufio.NewWriter(f)}
+	c.w = csv.NewWriter(c.b)
+	return c, nil
+}
+
+// upload flushes the file and puts it at key.
+func (c *csvFile) upload(ctx context.Context, s *Store, key string) error {
+	c.w.Flush()
+	if err := c.w.Error(); err != nil {
+		return err
+	}
+	if err := c.b.Flush(); err != nil {
+		return err
+	}
+	return s.PutFile(ctx, key, c.f, "text/csv")
+}
+
+func (c *csvFile) remove() {
+	c.f.Close()
+	os.Remove(c.f.Name())
+}
+
+// reportFiles are report.csv, failed.csv and remaining.csv while they are
+// written.
 type reportFiles struct {
-	rep, fail *os.File
-	rb, fb    *bufio.Writer
-	rw, fw    *csv.Writer
+	report, failed, remaining *csvFile
 }
 
 func newReportFiles() (*reportFiles, error) {
-	rep, err := os.CreateTemp("", "imgbatch-report-*.csv")
-	if err != nil {
-		return nil, err
+	f := &reportFiles{}
+	for _, c := range []struct {
+		to      **csvFile
+		pattern string
+	}{{&f.report, "imgbatch-report-*.csv"}, {&f.failed, "imgbatch-failed-*.csv"}, {&f.remaining, "imgbatch-remaining-*.csv"}} {
+		cf, err := newCSVFile(c.pattern)
+		if err != nil {
+			f.remove()
+			return nil, err
+		}
+		*c.to = cf
 	}
-	fail, err := os.CreateTemp("", "imgbatch-failed-*.csv")
-	if err != nil {
-		rep.Close()
-		os.Remove(rep.Name())
-		return nil, err
-	}
-	f := &reportFiles{rep: rep, fail: fail, rb: bufio.NewWriter(rep), fb: bufio.NewWriter(fail)}
-	f.rw, f.fw = csv.NewWriter(f.rb), csv.NewWriter(f.fb)
 	return f, nil
 }
 
 // write adds the rows of res: always to report.csv, and to failed.csv (an
 // S3 Batch Operations manifest: bucket,key[,versionId]) when it failed.
-// Write errors stay in the csv.Writers until upload.
 func (f *reportFiles) write(res imgbatch.Result) {
 	if res.Status == imgbatch.StatusFailed {
-		frow := []string{res.Item.Bucket, EncodeKey(res.Item.Key)}
-		if res.Item.VersionID != "" {
-			frow = append(frow, csvSafe(res.Item.VersionID))
-		}
-		_ = f.fw.Write(frow)
+		_ = f.failed.w.Write(manifestRow(res.Item))
 	}
-	_ = f.rw.Write(ReportRow(res))
+	_ = f.report.w.Write(ReportRow(res))
 }
 
-// upload flushes both files and puts them in the run's place.
-func (f *reportFiles) upload(ctx context.Context, s *Store, lay imgbatch.Layout) error {
-	f.rw.Flush()
-	f.fw.Flush()
-	if err := f.rw.Error(); err != nil {
-		return err
+// manifestRow is the S3 Batch Operations manifest row of an item:
+// bucket,key[,versionId], the key URL-encoded.
+func manifestRow(it imgbatch.Item) []string {
+	row := []string{it.Bucket, EncodeKey(it.Key)}
+	if it.VersionID != "" {
+		row = append(row, csvSafe(it.VersionID))
 	}
-	if err := f.fw.Error(); err != nil {
-		return err
-	}
-	if err := f.rb.Flush(); err != nil {
-		return err
-	}
-	if err := f.fb.Flush(); err != nil {
-		return err
-	}
-	if err := s.PutFile(ctx, lay.Report(), f.rep, "text/csv"); err != nil {
-		return err
-	}
-	return s.PutFile(ctx, lay.Failed(), f.fail, "text/csv")
+	return row
 }
 
-// remove closes and deletes both files.
+// upload puts the files in the run's place (remaining.csv only for a run
+// ended early).
+func (f *reportFiles) upload(ctx context.Context, s *Store, lay imgbatch.Layout, partial bool) error {
+	if err := f.report.upload(ctx, s, lay.Report()); err != nil {
+		return err
+	}
+	if err := f.failed.upload(ctx, s, lay.Failed()); err != nil {
+		return err
+	}
+	if !partial {
+		return nil
+	}
+	return f.remaining.upload(ctx, s, lay.Remaining())
+}
+
+// remove closes and deletes the files.
 func (f *reportFiles) remove() {
-	for _, fh := range []*os.File{f.fail, f.rep} {
-		fh.Close()
-		os.Remove(fh.Name())
+	for _, c := range []*csvFile{f.report, f.failed, f.remaining} {
+		if c != nil {
+			c.remove()
+		}
 	}
 }
 

@@ -32,7 +32,7 @@ func smallestOutput(outs []imgbatch.Output) imgbatch.Output {
 // back from the output bucket), the recipe and the shard timings.
 func writeHTMLReport(ctx context.Context, s *Store, run *imgbatch.Run, sum Summary) error {
 	d := htmlreport.Data{
-		RunID: run.ID, Status: sum.Status, Reason: sum.Reason, Source: run.Source,
+		RunID: run.ID, Status: sum.Status, Reason: sum.Reason + " " + sum.Detail, Source: run.Source,
 		Output:  "s3://" + run.OutputBucket + "/" + run.OutputPrefix,
 		Created: run.CreatedAt, Finished: sum.FinishedAt, Counts: sum.Counts,
 		Recipe: run.Recipe, RecipeHash: run.RecipeHash, Shards: sum.shards,

@@ -41,6 +41,10 @@ type Runner struct {
 	// finds nothing to take.
 	Linger bool
 	Grace  time.Duration // after stop: time for work in flight (default 25s)
+	// ControlEvery is how often the child reads the run's control object
+	// (pause, cancel) while it works (default 5s): one GET per child, not
+	// per item.
+	ControlEvery time.Duration
 	// Abort, when set, is the parent of all work: cancelling it ends the
 	// child at once, without grace or checkpoint, like a killed process.
 	Abort context.Context
@@ -82,6 +86,9 @@ func (r *Runner) defaults() {
 	if r.Grace <= 0 {
 		r.Grace = DefaultGrace
 	}
+	if r.ControlEvery <= 0 {
+		r.ControlEvery = DefaultControlEvery
+	}
 	if r.Now == nil {
 		r.Now = time.Now
 	}
@@ -93,8 +100,26 @@ func (r *Runner) defaults() {
 // Run works until every shard of the run is done (or, without Linger, until
 // nothing is left to claim). Cancelling stop makes it stop taking work,
 // finish what is in flight within Grace, checkpoint, and return ErrStopped.
+// The run's control object stops it the same way: ErrPaused for a pause,
+// ErrRunEnded for a cancel or an abort (also when this child ended the run
+// because the failure tolerance broke).
 func (r *Runner) Run(stop context.Context) (Stats, error) {
 	r.defaults()
+	cw, err := r.watchControl(stop)
+	if err != nil {
+		return Stats{}, err
+	}
+	defer cw.close()
+	st, err := r.run(cw.ctx)
+	if why := cw.stopped(); why != nil && stop.Err() == nil && (err == nil || errors.Is(err, ErrStopped)) {
+		r.Log.Info("stopped by the run's control object", "why", why.Error(), "shards", st.Shards)
+		return st, why
+	}
+	return st, err
+}
+
+// run is Run under stop (SIGTERM or the control object).
+func (r *Runner) run(stop context.Context) (Stats, error) {
 	work, cancelWork := r.workContext(stop)
 	defer cancelWork()
 
@@ -118,7 +143,7 @@ func (r *Runner) Run(stop context.Context) (Stats, error) {
 	if !c.sc.allDone() {
 		return st, nil // others still hold shards; the last of them finalizes
 	}
-	fin, err := r.finalize(work, run, true, c.log)
+	fin, err := r.finalize(work, run, ending{allDone: true}, c.log)
 	if err != nil {
 		return st, err
 	}

@@ -36,6 +36,7 @@ type scanner struct {
 	// the earliest a claim seen could expire
 	scanned    []bool
 	nextExpiry time.Time
+	tally      doneTally // the done markers' counts, for the early stop (tolerance.go)
 }
 
 // scanBatch is how many ranges a scan lists.

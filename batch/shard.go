@@ -37,6 +37,9 @@ func (r *Runner) tryShard(stop, work context.Context, run *imgbatch.Run, lea *Le
 		slog.Warn("lease lost; another child finishes this shard")
 		return true, nil
 	case errors.Is(err, ErrStopped):
+		// Checkpointed: let the lease go, so that whoever goes on (a
+		// resumed array, a stealer) need not wait out its TTL.
+		lea.release(work, lease)
 		return true, nil
 	case err != nil:
 		return true, err
@@ -50,6 +53,19 @@ func (r *Runner) tryShard(stop, work context.Context, run *imgbatch.Run, lea *Le
 		st.Stolen++
 	}
 	st.Counts.Merge(m.Counts)
+	broken, err := r.judge(work, run, sc, m)
+	if err != nil {
+		slog.Warn("tolerance not judged", "err", err)
+		return true, nil
+	}
+	if broken && !sc.allDone() { // (the last shard: Finalize judges the same)
+		fin, err := r.abort(work, run, imgbatch.ReasonTolerance, log)
+		st.Finalized = fin
+		if err != nil {
+			return true, err
+		}
+		return true, ErrRunEnded
+	}
 	return true, nil
 }
 

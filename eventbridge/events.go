@@ -211,16 +211,18 @@ func (e RunCompleted) MarshalJSON() ([]byte, error) {
 // RunFailed reports a run that broke its failure tolerance (or could not
 // finish at all); Reason says why.
 type RunFailed struct {
-	EventID    string          `json:"eventId"`
-	RunID      string          `json:"runId"`
-	Counts     imgbatch.Counts `json:"counts"`
-	Shards     int             `json:"shards"`
-	ReportURI  string          `json:"reportUri,omitempty"` // when the run got as far as a report
-	FailedURI  string          `json:"failedUri,omitempty"`
-	SummaryURI string          `json:"summaryUri,omitempty"`
-	DurationMs int64           `json:"durationMs"`
-	FinishedAt time.Time       `json:"finishedAt,omitzero"`
-	Reason     string          `json:"reason"`
+	EventID      string          `json:"eventId"`
+	RunID        string          `json:"runId"`
+	Counts       imgbatch.Counts `json:"counts"`
+	Shards       int             `json:"shards"`
+	ReportURI    string          `json:"reportUri,omitempty"` // when the run got as far as a report
+	FailedURI    string          `json:"failedUri,omitempty"`
+	SummaryURI   string          `json:"summaryUri,omitempty"`
+	DurationMs   int64           `json:"durationMs"`
+	FinishedAt   time.Time       `json:"finishedAt,omitzero"`
+	Reason       string          `json:"reason"`                 // tolerance, cancelled, workers-failed
+	Detail       string          `json:"detail,omitempty"`       // the reason in words
+	RemainingURI string          `json:"remainingUri,omitempty"` // the items that never ran (a run ended early)
 }
 
 // DetailType implements Event.

@@ -25,10 +25,14 @@ func (n notifier) RunFinished(ctx context.Context, run *imgbatch.Run, f batch.Fi
 		failed = ebus.S3URI(run.WorkBucket, f.Failed)
 	}
 	if f.Status == batch.RunFailed {
+		remaining := ""
+		if f.Remaining != "" {
+			remaining = ebus.S3URI(run.WorkBucket, f.Remaining)
+		}
 		return n.pub.Publish(ctx, ebus.RunFailed{
 			RunID: run.ID, Counts: f.Counts, Shards: f.Shards, ReportURI: ebus.S3URI(run.WorkBucket, f.Report),
 			FailedURI: failed, SummaryURI: ebus.S3URI(run.WorkBucket, f.Summary), DurationMs: f.DurationMs,
-			FinishedAt: f.FinishedAt, Reason: f.Reason,
+			FinishedAt: f.FinishedAt, Reason: f.Reason, Detail: f.Detail, RemainingURI: remaining,
 		})
 	}
 	return n.pub.Publish(ctx, ebus.RunCompleted{

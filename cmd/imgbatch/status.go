@@ -87,7 +87,7 @@ func statusAction(c *cli.Context, cl *clients, o statusOptions) error {
 			}
 			if st.Final != nil || watch <= 0 {
 				if st.Final != nil && st.Final.Status == batch.RunFailed {
-					return withCode(exitRunFailed, fmt.Errorf("run %s failed: %s", st.Run.ID, st.Final.Reason))
+					return withCode(exitRunFailed, fmt.Errorf("run %s failed (%s): %s", st.Run.ID, st.Final.Reason, st.Final.Detail))
 				}
 				return nil
 			}
@@ -142,7 +142,7 @@ func printStatus(w io.Writer, st *batch.RunStatus, shards bool) {
 	if st.Final != nil {
 		fmt.Fprintf(w, "  report  s3://%s/%s\n  failed  s3://%s/%s\n", r.WorkBucket, st.Final.Report, r.WorkBucket, st.Final.Failed)
 		if st.Final.Reason != "" {
-			fmt.Fprintf(w, "  reason  %s\n", st.Final.Reason)
+			fmt.Fprintf(w, "  reason  %s: %s\n", st.Final.Reason, st.Final.Detail)
 		}
 	}
 	if len(st.Failures) > 0 {
