@@ -18,6 +18,7 @@ func commands() []*cli.Command {
 		{Name: "redrive", Usage: redriveUsage, ArgsUsage: "RUN_ID", Description: redriveHelp, Flags: redriveFlags(), Action: withClients(redriveOptionsFrom, redriveAction)},
 		{Name: "work", Usage: workUsage, Description: workHelp, Flags: workFlags(), Action: withClients(workOptionsFrom, workAction)},
 		{Name: "status", Usage: statusUsage, ArgsUsage: "RUN_ID", Description: statusHelp, Flags: statusFlags(), Action: withClients(statusOptionsFrom, statusAction)},
+		{Name: "reap", Usage: reapUsage, Description: reapHelp, Flags: reapFlags(), Action: withClients(reapOptionsFrom, reapAction)},
 		{Name: "completion", Usage: completionUsage, ArgsUsage: "bash|zsh", Description: completionHelp, Action: completionAction},
 		{Name: "bench", Usage: benchUsage, Description: benchHelp, Flags: benchFlags(), Action: benchAction,
 			Subcommands: []*cli.Command{benchChildCommand()}},
