@@ -97,7 +97,7 @@ func (r *ArrayRunner) stateChange(j *ArrayJob) eventbus.Entry {
 		StoppedAt: time.Now().UnixMilli(), RetryStrategy: retryStrategy{Attempts: j.Spec.Attempts, EvaluateOnExit: []any{}},
 		DependsOn: []any{}, JobDefinition: batchArnPrefix + "job-definition/" + def + ":1", Parameters: j.Spec.Parameters,
 		Container: jobContainer{Image: r.Exe, Command: j.Spec.Command, Environment: []any{}},
-		Tags: map[string]string{}, Platform: []string{"EC2"},
+		Tags:      map[string]string{}, Platform: []string{"EC2"},
 	}
 	if d.Parameters == nil {
 		d.Parameters = map[string]string{}

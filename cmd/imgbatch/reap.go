@@ -96,12 +96,18 @@ func reap(c *cli.Context, cl *clients, o reapOptions, abort runAborter) error {
 		return fmt.Errorf("reap run %s: %w", run.ID, err)
 	}
 	w := c.App.Writer
+	lay := imgbatch.Layout{RunID: run.ID}
 	if !ended {
+		if final, err := store.Exists(ctx, lay.Final()); err == nil && !final {
+			// batch.Abort leaves a paused run alone: its children exit on purpose.
+			log.Info("run not ended: it is paused (its children exited on purpose); resume or cancel it")
+			fmt.Fprintf(w, "run %s is paused: not ended (imgbatch resume or cancel it)\n", run.ID)
+			return nil
+		}
 		log.Info("run already final: nothing to reap (the failed job's other children finished it, or it was cancelled)")
 		fmt.Fprintf(w, "run %s is already final: nothing to do\n", run.ID)
 		return nil
 	}
-	lay := imgbatch.Layout{RunID: run.ID}
 	log.Warn("run ended: Run Failed", "report", lay.Report(), "remaining", lay.Remaining())
 	fmt.Fprintf(w, "run %s ended: Run Failed (%s)\n  report     s3://%s/%s\n  remaining  s3://%s/%s (imgbatch redrive %s)\n",
 		run.ID, o.reason, o.workBucket, lay.Report(), o.workBucket, lay.Remaining(), run.ID)
