@@ -94,7 +94,7 @@ func (o spotOptions) watchSpot(ctx context.Context, log *slog.Logger) (context.C
 		log.Debug("spot notice not watched", "why", o.why)
 		return stop, func() { cancel(nil) }
 	}
-	client := imds.New(imds.Options{Endpoint: o.endpoint, ClientEnableState: imds.ClientEnabled, Retryer: aws.NopRetryer{}})
+	client := newIMDS(o.endpoint)
 	log.Info("watching the EC2 Spot interruption notice", "why", o.why, "every", o.every.String())
 	go func() {
 		t := time.NewTicker(o.every)
@@ -122,6 +122,13 @@ func (o spotOptions) watchSpot(ctx context.Context, log *slog.Logger) (context.C
 		}
 	}()
 	return stop, func() { cancel(nil) }
+}
+
+// newIMDS is an instance metadata client that is on even where the
+// environment turns the SDK's off (AWS_EC2_METADATA_DISABLED keeps the
+// credential chain from probing IMDS), with no retries: it polls again soon.
+func newIMDS(endpoint string) *imds.Client {
+	return imds.New(imds.Options{Endpoint: endpoint, ClientEnableState: imds.ClientEnabled, Retryer: aws.NopRetryer{}})
 }
 
 // instanceAction is the body of spot/instance-action.
