@@ -183,6 +183,8 @@ type runSpec struct {
 	width          int // array width (default 3)
 	shardSize      int // items per shard (default 4)
 	childEnv       []string
+	// attemptEnv adds variables per attempt (a Spot notice stand-in).
+	attemptEnv     func(index, attempt int) []string
 	access, secret string // S3 credentials (default local/local)
 	rates          map[s3fault.Kind]s3fault.Rates
 	eligible       func(*s3fault.Request) bool // only these requests get faults (nil: all)
@@ -329,7 +331,11 @@ func run(t *testing.T, spec runSpec) *runResult {
 		Log:      slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Hooks: localstack.ArrayHooks{
 			AttemptEnv: func(_ string, index, attempt int) []string {
-				return []string{"AWS_SDK_UA_APP_ID=" + appID(index, attempt)}
+				env := []string{"AWS_SDK_UA_APP_ID=" + appID(index, attempt)}
+				if spec.attemptEnv != nil {
+					env = append(env, spec.attemptEnv(index, attempt)...)
+				}
+				return env
 			},
 			OnStart: h.onStart,
 			OnExit:  h.onExit,
