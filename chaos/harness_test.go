@@ -183,8 +183,6 @@ type runSpec struct {
 	width          int // array width (default 3)
 	shardSize      int // items per shard (default 4)
 	childEnv       []string
-	// attemptEnv adds variables per attempt (a Spot notice stand-in).
-	attemptEnv     func(index, attempt int) []string
 	access, secret string // S3 credentials (default local/local)
 	rates          map[s3fault.Kind]s3fault.Rates
 	eligible       func(*s3fault.Request) bool // only these requests get faults (nil: all)
@@ -200,6 +198,8 @@ type runSpec struct {
 	// transientOK lets an item fail with S3Error (S3 kept failing past
 	// the retries) where the reference run succeeded.
 	transientOK bool
+	// attemptEnv adds variables per attempt (a Spot notice stand-in).
+	attemptEnv func(index, attempt int) []string
 }
 
 // attemptRecord is one child process: an attempt started by the array
