@@ -198,6 +198,8 @@ type runSpec struct {
 	// transientOK lets an item fail with S3Error (S3 kept failing past
 	// the retries) where the reference run succeeded.
 	transientOK bool
+	// attemptEnv adds variables per attempt (a Spot notice stand-in).
+	attemptEnv func(index, attempt int) []string
 }
 
 // attemptRecord is one child process: an attempt started by the array
@@ -329,7 +331,11 @@ func run(t *testing.T, spec runSpec) *runResult {
 		Log:      slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Hooks: localstack.ArrayHooks{
 			AttemptEnv: func(_ string, index, attempt int) []string {
-				return []string{"AWS_SDK_UA_APP_ID=" + appID(index, attempt)}
+				env := []string{"AWS_SDK_UA_APP_ID=" + appID(index, attempt)}
+				if spec.attemptEnv != nil {
+					env = append(env, spec.attemptEnv(index, attempt)...)
+				}
+				return env
 			},
 			OnStart: h.onStart,
 			OnExit:  h.onExit,

@@ -154,8 +154,8 @@ func sameJSON(t *testing.T, got, want string) bool {
 
 func TestRulesPatterns(t *testing.T) {
 	rules := mustRules(t)
-	if len(rules) != 2 {
-		t.Errorf("want 2 rules, got %d", len(rules))
+	if len(rules) != 3 {
+		t.Errorf("want 3 rules (2 on the imgbatch bus, DeadArrayRule on the default bus), got %d", len(rules))
 	}
 	for id, want := range map[string]string{"RunRequestedRule": runRequestedPattern, "RunFinishedRule": runFinishedPattern} {
 		r, ok := rules[id]
@@ -289,6 +289,7 @@ func TestJobDefinitions(t *testing.T) {
 		"WorkerFargateJobDefinition": {"work", "--run-id", "Ref::runId"},
 		"PlannerJobDefinition": {"plan", "--from-schedule", "--scheduled-time", "Ref::scheduledTime", "--source", "Ref::source",
 			"--recipe", "Ref::recipe", "--output-bucket", "Ref::outputBucket", "--output-prefix", "Ref::outputPrefix", "--max-cost", "Ref::maxCost"},
+		"ReaperJobDefinition": {"reap", "--run", "Ref::runId", "--job-id", "Ref::jobId", "--reason", "workers-failed"},
 	}
 	if len(jds) != len(wantCmd) {
 		t.Errorf("%d job definitions, want %d", len(jds), len(wantCmd))
@@ -482,7 +483,7 @@ func TestOutputs(t *testing.T) {
 	outs := mappingOf(lookup(d.root, "Outputs"))
 	for _, k := range []string{
 		"SourceBucketName", "OutputBucketName", "WorkBucketName", "JobQueueArn",
-		"WorkerJobDefinitionArn", "WorkerFargateJobDefinitionArn", "PlannerJobDefinitionArn",
+		"WorkerJobDefinitionArn", "WorkerFargateJobDefinitionArn", "PlannerJobDefinitionArn", "ReaperJobDefinitionArn",
 		"EventBusName", "EventBusArn", "NotificationTopicArn", "RepositoryUri",
 	} {
 		if _, ok := outs[k]; !ok {

@@ -38,6 +38,10 @@ type ArrayRunner struct {
 	// Hooks let tests watch and disturb the children (kill schedules,
 	// memory probes); all optional.
 	Hooks ArrayHooks
+	// Events, when set, receives the "Batch Job State Change" event of
+	// every job that ended for good (jobevents.go), as AWS Batch sends it
+	// to the default bus.
+	Events EventPutter
 
 	mu   sync.Mutex
 	jobs []*ArrayJob
@@ -78,6 +82,12 @@ type JobSpec struct {
 	Size     int      // array size
 	Attempts int      // retry strategy attempts (default 1)
 	Env      map[string]string
+	// Definition is the job definition's name and Parameters the job's
+	// parameters (defaults included), for the job's state change event.
+	Definition string
+	Parameters map[string]string
+	// Array marks an array job (arrayProperties) even when Size is 1.
+	Array bool
 }
 
 // Child is the state of one array child.
@@ -92,6 +102,7 @@ type Child struct {
 type ArrayJob struct {
 	ID       string
 	Spec     JobSpec
+	created  time.Time
 	done     chan struct{}
 	mu       sync.Mutex
 	children []Child
@@ -107,7 +118,7 @@ func (r *ArrayRunner) Submit(ctx context.Context, spec JobSpec) (*ArrayJob, erro
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	j := &ArrayJob{ID: "local-" + hex.EncodeToString(b[:]), Spec: spec, done: make(chan struct{}), children: make([]Child, spec.Size)}
+	j := &ArrayJob{ID: "local-" + hex.EncodeToString(b[:]), Spec: spec, created: time.Now(), done: make(chan struct{}), children: make([]Child, spec.Size)}
 	r.mu.Lock()
 	r.jobs = append(r.jobs, j)
 	r.mu.Unlock()
@@ -121,7 +132,13 @@ func (r *ArrayRunner) Submit(ctx context.Context, spec JobSpec) (*ArrayJob, erro
 			r.runChild(ctx, j, i, log)
 		}(i)
 	}
-	go func() { wg.Wait(); close(j.done) }()
+	go func() {
+		wg.Wait()
+		if ctx.Err() == nil { // not stopped with the stack: the job ended on its own
+			r.jobEnded(j)
+		}
+		close(j.done)
+	}()
 	return j, nil
 }
 

@@ -104,6 +104,7 @@ func (b *batchAPI) submitJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	spec.Name = in.JobName
+	spec.Array = in.ArrayProperties != nil && in.ArrayProperties.Size > 0
 	if in.RetryStrategy != nil && in.RetryStrategy.Attempts > 0 {
 		spec.Attempts = in.RetryStrategy.Attempts
 	}

@@ -108,7 +108,7 @@ func Start(o Options) (*Stack, error) {
 		},
 	})
 	st.Runner = &ArrayRunner{Exe: o.Exe, LogDir: logdir, QueueName: "imgbatch-local-queue", CEName: "imgbatch-local-ce",
-		Log: o.Log.With("component", "local-batch"), Output: o.ChildOutput, Hooks: o.Hooks}
+		Log: o.Log.With("component", "local-batch"), Output: o.ChildOutput, Hooks: o.Hooks, Events: st.Bus}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		st.Close()
@@ -199,7 +199,12 @@ func (s *Stack) addTemplateRules() error {
 		return fmt.Errorf("read the template's job definitions: %w", err)
 	}
 	for _, r := range rules {
-		lr := eventbus.Rule{Name: r.Name, EventBus: s.opts.EventBus, Pattern: r.Pattern}
+		// A rule of the stack's bus goes on the bus named in Options; one of
+		// the default bus (AWS services' events: aws.batch) stays there.
+		lr := eventbus.Rule{Name: r.Name, Pattern: r.Pattern}
+		if r.EventBus != "" {
+			lr.EventBus = s.opts.EventBus
+		}
 		if lr.Name == "" {
 			lr.Name = r.LogicalID
 		}
@@ -212,11 +217,11 @@ func (s *Stack) addTemplateRules() error {
 				if !ok {
 					return fmt.Errorf("rule %s: target %s names job definition %q, not in the template", r.LogicalID, t.ID, t.JobDefinition)
 				}
-				size := t.ArraySize
-				if s.opts.Width > 0 {
+				size := t.ArraySize // 0: a single job, not an array
+				if size > 0 && s.opts.Width > 0 {
 					size = s.opts.Width
 				}
-				lt.Invoke = s.batchTarget(def, size)
+				lt.Invoke = s.batchTarget(def, t.JobName, size)
 			case "sns":
 				lt.Invoke = s.notify(r.LogicalID)
 			default:
@@ -235,7 +240,7 @@ func (s *Stack) addTemplateRules() error {
 // batchTarget submits an array job the way EventBridge's Batch target does:
 // the transformed input's "Parameters" fill the job definition's Ref::
 // placeholders.
-func (s *Stack) batchTarget(def cloudformation.JobDefinition, size int) func(context.Context, []byte) error {
+func (s *Stack) batchTarget(def cloudformation.JobDefinition, name string, size int) func(context.Context, []byte) error {
 	return func(_ context.Context, input []byte) error {
 		var in struct {
 			Parameters map[string]string `json:"Parameters"`
@@ -243,9 +248,13 @@ func (s *Stack) batchTarget(def cloudformation.JobDefinition, size int) func(con
 		if err := json.Unmarshal(input, &in); err != nil {
 			return fmt.Errorf("batch target input %s: %w", input, err)
 		}
-		spec, err := jobSpec(def, in.Parameters, size)
+		spec, err := jobSpec(def, in.Parameters, max(size, 1))
 		if err != nil {
 			return err
+		}
+		spec.Array = size > 0
+		if name != "" {
+			spec.Name = name
 		}
 		_, err = s.Runner.Submit(s.ctx, spec)
 		return err
@@ -277,7 +286,7 @@ func jobSpec(def cloudformation.JobDefinition, params map[string]string, size in
 	for k, v := range def.Environment {
 		env[k] = v // the runner puts the stack's own endpoints and buckets over these
 	}
-	return JobSpec{Name: def.LogicalID, Command: cmd, Size: size, Attempts: def.Attempts, Env: env}, nil
+	return JobSpec{Name: def.LogicalID, Command: cmd, Size: size, Attempts: def.Attempts, Env: env, Definition: def.Name, Parameters: all}, nil
 }
 
 // notify appends what an SNS target would publish to notifications.jsonl.

@@ -21,6 +21,7 @@ func commands() []*cli.Command {
 		{Name: "pause", Usage: pauseUsage, ArgsUsage: "RUN_ID", Description: pauseHelp, Flags: pauseFlags(), Action: withClients(controlOptionsFrom, pauseAction)},
 		{Name: "resume", Usage: resumeUsage, ArgsUsage: "RUN_ID", Description: resumeHelp, Flags: resumeFlags(), Action: withClients(controlOptionsFrom, resumeAction)},
 		{Name: "status", Usage: statusUsage, ArgsUsage: "RUN_ID", Description: statusHelp, Flags: statusFlags(), Action: withClients(statusOptionsFrom, statusAction)},
+		{Name: "reap", Usage: reapUsage, Description: reapHelp, Flags: reapFlags(), Action: withClients(reapOptionsFrom, reapAction)},
 		{Name: "completion", Usage: completionUsage, ArgsUsage: "bash|zsh", Description: completionHelp, Action: completionAction},
 		{Name: "bench", Usage: benchUsage, Description: benchHelp, Flags: benchFlags(), Action: benchAction,
 			Subcommands: []*cli.Command{benchChildCommand()}},

@@ -249,6 +249,11 @@ func TestLocalEndToEnd(t *testing.T) {
 	count := map[string]int{}
 	var runID string
 	for _, e := range evs {
+		if e.Source == "aws.batch" && e.DetailType == "Batch Job State Change" {
+			// The array's own end, on the default bus: sent only when the
+			// job ends before `local` closes the stack.
+			continue
+		}
 		count[e.DetailType]++
 		if e.Source != "imgbatch" {
 			t.Errorf("event source %q", e.Source)

@@ -41,7 +41,9 @@ person can fix it (missing output bucket, access denied on the outputs).
 
 On SIGTERM (Spot reclaim, Fargate stop) the child stops taking work, finishes
 what it can within --grace, checkpoints and exits 75, which the job definition
-retries. The last child to finish writes report.csv and sends "Run Completed".
+retries. On EC2 the child also polls the Spot two-minute notice in instance
+metadata (--spot-notice) and drains the same way as soon as it comes.
+The last child to finish writes report.csv and sends "Run Completed".
 
 Between items (one GET every --control-every) the child reads the run's
 control object: after "imgbatch pause" it checkpoints like on SIGTERM and exits
@@ -76,7 +78,7 @@ func workFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "control-every", Value: batch.DefaultControlEvery, EnvVars: []string{"IMGBATCH_CONTROL_EVERY"}, Usage: "how often the child reads the run's control object (pause, cancel) between items"},
 		&cli.BoolFlag{Name: "no-linger", EnvVars: []string{"IMGBATCH_NO_LINGER"}, Usage: "exit when nothing is left to claim instead of waiting to steal expired leases"},
 		heicFlag,
-	})
+	}, spotFlags())
 }
 
 // workOptions are work's flags and the child's identity, read once.
@@ -89,6 +91,7 @@ type workOptions struct {
 	poll              time.Duration
 	controlEvery      time.Duration
 	linger            bool
+	spot              spotOptions
 }
 
 func workOptionsFrom(c *cli.Context) (workOptions, error) {
@@ -103,6 +106,9 @@ func workOptionsFrom(c *cli.Context) (workOptions, error) {
 	}
 	if o.me, err = identityFromEnv(); err != nil {
 		return o, usageErr(err)
+	}
+	if o.spot, err = spotOptionsFrom(c); err != nil {
+		return o, err
 	}
 	heicDec, err := heicDecoder(c)
 	if err != nil {
@@ -125,6 +131,9 @@ func workAction(c *cli.Context, cl *clients, o workOptions) error {
 	// SIGTERM/SIGINT: stop taking work; the runner finishes what it can within --grace.
 	stop, cancel := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
 	defer cancel()
+	// The EC2 Spot two-minute notice (spot.go) stops it the same way.
+	stop, cancelSpot := o.spot.watchSpot(stop, log)
+	defer cancelSpot()
 
 	vips.Start(vips.Config{Concurrency: 1, Log: log})
 	wcfg := o.cfg
