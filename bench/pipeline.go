@@ -67,8 +67,8 @@ func startS3Env(ctx context.Context, d *Dataset) (*s3Env, error) {
 
 // plan writes a run of files (in this order, repeats allowed) making
 // recipe r; the worker runs it with --incremental off, so repeats are
-// processed again. It returns the run's ID and output prefix.
-func (e *s3Env) plan(ctx context.Context, files []File, r imgbatch.Recipe) (string, string, error) {
+// processed again. It returns the planned run.
+func (e *s3Env) plan(ctx context.Context, files []File, r imgbatch.Recipe) (*imgbatch.Run, error) {
 	e.runs++
 	prefix := "bench-" + strconv.Itoa(e.runs)
 	items := make([]imgbatch.Item, len(files))
@@ -82,17 +82,17 @@ func (e *s3Env) plan(ctx context.Context, files []File, r imgbatch.Recipe) (stri
 		Tolerance: imgbatch.Tolerance{MinTasks: 1, MaxFailedPercent: 100},
 	})
 	if err != nil {
-		return "", "", fmt.Errorf("plan the pipeline run: %w", err)
+		return nil, fmt.Errorf("plan the pipeline run: %w", err)
 	}
-	return p.Run.ID, prefix, nil
+	return &p.Run, nil
 }
 
-// download copies the outputs of a run under prefix to the layout of the
-// other implementations (outPath(dir, v, i) for the i-th file).
-func (e *s3Env) download(ctx context.Context, prefix string, files []File, r imgbatch.Recipe, dir string) error {
+// download copies the outputs of run to the layout of the other
+// implementations (outPath(dir, v, i) for the i-th file).
+func (e *s3Env) download(ctx context.Context, run *imgbatch.Run, files []File, dir string) error {
 	for i, f := range files {
-		for _, v := range r.Variants {
-			key, err := imgbatch.OutputKey(prefix, v, f.Rel)
+		for _, v := range run.Recipe.Variants {
+			key, err := run.OutputKeyOf(v, imgbatch.Item{Bucket: bucketSource, Key: f.Rel})
 			if err != nil {
 				return err
 			}

@@ -184,6 +184,8 @@ func (rc *refCache) compare(ctx context.Context, row QualityRow, files []File, o
 		}
 	}
 	if row.N == 0 {
+		// No worst of nothing: +Inf would make the report's JSON unwritable.
+		row.PSNRWorst, row.SSIMWorst = 0, 0
 		return row, errors.New("no outputs to compare")
 	}
 	row.PSNRMean /= float64(row.N)

@@ -288,7 +288,7 @@ func (rc *runCtx) measure(ctx context.Context, c Case, items, good []File, out s
 	if len(recipe.Variants) == 0 {
 		return r, fmt.Errorf("no recipe %q", c.Recipe)
 	}
-	spec, inputs, prefix, err := rc.childSpec(ctx, c, recipe, items, good, out, keep)
+	spec, inputs, run, err := rc.childSpec(ctx, c, recipe, items, good, out, keep)
 	if err != nil {
 		return r, err
 	}
@@ -311,7 +311,7 @@ func (rc *runCtx) measure(ctx context.Context, c Case, items, good []File, out s
 		return r, err
 	}
 	if keep && c.Impl == ImplPipeline {
-		if err := rc.s3.download(ctx, prefix, items, recipe, out); err != nil {
+		if err := rc.s3.download(ctx, run, items, out); err != nil {
 			return r, err
 		}
 	}
@@ -321,9 +321,9 @@ func (rc *runCtx) measure(ctx context.Context, c Case, items, good []File, out s
 }
 
 // childSpec is what an imgbatch child of case c runs, the files whose
-// bytes count as its input, and (pipeline mode) the outputs' prefix; the
+// bytes count as its input, and (pipeline mode) the planned run; the
 // pipeline mode's run is planned in the embedded S3 here, before the clock.
-func (rc *runCtx) childSpec(ctx context.Context, c Case, recipe imgbatch.Recipe, items, good []File, out string, keep bool) (ChildSpec, []File, string, error) {
+func (rc *runCtx) childSpec(ctx context.Context, c Case, recipe imgbatch.Recipe, items, good []File, out string, keep bool) (ChildSpec, []File, *imgbatch.Run, error) {
 	spec := ChildSpec{Mode: c.Impl, Pool: c.Pool, VipsConcurrency: c.vipsConcurrency(), Trim: c.has(LeverTrim), Reuse: c.has(LeverReuse), Fetchers: c.number(LeverFetch),
 		Variant: recipe.Variants[0], Variants: recipe.Variants, MaxPixels: rc.o.MaxPixels}
 	if rc.o.ProfileDir != "" && !keep {
@@ -332,16 +332,16 @@ func (rc *runCtx) childSpec(ctx context.Context, c Case, recipe imgbatch.Recipe,
 	switch c.Impl {
 	case ImplProcess:
 		spec.Files, spec.OutDir = rc.paths(items), out
-		return spec, items, "", nil
+		return spec, items, nil, nil
 	case ImplPipeline:
-		runID, prefix, err := rc.s3.plan(ctx, items, recipe)
+		run, err := rc.s3.plan(ctx, items, recipe)
 		if err != nil {
-			return spec, nil, "", err
+			return spec, nil, nil, err
 		}
-		spec.Endpoint, spec.WorkBucket, spec.RunID = rc.s3.srv.URL, bucketWork, runID
-		return spec, items, prefix, nil
+		spec.Endpoint, spec.WorkBucket, spec.RunID = rc.s3.srv.URL, bucketWork, run.ID
+		return spec, items, run, nil
 	}
-	return spec, good, "", nil
+	return spec, good, nil, nil
 }
 
 // execute runs case c (the timed part) and records into r what the
