@@ -31,9 +31,7 @@ func fakeWallpapers(t *testing.T) string {
 // tree and checks their shape, that they are cached, and that making them
 // again gives the same bytes.
 func TestPrepareBuiltins(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode: preparing the built-in sets makes 14 images of 12 MP")
-	}
+	testutil.Long(t, "short mode: preparing the built-in sets makes 14 images of 12 MP")
 	ctx := context.Background()
 	wp := fakeWallpapers(t)
 	o := PrepareOptions{CacheDir: t.TempDir(), Wallpapers: wp, BadImages: filepath.Join("..", "testdata", "bad-images")}

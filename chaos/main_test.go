@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/s3fault"
 )
 
@@ -53,9 +54,7 @@ func TestMain(m *testing.M) {
 // names a binary to test instead (e.g. one built by scripts/build.sh).
 func imgbatchBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the imgbatch binary and runs child processes: skipped in -short")
-	}
+	testutil.Long(t, "builds the imgbatch binary and runs child processes")
 	buildOnce.Do(func() {
 		if p := os.Getenv("IMGBATCH_CHAOS_BIN"); p != "" {
 			exePath, buildErr = filepath.Abs(p)

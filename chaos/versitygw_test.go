@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/s3fault"
 )
 
@@ -33,9 +34,7 @@ var (
 // Only -short skips it.
 func versityBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("installs and runs versitygw: skipped in -short")
-	}
+	testutil.Long(t, "installs and runs versitygw")
 	versityOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 		defer cancel()

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // The patterns the rest of imgbatch relies on, as the issue states them.
@@ -617,9 +618,7 @@ func TestJobRolePermissions(t *testing.T) {
 // TestCfnLint runs cfn-lint (AWS's CloudFormation linter, with its resource
 // specifications) when it is installed.
 func TestCfnLint(t *testing.T) {
-	if testing.Short() {
-		t.Skip("cfn-lint: a few seconds, ~20 s on its first run")
-	}
+	testutil.Long(t, "cfn-lint: a few seconds, ~20 s on its first run")
 	bin, err := exec.LookPath("cfn-lint")
 	if err != nil {
 		t.Skip("cfn-lint not installed")

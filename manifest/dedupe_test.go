@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
 )
 
@@ -220,9 +221,7 @@ func peakRSS() func() int64 {
 
 // TestDedupeLarge: 10 M keys (10 % duplicates) in < 60 s and < 100 MB RSS.
 func TestDedupeLarge(t *testing.T) {
-	if testing.Short() {
-		t.Skip("10 M keys: skipped in -short")
-	}
+	testutil.Long(t, "10 M keys")
 	const n = 10_000_000
 	runtime.GC()
 	peak := peakRSS()

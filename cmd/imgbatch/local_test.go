@@ -158,9 +158,7 @@ func runIDOf(t *testing.T, e recordedEvent) string {
 // array children processes of this binary, and the report. Then it runs
 // again and expects every good image to be skipped as current.
 func TestLocalEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end run: skipped in -short")
-	}
+	testutil.Long(t, "end-to-end run")
 	data, dir := t.TempDir(), t.TempDir()
 	good, bad := writeDataset(t, data)
 	t.Setenv("IMGBATCH_BE_MAIN", "1")
@@ -317,9 +315,7 @@ func abs(x int) int {
 // TestLocalViaBatch starts the run with SubmitJob (the real SDK Batch client
 // against the stack's Batch API) instead of the Run Requested rule.
 func TestLocalViaBatch(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end run: skipped in -short")
-	}
+	testutil.Long(t, "end-to-end run")
 	data, dir := t.TempDir(), t.TempDir()
 	for i, name := range []string{"a.jpg", "b.jpg", "c.jpg"} {
 		img := image.NewRGBA(image.Rect(0, 0, 300+i*10, 200))

@@ -23,9 +23,7 @@ import (
 // report rows each time: the manifest's items, each once, with their
 // outcome.
 func TestLocalRunsEveryManifestKind(t *testing.T) {
-	if testing.Short() {
-		t.Skip("five end-to-end runs with child processes: skipped in -short")
-	}
+	testutil.Long(t, "five end-to-end runs with child processes")
 	data := t.TempDir()
 	// Images (uploaded by local into the source bucket, keys = paths).
 	good := []string{"photos/a.jpg", "photos/b.png", "photos/sub dir/c+d é.jpg"}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 // TestLocalOutputKeysCannotCollide runs `imgbatch local` over photo.jpg and
@@ -16,9 +17,7 @@ import (
 // and the shared key, and writes no run; under the default template each
 // variant gets two distinct outputs; a second run skips both items.
 func TestLocalOutputKeysCannotCollide(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three end-to-end runs with child processes: skipped in -short")
-	}
+	testutil.Long(t, "three end-to-end runs with child processes")
 	data, dir := t.TempDir(), t.TempDir()
 	writeImage(t, data, "pics/photo.jpg", 96, 64, false)
 	writeImage(t, data, "pics/photo.png", 40, 80, true)

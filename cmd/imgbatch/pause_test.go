@@ -21,9 +21,7 @@ import (
 // and SIGKILL the child before it can checkpoint; resume → the run
 // completes with every item exactly once in report.csv.
 func TestPauseKillResume(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three child processes and processes 60 images: skipped in -short")
-	}
+	testutil.Long(t, "starts three child processes and processes 60 images")
 	e := newCmdEnv(t)
 	ctx := context.Background()
 	const n = 60

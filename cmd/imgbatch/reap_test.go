@@ -29,9 +29,7 @@ import (
 // which ends the run: Run Failed with reason workers-failed, report.csv and
 // remaining.csv written. A second reap of the final run does nothing.
 func TestDeadArrayIsReaped(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end run of array children and the reaper: skipped in -short")
-	}
+	testutil.Long(t, "end-to-end run of array children and the reaper")
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
 func writeJPEG(t *testing.T, path string, w, h int) {
@@ -27,9 +29,7 @@ func writeJPEG(t *testing.T, path string, w, h int) {
 // three times: the first run takes everything, the second only the objects
 // uploaded since the first scheduled time, the third finds nothing new.
 func TestLocalScheduledRunsPlanOnlyNewObjects(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end runs: skipped in -short")
-	}
+	testutil.Long(t, "end-to-end runs")
 	data, dir := t.TempDir(), t.TempDir()
 	for _, n := range []string{"a", "b", "c"} {
 		writeJPEG(t, filepath.Join(data, n+".jpg"), 320, 240)

@@ -45,9 +45,7 @@ func loadCorpus(t *testing.T) []corpusFile {
 // from the input; reject → a failed row with a code and a reason; either →
 // one of the two.
 func TestLocalCorpus(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end run of the corpus: skipped in -short")
-	}
+	testutil.Long(t, "end-to-end run of the corpus")
 	corpus := loadCorpus(t)
 	data, dir := t.TempDir(), t.TempDir()
 	write := func(key string, b []byte) {

@@ -25,9 +25,7 @@ import (
 //
 // Every item must end with exactly one result and every output must exist.
 func TestWorkSIGTERMThenSIGKILLThenResume(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts three child processes and processes 80 images: skipped in -short")
-	}
+	testutil.Long(t, "starts three child processes and processes 80 images")
 	ctx := context.Background()
 	st := newWorkStack(t)
 	const n = 80

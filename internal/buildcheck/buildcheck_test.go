@@ -31,9 +31,7 @@ const repoRoot = "../.."
 // build's would. IMGBATCH_BUILD_SCRIPT runs another build script in place of
 // scripts/build.sh (to show this test fails on the old one).
 func TestBuildCacheCannotPickUpAnotherLibvips(t *testing.T) {
-	if testing.Short() {
-		t.Skip("short mode: two builds of cmd/imgbatch")
-	}
+	testutil.Long(t, "short mode: two builds of cmd/imgbatch")
 	root, err := filepath.Abs(repoRoot)
 	if err != nil {
 		t.Fatal(err)

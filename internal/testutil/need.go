@@ -28,3 +28,12 @@ func Need(t testing.TB, what string, err error) {
 // Strict reports whether StrictEnv is set: optional parts of a test
 // (a sample that needs a library) are then required.
 func Strict() bool { return os.Getenv(StrictEnv) != "" }
+
+// Long skips t under -short: what says what makes it long. make test and
+// CI never pass -short, so a long test always runs there.
+func Long(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(what + ": skipped in -short")
+	}
+}

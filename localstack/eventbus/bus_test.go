@@ -697,9 +697,7 @@ func TestConcurrentPublishers(t *testing.T) {
 // Cross-check with another client: the real aws CLI (botocore) talks to the
 // bus too. Skipped where the CLI is not installed.
 func TestAWSCLIPutEvents(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the aws CLI (slow)")
-	}
+	testutil.Long(t, "starts the aws CLI (slow)")
 	awsCLI, err := exec.LookPath("aws")
 	testutil.Need(t, "the aws CLI (awscli)", err)
 	b := bustest.FastBus(eventbus.Config{})
