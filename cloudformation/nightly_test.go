@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/awslabs/goformation/v7/cloudformation/iam"
+
+	"github.com/imgbatch/imgbatch"
 )
 
 // plannerCommand is the planner job's command line as the schedule starts
@@ -120,6 +122,32 @@ func TestNightlyPlannerMayReadItsRecipeAndSource(t *testing.T) {
 			if !strings.Contains(string(b), w) {
 				t.Errorf("%s policy %s lacks %s", id, b, w)
 			}
+		}
+	}
+}
+
+// TestNightlyOutputKey: the nightly runs' output key template reaches the
+// planner (IMGBATCH_OUTPUT_KEY, read by plan --from-schedule like
+// --output-key): the collision-free default, or the legacy layout an
+// upgraded stack sets to keep its keys.
+func TestNightlyOutputKey(t *testing.T) {
+	for _, c := range []struct {
+		params map[string]any
+		want   string
+	}{
+		{nil, imgbatch.DefaultOutputKey},
+		{map[string]any{"ScheduleOutputKey": imgbatch.LegacyOutputKey}, imgbatch.LegacyOutputKey},
+	} {
+		p, err := parseWith(Template(), c.params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jds, err := p.jobDefinitions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := jds["PlannerJobDefinition"].Environment["IMGBATCH_OUTPUT_KEY"]; got != c.want {
+			t.Errorf("params %v: planner IMGBATCH_OUTPUT_KEY = %q, want %q", c.params, got, c.want)
 		}
 	}
 }
