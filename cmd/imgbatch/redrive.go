@@ -15,7 +15,7 @@ import (
 
 // redriveUsage and redriveHelp are `imgbatch redrive --help`.
 const (
-	redriveUsage = "start a new run of a finished run's failed items (its failed.csv), same recipe and outputs"
+	redriveUsage = "start a new run of what a finished run left: the items it never ran (remaining.csv, a run ended early) or its failed items (failed.csv); same recipe, outputs and layout"
 	redriveHelp  = `Plans a new run whose manifest is the finished run's failed.csv (an S3 Batch
 Operations CSV of the items that failed) with the same recipe, output bucket and
 prefix, shard size, array width and failure tolerance, and starts it the way
