@@ -33,10 +33,12 @@ func smallestOutput(outs []imgbatch.Output) imgbatch.Output {
 // back from the output bucket), the recipe and the shard timings.
 func writeHTMLReport(ctx context.Context, s *Store, run *imgbatch.Run, sum Summary) error {
 	d := htmlreport.Data{
-		RunID: run.ID, Status: sum.Status, Reason: sum.Reason + " " + sum.Detail, Source: run.Source,
-		Output:  "s3://" + run.OutputBucket + "/" + run.OutputPrefix,
-		Created: run.CreatedAt, Finished: sum.FinishedAt, Counts: sum.Counts,
-		Recipe: run.Recipe, RecipeHash: run.RecipeHash, Shards: sum.shards,
+		RunID: run.ID, Status: sum.Status, Reason: sum.Reason, Detail: sum.Detail, Source: run.Source,
+		Output:     "s3://" + run.OutputBucket + "/" + run.OutputPrefix,
+		WorkBucket: run.WorkBucket, Created: run.CreatedAt, Finished: sum.FinishedAt, Counts: sum.Counts,
+		NotRun: sum.NotRun, Remaining: workURI(run, sum.Remaining), FailedCSV: workURI(run, sum.Failed),
+		Tolerance: run.Tolerance, Recipe: run.Recipe, RecipeHash: run.RecipeHash,
+		ShardCount: run.Shards, Shards: sum.shards,
 	}
 	for _, g := range sum.Failures {
 		d.Failures = append(d.Failures, htmlreport.Failure{Code: g.ErrorCode, Count: g.Count, Example: g.Example, Keys: g.Keys})
@@ -79,4 +81,12 @@ func contentTypeOf(r imgbatch.Recipe, variant string) string {
 		}
 	}
 	return "application/octet-stream"
+}
+
+// workURI is the s3:// URI of a work-bucket key, or "" for no key.
+func workURI(run *imgbatch.Run, key string) string {
+	if key == "" {
+		return ""
+	}
+	return "s3://" + run.WorkBucket + "/" + key
 }
