@@ -209,7 +209,7 @@ func TestCountAxis(t *testing.T) {
 func TestOutcome(t *testing.T) {
 	d := sampleData(t)
 	d.Counts.Failed = 0
-	if o := outcomeOf(d); o.State != StateOK || o.Hint != "" {
+	if o := outcomeOf(d); o.State != StateOK || o.Hint != "" || o.Tolerance != "" {
 		t.Errorf("clean run: %+v", o)
 	}
 	d.Counts.Failed = 21

@@ -57,10 +57,11 @@ func outcomeOf(d Data) outcome {
 
 // toleranceNote says when failures fail the run: S3 Batch Operations'
 // rule judges the failed share only from MinTasks items, so a small run
-// whose items nearly all failed still completes.
+// whose items nearly all failed still completes. A run without failures
+// needs no note.
 func toleranceNote(d Data) string {
 	t := d.Tolerance
-	if t == (imgbatch.Tolerance{}) {
+	if t == (imgbatch.Tolerance{}) || d.Counts.Failed == 0 {
 		return ""
 	}
 	var s string
