@@ -81,6 +81,9 @@ var corpusWant = map[string]want{
 		FrameExtentW: 65535, FrameExtentH: 65535}),
 
 	"tiff-1000000x1000000-one-strip.tif": ok(Info{Format: TIFF, Width: 1000000, Height: 1000000, Pages: 1}),
+	"tiff-corrupt-icc-profile.tif":       ok(Info{Format: TIFF, Width: 96, Height: 64, Pages: 1}),
+	// Old-style JPEG: the header is fine; libvips refuses the codec.
+	"tiff-old-style-jpeg.tif": ok(Info{Format: TIFF, Width: 240, Height: 180, Pages: 1}),
 
 	// VP8X 80x80 canvas, 9 ANMF frames, the largest reaching (67,67).
 	"webp-animated-rotating-squares.webp": ok(Info{Format: WebP, Width: 80, Height: 80, Pages: 9, Animated: true,
@@ -94,6 +97,8 @@ var corpusWant = map[string]want{
 	"png-zero-width-ihdr.png":                 fails(CodeCorrupt, PNG, "IHDR declares 0x3"),
 	"gif-zero-width.gif":                      fails(CodeCorrupt, GIF, "logical screen is 0x32"),
 	"tiff-libtiff-segfault-pillow.tif":        fails(CodeCorrupt, TIFF, "SamplesPerPixel 65535"),
+	// Every strip starts past the end of the file: no pixels at all.
+	"tiff-strips-past-eof-corrupt-icc-pillow.tif": fails(CodeCorrupt, TIFF, "image data missing: strip or tile 0 starts at byte 4909, past the end of the file (4221 bytes)"),
 
 	// Not allowed.
 	"empty.jpg":                                 fails(CodeEmpty, Unknown, "0 bytes"),

@@ -148,6 +148,74 @@ func (r tiffReader) uint(typ uint16, count uint64, value []byte) (uint64, bool) 
 	return r.bo.Uint64(b), true
 }
 
+// uintAt returns value i of an unsigned integer field of count values,
+// following the value offset when the values do not fit in the entry.
+func (r tiffReader) uintAt(typ uint16, count uint64, value []byte, i uint64) (uint64, bool) {
+	var size uint64
+	switch typ {
+	case tiffShort:
+		size = 2
+	case tiffLong:
+		size = 4
+	case tiffLong8:
+		size = 8
+	default:
+		return 0, false
+	}
+	if i >= count {
+		return 0, false
+	}
+	b := value
+	if count > uint64(len(value))/size {
+		var off uint64
+		if r.big {
+			off = r.bo.Uint64(value)
+		} else {
+			off = uint64(r.bo.Uint32(value))
+		}
+		if off > uint64(len(r.d)) || (uint64(len(r.d))-off)/size <= i {
+			return 0, false
+		}
+		b = r.d[off:]
+	}
+	b = b[i*size:]
+	switch size {
+	case 2:
+		return uint64(r.bo.Uint16(b)), true
+	case 4:
+		return uint64(r.bo.Uint32(b)), true
+	}
+	return r.bo.Uint64(b), true
+}
+
+// field is one IFD entry, kept to be read after the directory.
+type field struct {
+	typ   uint16
+	count uint64
+	value []byte
+}
+
+// missingData finds the first strip or tile of the image data whose
+// offset lies at or past the end of the file (with a non-zero byte count):
+// its data is not there at all. libtiff reads such a strip as nothing
+// and libvips 8.18 renders it black without an error, so a fuzzed TIFF
+// with no pixel data (Pillow's crash-*.tif) was published as a black
+// image. A strip that starts inside the file and runs past its end is a
+// truncation the decoder reports itself.
+func (r tiffReader) missingData(offsets, counts field) (i, off uint64, missing bool) {
+	for i = 0; i < offsets.count; i++ {
+		off, ok := r.uintAt(offsets.typ, offsets.count, offsets.value, i)
+		if !ok {
+			return 0, 0, false // the array itself is outside the file
+		}
+		n, ok := r.uintAt(counts.typ, counts.count, counts.value, i)
+		if off >= uint64(len(r.d)) && (!ok || n > 0) {
+			return i, off, true
+		}
+	}
+	return 0, 0, false
+}
+
 // TIFF tags read here.
 const (
 	tagImageWidth      = 256
@@ -155,6 +223,10 @@ const (
 	tagBitsPerSample   = 258
 	tagOrientation     = 274
 	tagSamplesPerPixel = 277
+	tagStripOffsets    = 273
+	tagStripByteCounts = 279
+	tagTileOffsets     = 324
+	tagTileByteCounts  = 325
 )
 
 // inspectTIFF reads ImageWidth and ImageLength from the first IFD, sanity
@@ -169,7 +241,14 @@ func inspectTIFF(d []byte) (Info, *Error) {
 	var w, h uint64
 	var haveW, haveH bool
 	spp, bps := uint64(1), uint64(1) // TIFF defaults
+	var offsets, counts field
 	n, next, ok := r.ifd(first, func(tag, typ uint16, count uint64, value []byte) {
+		switch tag {
+		case tagStripOffsets, tagTileOffsets:
+			offsets = field{typ, count, value}
+		case tagStripByteCounts, tagTileByteCounts:
+			counts = field{typ, count, value}
+		}
 		v, ok := r.uint(typ, count, value)
 		if !ok {
 			return
@@ -203,6 +282,9 @@ func inspectTIFF(d []byte) (Info, *Error) {
 		return info, corrupt(TIFF, "SamplesPerPixel %d out of range", spp)
 	case bps == 0 || bps > 64:
 		return info, corrupt(TIFF, "BitsPerSample %d out of range", bps)
+	}
+	if i, off, missing := r.missingData(offsets, counts); missing {
+		return info, corrupt(TIFF, "image data missing: strip or tile %d starts at byte %d, past the end of the file (%d bytes)", i, off, len(d))
 	}
 	info.Width, info.Height = int(w), int(h)
 

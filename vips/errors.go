@@ -101,6 +101,14 @@ func kindOf(f sniff.Format, msg string) Kind {
 	if (f == sniff.HEIF || f == sniff.AVIF) && containsAny(low, "unsupported codec", "no decoding plugin", "unsupported feature") {
 		return ErrUnsupported
 	}
+	// libtiff built without a codec the file uses: "Old-style JPEG
+	// compression support is not configured" (TIFF Compression=6, which
+	// sharp's libvips build cannot decode), "Sorry, requested compression
+	// method is not configured". The file may be fine; this build cannot
+	// read it.
+	if f == sniff.TIFF && containsAny(low, "is not configured") {
+		return ErrUnsupported
+	}
 	// A saver's message ("webpsave: ...", "vips_foreign_save_buffer: ..."):
 	// the source decoded, a variant could not be written.
 	if containsAny(low, "save:", "save_buffer") {

@@ -60,6 +60,8 @@ func TestKindOf(t *testing.T) {
 		{sniff.HEIF, "heifload: Unsupported feature: Unsupported codec", ErrUnsupported},
 		{sniff.AVIF, "heifload: No decoding plugin installed for this compression format", ErrUnsupported},
 		{sniff.TIFF, "heifload: Unsupported feature: Unsupported codec", ErrLoad}, // libheif's words only count for HEIF/AVIF
+		{sniff.TIFF, "tiff2vips: Old-style JPEG compression support is not configured", ErrUnsupported},
+		{sniff.TIFF, "tiff2vips: Sorry, requested compression method is not configured", ErrUnsupported},
 		{sniff.PNG, "webpsave: image too large", ErrEncode},
 		{sniff.JPEG, "vips_foreign_save_buffer: no saver", ErrEncode},
 	} {

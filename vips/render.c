@@ -704,3 +704,34 @@ imgb_decodes(int loader, const void *buf, size_t len)
 	vips_error_clear();
 	return ok;
 }
+
+int
+imgb_stats(int loader, const void *buf, size_t len, double out[4])
+{
+	imgb_options opt = { VIPS_FAIL_ON_NONE, IMGB_PER_VARIANT, IMGB_SHRINK_NONE };
+	source src = { loader, buf, len, &opt };
+	VipsImage *im, *st = NULL;
+	double *row;
+	int err;
+
+	if (!(im = open_image(&src, 1, FALSE)))
+		return -1;
+	/* The stored values, without colour management: what the file holds,
+	 * not what thumb makes of it. */
+	err = vips_stats(im, &st, NULL);
+	g_object_unref(im);
+	if (err)
+		return -1;
+	if (vips_image_wio_input(st)) {
+		g_object_unref(st);
+		return -1;
+	}
+	/* Row 0 is all bands together: min, max, sum, sum², mean, sd, … */
+	row = (double *) VIPS_IMAGE_ADDR(st, 0, 0);
+	out[0] = row[0];
+	out[1] = row[1];
+	out[2] = row[4];
+	out[3] = row[5];
+	g_object_unref(st);
+	return 0;
+}

@@ -87,4 +87,10 @@ int imgb_loader_available(int loader);
  * not (0); the libvips error buffer is cleared. */
 int imgb_decodes(int loader, const void *buf, size_t len);
 
+/* imgb_stats decodes buf with the loader (first page, no colour
+ * management, fail_on none) and sets out to the min, max, mean and standard
+ * deviation of all its samples. It returns 0, or -1 with the libvips error
+ * buffer set. */
+int imgb_stats(int loader, const void *buf, size_t len, double out[4]);
+
 #endif /* IMGB_RENDER_H */

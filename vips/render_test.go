@@ -3,7 +3,9 @@ package vips
 import (
 	"bytes"
 	"fmt"
+	"image"
 	"image/png"
+	"math"
 	"strings"
 	"testing"
 
@@ -476,6 +478,7 @@ func TestRenderCorpus(t *testing.T) {
 				}
 				for i, r := range rs {
 					decode(t, r, vs[i].Format)
+					notBlackFromSource(t, src, info.Format, r, vs[i])
 					box := vs[i].Width
 					if max(r.Width, r.Height) > box || (max(w, h) >= box && max(r.Width, r.Height) != box) || (max(w, h) < box && (r.Width != w || r.Height != h)) {
 						t.Errorf("%s: %dx%d from %dx%d in a %d box", vs[i].Name, r.Width, r.Height, w, h, box)
@@ -495,11 +498,54 @@ func TestRenderCorpus(t *testing.T) {
 				} else {
 					for i, r := range rs {
 						decode(t, r, vs[i].Format)
+						notBlackFromSource(t, src, info.Format, r, vs[i])
 					}
 					t.Logf("either: rendered")
 				}
 			}
 		})
+	}
+}
+
+// notBlackFromSource fails t when variant r is flat black but the source,
+// decoded as stored (no colour management), is not flat: a render that
+// lost the pixels (a bad ICC transform, strips that are not there) must
+// never count as a success.
+func notBlackFromSource(t *testing.T, src []byte, f sniff.Format, r Result, v imgbatch.Variant) {
+	t.Helper()
+	out, err := ImageStats(r.Data, outFormat[v.Format])
+	if err != nil {
+		t.Fatalf("%s: decode output: %v", v.Name, err)
+	}
+	in, err := ImageStats(src, f)
+	if err != nil {
+		t.Fatalf("decode source: %v", err)
+	}
+	if out.FlatBlack() && !in.Flat() {
+		t.Errorf("%s: output is flat black (%+v) from a source that is not flat (%+v)", v.Name, out, in)
+	}
+}
+
+// TestImageStats: a black image is flat black, a gradient neither flat nor
+// black, and a corrupt ICC profile does not blacken the render.
+func TestImageStats(t *testing.T) {
+	black := encodePNG(t, image.NewRGBA(image.Rect(0, 0, 8, 8)))
+	s, err := ImageStats(black, sniff.PNG)
+	if err != nil || !s.FlatBlack() || !s.Flat() {
+		t.Errorf("black PNG: %+v %v", s, err)
+	}
+	icc := readCorpus(t, "tiff-corrupt-icc-profile.tif")
+	in, err := ImageStats(icc, sniff.TIFF)
+	if err != nil || in.Flat() || in.Max != 255 {
+		t.Fatalf("gradient TIFF: %+v %v", in, err)
+	}
+	r := renderOne(t, icc, imgbatch.Variant{Name: "t", Width: 48, Height: 48, Format: imgbatch.FormatPNG})
+	out, err := ImageStats(r.Data, sniff.PNG)
+	if err != nil || out.Flat() || math.Abs(out.Mean-in.Mean) > 10 || math.Abs(out.StdDev-in.StdDev) > 10 {
+		t.Errorf("render of a TIFF with a corrupt ICC profile: %+v, source %+v (%v)", out, in, err)
+	}
+	if _, err := ImageStats(nil, sniff.PNG); err == nil {
+		t.Error("stats of no bytes")
 	}
 }
 

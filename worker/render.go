@@ -91,7 +91,8 @@ func Render(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Vari
 // renderErr turns a render failure on a guarded image into the item's
 // error: a *heic.Error by its kind; a *vips.Error by its: a loader this
 // libvips build lacks (HEIF without a decoder plugin, for instance) is
-// UnsupportedFormat, a variant that cannot be written EncodeFailed, a
+// UnsupportedFormat (as is a TIFF codec its libtiff lacks: old-style
+// JPEG), a variant that cannot be written EncodeFailed, a
 // decode failure CorruptImage. Of other errors, a *panicError (a
 // recovered panic) is InternalError, the rest CorruptImage.
 func renderErr(info sniff.Info, err error) error {

@@ -45,6 +45,12 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	var log *slog.Logger // set once the flags are parsed
+	if len(args) < 2 {
+		// No command: the help goes to stderr and it is a usage error
+		// (exit 2), so a script that forgot its arguments does not pass.
+		_ = newApp(stderr, stderr, &log).Run([]string{"imgbatch", "--help"})
+		return exitUsage
+	}
 	app := newApp(stdout, stderr, &log)
 	err := app.Run(args)
 	if err == nil {

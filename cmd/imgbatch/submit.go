@@ -196,6 +196,10 @@ func (a planArgs) submitOptions() (submitOptions, error) {
 	if a.accessErr != nil {
 		return so, a.accessErr
 	}
+	if a.width < 1 {
+		// Once clamped to 1 without a word: a typo ran one child.
+		return so, fmt.Errorf("--width %d: the array width must be at least 1", a.width)
+	}
 	if a.shardSize < 1 {
 		return so, fmt.Errorf("--shard-size %d: want at least 1", a.shardSize)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/sniff"
+	"github.com/imgbatch/imgbatch/vips"
 )
 
 type corpusFile struct {
@@ -152,6 +153,16 @@ func TestLocalCorpus(t *testing.T) {
 			if err != nil || info.Format != v.format {
 				t.Errorf("%s: output %s is %s, %v", key, v.path, info.Format, err)
 				continue
+			}
+			// A flat black variant of a source with something in it lost
+			// the pixels (a bad ICC transform, strips not in the file): it
+			// is never a success.
+			ost, oerr := vips.ImageStats(b, v.format)
+			ss, serr := vips.ImageStats(src, in.Format)
+			if oerr != nil || serr != nil {
+				t.Errorf("%s: stats of output %v, of source %v", key, oerr, serr)
+			} else if ost.FlatBlack() && !ss.Flat() {
+				t.Errorf("%s: output %s is flat black (%+v) from a source that is not (%+v)", key, v.path, ost, ss)
 			}
 			ww, wh := fitInside(w, h, v.box, v.box)
 			if abs(info.Width-max(ww, 1)) > 1 || abs(info.Height-max(wh, 1)) > 1 {
