@@ -122,8 +122,8 @@ func (r *Recipe) Normalize() error {
 			return fmt.Errorf("variant %q appears twice", v.Name)
 		}
 		seen[v.Name] = true
-		if v.Width < 0 || v.Height < 0 || (v.Width == 0 && v.Height == 0) {
-			return fmt.Errorf("variant %q: give width and/or height (> 0)", v.Name)
+		if err := v.checkSize(); err != nil {
+			return err
 		}
 		if v.Fit == "" {
 			v.Fit = FitInside
@@ -195,3 +195,20 @@ func OutputKey(prefix string, v Variant, sourceKey string) (string, error) {
 }
 
 var legacyTemplate, _ = ParseKeyTemplate(LegacyOutputKey)
+
+// checkSize says which of v's dimensions is wrong: a negative one by
+// name, or neither given.
+func (v Variant) checkSize() error {
+	for _, d := range []struct {
+		name string
+		n    int
+	}{{"width", v.Width}, {"height", v.Height}} {
+		if d.n < 0 {
+			return fmt.Errorf("variant %q: %s %d: must be at least 1 (or 0 to follow the other side)", v.Name, d.name, d.n)
+		}
+	}
+	if v.Width == 0 && v.Height == 0 {
+		return fmt.Errorf("variant %q: give width and/or height (> 0)", v.Name)
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package imgbatch
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -79,9 +80,35 @@ func ParseRecipe(b []byte) (Recipe, error) {
 	dec := json.NewDecoder(bytes.NewReader(j))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return r, err
+		return r, fieldError(err)
 	}
 	return r, nil
+}
+
+// fieldError says what is wrong with a recipe's field in the recipe's own
+// terms: the recipe may be YAML, and the JSON step inside is ours, not the
+// user's ("json: cannot unmarshal string into Go struct field …").
+func fieldError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("field %q: a %s where a %s belongs", te.Field, te.Value, jsonKind(te.Type.Kind().String()))
+	}
+	return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonKind names a Go kind as a recipe writer knows it.
+func jsonKind(k string) string {
+	switch {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
+		return "number"
+	case k == "bool":
+		return "true/false"
+	case k == "slice":
+		return "list"
+	case k == "struct", k == "map":
+		return "mapping"
+	}
+	return k
 }
 
 // VariantSyntax is the form ParseVariant reads, with an example.

@@ -98,3 +98,34 @@ func TestLoadRecipe(t *testing.T) {
 		t.Errorf("a bad --variant: %v", err)
 	}
 }
+
+// TestRecipeErrorsSpeakTheRecipesLanguage: a YAML (or JSON) recipe's
+// mistakes are named by field, with no trace of the JSON step inside
+// ParseRecipe; a negative size names the side that is wrong.
+func TestRecipeErrorsSpeakTheRecipesLanguage(t *testing.T) {
+	for _, c := range []struct {
+		recipe, want string
+	}{
+		{"name: r\nvariants:\n  - {name: t, width: big}\n", `field "variants.width": a string where a number belongs`},
+		{"name: r\nvariants:\n  - {name: t, widht: 10}\n", `unknown field "widht"`},
+		{`{"name": "r", "variants": [{"name": "t", "width": "x"}]}`, `field "variants.width": a string where a number belongs`},
+	} {
+		_, err := ParseRecipe([]byte(c.recipe))
+		if err == nil || err.Error() != c.want || strings.Contains(err.Error(), "json") {
+			t.Errorf("%q: error %v, want %q", c.recipe, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		v    Variant
+		want string
+	}{
+		{Variant{Name: "t", Width: -3, Height: 100}, `variant "t": width -3: must be at least 1 (or 0 to follow the other side)`},
+		{Variant{Name: "t", Width: 100, Height: -1}, `variant "t": height -1: must be at least 1 (or 0 to follow the other side)`},
+		{Variant{Name: "t"}, `variant "t": give width and/or height (> 0)`},
+	} {
+		r := Recipe{Name: "r", Variants: []Variant{c.v}}
+		if err := r.Normalize(); err == nil || err.Error() != c.want {
+			t.Errorf("%+v: error %v, want %q", c.v, err, c.want)
+		}
+	}
+}
