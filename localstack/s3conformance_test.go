@@ -112,11 +112,11 @@ var conformance = []s3case{
 	{name: "list all in byte order, two keys a page", op: "list", maxKeys: 2, want: outcome{Status: 200, Keys: []string{
 		"./c.jpg", "/lead.jpg", "a/../b.jpg", "dir/", long(1024), "photos/a.jpg", "photos/new.jpg", "thumb//x.jpg", "unicodé/ключ 鍵.jpg"}},
 		versity: &outcome{Status: 200, Keys: []string{"b.jpg", "c.jpg", "lead.jpg", "photos/a.jpg", "photos/new.jpg", "thumb/x.jpg", "unicodé/ключ 鍵.jpg"}},
-		why: "versitygw lists cleaned paths (see above); no dir/ and no 1,024-byte key"},
+		why:     "versitygw lists cleaned paths (see above); no dir/ and no 1,024-byte key"},
 	{name: "delimiter rolls up, two entries a page", op: "list", delim: "/", maxKeys: 2, want: outcome{Status: 200,
 		Prefixes: []string{"./", "/", "a/", "dir/", "long/", "photos/", "thumb/", "unicodé/"}},
 		versity: &outcome{Status: 200, Keys: []string{"b.jpg", "c.jpg", "lead.jpg"}, Prefixes: []string{"long/", "photos/", "thumb/", "unicodé/"}},
-		why: "cleaned paths; the failed 1,024-byte put left its directory long/ behind, listed as a prefix"},
+		why:     "cleaned paths; the failed 1,024-byte put left its directory long/ behind, listed as a prefix"},
 	{name: "prefix with delimiter", op: "list", prefix: "thumb/", delim: "/", want: outcome{Status: 200, Prefixes: []string{"thumb//"}},
 		versity: &outcome{Status: 200, Keys: []string{"thumb/x.jpg"}}, why: "cleaned paths"},
 	{name: "prefix /", op: "list", prefix: "/", want: outcome{Status: 200, Keys: []string{"/lead.jpg"}},
