@@ -28,6 +28,7 @@ func (b *Backend) PutObject(bucketName, key string, meta map[string]string, inpu
 	}
 	e := &entry{Key: key, Data: b.nextData(base), Meta: storedMeta(meta)}
 	data := filepath.Join(filepath.Dir(base), e.Data)
+	e.path = data
 	sum, n, err := writeData(data, input)
 	if err == nil && n != size {
 		err = gofakes3.ErrIncompleteBody
@@ -76,11 +77,11 @@ func (b *Backend) commit(bucketName, base string, e *entry, cond *gofakes3.PutCo
 		return fmt.Errorf("commit %q: %w", e.Key, err)
 	}
 	if old != nil && old.Data != e.Data {
-		_ = os.Remove(filepath.Join(filepath.Dir(base), old.Data))
+		_ = os.Remove(old.path)
 	}
 	bk.objects[e.Key] = e
 	bk.insertKey(e.Key)
-	b.linkView(bucketName, e.Key, filepath.Join(filepath.Dir(base), e.Data))
+	b.linkView(bucketName, e.Key, e.path)
 	return nil
 }
 
@@ -127,7 +128,7 @@ func (b *Backend) find(bucketName, key string) (*entry, string, error) {
 	if !ok {
 		return nil, "", gofakes3.KeyNotFound(key)
 	}
-	return e, filepath.Join(filepath.Dir(b.objectPath(bucketName, key)), e.Data), nil
+	return e, e.path, nil
 }
 
 func (e *entry) object(contents io.ReadCloser, rng *gofakes3.ObjectRange) *gofakes3.Object {
@@ -189,7 +190,7 @@ func (b *Backend) DeleteObject(bucketName, key string) (gofakes3.ObjectDeleteRes
 	if err := os.Remove(base + ".json"); err != nil {
 		return gofakes3.ObjectDeleteResult{}, fmt.Errorf("delete %q: %w", key, err)
 	}
-	_ = os.Remove(filepath.Join(filepath.Dir(base), e.Data))
+	_ = os.Remove(e.path)
 	b.unlinkView(bucketName, key)
 	delete(bk.objects, key)
 	bk.removeKey(key)

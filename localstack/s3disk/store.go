@@ -27,6 +27,8 @@ type entry struct {
 	ETag     string            `json:"etag"` // hex MD5 (no quotes)
 	Modified time.Time         `json:"modified"`
 	Meta     map[string]string `json:"meta,omitempty"`
+
+	path string // the byte file's full path (not stored: derived)
 }
 
 type bucket struct {
@@ -175,6 +177,7 @@ func (b *Backend) loadShard(bk *bucket, dir string) error {
 		if err := json.Unmarshal(raw, &e); err != nil {
 			return fmt.Errorf("%s: %w", de.Name(), err)
 		}
+		e.path = filepath.Join(dir, e.Data)
 		bk.objects[e.Key] = &e
 		bk.keys = append(bk.keys, e.Key)
 		used[e.Data] = true
