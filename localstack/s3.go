@@ -14,44 +14,42 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3afero"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
-	"github.com/spf13/afero"
+
+	"github.com/imgbatch/imgbatch/localstack/s3disk"
 )
 
 // S3Server is an in-process S3-compatible server on 127.0.0.1.
 type S3Server struct {
 	URL string
-	Dir string // where objects live: <Dir>/buckets/<bucket>/<key> (empty in memory mode)
+	Dir string // the store (see package s3disk); <Dir>/buckets/<bucket>/<key> are the objects as files (empty in memory mode)
 	srv *http.Server
 	ln  net.Listener
 }
 
-// StartS3 starts the server. With dir set, objects are files under
-// dir/buckets/<bucket>/ (metadata under dir/metadata/), so a person can open
-// the outputs afterwards; with dir empty, everything stays in memory (S3
-// keys that are not valid file paths, such as "a/../b", need memory mode).
+// StartS3 starts the server. With dir set, objects live in dir through
+// package s3disk, with S3's key fidelity ("/lead.jpg" and "a/../b" are
+// keys, not paths) across restarts, and dir/buckets/<bucket>/<key> shows
+// them as files a person can open; with dir empty, everything stays in
+// memory (gofakes3's s3mem). A dir written by an older imgbatch is refused
+// with a message that says what to do.
 func StartS3(dir string, buckets ...string) (*S3Server, error) {
 	var backend gofakes3.Backend
+	keep := func(h http.Handler) http.Handler { return h }
 	if dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
 		abs, err := filepath.Abs(dir)
 		if err != nil {
 			return nil, err
 		}
-		fs := afero.NewBasePathFs(afero.NewOsFs(), abs)
-		b, err := s3afero.MultiBucket(fs)
+		b, err := s3disk.Open(abs)
 		if err != nil {
 			return nil, fmt.Errorf("s3 data dir %s: %w", abs, err)
 		}
-		backend = b
+		backend, keep = b, s3disk.KeepHeaders
 		dir = abs
 	} else {
 		backend = s3mem.New()
@@ -67,7 +65,7 @@ func StartS3(dir string, buckets ...string) (*S3Server, error) {
 		return nil, err
 	}
 	s := &S3Server{URL: "http://" + ln.Addr().String(), Dir: dir, ln: ln,
-		srv: &http.Server{Handler: fake.Server(), ReadHeaderTimeout: 10 * time.Second}}
+		srv: &http.Server{Handler: keep(fake.Server()), ReadHeaderTimeout: 10 * time.Second}}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("local s3 server stopped", "err", err)
