@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -216,5 +217,14 @@ func checkSummary(t *testing.T, s *Store, f Final, run *imgbatch.Run) {
 	}
 	if len(sum.Failures) != 3 || sum.Failures[0].ErrorCode != "CorruptImage" || sum.Failures[0].Count != 2 || len(sum.Failures[0].Keys) != 2 {
 		t.Errorf("summary failures %+v", sum.Failures)
+	}
+	// summary.json is written before the event is sent: it must not say
+	// "eventSent": false beside a final.json that says true.
+	raw, _, err := s.Get(context.Background(), f.Summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("eventSent")) {
+		t.Errorf("summary.json has an eventSent field (final.json is the outbox): %s", raw)
 	}
 }

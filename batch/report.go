@@ -19,7 +19,11 @@ import (
 // Summary is summary.json: counts and failures grouped by reason.
 type Summary struct {
 	Final
-	Failures []FailureGroup `json:"failures"`
+	// EventSent hides Final's: summary.json is written before the run's
+	// event is sent, so a false there would be stale by the time anyone
+	// reads it; final.json says whether the event went out.
+	EventSent *struct{}      `json:"eventSent,omitempty"`
+	Failures  []FailureGroup `json:"failures"`
 
 	// For report.html (not in summary.json): shard timings and a few outputs.
 	shards  []htmlreport.Shard
