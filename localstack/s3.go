@@ -67,7 +67,7 @@ func StartS3(dir string, buckets ...string) (*S3Server, error) {
 		return nil, err
 	}
 	s := &S3Server{URL: "http://" + ln.Addr().String(), Dir: dir, ln: ln,
-		srv: &http.Server{Handler: fake.Server(), ReadHeaderTimeout: 10 * time.Second}}
+		srv: &http.Server{Handler: diskErrors(fake.Server(), dir), ReadHeaderTimeout: 10 * time.Second}}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("local s3 server stopped", "err", err)
