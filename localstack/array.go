@@ -150,6 +150,10 @@ type Child struct {
 	Attempts int
 	ExitCode int
 	Err      string
+	// LastWords is the last line the child's last attempt wrote (its
+	// exit reason), kept in memory: its log file may be cut off by the
+	// very fault that stopped it (a full disk).
+	LastWords string
 }
 
 // ArrayJob is a submitted array job.
@@ -208,9 +212,10 @@ func (r *ArrayRunner) logger() *slog.Logger {
 
 func (r *ArrayRunner) runChild(ctx context.Context, j *ArrayJob, i int, log *slog.Logger) {
 	for attempt := 1; attempt <= j.Spec.Attempts; attempt++ {
-		code, err := r.start(ctx, j, i, attempt)
+		tail := &lastLine{}
+		code, err := r.start(ctx, j, i, attempt, tail)
 		j.mu.Lock()
-		j.children[i] = Child{Index: i, Attempts: attempt, ExitCode: code}
+		j.children[i] = Child{Index: i, Attempts: attempt, ExitCode: code, LastWords: tail.String()}
 		if err != nil {
 			j.children[i].Err = err.Error()
 		}
@@ -232,7 +237,7 @@ func (r *ArrayRunner) runChild(ctx context.Context, j *ArrayJob, i int, log *slo
 
 // start runs one attempt of child i and returns its exit code (-1 when it
 // was killed by a signal, like a lost host).
-func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int) (int, error) {
+func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int, tail *lastLine) (int, error) {
 	cmd := exec.Command(r.Exe, j.Spec.Command...)
 	// The job definition's environment first; the stack's endpoints and
 	// buckets win over what the template resolves from its resources.
@@ -252,7 +257,7 @@ func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int) (i
 	if r.Hooks.AttemptEnv != nil {
 		cmd.Env = append(cmd.Env, r.Hooks.AttemptEnv(j.ID, i, attempt)...)
 	}
-	var out io.Writer = io.Discard
+	var out io.Writer = tail
 	if r.LogDir != "" {
 		dir := filepath.Join(r.LogDir, j.ID)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -263,7 +268,8 @@ func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int) (i
 			return 1, err
 		}
 		defer f.Close()
-		out = f
+		// A log write that fails (disk full) must not stop the tail or -v.
+		out = io.MultiWriter(tail, bestEffort{f})
 	}
 	if r.Output != nil {
 		out = io.MultiWriter(out, r.Output)

@@ -44,6 +44,14 @@ outputs, <dir>/s3/buckets/work/runs/<run-id>/report.csv is the report,
 <dir>/logs/ has every child's JSON log. A second run over the same --dir skips
 the images whose outputs are already current.
 
+Ctrl-C or SIGTERM stops the run: the children get SIGTERM (they checkpoint)
+and SIGKILL 5 s later, a second Ctrl-C kills them at once; local then says
+where the data is and exits 130 (SIGINT) or 143 (SIGTERM). With --serve,
+the signal after the run is the normal end: the run's own exit code.
+--images must be a directory and --dir writable with room for the images:
+both are checked before anything starts. A full or read-only --dir fails
+the S3 writes at once (507 InsufficientStorage, the cause named).
+
 Examples:
    imgbatch local --images ./photos
    imgbatch local --images ./photos --width 4 --variant thumb:256x256:webp --variant web:1600x:jpeg:82
@@ -400,7 +408,11 @@ func childFailures(r *localstack.ArrayRunner) string {
 	for _, j := range r.Jobs() {
 		for _, c := range j.Children() {
 			if c.ExitCode != 0 {
-				parts = append(parts, fmt.Sprintf("child %d exited %d after %d attempt(s)", c.Index, c.ExitCode, c.Attempts))
+				part := fmt.Sprintf("child %d exited %d after %d attempt(s)", c.Index, c.ExitCode, c.Attempts)
+				if c.LastWords != "" { // its log may be cut off (a full disk)
+					part += ", last words: " + c.LastWords
+				}
+				parts = append(parts, part)
 			}
 		}
 	}
