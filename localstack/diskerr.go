@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"syscall"
@@ -32,6 +33,9 @@ func diskErrors(next http.Handler, dir string) http.Handler {
 		// writing it: no half-written object, whatever the backend.
 		if r.ContentLength > 0 {
 			if err := freeFor(dir, r.ContentLength); err != nil {
+				// Read the body first: an answer while the client still
+				// sends is a reset connection, which the SDK retries.
+				_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
 				writeDiskError(w, r, dir, err)
 				return
 			}
