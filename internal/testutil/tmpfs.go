@@ -3,7 +3,6 @@
 package testutil
 
 import (
-	"fmt"
 	"syscall"
 	"testing"
 )
@@ -27,25 +26,5 @@ func ReadOnly(t testing.TB, dir string) {
 	t.Helper()
 	if err := syscall.Mount("", dir, "", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
 		t.Fatalf("remount %s read-only: %v", dir, err)
-	}
-}
-
-// Fill writes a file into dir until the filesystem is full (ENOSPC).
-func Fill(t testing.TB, dir string) {
-	t.Helper()
-	f, err := syscall.Open(dir+"/fill", syscall.O_CREAT|syscall.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Close(f)
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := syscall.Write(f, buf)
-		if err == syscall.ENOSPC || (err == nil && n == 0) {
-			return
-		}
-		if err != nil {
-			t.Fatal(fmt.Errorf("fill %s: %w", dir, err))
-		}
 	}
 }
