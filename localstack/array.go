@@ -42,9 +42,63 @@ type ArrayRunner struct {
 	// every job that ended for good (jobevents.go), as AWS Batch sends it
 	// to the default bus.
 	Events EventPutter
+	// StopGrace is how long a child has between SIGTERM (the stack
+	// stopping) and SIGKILL; 0 is Batch's 30 s.
+	StopGrace time.Duration
 
-	mu   sync.Mutex
-	jobs []*ArrayJob
+	mu      sync.Mutex
+	jobs    []*ArrayJob
+	running map[*exec.Cmd]bool
+	kill    chan struct{} // closed by Kill
+	killed  sync.Once
+}
+
+// Kill SIGKILLs every running child (and its process group) before it
+// returns, and every child started from now on: the second Ctrl-C.
+func (r *ArrayRunner) Kill() {
+	r.killed.Do(func() { close(r.killChan()) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for cmd := range r.running {
+		killGroup(cmd)
+	}
+}
+
+// killGroup SIGKILLs cmd's process group: the child and its own helpers.
+func killGroup(cmd *exec.Cmd) {
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		_ = cmd.Process.Kill()
+	}
+}
+
+// track adds (or with on false removes) a started child to what Kill kills.
+func (r *ArrayRunner) track(cmd *exec.Cmd, on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running == nil {
+		r.running = map[*exec.Cmd]bool{}
+	}
+	if on {
+		r.running[cmd] = true
+	} else {
+		delete(r.running, cmd)
+	}
+}
+
+func (r *ArrayRunner) killChan() chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.kill == nil {
+		r.kill = make(chan struct{})
+	}
+	return r.kill
+}
+
+func (r *ArrayRunner) stopGrace() time.Duration {
+	if r.StopGrace > 0 {
+		return r.StopGrace
+	}
+	return 30 * time.Second
 }
 
 // ArrayHooks are optional callbacks around every attempt of every child.
@@ -96,6 +150,10 @@ type Child struct {
 	Attempts int
 	ExitCode int
 	Err      string
+	// LastWords is the last line the child's last attempt wrote (its
+	// exit reason), kept in memory: its log file may be cut off by the
+	// very fault that stopped it (a full disk).
+	LastWords string
 }
 
 // ArrayJob is a submitted array job.
@@ -115,6 +173,9 @@ func (r *ArrayRunner) Submit(ctx context.Context, spec JobSpec) (*ArrayJob, erro
 	}
 	if spec.Attempts < 1 {
 		spec.Attempts = 1
+	}
+	if ctx.Err() != nil { // the stack is stopping: Batch would not start it either
+		return nil, fmt.Errorf("array job %s not started: %w", spec.Name, ctx.Err())
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -151,9 +212,10 @@ func (r *ArrayRunner) logger() *slog.Logger {
 
 func (r *ArrayRunner) runChild(ctx context.Context, j *ArrayJob, i int, log *slog.Logger) {
 	for attempt := 1; attempt <= j.Spec.Attempts; attempt++ {
-		code, err := r.start(ctx, j, i, attempt)
+		tail := &lastLine{}
+		code, err := r.start(ctx, j, i, attempt, tail)
 		j.mu.Lock()
-		j.children[i] = Child{Index: i, Attempts: attempt, ExitCode: code}
+		j.children[i] = Child{Index: i, Attempts: attempt, ExitCode: code, LastWords: tail.String()}
 		if err != nil {
 			j.children[i].Err = err.Error()
 		}
@@ -175,7 +237,7 @@ func (r *ArrayRunner) runChild(ctx context.Context, j *ArrayJob, i int, log *slo
 
 // start runs one attempt of child i and returns its exit code (-1 when it
 // was killed by a signal, like a lost host).
-func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int) (int, error) {
+func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int, tail *lastLine) (int, error) {
 	cmd := exec.Command(r.Exe, j.Spec.Command...)
 	// The job definition's environment first; the stack's endpoints and
 	// buckets win over what the template resolves from its resources.
@@ -195,7 +257,7 @@ func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int) (i
 	if r.Hooks.AttemptEnv != nil {
 		cmd.Env = append(cmd.Env, r.Hooks.AttemptEnv(j.ID, i, attempt)...)
 	}
-	var out io.Writer = io.Discard
+	var out io.Writer = tail
 	if r.LogDir != "" {
 		dir := filepath.Join(r.LogDir, j.ID)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -206,7 +268,8 @@ func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int) (i
 			return 1, err
 		}
 		defer f.Close()
-		out = f
+		// A log write that fails (disk full) must not stop the tail or -v.
+		out = io.MultiWriter(tail, bestEffort{f})
 	}
 	if r.Output != nil {
 		out = io.MultiWriter(out, r.Output)
@@ -223,21 +286,11 @@ func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int) (i
 	if r.Hooks.OnStart != nil {
 		r.Hooks.OnStart(a)
 	}
-	// Like Batch on a cancelled job: SIGTERM, then SIGKILL after 30 s.
 	stopped := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-time.After(30 * time.Second):
-				_ = cmd.Process.Kill()
-			case <-stopped:
-			}
-		case <-stopped:
-		}
-	}()
+	r.track(cmd, true)
+	go r.stopOnCancel(ctx, cmd, stopped)
 	err := cmd.Wait()
+	r.track(cmd, false)
 	close(stopped)
 	if r.Hooks.OnExit != nil && cmd.ProcessState != nil {
 		r.Hooks.OnExit(a, cmd.ProcessState)
@@ -253,6 +306,29 @@ func (r *ArrayRunner) start(ctx context.Context, j *ArrayJob, i, attempt int) (i
 		return 1, err
 	}
 	return 0, nil
+}
+
+// stopOnCancel stops cmd like Batch a cancelled job once ctx ends:
+// SIGTERM, then SIGKILL to its process group (its own helpers too) after
+// the stop grace, or at once on Kill. stopped closes when cmd has ended.
+func (r *ArrayRunner) stopOnCancel(ctx context.Context, cmd *exec.Cmd, stopped <-chan struct{}) {
+	kill := r.killChan()
+	select {
+	case <-ctx.Done():
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		t := time.NewTimer(r.stopGrace())
+		defer t.Stop()
+		select {
+		case <-t.C:
+			killGroup(cmd)
+		case <-kill:
+			killGroup(cmd)
+		case <-stopped:
+		}
+	case <-kill:
+		killGroup(cmd)
+	case <-stopped:
+	}
 }
 
 // Wait blocks until every child ended for good.

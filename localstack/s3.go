@@ -65,7 +65,7 @@ func StartS3(dir string, buckets ...string) (*S3Server, error) {
 		return nil, err
 	}
 	s := &S3Server{URL: "http://" + ln.Addr().String(), Dir: dir, ln: ln,
-		srv: &http.Server{Handler: keep(fake.Server()), ReadHeaderTimeout: 10 * time.Second}}
+		srv: &http.Server{Handler: diskErrors(keep(fake.Server()), dir), ReadHeaderTimeout: 10 * time.Second}}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("local s3 server stopped", "err", err)

@@ -39,6 +39,9 @@ type Options struct {
 	S3AccessKey, S3SecretKey string
 	// Hooks of the array runner (tests: kill schedules, memory probes).
 	Hooks ArrayHooks
+	// StopGrace is a child's time between SIGTERM and SIGKILL when the
+	// stack closes (0: Batch's 30 s).
+	StopGrace time.Duration
 }
 
 // Stack is the running embedded stack.
@@ -108,7 +111,7 @@ func Start(o Options) (*Stack, error) {
 		},
 	})
 	st.Runner = &ArrayRunner{Exe: o.Exe, LogDir: logdir, QueueName: "imgbatch-local-queue", CEName: "imgbatch-local-ce",
-		Log: o.Log.With("component", "local-batch"), Output: o.ChildOutput, Hooks: o.Hooks, Events: st.Bus}
+		Log: o.Log.With("component", "local-batch"), Output: o.ChildOutput, Hooks: o.Hooks, Events: st.Bus, StopGrace: o.StopGrace}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		st.Close()
@@ -308,13 +311,28 @@ func (s *Stack) notify(rule string) func(context.Context, []byte) error {
 	}
 }
 
-// Close stops the children (SIGTERM, as Batch does), the bus and S3.
+// Kill SIGKILLs the children at once (a Close in progress then ends
+// within moments).
+func (s *Stack) Kill() {
+	s.Runner.Kill()
+	s.cancel()
+}
+
+// Close stops the children (SIGTERM, then SIGKILL after the stop grace,
+// as Batch does), the bus and S3.
 func (s *Stack) Close() error {
 	s.cancel()
+	// The runner SIGKILLs a child after the grace; its output pipes are
+	// let go 2 s later (WaitDelay).
+	deadline := time.NewTimer(s.Runner.stopGrace() + 5*time.Second)
+	defer deadline.Stop()
+wait:
 	for _, j := range s.Runner.Jobs() {
 		select {
 		case <-j.Done():
-		case <-time.After(45 * time.Second):
+		case <-deadline.C:
+			s.opts.Log.Warn("array children still running after SIGKILL; not waiting for them")
+			break wait
 		}
 	}
 	var errs []error

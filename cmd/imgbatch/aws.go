@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
@@ -31,22 +30,36 @@ type clients struct {
 }
 
 // loadClients loads the standard AWS configuration (environment, shared
-// files, container or instance role). AWS_ENDPOINT_URL_S3 and
-// AWS_ENDPOINT_URL_EVENTBRIDGE point the same clients at local stand-ins;
-// S3 then uses path-style addressing.
+// files, container or instance role) with the patient clients of a batch
+// job. AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL_EVENTBRIDGE point the same
+// clients at local stand-ins; S3 then uses path-style addressing.
 func loadClients(ctx context.Context) (*clients, error) {
+	return loadClientsWith(ctx, patientClients)
+}
+
+// loadClientsFor loads the clients of the named command: interactive
+// commands (a person waits for them) get the impatient ones.
+func loadClientsFor(ctx context.Context, command string) (*clients, error) {
+	if interactiveCommands[command] {
+		return loadClientsWith(ctx, interactiveClients)
+	}
+	return loadClientsWith(ctx, patientClients)
+}
+
+func loadClientsWith(ctx context.Context, p clientProfile) (*clients, error) {
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithLogger(sdkLogger{}),
 		config.WithRetryer(func() aws.Retryer {
 			// S3 SlowDown and 5xx are retried with exponential backoff and jitter.
 			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 8
-				o.MaxBackoff = 20 * time.Second
+				o.MaxAttempts = p.attempts
+				o.MaxBackoff = p.maxBackoff
 				// A batch job must ride out bursts of 5xx/SlowDown: no client-side
 				// retry quota that, once spent, fails items without retrying.
 				o.RateLimiter = ratelimit.None
 			})
 		}),
+		config.WithHTTPClient(p.httpClient()),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
@@ -54,6 +67,8 @@ func loadClients(ctx context.Context) (*clients, error) {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
+	// Connection errors name the endpoint and the variable that set it.
+	cfg.HTTPClient = namedEndpoints{cfg.HTTPClient}
 	pathStyle := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("IMGBATCH_S3_PATH_STYLE") == "true"
 	cl := &clients{
 		cfg: cfg,

@@ -40,7 +40,7 @@ func withClients[O any](read func(*cli.Context) (O, error), run func(*cli.Contex
 		if err != nil {
 			return err
 		}
-		cl, err := loadClients(c.Context)
+		cl, err := loadClientsFor(c.Context, c.Command.Name)
 		if err != nil {
 			return err
 		}

@@ -9,11 +9,10 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,6 +43,14 @@ Afterwards, open the directory: <dir>/s3/buckets/output/<variant>/... are the
 outputs, <dir>/s3/buckets/work/runs/<run-id>/report.csv is the report,
 <dir>/logs/ has every child's JSON log. A second run over the same --dir skips
 the images whose outputs are already current.
+
+Ctrl-C or SIGTERM stops the run: the children get SIGTERM (they checkpoint)
+and SIGKILL 5 s later, a second Ctrl-C kills them at once; local then says
+where the data is and exits 130 (SIGINT) or 143 (SIGTERM). With --serve,
+the signal after the run is the normal end: the run's own exit code.
+--images must be a directory and --dir writable with room for the images:
+both are checked before anything starts. A full or read-only --dir fails
+the S3 writes at once (507 InsufficientStorage, the cause named).
 
 Examples:
    imgbatch local --images ./photos
@@ -145,8 +152,26 @@ func localAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	if err := checkLocalDirs(o); err != nil {
+		return err
+	}
+	var stack atomic.Pointer[localstack.Stack]
+	ctx, in := catchInterrupts(c.Context, c.App.ErrWriter, o.dir, func() {
+		if st := stack.Load(); st != nil {
+			st.Kill()
+		}
+	})
+	defer in.Stop()
+	err = localRun(ctx, c, o, in, &stack)
+	if sig := in.Interrupted(); sig != nil {
+		// The stack is closed (localRun's defer): the children are gone.
+		return interruptedErr(sig, o.dir)
+	}
+	return err
+}
+
+// localRun starts the stack, uploads, runs and (with --serve) serves.
+func localRun(ctx context.Context, c *cli.Context, o localOptions, in *interrupts, stack *atomic.Pointer[localstack.Stack]) error {
 	out := c.App.Writer
 	childOut := io.Writer(nil)
 	if o.verbose {
@@ -156,6 +181,7 @@ func localAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	stack.Store(st)
 	defer st.Close()
 	fmt.Fprintf(out, "embedded stack: S3 %s (data in %s), event bus %s, %d array children\n", st.S3.URL, st.S3.Dir, st.BusURL, o.width)
 
@@ -178,20 +204,20 @@ func localAction(c *cli.Context) error {
 	if o.scheduleNow {
 		return localScheduled(ctx, out, o, st, cl)
 	}
-	return localSubmit(ctx, out, o, st, cl, c.Context.Done())
+	return localSubmit(ctx, out, o, st, cl, in)
 }
 
 // startLocalStack starts the embedded stack of o.width children.
 func startLocalStack(o localOptions, childOut io.Writer) (*localstack.Stack, error) {
 	// The children share this machine: each gets its share of the CPUs as
 	// image goroutines (on Batch each child has its own vCPUs).
-	childEnv := []string{"IMGBATCH_LOG_FORMAT=json", "IMGBATCH_POLL=1s",
+	childEnv := []string{"IMGBATCH_LOG_FORMAT=json", "IMGBATCH_POLL=1s", "IMGBATCH_GRACE=" + localChildGrace,
 		fmt.Sprintf("IMGBATCH_PROCESSORS=%d", max(1, worker.UsableCPUs()/o.width)),
 		heic.EnvMode + "=" + o.heic}
 	st, err := localstack.Start(localstack.Options{
 		Dir: o.dir, Width: o.width, ChildOutput: childOut, Log: slog.Default(),
 		Source: localSource, Work: localWork, Output: localOutput,
-		ChildEnv: append(childEnv, o.childEnv...),
+		ChildEnv: append(childEnv, o.childEnv...), StopGrace: localStopGrace,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start the embedded stack: %w", err)
@@ -201,8 +227,8 @@ func startLocalStack(o localOptions, childOut io.Writer) (*localstack.Stack, err
 
 // localSubmit submits o's run exactly as submit does, lets the bus rule
 // start the children, and waits for the run's end; with --serve, the
-// stack then stays up until serveUntil is closed.
-func localSubmit(ctx context.Context, out io.Writer, o localOptions, st *localstack.Stack, cl *clients, serveUntil <-chan struct{}) error {
+// stack then stays up until interrupted (then the normal end).
+func localSubmit(ctx context.Context, out io.Writer, o localOptions, st *localstack.Stack, cl *clients, in *interrupts) error {
 	// Subscribe before submitting so the final event cannot be missed.
 	finished, cancelSub := st.Bus.Subscribe(runEndPattern)
 	defer cancelSub()
@@ -221,7 +247,8 @@ func localSubmit(ctx context.Context, out io.Writer, o localOptions, st *localst
 	}
 	if o.serve {
 		fmt.Fprintf(out, "\nserving until interrupted; try:\n  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local aws --endpoint-url %s s3 ls s3://%s/ --recursive | head\n", st.S3.URL, localOutput)
-		<-serveUntil
+		in.Expect()
+		<-ctx.Done()
 	}
 	return runEndErr(fin, plan.Run.ID)
 }
@@ -381,7 +408,11 @@ func childFailures(r *localstack.ArrayRunner) string {
 	for _, j := range r.Jobs() {
 		for _, c := range j.Children() {
 			if c.ExitCode != 0 {
-				parts = append(parts, fmt.Sprintf("child %d exited %d after %d attempt(s)", c.Index, c.ExitCode, c.Attempts))
+				part := fmt.Sprintf("child %d exited %d after %d attempt(s)", c.Index, c.ExitCode, c.Attempts)
+				if c.LastWords != "" { // its log may be cut off (a full disk)
+					part += ", last words: " + c.LastWords
+				}
+				parts = append(parts, part)
 			}
 		}
 	}
