@@ -60,7 +60,6 @@ code{font-size:12px;background:#f7fafc;padding:1px 4px;border-radius:4px}
 {{if .BusyRate}}<div class="card" id="busy-rate"><b>{{.BusyRate}}</b>items/s while shards ran<small>first shard start to last shard end: {{.Busy}}{{if .BusyPartial}} (of the {{len .Shards}} shards shown){{end}}</small></div>{{end}}
 <div class="card"><b>{{bytes .Counts.BytesIn}}</b>in → {{bytes .Counts.BytesOut}} out</div>
 </div>
-<p class="muted">The console of <code>imgbatch local</code> divides by the whole wait of the command (planning, the children, processing, reports and the children's exit), so on a short run it reads lower than either figure.</p>
 <h2>Items done over time</h2>
 {{.Throughput}}
 <h2>Failures by reason</h2>

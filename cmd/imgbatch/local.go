@@ -60,7 +60,7 @@ Examples:
 )
 
 func localFlags() []cli.Flag {
-	return slices.Concat(planningFlags(), []cli.Flag{
+	return slices.Concat(localPlanningFlags(), []cli.Flag{
 		&cli.StringFlag{Name: "dir", Value: ".imgbatch", EnvVars: []string{"IMGBATCH_LOCAL_DIR"}, Usage: "data directory of the embedded stack (S3 objects, logs)"},
 		&cli.StringFlag{Name: "images", Usage: "directory of images to upload into the source bucket (keys are the relative paths)"},
 		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Minute, Usage: "give up waiting for the run after this long"},
@@ -73,6 +73,31 @@ func localFlags() []cli.Flag {
 		heicFlag,
 	})
 }
+
+// localPlanningFlags are the planning flags with local's own defaults
+// (two array children, small shards), so that --help shows what local
+// does.
+func localPlanningFlags() []cli.Flag {
+	fs := planningFlags()
+	for _, f := range fs {
+		if f, ok := f.(*cli.IntFlag); ok {
+			switch f.Name {
+			case "width":
+				f.Value = localWidth
+			case "shard-size":
+				f.Value = localShardSize
+			}
+		}
+	}
+	return fs
+}
+
+// local's defaults: two children on a 2-core machine, shards small
+// enough that a few images show stealing and checkpoints.
+const (
+	localWidth     = 2
+	localShardSize = 10
+)
 
 // The embedded stack's buckets.
 const (
@@ -99,9 +124,6 @@ func localOptionsFrom(c *cli.Context) (localOptions, error) {
 	o := localOptions{dir: c.String("dir"), images: c.String("images"), timeout: c.Duration("timeout"),
 		verbose: c.Bool("verbose"), serve: c.Bool("serve"), width: c.Int("width"), heic: c.String("heic"),
 		childEnv: c.StringSlice("child-env"), scheduleNow: c.Bool("schedule-now")}
-	if !c.IsSet("width") {
-		o.width = 2
-	}
 	if _, err := heicDecoder(c); err != nil {
 		return o, err
 	}
@@ -125,9 +147,6 @@ func localOptionsFrom(c *cli.Context) (localOptions, error) {
 	}
 	if !c.IsSet("output-bucket") {
 		a.outputBucket = localOutput
-	}
-	if !c.IsSet("shard-size") {
-		a.shardSize = 10
 	}
 	a.width, a.workBucket, a.start.bus = o.width, localWork, "imgbatch"
 	if a.start.via == "batch" && !c.IsSet("job-queue") {
@@ -183,7 +202,7 @@ func localRun(ctx context.Context, c *cli.Context, o localOptions, in *interrupt
 	}
 	stack.Store(st)
 	defer st.Close()
-	fmt.Fprintf(out, "embedded stack: S3 %s (data in %s), event bus %s, %d array children\n", st.S3.URL, st.S3.Dir, st.BusURL, o.width)
+	fmt.Fprintf(out, "embedded stack: S3 %s (data in %s), event bus %s, %s\n", st.S3.URL, st.S3.Dir, st.BusURL, plural(o.width, "array child", "array children"))
 
 	// This process talks to the stack through the same SDK clients as the children.
 	for _, kv := range st.Env() {
@@ -305,13 +324,14 @@ func awaitLocalRun(ctx context.Context, out io.Writer, o localOptions, st *local
 	if err != nil {
 		return fin, err
 	}
+	took := time.Since(started) // the run's end, not the children's exit
 	// Children that were waiting to steal notice the end within their poll.
 	waitJobs(st.Runner, 10*time.Second)
 	status, err := store.Status(context.WithoutCancel(ctx), runID, time.Now())
 	if err != nil {
 		return fin, err
 	}
-	printLocalSummary(out, st, status, fin, time.Since(started))
+	printLocalSummary(out, st, status, fin, took)
 	return fin, nil
 }
 
@@ -443,11 +463,16 @@ func isTerminal(w io.Writer) bool {
 
 func printLocalSummary(w io.Writer, st *localstack.Stack, s *batch.RunStatus, fin ebus.Envelope, took time.Duration) {
 	c := s.Counts
+	if s.Final != nil && s.Final.DurationMs > 0 {
+		// The run's own time (its creation to its reports), as report.html
+		// and final.json count it.
+		took = time.Duration(s.Final.DurationMs) * time.Millisecond
+	}
 	fmt.Fprintf(w, "\n%s: run %s in %s\n", fin.DetailType, s.Run.ID, took.Round(100*time.Millisecond))
 	fmt.Fprintf(w, "  items      %d: %d succeeded, %d skipped (outputs current), %d failed\n", c.Items, c.Succeeded, c.Skipped, c.Failed)
 	fmt.Fprintf(w, "  outputs    %d files, %s in → %s out\n", c.Outputs, humanBytes(c.BytesIn), humanBytes(c.BytesOut))
 	if secs := took.Seconds(); secs > 0 {
-		fmt.Fprintf(w, "  throughput %.1f images/s end to end (planning, %d children, processing, reports)\n", float64(c.Items)/secs, workerChildren(st.Runner))
+		fmt.Fprintf(w, "  throughput %.1f images/s end to end (the run's creation to its reports: planning, %s, processing)\n", float64(c.Items)/secs, plural(workerChildren(st.Runner), "child", "children"))
 	}
 	if len(s.Failures) > 0 {
 		fmt.Fprintln(w, "  failed, by reason:")
@@ -536,4 +561,12 @@ func workerChildren(r *localstack.ArrayRunner) int {
 		return 0
 	}
 	return len(jobs[len(jobs)-1].Children())
+}
+
+// plural is "1 child", "2 children".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -108,7 +108,8 @@ Start here:
 
 Exit codes: 0 ok; 1 error; 2 usage; 3 run finished but failed its failure
 tolerance; 75 stopped early (SIGTERM or stuck work): retry the attempt; 76 (work)
-the run was paused: do not retry, "imgbatch resume" starts it again.
+the run was paused: do not retry, "imgbatch resume" starts it again; 130 / 143
+(local) stopped by Ctrl-C / SIGTERM: run the same command again to go on.
 
 Environment: every flag with an env var in its help can be set that way
 (IMGBATCH_*); AWS settings come from the standard AWS variables and files

@@ -42,3 +42,27 @@ func TestNoArguments(t *testing.T) {
 		t.Errorf("stdout %q; stderr %.200q: want the help on stderr", out.String(), errb.String())
 	}
 }
+
+// TestLocalHelpShowsLocalDefaults: local plans for two children in shards
+// of 10, and its --help says so (it used to show submit's 4 and 200).
+func TestLocalHelpShowsLocalDefaults(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"imgbatch", "local", "--help"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	help := out.String()
+	for flag, want := range map[string]string{"--width": "(default: 2)", "--shard-size": "(default: 10)"} {
+		line := ""
+		for _, l := range strings.Split(help, "\n") {
+			if strings.Contains(l, flag+" value") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, want) {
+			t.Errorf("local --help: %s line %q, want %s", flag, line, want)
+		}
+	}
+	if code := run([]string{"imgbatch", "submit", "--help"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "(default: 4)") {
+		t.Errorf("submit --help lost its own --width default 4")
+	}
+}
