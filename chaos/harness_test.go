@@ -87,7 +87,7 @@ func startBackend(t *testing.T, kind backendKind, dir, access, secret string) *b
 		t.Cleanup(func() { srv.Close() })
 		b.url = srv.URL
 	case versityS3:
-		bin := versityBinary(t)
+		bin := versitygw.Binary(t)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		g, err := versitygw.Start(ctx, bin, filepath.Join(dir, "versitygw"), access, secret, srcBucket, workBucket, outBucket)

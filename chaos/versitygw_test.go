@@ -8,9 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,41 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/imgbatch/imgbatch"
-	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/s3fault"
 )
-
-var (
-	versityOnce sync.Once
-	versityPath string
-	versityErr  error
-)
-
-// versityBinary installs versitygw with scripts/versitygw.sh (cached
-// across runs) and returns its path. A failed install fails the test: the
-// second S3 implementation is part of the suite, not an optional extra.
-// Only -short skips it.
-func versityBinary(t *testing.T) string {
-	t.Helper()
-	testutil.Long(t, "installs and runs versitygw")
-	versityOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", filepath.Join(repoRoot, "scripts", "versitygw.sh"))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			versityErr = fmt.Errorf("scripts/versitygw.sh: %v\n%s", err, stderr.String())
-			return
-		}
-		versityPath = strings.TrimSpace(string(out))
-	})
-	if versityErr != nil {
-		t.Fatalf("versitygw could not be installed (the Go module proxy must be reachable, or the cache warm): %v", versityErr)
-	}
-	return versityPath
-}
 
 // TestVersityGWEndToEnd runs the core local flow against versitygw: SigV4
 // checked, conditional writes and metadata as a real S3 gateway does them.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/imgbatch/imgbatch/internal/human"
 )
 
 // humanDuration formats a duration for reading, not parsing: "0.4 ms",
@@ -76,29 +78,10 @@ func humanCount(n int64) string {
 		s := fmt.Sprintf("%.1f", float64(n)/1e6)
 		return strings.TrimSuffix(s, ".0") + " M"
 	}
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
+	return human.Count(n)
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n int64) string { return human.Bytes(n) }
 
 // strconvRate writes items per second: one decimal from 1 to 1,000, two
 // significant digits below (a slow run is not "0.0").

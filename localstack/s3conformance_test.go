@@ -1,27 +1,20 @@
 package localstack
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 
-	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 	"github.com/imgbatch/imgbatch/s3fault/versitygw"
 )
@@ -146,7 +139,7 @@ func TestS3ConformanceEmbedded(t *testing.T) {
 }
 
 func TestS3ConformanceVersityGW(t *testing.T) {
-	bin := versityBinary(t)
+	bin := versitygw.Binary(t)
 	g, err := versitygw.Start(context.Background(), bin, t.TempDir(), "AKIACONFORMANCE00001", "conformance/secret/0001", "conform", "cli")
 	if err != nil {
 		t.Fatal(err)
@@ -155,35 +148,6 @@ func TestS3ConformanceVersityGW(t *testing.T) {
 	tg := s3Target{name: "versitygw", client: g.Client(), url: g.URL, access: g.AccessKey, secret: g.SecretKey, versity: true}
 	runConformance(t, tg, "conform")
 	runCLIConformance(t, tg, "cli")
-}
-
-var (
-	versityOnce sync.Once
-	versityPath string
-	versityErr  error
-)
-
-// versityBinary installs versitygw as the chaos suite does (scripts/versitygw.sh, cached).
-func versityBinary(t *testing.T) string {
-	t.Helper()
-	testutil.Long(t, "installs and runs versitygw")
-	versityOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", filepath.Join(testutil.RepoRoot(), "scripts", "versitygw.sh"))
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			versityErr = fmt.Errorf("scripts/versitygw.sh: %v\n%s", err, stderr.String())
-			return
-		}
-		versityPath = strings.TrimSpace(string(out))
-	})
-	if versityErr != nil {
-		t.Fatalf("versitygw could not be installed: %v", versityErr)
-	}
-	return versityPath
 }
 
 func runConformance(t *testing.T, tg s3Target, bucket string) {

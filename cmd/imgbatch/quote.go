@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/human"
 )
 
 // S3, KMS and transfer list prices: us-east-1, S3 Standard, read from
@@ -124,13 +125,5 @@ func formatCount(f float64) string {
 	if f != math.Trunc(f) {
 		return fmt.Sprintf("%.2f", f)
 	}
-	s := fmt.Sprintf("%.0f", f)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
+	return human.Count(int64(f))
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
+	"github.com/imgbatch/imgbatch/internal/human"
 	"github.com/imgbatch/imgbatch/manifest"
 )
 
@@ -379,15 +379,4 @@ func variantList(r imgbatch.Recipe) string {
 	return strings.Join(parts, ", ")
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+func humanBytes(n int64) string { return human.Bytes(n) }
