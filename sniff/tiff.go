@@ -108,44 +108,7 @@ func (r tiffReader) ifd(off uint64, fn func(tag, typ uint16, count uint64, value
 // uint returns the first value of an unsigned integer field, following the
 // value offset when the values do not fit in the entry.
 func (r tiffReader) uint(typ uint16, count uint64, value []byte) (uint64, bool) {
-	var size uint64
-	switch typ {
-	case tiffByte:
-		size = 1
-	case tiffShort:
-		size = 2
-	case tiffLong:
-		size = 4
-	case tiffLong8:
-		size = 8
-	default:
-		return 0, false
-	}
-	if count == 0 {
-		return 0, false
-	}
-	b := value
-	if count > uint64(len(value))/size {
-		var off uint64
-		if r.big {
-			off = r.bo.Uint64(value)
-		} else {
-			off = uint64(r.bo.Uint32(value))
-		}
-		if off > uint64(len(r.d)) || uint64(len(r.d))-off < size {
-			return 0, false
-		}
-		b = r.d[off:]
-	}
-	switch size {
-	case 1:
-		return uint64(b[0]), true
-	case 2:
-		return uint64(r.bo.Uint16(b)), true
-	case 4:
-		return uint64(r.bo.Uint32(b)), true
-	}
-	return r.bo.Uint64(b), true
+	return r.uintAt(typ, count, value, 0)
 }
 
 // uintAt returns value i of an unsigned integer field of count values,
@@ -153,6 +116,8 @@ func (r tiffReader) uint(typ uint16, count uint64, value []byte) (uint64, bool) 
 func (r tiffReader) uintAt(typ uint16, count uint64, value []byte, i uint64) (uint64, bool) {
 	var size uint64
 	switch typ {
+	case tiffByte:
+		size = 1
 	case tiffShort:
 		size = 2
 	case tiffLong:
@@ -180,6 +145,8 @@ func (r tiffReader) uintAt(typ uint16, count uint64, value []byte, i uint64) (ui
 	}
 	b = b[i*size:]
 	switch size {
+	case 1:
+		return uint64(b[0]), true
 	case 2:
 		return uint64(r.bo.Uint16(b)), true
 	case 4:
