@@ -131,6 +131,34 @@ func (b *Backend) find(bucketName, key string) (*entry, string, error) {
 	return e, e.path, nil
 }
 
+// open finds the object and opens its bytes under the read lock: a commit
+// that replaces or deletes it unlinks the old bytes under the write lock,
+// so the file found is the file opened (and, once open, stays whole).
+func (b *Backend) open(bucketName, key string) (*entry, *os.File, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	bk, ok := b.buckets[bucketName]
+	if !ok {
+		return nil, nil, gofakes3.BucketNotFound(bucketName)
+	}
+	e, ok := bk.objects[key]
+	if !ok {
+		return nil, nil, gofakes3.KeyNotFound(key)
+	}
+	if beforeOpen != nil {
+		beforeOpen()
+	}
+	f, err := os.Open(e.path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %q: %w", key, err)
+	}
+	return e, f, nil
+}
+
+// beforeOpen, when set (tests only), runs between finding an object and
+// opening its bytes: where a concurrent overwrite must not get in.
+var beforeOpen func()
+
 func (e *entry) object(contents io.ReadCloser, rng *gofakes3.ObjectRange) *gofakes3.Object {
 	meta := make(map[string]string, len(e.Meta)+1)
 	for k, v := range e.Meta {
@@ -143,17 +171,14 @@ func (e *entry) object(contents io.ReadCloser, rng *gofakes3.ObjectRange) *gofak
 
 // GetObject opens the object (or the requested range of it).
 func (b *Backend) GetObject(bucketName, key string, rr *gofakes3.ObjectRangeRequest) (*gofakes3.Object, error) {
-	e, path, err := b.find(bucketName, key)
+	e, f, err := b.open(bucketName, key)
 	if err != nil {
 		return nil, err
 	}
 	rng, err := rr.Range(e.Size)
 	if err != nil {
+		f.Close()
 		return nil, err
-	}
-	f, err := os.Open(path) // a concurrent overwrite unlinks it; the open file stays whole
-	if err != nil {
-		return nil, fmt.Errorf("open %q: %w", key, err)
 	}
 	var body io.ReadCloser = f
 	if rng != nil {

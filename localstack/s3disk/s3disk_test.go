@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 )
@@ -158,5 +159,45 @@ func TestDeleteAndRange(t *testing.T) {
 	}
 	if files, _ := os.ReadDir(filepath.Dir(b.objectPath("bk", "p/q"))); len(files) != 0 {
 		t.Errorf("store files survive the delete: %d", len(files))
+	}
+}
+
+// TestReadWhileOverwritten: a GET of a key that is overwritten between
+// finding the object and opening its bytes (a lease, a checkpoint) still
+// reads one whole version: the overwrite waits for the open, instead of
+// unlinking the bytes the GET found ("no such file").
+func TestReadWhileOverwritten(t *testing.T) {
+	b, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateBucket("bk"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, b, "claim.json", "version 1", nil)
+	overwritten := make(chan error, 1)
+	beforeOpen = func() {
+		beforeOpen = nil
+		go func() {
+			_, err := b.PutObject("bk", "claim.json", nil, strings.NewReader("version 2"), 9, nil)
+			overwritten <- err
+		}()
+		// Give the overwrite time to get as far as it can.
+		select {
+		case err := <-overwritten:
+			overwritten <- err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	t.Cleanup(func() { beforeOpen = nil })
+	got, _ := read(t, b, "claim.json")
+	if got != "version 1" {
+		t.Errorf("read %q, want the version found (version 1)", got)
+	}
+	if err := <-overwritten; err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := read(t, b, "claim.json"); got != "version 2" {
+		t.Errorf("after the overwrite: %q", got)
 	}
 }
