@@ -17,8 +17,9 @@ import (
 // of the same range of shards per finished shard (one LIST page and a few
 // GETs: bounded, and done markers are write-once, so each is read once per
 // child). Every item counted ran, so the judgement is S3 Batch Operations'
-// rule over the items run so far, from MinTasks items on. Once it is
-// broken, the child ends the run with Abort(ReasonTolerance): the control
+// rule over the items run so far, from MinTasks items on, taken the
+// cautious way: the done shards not read count as successes (breaks). Once
+// it is broken, the child ends the run with Abort(ReasonTolerance): the control
 // object tells the other children to stop between items, and the shards
 // not done go to remaining.csv.
 
@@ -60,7 +61,47 @@ func (r *Runner) judge(ctx context.Context, run *imgbatch.Run, sc *scanner, m *D
 		return false, err
 	}
 	c := sc.tally.counts
-	return run.Tolerance.Exceeded(c.Items, c.Failed), nil
+	if !run.Tolerance.Exceeded(c.Items, c.Failed) {
+		return false, nil // the bound below is never above the sample's rate
+	}
+	done, err := r.countDone(ctx, run)
+	if err != nil {
+		return false, err
+	}
+	return sc.tally.breaks(run.Tolerance, done, run.ShardSize), nil
+}
+
+// breaks reports whether the tolerance is broken for certain, by the
+// shards read and whatever the other done shards hold: failures read are
+// failures, and each done shard not read counts as ShardSize items that
+// all succeeded. A sample of failing neighbours (a bad prefix: failures
+// come in clusters) cannot stop a run whose other shards are healthy;
+// a run whose shards all fail stops as soon as enough of them are read.
+func (t *doneTally) breaks(tol imgbatch.Tolerance, doneShards, shardSize int) bool {
+	c := t.counts
+	if tol.MaxFailed > 0 && c.Failed > tol.MaxFailed {
+		return true
+	}
+	if c.Items < tol.MinTasks || c.Items == 0 {
+		return false
+	}
+	unread := max(doneShards-len(t.read), 0)
+	total := c.Items + int64(unread)*int64(max(shardSize, 1))
+	return float64(c.Failed)*100/float64(total) > tol.MaxFailedPercent
+}
+
+// countDone counts the run's done markers (keys only: one LIST page per
+// 1,000 shards), asked only when the shards read already break the
+// tolerance.
+func (r *Runner) countDone(ctx context.Context, run *imgbatch.Run) (int, error) {
+	n := 0
+	err := r.Store.List(ctx, imgbatch.Layout{RunID: run.ID}.DonePrefix(), func(key string, _ int64) error {
+		if d, ok := shardOf(key); ok && d >= 0 && d < run.Shards {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // readDoneNear lists the done markers of shard n's range (one LIST page)
