@@ -188,6 +188,7 @@ const (
 	tagImageWidth      = 256
 	tagImageLength     = 257
 	tagBitsPerSample   = 258
+	tagCompression     = 259
 	tagOrientation     = 274
 	tagSamplesPerPixel = 277
 	tagStripOffsets    = 273
@@ -296,4 +297,23 @@ func exifOrientation(t []byte) int {
 		}
 	})
 	return o
+}
+
+// TIFFCompression is the Compression tag (259) of a TIFF's first IFD: 1
+// (none), 5 (LZW), 7 (JPEG), 34925 (LZMA) …; 1 when the tag is absent, as
+// the TIFF spec says; ok is false when d is not a readable TIFF.
+func TIFFCompression(d []byte) (code int, ok bool) {
+	r, first, ok := newTIFFReader(d)
+	if !ok {
+		return 0, false
+	}
+	code = 1
+	_, _, ok = r.ifd(first, func(tag, typ uint16, count uint64, value []byte) {
+		if tag == tagCompression {
+			if v, vok := r.uint(typ, count, value); vok && v <= math.MaxUint16 {
+				code = int(v)
+			}
+		}
+	})
+	return code, ok
 }

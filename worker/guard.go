@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/imgbatch/imgbatch/sniff"
+	"github.com/imgbatch/imgbatch/vips"
 )
 
 // guard decides from the source's bytes alone, before libvips sees any of
@@ -41,6 +42,16 @@ func Guard(data []byte, maxPixels, maxTotalPixels int64, o RenderOptions) (sniff
 	// the HEIC helper stands in for unless it is off (Decodable).
 	if ok, why := Decodable(info.Format, o); !ok {
 		return info, itemErr(CodeUnsupported, http.StatusUnsupportedMediaType, "unsupported format: %s: %s", info.Format, why)
+	}
+	// A TIFF compression libtiff lacks is worse than an error: libvips
+	// reads the strips as nothing and renders black, "succeeded".
+	if info.Format == sniff.TIFF {
+		if code, ok := sniff.TIFFCompression(data); ok {
+			if name, ok := vips.TIFFCodec(code); !ok {
+				return info, itemErr(CodeUnsupported, http.StatusUnsupportedMediaType,
+					"unsupported format: TIFF with %s compression (%d): this libvips build (%s) cannot decode it", name, code, vips.Version())
+			}
+		}
 	}
 	// One frame as a decoder allocates it: the canvas, which a GIF frame
 	// placed past the logical screen enlarges (libvips 8.14 aborts the whole
