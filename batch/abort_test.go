@@ -2,70 +2,33 @@ package batch
 
 import (
 	"context"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/imgbatch/imgbatch"
-	"github.com/imgbatch/imgbatch/internal/testutil"
 	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
-	"github.com/imgbatch/imgbatch/manifest"
 )
-
-// readManifestKeys reads a CSV manifest from the work bucket as S3 Batch
-// Operations (and `imgbatch redrive`) would.
-func readManifestKeys(t *testing.T, s *Store, key string) []string {
-	t.Helper()
-	ctx := context.Background()
-	b, _, err := s.Get(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, closer, err := manifest.Open(ctx, testutil.WriteTemp(t, "m.csv", string(b)), manifest.Options{Format: manifest.CSV})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closer.Close()
-	var keys []string
-	for {
-		it, err := r.Next()
-		if err == io.EOF {
-			return keys
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", key, err)
-		}
-		keys = append(keys, it.Key)
-	}
-}
 
 // coverOnce checks that report.csv and remaining.csv together hold every
 // item of the run exactly once, and returns how many rows each has.
 func coverOnce(t *testing.T, s *Store, f Final, all []imgbatch.Item) (ran, left int) {
 	t.Helper()
-	b, _, err := s.Get(context.Background(), f.Report)
+	keys := make([]string, len(all))
+	for i, it := range all {
+		keys[i] = it.Key
+	}
+	rep, rem := itemtest.CoverOnce(t, get(t, s, f.Report), get(t, s, f.Remaining), keys)
+	return rep.Rows, len(rem)
+}
+
+func get(t *testing.T, s *Store, key string) []byte {
+	t.Helper()
+	b, _, err := s.Get(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := itemtest.ParseReport(t, b)
-	seen := map[string]int{}
-	for k := range rep.ByKey {
-		seen[k]++
-	}
-	rem := readManifestKeys(t, s, f.Remaining)
-	for _, k := range rem {
-		seen[k]++
-	}
-	for _, it := range all {
-		if seen[it.Key] != 1 {
-			t.Errorf("item %s is in report+remaining %d times, want once", it.Key, seen[it.Key])
-		}
-	}
-	if len(seen) != len(all) || rep.Rows != len(rep.ByKey) {
-		t.Errorf("report+remaining hold %d keys (%d report rows), want %d", len(seen), rep.Rows, len(all))
-	}
-	return rep.Rows, len(rem)
+	return b
 }
 
 func TestAbortCoversDoneClaimedAndUntouchedShards(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,39 +91,15 @@ func coveredOnce(t *testing.T, e *cmdEnv, fin batch.Final, keys []string) []stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := itemtest.ParseReport(t, b)
-	seen := map[string]int{}
-	for k := range rep.ByKey {
-		seen[k]++
-	}
 	rb, _, err := e.store.Get(ctx, fin.Remaining)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var left []string
-	for _, row := range testutil.ReadCSV(t, writeTemp(t, "remaining.csv", string(rb))) {
-		k := decodeKey(t, row[1])
-		left = append(left, k)
-		seen[k]++
-	}
-	for _, k := range keys {
-		if seen[k] != 1 {
-			t.Errorf("%s is %d times in report.csv + remaining.csv, want once", k, seen[k])
-		}
-	}
-	if len(seen) != len(keys) || rep.Rows != len(rep.ByKey) || int64(len(left)) != fin.NotRun {
-		t.Errorf("report %d rows, remaining %d (final says %d); %d keys, want %d", rep.Rows, len(left), fin.NotRun, len(seen), len(keys))
+	_, left := itemtest.CoverOnce(t, b, rb, keys)
+	if int64(len(left)) != fin.NotRun {
+		t.Errorf("remaining.csv has %d keys, final.json says %d not run", len(left), fin.NotRun)
 	}
 	return left
-}
-
-func decodeKey(t *testing.T, k string) string {
-	t.Helper()
-	d, err := url.QueryUnescape(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
 
 func loadFinal(t *testing.T, e *cmdEnv, runID string) batch.Final {

@@ -77,3 +77,41 @@ func ParseReport(t testing.TB, data []byte) Report {
 	}
 	return rep
 }
+
+// CoverOnce checks that a run's report.csv and remaining.csv (S3 Batch
+// Operations CSV: bucket,key[,versionId], keys URL-encoded), as an ended
+// run writes them, together hold each of keys exactly once and nothing
+// else; it returns the parsed report and the keys of remaining.csv.
+func CoverOnce(t testing.TB, report, remaining []byte, keys []string) (Report, []string) {
+	t.Helper()
+	rep := ParseReport(t, report)
+	seen := map[string]int{}
+	for k := range rep.ByKey {
+		seen[k]++
+	}
+	rows, err := csv.NewReader(bytes.NewReader(remaining)).ReadAll()
+	if err != nil {
+		t.Fatalf("remaining.csv: %v", err)
+	}
+	var left []string
+	for _, r := range rows {
+		if len(r) < 2 {
+			t.Fatalf("remaining.csv row %q: want bucket,key[,versionId]", r)
+		}
+		k, err := url.QueryUnescape(r[1])
+		if err != nil {
+			t.Fatalf("remaining.csv key %q is not URL-encoded: %v", r[1], err)
+		}
+		left = append(left, k)
+		seen[k]++
+	}
+	for _, k := range keys {
+		if seen[k] != 1 {
+			t.Errorf("%s is %d times in report.csv + remaining.csv, want once", k, seen[k])
+		}
+	}
+	if len(seen) != len(keys) || rep.Rows != len(rep.ByKey) {
+		t.Errorf("report.csv (%d rows) + remaining.csv (%d) hold %d keys, want %d", rep.Rows, len(left), len(seen), len(keys))
+	}
+	return rep, left
+}
