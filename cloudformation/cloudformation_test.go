@@ -621,7 +621,10 @@ func TestCfnLint(t *testing.T) {
 	testutil.Long(t, "cfn-lint: a few seconds, ~20 s on its first run")
 	bin, err := exec.LookPath("cfn-lint")
 	if err != nil {
-		t.Skip("cfn-lint not installed")
+		// Not in Debian 12's apt and pip is not reachable from CI: an extra
+		// linter where a developer has it; validate_test.go's own checks
+		// of the template (types, references, IAM, intrinsics) always run.
+		t.Skip("cfn-lint not installed (optional: not in Debian 12's apt)")
 	}
 	out, err := exec.Command(bin, "-t", "imgbatch.yaml", "--include-checks", "I").CombinedOutput()
 	if err != nil {
