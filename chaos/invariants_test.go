@@ -159,7 +159,12 @@ func check(t *testing.T, res *runResult, ref *reference) checkSummary {
 		if row == nil {
 			continue
 		}
-		if code == "" && row[3] != "succeeded" && !(spec.transientOK && row[4] == "S3Error") {
+		// Under transientOK any item may fail as S3Error (every read of it
+		// cut): a corrupt source too, whose bytes never arrived whole.
+		if spec.transientOK && row[3] == "failed" && row[4] == "S3Error" {
+			continue
+		}
+		if code == "" && row[3] != "succeeded" {
 			t.Errorf("%q: %s %s %q, want succeeded", k, row[3], row[4], row[6])
 		}
 		if code != "" && (row[3] != "failed" || row[4] != code) {
