@@ -103,6 +103,35 @@ type Output struct {
 	Width   int    `json:"width"`
 	Height  int    `json:"height"`
 	Bytes   int64  `json:"bytes"`
+	// Format is the format written (the choice of a FormatAuto variant).
+	Format string `json:"format,omitempty"`
+	// Quality is the q the encoder used (the search's choice under a
+	// QualityTarget); Score the measured SSIM of the output against the
+	// resized image, when measured.
+	Quality int     `json:"q,omitempty"`
+	Score   float64 `json:"score,omitempty"`
+	// Frames of an animated output (omitted for one).
+	Frames int `json:"frames,omitempty"`
+	// Copied: the output is a server-side copy of the source
+	// (KeepSmallerSource), not a re-encode.
+	Copied bool `json:"copied,omitempty"`
+}
+
+// ImageInfo is what the catalog records of a source image.
+type ImageInfo struct {
+	Format      string `json:"format,omitempty"`
+	Width       int    `json:"width,omitempty"`
+	Height      int    `json:"height,omitempty"`
+	Frames      int    `json:"frames,omitempty"`
+	Orientation int    `json:"orientation,omitempty"`
+	ICC         bool   `json:"icc,omitempty"`
+	Space       string `json:"space,omitempty"` // srgb, cmyk, b-w, ...
+	Alpha       bool   `json:"alpha,omitempty"`
+	// Placeholders (Recipe.Placeholders).
+	BlurHash  string `json:"blurhash,omitempty"`
+	ThumbHash string `json:"thumbhash,omitempty"`
+	Color     string `json:"color,omitempty"` // dominant colour, #rrggbb
+	PHash     string `json:"phash,omitempty"` // 64-bit perceptual hash, hex
 }
 
 // Result is the final record of one item, one line of results/<n>.jsonl.
@@ -114,9 +143,11 @@ type Result struct {
 	HTTPStatus int      `json:"httpStatus,omitempty"`
 	Message    string   `json:"message,omitempty"`
 	Outputs    []Output `json:"outputs,omitempty"`
-	BytesIn    int64    `json:"bytesIn,omitempty"`
-	BytesOut   int64    `json:"bytesOut,omitempty"`
-	Millis     int64    `json:"ms"`
+	// Image describes the source for the catalog (succeeded items).
+	Image    *ImageInfo `json:"image,omitempty"`
+	BytesIn  int64      `json:"bytesIn,omitempty"`
+	BytesOut int64      `json:"bytesOut,omitempty"`
+	Millis   int64      `json:"ms"`
 }
 
 // Counts sums results.

@@ -23,6 +23,9 @@ const (
 	FormatPNG  = "png"
 	FormatWebP = "webp"
 	FormatAVIF = "avif"
+	FormatGIF  = "gif"
+	// FormatAuto picks the smallest of a variant's Formats.
+	FormatAuto = "auto"
 )
 
 // Variant is one output of a recipe.
@@ -42,6 +45,55 @@ type Variant struct {
 	// least 1.5x to lanczos3: 2-3x the decoding work for about 0.1 dB),
 	// "off" (decode at full size). Other formats ignore it.
 	ShrinkOnLoad string `json:"shrinkOnLoad,omitempty"`
+
+	// Outputs that earn their bytes (issue 16). Every field is omitted
+	// when unset, so a recipe without them keeps its hash.
+
+	// Formats are the candidates when Format is FormatAuto: each is
+	// encoded (at the same Target, if any) and the smallest kept; the
+	// output key's {outext} and Content-Type follow the choice
+	// (recipe_format.go).
+	Formats []string `json:"formats,omitempty"`
+	// Target asks for a perceptual quality instead of a fixed Quality:
+	// the encoder searches q until the output meets it against the
+	// resized image in memory (recipe_target.go).
+	Target *QualityTarget `json:"target,omitempty"`
+	// KeepSmallerSource: when the encoded output is bigger than the
+	// source and the source already fits the box and the format policy,
+	// the variant is a server-side copy of the source.
+	KeepSmallerSource bool `json:"keepSmallerSource,omitempty"`
+	// Animated: nil or true keeps an animated source (GIF, animated WebP)
+	// animated where the output format can be (GIF, WebP); false renders
+	// the first frame only, as before (recipe_anim.go).
+	Animated *bool `json:"animated,omitempty"`
+	// Encoder options (recipe_encode.go).
+	Encoder *EncoderOptions `json:"encoder,omitempty"`
+}
+
+// QualityTarget is a perceptual quality a variant's encoder must reach.
+type QualityTarget struct {
+	// SSIM is the least structural similarity (0..1) of the output,
+	// decoded, to the resized image it was encoded from.
+	SSIM float64 `json:"ssim,omitempty"`
+	// MinQuality, MaxQuality bound the search of q (defaults in
+	// recipe_target.go).
+	MinQuality int `json:"minQuality,omitempty"`
+	MaxQuality int `json:"maxQuality,omitempty"`
+}
+
+// EncoderOptions are the encoder knobs users ask for; zero values are
+// today's behaviour.
+type EncoderOptions struct {
+	Progressive bool   `json:"progressive,omitempty"` // JPEG: progressive (interlaced PNG)
+	Subsample   string `json:"subsample,omitempty"`   // JPEG/WebP/AVIF chroma: "" auto, "on" 4:2:0, "off" 4:4:4
+	Trellis     bool   `json:"trellis,omitempty"`     // mozjpeg trellis quantisation
+	QuantTable  int    `json:"quantTable,omitempty"`  // mozjpeg quant table 0..8
+	Lossless    bool   `json:"lossless,omitempty"`    // WebP/AVIF lossless
+	Effort      *int   `json:"effort,omitempty"`      // WebP 0..6, AVIF 0..9, PNG compression 0..9
+	// ICC: "" or "srgb" converts to sRGB and drops the profile (today);
+	// "keep" keeps the source's colours and profile; "p3" converts to
+	// Display P3 and embeds it.
+	ICC string `json:"icc,omitempty"`
 }
 
 // Shrink-on-load policies of a variant (Variant.ShrinkOnLoad).
@@ -55,6 +107,10 @@ const (
 type Recipe struct {
 	Name     string    `json:"name"`
 	Variants []Variant `json:"variants"`
+	// Placeholders computed per image for the catalog from the small
+	// decoded image: "blurhash", "thumbhash", "color", "phash"
+	// (recipe_catalog.go).
+	Placeholders []string `json:"placeholders,omitempty"`
 }
 
 // DefaultRecipe is what runs when no recipe is given: a thumbnail and a web
@@ -143,9 +199,9 @@ func (r *Recipe) Normalize() error {
 			v.Format = FormatJPEG
 		}
 		switch v.Format {
-		case FormatJPEG, FormatPNG, FormatWebP, FormatAVIF:
+		case FormatJPEG, FormatPNG, FormatWebP, FormatAVIF, FormatGIF, FormatAuto:
 		default:
-			return fmt.Errorf("variant %q: format %q is not one of jpeg, png, webp, avif", v.Name, v.Format)
+			return fmt.Errorf("variant %q: format %q is not one of jpeg, png, webp, avif, gif, auto", v.Name, v.Format)
 		}
 		if v.Quality == 0 && v.Format != FormatPNG {
 			v.Quality = 80
@@ -163,8 +219,13 @@ func (r *Recipe) Normalize() error {
 		if m := MaxSide(v.Format); v.Width > m || v.Height > m {
 			return fmt.Errorf("variant %q: %dx%d is over %s's limit of %d pixels a side", v.Name, v.Width, v.Height, v.Format, m)
 		}
+		for _, step := range []func() error{v.normalizeFormats, v.normalizeTarget, v.normalizeAnimation, v.normalizeEncoder} {
+			if err := step(); err != nil {
+				return fmt.Errorf("variant %q: %w", v.Name, err)
+			}
+		}
 	}
-	return nil
+	return r.normalizePlaceholders()
 }
 
 // Hash is the canonical hash of the normalized recipe: variants sorted by

@@ -20,7 +20,7 @@ func TestParseVariant(t *testing.T) {
 		{"sq:100x100:png::cover", Variant{Name: "sq", Width: 100, Height: 100, Format: "png", Fit: "cover"}},
 	} {
 		got, err := ParseVariant(c.spec)
-		if err != nil || got != c.want {
+		if err != nil || !reflect.DeepEqual(got, c.want) {
 			t.Errorf("ParseVariant(%q) = %+v, %v; want %+v", c.spec, got, err, c.want)
 		}
 	}

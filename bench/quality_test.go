@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -199,7 +200,7 @@ func TestParseRecipe(t *testing.T) {
 		t.Errorf("default: %+v %v", r, err)
 	}
 	r, err = ParseRecipe(RecipeSingle, imgbatch.Variant{})
-	if err != nil || len(r.Variants) != 1 || r.Variants[0] != StandardVariant {
+	if err != nil || len(r.Variants) != 1 || !reflect.DeepEqual(r.Variants[0], StandardVariant) {
 		t.Errorf("single: %+v %v", r, err)
 	}
 	p := filepath.Join(t.TempDir(), "webby.json")

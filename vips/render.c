@@ -17,6 +17,7 @@
 #include <vips/vips.h>
 
 #include "render.h"
+#include "internal.h"
 
 static const char *loader_names[] = {
 	[IMGB_LOAD_JPEG] = "jpegload_buffer",
@@ -481,42 +482,6 @@ drop_metadata(VipsObject *scope, VipsImage **x, const imgb_variant *v)
 	return 0;
 }
 
-/* encode writes x in v's format into a new buffer. */
-static int
-encode(VipsImage *x, const imgb_variant *v, void **out, size_t *out_len)
-{
-	int strip = !v->keep_metadata;
-
-	switch (v->format) {
-	case IMGB_JPEG:
-		return vips_jpegsave_buffer(x, out, out_len,
-			"Q", v->quality,
-			"strip", strip,
-			"optimize_coding", TRUE,
-			NULL);
-	case IMGB_PNG:
-		return vips_pngsave_buffer(x, out, out_len,
-			"strip", strip,
-			"compression", 6,
-			NULL);
-	case IMGB_WEBP:
-		return vips_webpsave_buffer(x, out, out_len,
-			"Q", v->quality,
-			"strip", strip,
-			"effort", v->effort,
-			NULL);
-	case IMGB_AVIF:
-		return vips_heifsave_buffer(x, out, out_len,
-			"Q", v->quality,
-			"strip", strip,
-			"compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1,
-			"effort", v->effort,
-			NULL);
-	}
-	vips_error("imgbatch", "unknown output format %d", v->format);
-	return -1;
-}
-
 /* finish makes in into variant v: 8 bits, flattened for JPEG, padded for
  * contain, stripped unless it keeps metadata, encoded. */
 static int
@@ -532,12 +497,15 @@ finish(VipsImage *in, imgb_variant *v)
 		flatten_for_jpeg(scope, &x, v) ||
 		pad_contain(scope, &x, v) ||
 		drop_metadata(scope, &x, v) ||
-		encode(x, v, &out, &out_len);
+		imgb_encode(x, v, &out, &out_len);
 	if (!err) {
 		v->out = out;
 		v->out_len = out_len;
 		v->out_width = x->Xsize;
 		v->out_height = x->Ysize;
+		v->out_format = v->format;
+		v->out_quality = v->quality;
+		v->out_frames = 1;
 	}
 	g_object_unref(scope);
 	return err ? -1 : 0;
@@ -606,6 +574,10 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 		vs[i].out = NULL;
 		vs[i].out_len = 0;
 		vs[i].out_width = vs[i].out_height = 0;
+		vs[i].out_format = vs[i].format;
+		vs[i].out_quality = 0;
+		vs[i].out_score = 0;
+		vs[i].out_frames = 0;
 	}
 	/* Drop messages that earlier, recovered operations left behind. */
 	vips_error_clear();

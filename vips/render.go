@@ -20,6 +20,10 @@ import (
 type Result struct {
 	Data          []byte
 	Width, Height int
+	Format        string  // the format written (imgbatch.Format*)
+	Quality       int     // the q used
+	Score         float64 // measured SSIM to the resized image; 0: not measured
+	Frames        int     // frames written (1 unless animated)
 }
 
 // FailOn is the libvips load error level at which an image fails; decoder
@@ -218,13 +222,17 @@ func render(src []byte, format sniff.Format, variants []imgbatch.Variant, o opti
 	for i := range cvs {
 		cv := &cvs[i]
 		out[i] = Result{
-			Data:   C.GoBytes(cv.out, C.int(cv.out_len)),
-			Width:  int(cv.out_width),
-			Height: int(cv.out_height),
+			Data:    C.GoBytes(cv.out, C.int(cv.out_len)),
+			Width:   int(cv.out_width),
+			Height:  int(cv.out_height),
+			Format:  formatName(cv.out_format),
+			Quality: int(cv.out_quality),
+			Score:   float64(cv.out_score),
+			Frames:  int(cv.out_frames),
 		}
 		C.imgb_free(cv.out)
 		cv.out = nil
-		if variants[i].Format == imgbatch.FormatWebP && !variants[i].KeepMetadata {
+		if out[i].Format == imgbatch.FormatWebP && !variants[i].KeepMetadata {
 			b, err := stripWebPMetadata(out[i].Data)
 			if err != nil {
 				return nil, fmt.Errorf("variant %q: libvips wrote a WebP imgbatch cannot read back: %w", variants[i].Name, err)
@@ -288,6 +296,21 @@ func toC(v imgbatch.Variant, c *C.imgb_variant) error {
 	c.upscale = cbool(v.Upscale)
 	c.keep_metadata = cbool(v.KeepMetadata)
 	return nil
+}
+
+// formatName is the imgbatch name of an IMGB_* output format.
+func formatName(f C.int) string {
+	switch f {
+	case C.IMGB_JPEG:
+		return imgbatch.FormatJPEG
+	case C.IMGB_PNG:
+		return imgbatch.FormatPNG
+	case C.IMGB_WEBP:
+		return imgbatch.FormatWebP
+	case C.IMGB_AVIF:
+		return imgbatch.FormatAVIF
+	}
+	return ""
 }
 
 func cbool(b bool) C.int {

@@ -63,6 +63,10 @@ typedef struct {
 	void *out;
 	size_t out_len;
 	int out_width, out_height;
+	int out_format;	   /* IMGB_JPEG, ...: the format written */
+	int out_quality;   /* the q used */
+	double out_score;  /* measured SSIM to the resized image, 0: not measured */
+	int out_frames;	   /* frames written (1 unless animated) */
 } imgb_variant;
 
 /* imgb_render makes every variant of the encoded image buf with the loader

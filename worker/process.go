@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"time"
@@ -58,7 +59,8 @@ func (w *Worker) process(ctx context.Context, run *imgbatch.Run, j *job) error {
 		}
 		for i, v := range run.Recipe.Variants {
 			r := o.rs[i]
-			j.outputs = append(j.outputs, rendered{variant: v, key: j.keys[i], data: r.Data, width: r.Width, height: r.Height})
+			j.outputs = append(j.outputs, rendered{variant: v, key: j.keys[i], data: r.Data, width: r.Width, height: r.Height,
+				format: cmp.Or(r.Format, v.Format), quality: r.Quality, score: r.Score, frames: r.Frames})
 		}
 		return nil
 	case <-timer.C:

@@ -34,7 +34,7 @@ func (w *Worker) put(ctx context.Context, run *imgbatch.Run, j *job, o rendered)
 		Key:                 aws.String(o.key),
 		Body:                bytes.NewReader(o.data),
 		ContentLength:       aws.Int64(int64(len(o.data))),
-		ContentType:         aws.String(imgbatch.ContentType(o.variant.Format)),
+		ContentType:         aws.String(imgbatch.ContentType(o.format)),
 		CacheControl:        aws.String(w.cfg.CacheControl),
 		Metadata: map[string]string{
 			MetaSourceETag:   normETag(j.etag),

@@ -194,6 +194,11 @@ type rendered struct {
 	data    []byte
 	width   int
 	height  int
+	format  string  // the format written (a FormatAuto variant's choice)
+	quality int     // the q used
+	score   float64 // measured SSIM, 0: not measured
+	frames  int
+	copied  bool // a server-side copy of the source (KeepSmallerSource)
 }
 
 // Process runs fetch → process → upload until tasks is closed and every
@@ -405,10 +410,20 @@ func (w *Worker) result(j *job, err error) imgbatch.Result {
 		r.Message = "overwrote an output of another source: " + j.foreign
 	}
 	for _, o := range j.outputs {
-		r.Outputs = append(r.Outputs, imgbatch.Output{Variant: o.variant.Name, Key: o.key, Width: o.width, Height: o.height, Bytes: int64(len(o.data))})
+		r.Outputs = append(r.Outputs, o.output())
 		r.BytesOut += int64(len(o.data))
 	}
 	return r
+}
+
+// output is the result's record of a written variant.
+func (o rendered) output() imgbatch.Output {
+	out := imgbatch.Output{Variant: o.variant.Name, Key: o.key, Width: o.width, Height: o.height, Bytes: int64(len(o.data)),
+		Format: o.format, Quality: o.quality, Score: o.score, Copied: o.copied}
+	if o.frames > 1 {
+		out.Frames = o.frames
+	}
+	return out
 }
 
 // UsableCPUs is the number of CPUs this process may really use: the cgroup
