@@ -273,7 +273,15 @@ func toC(v imgbatch.Variant, c *C.imgb_variant) error {
 	}
 	c.quality = C.int(q)
 	c.effort = -1
-	switch v.Format {
+	format := v.Format
+	if format == imgbatch.FormatAuto {
+		// Until the search lands: the first candidate.
+		format = imgbatch.FormatWebP
+		if len(v.Formats) > 0 {
+			format = v.Formats[0]
+		}
+	}
+	switch format {
 	case imgbatch.FormatJPEG, "jpg", "":
 		c.format = C.IMGB_JPEG
 	case imgbatch.FormatPNG:
