@@ -203,7 +203,7 @@ func (r *Recipe) Normalize() error {
 		default:
 			return fmt.Errorf("variant %q: format %q is not one of jpeg, png, webp, avif, gif, auto", v.Name, v.Format)
 		}
-		if v.Quality == 0 && v.Format != FormatPNG {
+		if v.Quality == 0 && v.Format != FormatPNG && v.Format != FormatAuto && v.Target == nil {
 			v.Quality = 80
 		}
 		if v.Quality < 0 || v.Quality > 100 {

@@ -73,6 +73,9 @@ func ParseRecipe(b []byte) (Recipe, error) {
 	if err := yaml.Unmarshal(b, &generic); err != nil { // YAML is a superset of JSON
 		return r, err
 	}
+	if err := liftShorthands(generic); err != nil {
+		return r, err
+	}
 	j, err := json.Marshal(generic)
 	if err != nil {
 		return r, err
@@ -112,7 +115,7 @@ func jsonKind(k string) string {
 }
 
 // VariantSyntax is the form ParseVariant reads, with an example.
-const VariantSyntax = "name:WIDTHxHEIGHT[:format[:quality[:fit]]], e.g. thumb:256x256:webp:75"
+const VariantSyntax = "name:WIDTHxHEIGHT[:format[:quality[:fit]]], e.g. thumb:256x256:webp:75 or web:1280x:auto:ssim=0.985"
 
 // ParseVariant reads a --variant spec, name:WIDTHxHEIGHT[:format[:quality[:fit]]]
 // (WIDTH or HEIGHT may be empty; so may quality). The variant is not
@@ -142,11 +145,11 @@ func ParseVariant(spec string) (Variant, error) {
 		}
 	}
 	if len(parts) > 2 {
-		v.Format = parts[2]
+		v.Format, v.Formats = splitFormats(parts[2])
 	}
 	if len(parts) > 3 && parts[3] != "" {
-		if v.Quality, err = strconv.Atoi(parts[3]); err != nil {
-			return bad("quality is not a number")
+		if err := parseQualitySpec(parts[3], &v); err != nil {
+			return bad(err.Error())
 		}
 	}
 	if len(parts) > 4 {
