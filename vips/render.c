@@ -483,7 +483,8 @@ drop_metadata(VipsObject *scope, VipsImage **x, const imgb_variant *v)
 }
 
 /* finish makes in into variant v: 8 bits, flattened for JPEG, padded for
- * contain, stripped unless it keeps metadata, encoded. */
+ * contain, stripped unless it keeps metadata, encoded (searched, under a
+ * quality target or candidate formats: search.c). */
 static int
 finish(VipsImage *in, imgb_variant *v)
 {
@@ -497,14 +498,12 @@ finish(VipsImage *in, imgb_variant *v)
 		flatten_for_jpeg(scope, &x, v) ||
 		pad_contain(scope, &x, v) ||
 		drop_metadata(scope, &x, v) ||
-		imgb_encode(x, v, &out, &out_len);
+		imgb_search(x, v, &out, &out_len);
 	if (!err) {
 		v->out = out;
 		v->out_len = out_len;
 		v->out_width = x->Xsize;
 		v->out_height = x->Ysize;
-		v->out_format = v->format;
-		v->out_quality = v->quality;
 		v->out_frames = 1;
 	}
 	g_object_unref(scope);

@@ -275,11 +275,7 @@ func toC(v imgbatch.Variant, c *C.imgb_variant) error {
 	c.effort = -1
 	format := v.Format
 	if format == imgbatch.FormatAuto {
-		// Until the search lands: the first candidate.
-		format = imgbatch.FormatWebP
-		if len(v.Formats) > 0 {
-			format = v.Formats[0]
-		}
+		format = preparedAs(v.Formats) // search.go
 	}
 	switch format {
 	case imgbatch.FormatJPEG, "jpg", "":
@@ -303,7 +299,7 @@ func toC(v imgbatch.Variant, c *C.imgb_variant) error {
 	c.smartcrop = cbool(v.SmartCrop)
 	c.upscale = cbool(v.Upscale)
 	c.keep_metadata = cbool(v.KeepMetadata)
-	return nil
+	return searchToC(v, c)
 }
 
 // formatName is the imgbatch name of an IMGB_* output format.

@@ -9,6 +9,7 @@ enum { IMGB_FIT_INSIDE, IMGB_FIT_COVER, IMGB_FIT_CONTAIN, IMGB_FIT_FILL };
 
 /* Output formats (imgbatch.Format*). */
 enum { IMGB_JPEG, IMGB_PNG, IMGB_WEBP, IMGB_AVIF };
+#define IMGB_MAX_CANDIDATES 4 /* jpeg, png, webp, avif */
 
 /* Input loaders, one per sniffed format. */
 enum {
@@ -58,6 +59,16 @@ typedef struct {
 	int keep_metadata;
 	int effort; /* AVIF/WebP encoder effort, -1 for the default */
 	int shrink_on_load; /* IMGB_SHRINK_NONE, _FINE or _FAST */
+
+	/* Search (search.c): a quality target, candidate formats, or both.
+	 * With neither, format at quality is encoded once. */
+	double target_ssim; /* least SSIM of the output; 0: none */
+	int q_min, q_max;   /* bounds of q under a target */
+	int n_candidates;   /* 0: format alone */
+	int candidates[IMGB_MAX_CANDIDATES];	      /* IMGB_JPEG, ...: search order */
+	int candidate_effort[IMGB_MAX_CANDIDATES]; /* effort of each */
+	int max_probes;	    /* encodes of one format at most */
+	int budget_ms;	    /* no new probe after this, once one passed */
 
 	/* Out: out is g_malloc()ed, the caller frees it with imgb_free. */
 	void *out;

@@ -1,0 +1,643 @@
+/* search.c: quality targets and the smallest format (issue 16).
+ *
+ * A variant may ask for an SSIM instead of a q, and/or for several
+ * candidate formats. The finished image (8 bit, flattened or padded,
+ * stripped: what would be encoded) is the reference. For each candidate,
+ * q is searched: encode, decode with that format's loader, score, and move
+ * q until the smallest q whose output meets the target is bracketed to one
+ * step, in at most max_probes encodes. The smallest passing output of any
+ * candidate wins; its bytes are the probe's own, never encoded again.
+ *
+ * The score is SSIM (Wang et al. 2004) of luma (BT.601, over white where
+ * there is alpha; the alpha band scored apart, the lesser counts) with
+ * 11x11 gaussian windows of sigma 1.5 at every position where the window
+ * fits: the definition the bench's quality pass uses (bench/quality.go),
+ * so the bench measures what the search aims at. It is computed here in
+ * plain C over two rows of sums at a time (libvips has no SSIM).
+ *
+ * The q search works on d = -ln(1 - SSIM), close to linear in q for all
+ * three lossy encoders: the first probe is at a start q per format, the
+ * next steps by d's distance to the target at a prior slope until the
+ * target is bracketed, then interpolates in the bracket.
+ *
+ * Pruning: candidates go in the order given (the likely winner, AVIF,
+ * first by default). Once some output passed, a probe of another format
+ * that fails the target and is already no smaller ends that format: every
+ * q that could pass it is higher, hence bigger. No probe starts after
+ * budget_ms once an output passed.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vips/vips.h>
+
+#include "render.h"
+#include "internal.h"
+#include "search.h"
+
+/* Prior slope of d = -ln(1 - SSIM) per q step, for the steps before the
+ * target is bracketed. */
+#define D_SLOPE 0.035
+
+/* Encodes made by searches, for imgb_search_probes. */
+static gint probes;
+
+int
+imgb_search_probes(void)
+{
+	return g_atomic_int_get(&probes);
+}
+
+/* One plane of samples, 0..255. */
+typedef struct {
+	int w, h;
+	float *y; /* luma, over white where there is alpha, less 128 */
+	float *a; /* alpha, less 128, or NULL */
+} planes;
+
+/* One encode. */
+typedef struct {
+	void *buf;
+	size_t len;
+	int format, quality;
+	double score; /* -1: not measured */
+} probe;
+
+/* The search of one variant. */
+typedef struct {
+	imgb_variant *v;
+	VipsImage *x;	/* the reference, in memory */
+	planes ref;	/* its samples, when there is a target */
+	double target;	/* SSIM; 0: none */
+	gint64 deadline; /* monotonic µs */
+	probe best;	/* the smallest passing output, or the best failing one */
+	int passed;	/* best passed the target */
+	int shift;	/* q the first format's search moved from its start */
+	int shift_format; /* that format; -1: none yet */
+} search;
+
+/* What a q search knows: q lo failed, q hi passed (q_min - 1 and
+ * q_max + 1 before a probe says so), and their d (NAN: not probed). */
+typedef struct {
+	int lo;
+	double dlo;
+	int hi;
+	double dhi;
+} bracket;
+
+static void
+planes_free(planes *p)
+{
+	g_free(p->y);
+	g_free(p->a);
+	p->y = p->a = NULL;
+}
+
+/* planes_of reads an 8-bit image of 1 to 4 bands into luma (and alpha). */
+static int
+planes_of(VipsImage *in, planes *p)
+{
+	VipsImage *t = NULL;
+	VipsPel *pix;
+	size_t len, i, n;
+	int bands = in->Bands, alpha;
+
+	memset(p, 0, sizeof(*p));
+	if (in->BandFmt != VIPS_FORMAT_UCHAR) {
+		if (vips_cast(in, &t, VIPS_FORMAT_UCHAR, "shift", TRUE, NULL))
+			return -1;
+		in = t;
+	}
+	pix = vips_image_write_to_memory(in, &len);
+	if (t)
+		g_object_unref(t);
+	if (!pix)
+		return -1;
+	if (bands < 1 || bands > 4) {
+		g_free(pix);
+		vips_error("imgbatch", "search: %d bands", bands);
+		return -1;
+	}
+	alpha = bands == 2 || bands == 4;
+	p->w = in->Xsize;
+	p->h = in->Ysize;
+	n = (size_t) p->w * p->h;
+	p->y = g_new(float, n);
+	p->a = alpha ? g_new(float, n) : NULL;
+	for (i = 0; i < n; i++) {
+		const VipsPel *s = pix + i * bands;
+		double y = bands >= 3 ?
+			0.299 * s[0] + 0.587 * s[1] + 0.114 * s[2] : s[0];
+
+		if (alpha) {
+			double a = s[bands - 1];
+
+			p->a[i] = a - 128;
+			y = (y * a + 255.0 * (255.0 - a)) / 255.0;
+		}
+		/* Centred: the squares stay small enough for floats. */
+		p->y[i] = y - 128;
+	}
+	g_free(pix);
+	return 0;
+}
+
+static double
+ssim_of(double mx, double my, double sxx, double syy, double sxy)
+{
+	const double c1 = (0.01 * 255) * (0.01 * 255);
+	const double c2 = (0.03 * 255) * (0.03 * 255);
+	double vx = sxx - mx * mx, vy = syy - my * my, cxy = sxy - mx * my;
+
+	/* The sums are of samples less 128 (see planes_of): the luminance
+	 * term needs the means back; the others do not change. */
+	mx += 128;
+	my += 128;
+	return ((2 * mx * my + c1) * (2 * cxy + c2)) /
+		((mx * mx + my * my + c1) * (vx + vy + c2));
+}
+
+/* ssim_small is one window of uniform weights over a whole image smaller
+ * than a gaussian window. */
+static double
+ssim_small(const float *x, const float *y, size_t n)
+{
+	double mx = 0, my = 0, sxx = 0, syy = 0, sxy = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		mx += x[i];
+		my += y[i];
+		sxx += x[i] * x[i];
+		syy += y[i] * y[i];
+		sxy += x[i] * y[i];
+	}
+	return ssim_of(mx / n, my / n, sxx / n, syy / n, sxy / n);
+}
+
+#define K 11
+
+/* The filter loops are most of a probe's scoring: let GCC vectorize them
+ * (2x at -O3 on x86-64) whatever the package's CFLAGS. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define VECTORIZE __attribute__((optimize("O3")))
+#else
+#define VECTORIZE
+#endif
+
+/* The gaussian of Wang et al.: 11 taps, sigma 1.5, normalized. */
+static void
+gaussian(float k[K])
+{
+	double g[K], sum = 0;
+	int t;
+
+	for (t = 0; t < K; t++) {
+		g[t] = exp(-(t - 5) * (t - 5) / (2 * 1.5 * 1.5));
+		sum += g[t];
+	}
+	for (t = 0; t < K; t++)
+		k[t] = g[t] / sum;
+}
+
+/* hpass filters one row of the five signals (x, y, x², y², xy) into out
+ * (5 arrays of ow). The loops run along the row so the compiler can
+ * vectorize them. */
+static void VECTORIZE
+hpass(const float *x, const float *y, float *prod, int w, const float k[K],
+	float *out)
+{
+	int ow = w - K + 1;
+	float *xx = prod, *yy = prod + w, *xy = prod + 2 * w;
+	const float *in[5] = { x, y, xx, yy, xy };
+	int c, t, q;
+
+	for (c = 0; c < w; c++) {
+		xx[c] = x[c] * x[c];
+		yy[c] = y[c] * y[c];
+		xy[c] = x[c] * y[c];
+	}
+	for (q = 0; q < 5; q++) {
+		float *o = out + (size_t) q * ow;
+		const float *s = in[q];
+
+		memset(o, 0, ow * sizeof(float));
+		for (t = 0; t < K; t++) {
+			float kt = k[t];
+
+			for (c = 0; c < ow; c++)
+				o[c] += kt * s[c + t];
+		}
+	}
+}
+
+/* ssim_plane is the mean SSIM of two w x h planes: a horizontal pass of
+ * the five sums per row into a ring of K rows, a vertical pass per output
+ * row. */
+static double VECTORIZE
+ssim_plane(const float *x, const float *y, int w, int h)
+{
+	int ow = w - K + 1, oh = h - K + 1;
+	float k[K];
+	float *ring, *prod, *v;
+	double total = 0;
+	int r, c, t, q;
+
+	if (w < K || h < K)
+		return ssim_small(x, y, (size_t) w * h);
+	gaussian(k);
+	ring = g_new(float, (size_t) K * 5 * ow);
+	prod = g_new(float, (size_t) 3 * w);
+	v = g_new(float, (size_t) 5 * ow);
+	for (r = 0; r < h; r++) {
+		hpass(x + (size_t) r * w, y + (size_t) r * w, prod, w, k,
+			ring + (size_t) (r % K) * 5 * ow);
+		if (r < K - 1)
+			continue;
+		memset(v, 0, (size_t) 5 * ow * sizeof(float));
+		for (t = 0; t < K; t++) {
+			const float *st = ring + (size_t) ((r - K + 1 + t) % K) * 5 * ow;
+			float kt = k[t];
+
+			for (c = 0; c < 5 * ow; c++)
+				v[c] += kt * st[c];
+		}
+		for (c = 0; c < ow; c++) {
+			double sv[5];
+
+			for (q = 0; q < 5; q++)
+				sv[q] = v[q * ow + c];
+			total += ssim_of(sv[0], sv[1], sv[2], sv[3], sv[4]);
+		}
+	}
+	g_free(ring);
+	g_free(prod);
+	g_free(v);
+	return total / ((double) ow * oh);
+}
+
+/* score compares a decoded output with the reference: SSIM of luma, and of
+ * alpha when either has it (a missing alpha is opaque). */
+static int
+score(const planes *ref, VipsImage *dec, double *out)
+{
+	planes p;
+	double s;
+
+	if (planes_of(dec, &p))
+		return -1;
+	if (p.w != ref->w || p.h != ref->h) {
+		vips_error("imgbatch", "search: decoded %dx%d, encoded %dx%d",
+			p.w, p.h, ref->w, ref->h);
+		planes_free(&p);
+		return -1;
+	}
+	s = ssim_plane(ref->y, p.y, p.w, p.h);
+	if (ref->a || p.a) {
+		size_t i, n = (size_t) p.w * p.h;
+		float *opaque = NULL;
+
+		if (!ref->a || !p.a) {
+			opaque = g_new(float, n);
+			for (i = 0; i < n; i++)
+				opaque[i] = 255 - 128;
+		}
+		s = VIPS_MIN(s, ssim_plane(ref->a ? ref->a : opaque,
+					p.a ? p.a : opaque, p.w, p.h));
+		g_free(opaque);
+	}
+	planes_free(&p);
+	*out = s;
+	return 0;
+}
+
+/* decode opens an output of ours with the loader of its format. */
+static int
+decode(int format, void *buf, size_t len, VipsImage **out)
+{
+	switch (format) {
+	case IMGB_JPEG:
+		return vips_jpegload_buffer(buf, len, out, NULL);
+	case IMGB_PNG:
+		return vips_pngload_buffer(buf, len, out, NULL);
+	case IMGB_WEBP:
+		return vips_webpload_buffer(buf, len, out, NULL);
+	case IMGB_AVIF:
+		return vips_heifload_buffer(buf, len, out, NULL);
+	}
+	vips_error("imgbatch", "search: no loader for format %d", format);
+	return -1;
+}
+
+/* try encodes the reference as format at q and scores it if there is a
+ * target (PNG is lossless: 1). */
+static int
+try(search *s, int format, int effort, int q, probe *p)
+{
+	imgb_variant cv = *s->v;
+	VipsImage *dec;
+	int err;
+
+	cv.format = format;
+	cv.quality = q;
+	cv.effort = effort;
+	memset(p, 0, sizeof(*p));
+	p->format = format;
+	p->quality = format == IMGB_PNG ? 0 : q;
+	p->score = -1;
+	g_atomic_int_inc(&probes);
+	if (imgb_encode(s->x, &cv, &p->buf, &p->len))
+		return -1;
+	if (!s->target)
+		return 0;
+	if (format == IMGB_PNG) {
+		p->score = 1;
+		return 0;
+	}
+	if (decode(format, p->buf, p->len, &dec))
+		return -1;
+	err = score(&s->ref, dec, &p->score);
+	g_object_unref(dec);
+	if (getenv("IMGB_SEARCH_DEBUG"))
+		fprintf(stderr, "search: format %d q %d: %zu bytes, ssim %.4f\n",
+			format, q, p->len, p->score);
+	return err;
+}
+
+/* better says whether probe p should replace the best so far: passing
+ * beats failing; among passing, smaller; among failing, higher score
+ * (none may pass: keep the closest); without a target, smaller. */
+static int
+better(const search *s, const probe *p)
+{
+	int pass = p->score >= s->target;
+
+	if (!s->best.buf)
+		return 1;
+	if (!s->target)
+		return p->len < s->best.len;
+	if (pass != s->passed)
+		return pass;
+	if (pass)
+		return p->len < s->best.len;
+	return p->score > s->best.score;
+}
+
+/* keep makes p the best if it is, and frees whichever lost. */
+static void
+keep(search *s, probe *p)
+{
+	if (better(s, p)) {
+		g_free(s->best.buf);
+		s->best = *p;
+		s->passed = s->target && p->score >= s->target;
+	}
+	else
+		g_free(p->buf);
+	p->buf = NULL;
+}
+
+static double
+dist(double ssim)
+{
+	return -log(VIPS_MAX(1e-9, 1 - ssim));
+}
+
+/* start_q is the first probe of a format: where each encoder met an SSIM
+ * of 0.965 on the bench's photos at 1280 px (JPEG 84, WebP 85, AVIF 70),
+ * moved by the target's distance from that, and by what the search of an
+ * earlier format learnt of this image: s->shift, how far its answer was
+ * from its start. WebP's and AVIF's q move about 1.5x JPEG's on the same
+ * image (ColorfulCups: JPEG 64, WebP 47, AVIF 36). */
+static int
+start_q(const search *s, int format)
+{
+	int q0 = format == IMGB_AVIF ? 70 : format == IMGB_WEBP ? 85 : 84;
+	double shift = s->shift;
+
+	if (s->shift_format == IMGB_JPEG && format != IMGB_JPEG)
+		shift *= 1.5;
+	return q0 + (int) rint(shift) +
+		(int) rint((dist(s->target) - dist(0.965)) / D_SLOPE);
+}
+
+/* next_q is the next probe. Inside a bracket (lo fails, hi passes, both
+ * probed): interpolation of d. Before: the secant of the last two probes
+ * (or the prior slope after one) aimed one q past the target, so that
+ * the next probe likely brackets it; at least 2, at most 40 steps. */
+static int
+next_q(const search *s, const bracket *b, const probe *p1, const probe *p2)
+{
+	double dt = dist(s->target);
+	double d2 = dist(p2->score), slope = D_SLOPE, x;
+	int q;
+
+	if (!isnan(b->dlo) && !isnan(b->dhi) && b->dhi > b->dlo)
+		q = (int) ceil(b->lo + (dt - b->dlo) * (b->hi - b->lo) /
+			(b->dhi - b->dlo));
+	else {
+		if (p1 && p1->quality != p2->quality) {
+			slope = (d2 - dist(p1->score)) /
+				(p2->quality - p1->quality);
+			slope = VIPS_MAX(slope, 0.002);
+		}
+		x = VIPS_CLIP(2, fabs(dt - d2) / slope + 1, 40);
+		q = p2->quality + (int) (d2 >= dt ? -ceil(x) : ceil(x));
+	}
+	return VIPS_CLIP(b->lo + 1, q, b->hi - 1);
+}
+
+/* search_format searches q for one format under a target: the smallest q
+ * whose output passes, bracketed to one step or cut at max_probes. */
+static int
+search_format(search *s, int format, int effort)
+{
+	const imgb_variant *v = s->v;
+	bracket b = { v->q_min - 1, NAN, v->q_max + 1, NAN };
+	int first = VIPS_CLIP(v->q_min, start_q(s, format), v->q_max);
+	int q = first;
+	probe last[2] = { { 0 } };
+	int n;
+
+	/* An AVIF probe costs ~50 JPEG ones: stop it one q short of exact
+	 * (2-3% of its bytes). */
+	int tol = format == IMGB_AVIF ? 2 : 1;
+
+	for (n = 0; n < v->max_probes && b.hi - b.lo > tol; n++) {
+		probe p;
+		int pruned;
+
+		if (n > 0 && s->passed && g_get_monotonic_time() > s->deadline)
+			break;
+		if (try(s, format, effort, q, &p)) {
+			g_free(p.buf);
+			return -1;
+		}
+		/* Failing and already no smaller than a passing output:
+		 * every q that passes is bigger still. */
+		pruned = p.score < s->target && s->passed && p.len >= s->best.len;
+		if (p.score >= s->target) {
+			b.hi = q;
+			b.dhi = dist(p.score);
+		}
+		else {
+			b.lo = q;
+			b.dlo = dist(p.score);
+		}
+		last[0] = last[1];
+		last[1] = p;
+		last[1].buf = NULL;
+		keep(s, &p);
+		if (pruned)
+			return 0;
+		q = next_q(s, &b, n > 0 ? &last[0] : NULL, &last[1]);
+	}
+	/* The first format found this image's q: later formats start where
+	 * it puts them. */
+	if (s->shift_format < 0 && b.hi <= v->q_max && b.lo >= v->q_min) {
+		s->shift = b.hi - first;
+		s->shift_format = format;
+	}
+	return 0;
+}
+
+/* drop_opaque_alpha: an alpha band that is 255 everywhere says nothing,
+ * and keeps JPEG out of the candidates; drop it. */
+static int
+drop_opaque_alpha(VipsImage **x)
+{
+	VipsImage *a, *t;
+	double min;
+
+	if (!vips_image_hasalpha(*x))
+		return 0;
+	if (vips_extract_band(*x, &a, (*x)->Bands - 1, NULL))
+		return -1;
+	if (vips_min(a, &min, NULL)) {
+		g_object_unref(a);
+		return -1;
+	}
+	g_object_unref(a);
+	if (min < 255)
+		return 0;
+	if (vips_extract_band(*x, &t, 0, "n", (*x)->Bands - 1, NULL))
+		return -1;
+	g_object_unref(*x);
+	*x = t;
+	return 0;
+}
+
+/* Encoding cost of a format, for the search order: JPEG is cheapest
+ * (~15 ms at 1 MP), WebP ~10x, AVIF ~50x; PNG is one encode, last. */
+static int
+cost(int format)
+{
+	switch (format) {
+	case IMGB_JPEG:
+		return 0;
+	case IMGB_WEBP:
+		return 1;
+	case IMGB_AVIF:
+		return 2;
+	}
+	return 3;
+}
+
+/* run tries every candidate that can hold the image, cheapest first: the
+ * cheap ones find this image's q (calibrating the start of the costly
+ * ones) and set the size the costly ones must beat. */
+static int
+run(search *s)
+{
+	imgb_variant *v = s->v;
+	int alpha = vips_image_hasalpha(s->x);
+	int order[IMGB_MAX_CANDIDATES];
+	int i, j, n = VIPS_MIN(v->n_candidates, IMGB_MAX_CANDIDATES);
+
+	/* Stable: equal costs keep the order given. */
+	for (i = 0; i < n; i++) {
+		for (j = i; j > 0 && cost(v->candidates[order[j - 1]]) >
+				cost(v->candidates[i]); j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+	}
+	for (i = 0; i < n; i++) {
+		int f = v->candidates[order[i]];
+		int effort = v->candidate_effort[order[i]];
+		probe p;
+
+		if (f == IMGB_JPEG && alpha)
+			continue; /* JPEG has no alpha */
+		if (i > 0 && s->passed && g_get_monotonic_time() > s->deadline)
+			break;
+		if (s->target && f != IMGB_PNG) {
+			if (search_format(s, f, effort))
+				return -1;
+			continue;
+		}
+		if (try(s, f, effort, v->quality, &p)) {
+			g_free(p.buf);
+			return -1;
+		}
+		keep(s, &p);
+	}
+	if (!s->best.buf) {
+		vips_error("imgbatch", "no candidate format can hold this image");
+		return -1;
+	}
+	return 0;
+}
+
+/* prepare fills s for variant v on the finished image x. */
+static int
+prepare(search *s, VipsImage *x, imgb_variant *v)
+{
+	memset(s, 0, sizeof(*s));
+	s->v = v;
+	s->target = v->target_ssim;
+	s->shift_format = -1;
+	s->deadline = g_get_monotonic_time() + (gint64) v->budget_ms * 1000;
+	if (!(s->x = vips_image_copy_memory(x)))
+		return -1;
+	if (v->n_candidates > 0 && drop_opaque_alpha(&s->x))
+		return -1;
+	if (s->target && planes_of(s->x, &s->ref))
+		return -1;
+	return 0;
+}
+
+int
+imgb_search(VipsImage *x, imgb_variant *v, void **out, size_t *out_len)
+{
+	imgb_variant one = *v;
+	search s;
+	int err;
+
+	if (!v->target_ssim && v->n_candidates == 0) {
+		v->out_format = v->format;
+		v->out_quality = v->quality;
+		return imgb_encode(x, v, out, out_len);
+	}
+	if (v->n_candidates == 0) {
+		/* A target for the variant's own format. */
+		one.n_candidates = 1;
+		one.candidates[0] = v->format;
+		one.candidate_effort[0] = v->effort;
+	}
+	err = prepare(&s, x, &one) || run(&s);
+	planes_free(&s.ref);
+	if (s.x)
+		g_object_unref(s.x);
+	if (err) {
+		g_free(s.best.buf);
+		return -1;
+	}
+	*out = s.best.buf;
+	*out_len = s.best.len;
+	v->out_format = s.best.format;
+	v->out_quality = s.best.quality;
+	v->out_score = s.best.score > 0 ? s.best.score : 0;
+	return 0;
+}

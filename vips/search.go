@@ -1,0 +1,82 @@
+package vips
+
+// #cgo LDFLAGS: -lm
+// #include "render.h"
+// #include "search.h"
+import "C"
+
+import (
+	"fmt"
+
+	"github.com/imgbatch/imgbatch"
+)
+
+// The search's bounds (search.c): encodes of one format at most, and the
+// time after which no probe starts once an output met the target — a
+// safety net above what max probes take on a busy 2-core box (~10 s for
+// three formats at 1280 px), since an output cut by the clock depends on
+// the machine's load.
+const (
+	searchProbes   = 6
+	searchBudgetMs = 20000
+)
+
+// preparedAs is the format a FormatAuto variant is finished as before the
+// search (flattened and padded as for it): the first candidate that can
+// hold alpha, so an image with alpha keeps it (and skips JPEG).
+func preparedAs(formats []string) string {
+	for _, f := range formats {
+		if f != imgbatch.FormatJPEG {
+			return f
+		}
+	}
+	return imgbatch.FormatJPEG
+}
+
+// searchToC fills the search fields of a (normalized) variant: its quality
+// target and candidate formats.
+func searchToC(v imgbatch.Variant, c *C.imgb_variant) error {
+	c.max_probes = searchProbes
+	c.budget_ms = searchBudgetMs
+	if t := v.Target; t != nil {
+		if !(t.SSIM > 0.5 && t.SSIM < 1) || t.MinQuality < 1 || t.MaxQuality > 100 || t.MinQuality > t.MaxQuality {
+			return fmt.Errorf("quality target %+v: not normalized", *t)
+		}
+		c.target_ssim = C.double(t.SSIM)
+		c.q_min, c.q_max = C.int(t.MinQuality), C.int(t.MaxQuality)
+	}
+	if v.Format != imgbatch.FormatAuto {
+		return nil
+	}
+	if len(v.Formats) == 0 || len(v.Formats) > C.IMGB_MAX_CANDIDATES {
+		return fmt.Errorf("format auto with %d candidates", len(v.Formats))
+	}
+	for i, f := range v.Formats {
+		format, effort, err := candidateC(f)
+		if err != nil {
+			return err
+		}
+		c.candidates[i], c.candidate_effort[i] = format, effort
+	}
+	c.n_candidates = C.int(len(v.Formats))
+	return nil
+}
+
+// candidateC is the IMGB_* format of a candidate and its encoder effort,
+// as toC sets them for a variant of that format.
+func candidateC(f string) (format, effort C.int, err error) {
+	switch f {
+	case imgbatch.FormatJPEG:
+		return C.IMGB_JPEG, -1, nil
+	case imgbatch.FormatPNG:
+		return C.IMGB_PNG, -1, nil
+	case imgbatch.FormatWebP:
+		return C.IMGB_WEBP, webpEffort, nil
+	case imgbatch.FormatAVIF:
+		return C.IMGB_AVIF, avifEffort, nil
+	}
+	return 0, 0, fmt.Errorf("unknown candidate format %q", f)
+}
+
+// searchProbesMade is how many encodes searches have made in this process.
+func searchProbesMade() int { return int(C.imgb_search_probes()) }
