@@ -20,7 +20,7 @@ import (
 // searchPhotos are n real photos (2560x1600 JPEG wallpapers of Debian's
 // plasma-workspace-wallpapers), from IMGBATCH_WALLPAPERS, /tmp/wp/x or the
 // repository's .cache (make bench, make demo-data).
-func searchPhotos(t *testing.T, n int) [][]byte {
+func searchPhotos(t testing.TB, n int) [][]byte {
 	t.Helper()
 	var names []string
 	for _, dir := range []string{wallpaperDir(), "../.cache/bench/wallpapers/usr/share/wallpapers"} {
