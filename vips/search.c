@@ -20,8 +20,9 @@
  * next steps by d's distance to the target at a prior slope until the
  * target is bracketed, then interpolates in the bracket.
  *
- * Pruning: candidates go in the order given (the likely winner, AVIF,
- * first by default). Once some output passed, a probe of another format
+ * Pruning: the cheapest candidate goes first and calibrates the start of
+ * the others, which go in the order given (the likely winner, AVIF, first
+ * by default). Once some output passed, a probe of another format
  * that fails the target and is already no smaller ends that format: every
  * q that could pass it is higher, hence bigger. No probe starts after
  * budget_ms once an output passed.
@@ -545,24 +546,27 @@ cost(int format)
 	return 3;
 }
 
-/* run tries every candidate that can hold the image, cheapest first: the
- * cheap ones find this image's q (calibrating the start of the costly
- * ones) and set the size the costly ones must beat. */
+/* run tries every candidate that can hold the image: the cheapest first
+ * (its search learns this image's q, which starts the others near their
+ * answer), then the others in the order given (the likely winner, AVIF,
+ * first by default, so the rest meet its size early and are pruned). */
 static int
 run(search *s)
 {
 	imgb_variant *v = s->v;
 	int alpha = vips_image_hasalpha(s->x);
 	int order[IMGB_MAX_CANDIDATES];
-	int i, j, n = VIPS_MIN(v->n_candidates, IMGB_MAX_CANDIDATES);
+	int i, j, cheapest = 0;
+	int n = VIPS_MIN(v->n_candidates, IMGB_MAX_CANDIDATES);
 
-	/* Stable: equal costs keep the order given. */
-	for (i = 0; i < n; i++) {
-		for (j = i; j > 0 && cost(v->candidates[order[j - 1]]) >
-				cost(v->candidates[i]); j--)
-			order[j] = order[j - 1];
-		order[j] = i;
-	}
+	for (i = 1; i < n; i++)
+		if (cost(v->candidates[i]) < cost(v->candidates[cheapest]) &&
+			!(alpha && v->candidates[i] == IMGB_JPEG))
+			cheapest = i;
+	order[0] = cheapest;
+	for (i = 0, j = 1; i < n; i++)
+		if (i != cheapest)
+			order[j++] = i;
 	for (i = 0; i < n; i++) {
 		int f = v->candidates[order[i]];
 		int effort = v->candidate_effort[order[i]];
