@@ -115,7 +115,7 @@ func jsonKind(k string) string {
 }
 
 // VariantSyntax is the form ParseVariant reads, with an example.
-const VariantSyntax = "name:WIDTHxHEIGHT[:format[:quality[:fit]]], e.g. thumb:256x256:webp:75 or web:1280x:auto:ssim=0.985"
+const VariantSyntax = "name:WIDTHxHEIGHT[:format[:quality[:fit]]], e.g. thumb:256x256:webp:75 or web:1280x:auto:ssim=0.98"
 
 // ParseVariant reads a --variant spec, name:WIDTHxHEIGHT[:format[:quality[:fit]]]
 // (WIDTH or HEIGHT may be empty; so may quality). The variant is not

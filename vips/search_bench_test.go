@@ -27,10 +27,10 @@ func BenchmarkSearch(b *testing.B) {
 		ssim   float64
 	}{
 		{"jpeg-q82", imgbatch.FormatJPEG, 82, 0},
-		{"jpeg-ssim", imgbatch.FormatJPEG, 0, 0.965},
-		{"webp-ssim", imgbatch.FormatWebP, 0, 0.965},
-		{"avif-ssim", imgbatch.FormatAVIF, 0, 0.965},
-		{"auto-ssim", imgbatch.FormatAuto, 0, 0.965},
+		{"jpeg-ssim", imgbatch.FormatJPEG, 0, imgbatch.DefaultSSIM},
+		{"webp-ssim", imgbatch.FormatWebP, 0, imgbatch.DefaultSSIM},
+		{"avif-ssim", imgbatch.FormatAVIF, 0, imgbatch.DefaultSSIM},
+		{"auto-ssim", imgbatch.FormatAuto, 0, imgbatch.DefaultSSIM},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
