@@ -54,11 +54,17 @@ func ParseRecipe(s string, single imgbatch.Variant) (imgbatch.Recipe, error) {
 func describeRecipe(r imgbatch.Recipe) string {
 	parts := make([]string, len(r.Variants))
 	for i, v := range r.Variants {
-		q := ""
+		q, format := "", v.Format
 		if v.Format != imgbatch.FormatPNG {
 			q = fmt.Sprintf(" q%d", v.Quality)
 		}
-		parts[i] = fmt.Sprintf("%s: fit %s %dx%d %s%s", v.Name, v.Fit, v.Width, v.Height, v.Format, q)
+		if v.Target != nil {
+			q = fmt.Sprintf(" ssim %g (q %d..%d)", v.Target.SSIM, v.Target.MinQuality, v.Target.MaxQuality)
+		}
+		if len(v.Formats) > 0 {
+			format += " " + strings.Join(v.Formats, "|")
+		}
+		parts[i] = fmt.Sprintf("%s: fit %s %dx%d %s%s", v.Name, v.Fit, v.Width, v.Height, format, q)
 	}
 	return strings.Join(parts, "; ")
 }
