@@ -111,7 +111,9 @@ func kindOf(f sniff.Format, msg string) Kind {
 	}
 	// A saver's message ("webpsave: ...", "vips_foreign_save_buffer: ..."):
 	// the source decoded, a variant could not be written.
-	if containsAny(low, "save:", "save_buffer") {
+	// The quality search's own ("search: ...", vips/search.c) is of a
+	// variant too.
+	if containsAny(low, "save:", "save_buffer", "search:") {
 		return ErrEncode
 	}
 	return ErrLoad

@@ -38,6 +38,9 @@
 #include "internal.h"
 #include "search.h"
 
+/* The largest output a quality target is searched for (6000x4000). */
+#define IMGB_SEARCH_MAX_PIXELS 24000000
+
 /* Prior slope of d = -ln(1 - SSIM) per q step, for the steps before the
  * target is bracketed. */
 #define D_SLOPE 0.035
@@ -118,7 +121,7 @@ planes_of(VipsImage *in, planes *p)
 		return -1;
 	if (bands < 1 || bands > 4) {
 		g_free(pix);
-		vips_error("imgbatch", "search: %d bands", bands);
+		vips_error("search", "%d bands", bands);
 		return -1;
 	}
 	alpha = bands == 2 || bands == 4;
@@ -290,7 +293,7 @@ score(const planes *ref, VipsImage *dec, double *out)
 	if (planes_of(dec, &p))
 		return -1;
 	if (p.w != ref->w || p.h != ref->h) {
-		vips_error("imgbatch", "search: decoded %dx%d, encoded %dx%d",
+		vips_error("search", "decoded %dx%d, encoded %dx%d",
 			p.w, p.h, ref->w, ref->h);
 		planes_free(&p);
 		return -1;
@@ -328,7 +331,7 @@ decode(int format, void *buf, size_t len, VipsImage **out)
 	case IMGB_AVIF:
 		return vips_heifload_buffer(buf, len, out, NULL);
 	}
-	vips_error("imgbatch", "search: no loader for format %d", format);
+	vips_error("search", "no loader for format %d", format);
 	return -1;
 }
 
@@ -357,8 +360,11 @@ try(search *s, int format, int effort, int q, probe *p)
 		p->score = 1;
 		return 0;
 	}
-	if (decode(format, p->buf, p->len, &dec))
+	if (decode(format, p->buf, p->len, &dec)) {
+		vips_error("search", "cannot read back the output it wrote "
+			"(format %d, q %d)", format, q);
 		return -1;
+	}
 	err = score(&s->ref, dec, &p->score);
 	g_object_unref(dec);
 	if (getenv("IMGB_SEARCH_DEBUG"))
@@ -588,7 +594,7 @@ run(search *s)
 		keep(s, &p);
 	}
 	if (!s->best.buf) {
-		vips_error("imgbatch", "no candidate format can hold this image");
+		vips_error("search", "no candidate format can hold this image");
 		return -1;
 	}
 	return 0;
@@ -623,6 +629,15 @@ imgb_search(VipsImage *x, imgb_variant *v, void **out, size_t *out_len)
 		v->out_format = v->format;
 		v->out_quality = v->quality;
 		return imgb_encode(x, v, out, out_len);
+	}
+	/* The reference, its planes and a decoded probe are held at once:
+	 * ~15 bytes a pixel. */
+	if (v->target_ssim &&
+		(double) x->Xsize * x->Ysize > IMGB_SEARCH_MAX_PIXELS) {
+		vips_error("search", "a quality target on a %dx%d output: "
+			"over the search's limit of %d pixels",
+			x->Xsize, x->Ysize, IMGB_SEARCH_MAX_PIXELS);
+		return -1;
 	}
 	if (v->n_candidates == 0) {
 		/* A target for the variant's own format. */

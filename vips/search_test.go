@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	govips "github.com/davidbyttow/govips/v2/vips"
@@ -344,6 +345,10 @@ func TestSearchErrors(t *testing.T) {
 	var ve *Error
 	if !errors.As(err, &ve) || ve.Kind != ErrLoad {
 		t.Errorf("truncated source: %v; want a *vips.Error of kind ErrLoad", err)
+	}
+	huge := imgbatch.Variant{Name: "h", Width: 6000, Height: 4100, Fit: imgbatch.FitFill, Upscale: true, Format: imgbatch.FormatJPEG, Target: target(0.97)}
+	if _, err := Render(bad, sniff.JPEG, []imgbatch.Variant{huge}); !errors.As(err, &ve) || ve.Kind != ErrEncode || !strings.Contains(err.Error(), "over the search's limit") {
+		t.Errorf("a 6000x4100 output under a target: %v; want an ErrEncode naming the search's limit", err)
 	}
 	v.Target = &imgbatch.QualityTarget{SSIM: 1.5}
 	if _, err := Render(bad, sniff.JPEG, []imgbatch.Variant{v}); err == nil || errors.As(err, &ve) {
