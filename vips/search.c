@@ -17,8 +17,11 @@
  *
  * The q search works on d = -ln(1 - SSIM), close to linear in q for all
  * three lossy encoders: the first probe is at a start q per format, the
- * next steps by d's distance to the target at a prior slope until the
- * target is bracketed, then interpolates in the bracket.
+ * next follow the secant of the last two (a prior slope after one) until
+ * the target is bracketed, then interpolate in the bracket. When no q in
+ * bounds reaches the target, the output that came closest is written and
+ * its score says so. IMGB_SEARCH_DEBUG in the environment prints every
+ * probe on stderr.
  *
  * Pruning: the cheapest candidate goes first and calibrates the start of
  * the others, which go in the order given (the likely winner, AVIF, first

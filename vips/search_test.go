@@ -335,6 +335,20 @@ func TestSearchTinyAndAnimated(t *testing.T) {
 	}
 }
 
+// TestSearchUnreachable: a target no q in bounds reaches writes the
+// closest output (the highest q) with its honest, lower score, after one
+// probe (its first, at the bound, already fails).
+func TestSearchUnreachable(t *testing.T) {
+	src := testutil.JPEG(t, testutil.Photo(300, 200, 0), 95)
+	v := imgbatch.Variant{Name: "u", Width: 200, Format: imgbatch.FormatJPEG,
+		Target: &imgbatch.QualityTarget{SSIM: 0.9999, MinQuality: 20, MaxQuality: 40}}
+	before := searchProbesMade()
+	r := renderOne(t, src, v)
+	if probes := searchProbesMade() - before; r.Quality != 40 || r.Score >= 0.9999 || r.Score <= 0.5 || probes != 1 {
+		t.Errorf("unreachable: q%d score %.4f after %d probes; want q40, its score, 1 probe", r.Quality, r.Score, probes)
+	}
+}
+
 // TestSearchErrors: a corrupt source under a target fails as any render
 // does (a typed load error), and a target the recipe did not normalize
 // is refused before libvips.
