@@ -45,8 +45,10 @@
 #define IMGB_SEARCH_MAX_PIXELS 24000000
 
 /* Prior slope of d = -ln(1 - SSIM) per q step, for the steps before the
- * target is bracketed. */
+ * target is bracketed; and the one that moves the first probe with the
+ * target (steeper: q95 to q85 spans more d than q85 to q75). */
 #define D_SLOPE 0.035
+#define START_SLOPE 0.06
 
 /* Encodes made by searches, for imgb_search_probes. */
 static gint probes;
@@ -415,30 +417,27 @@ dist(double ssim)
 	return -log(VIPS_MAX(1e-9, 1 - ssim));
 }
 
-/* start_q is the first probe of a format: where each encoder met an SSIM
- * of 0.965 on the bench's photos at 1280 px (JPEG 84, WebP 85, AVIF 70),
- * moved by the target's distance from that, and by what the search of an
- * earlier format learnt of this image: s->shift, how far its answer was
- * from its start. WebP's and AVIF's q move about 1.5x JPEG's on the same
- * image (ColorfulCups: JPEG 64, WebP 47, AVIF 36). */
+/* start_q is the first probe of a format: the median q at which each
+ * encoder met an SSIM of 0.98 on six of the bench's photos at 1280 px
+ * (JPEG 85, WebP 87, AVIF 72), moved by the target's distance from that
+ * (START_SLOPE), and by what the search of an earlier format learnt of
+ * this image: s->shift, how far its answer was from its own start. */
 static int
 start_q(const search *s, int format)
 {
-	int q0 = format == IMGB_AVIF ? 70 : format == IMGB_WEBP ? 85 : 84;
-	double shift = s->shift;
+	int q0 = format == IMGB_AVIF ? 72 : format == IMGB_WEBP ? 87 : 85;
 
-	if (s->shift_format == IMGB_JPEG && format != IMGB_JPEG)
-		shift *= 1.5;
-	return q0 + (int) rint(shift) +
-		(int) rint((dist(s->target) - dist(0.965)) / D_SLOPE);
+	return q0 + s->shift +
+		(int) rint((dist(s->target) - dist(0.98)) / START_SLOPE);
 }
 
 /* next_q is the next probe. Inside a bracket (lo fails, hi passes, both
  * probed): interpolation of d. Before: the secant of the last two probes
  * (or the prior slope after one) aimed one q past the target, so that
- * the next probe likely brackets it; at least 2, at most 40 steps. */
+ * the next probe likely brackets it; at least 2 steps, at most max_step. */
 static int
-next_q(const search *s, const bracket *b, const probe *p1, const probe *p2)
+next_q(const search *s, const bracket *b, const probe *p1, const probe *p2,
+	int max_step)
 {
 	double dt = dist(s->target);
 	double d2 = dist(p2->score), slope = D_SLOPE, x;
@@ -453,7 +452,7 @@ next_q(const search *s, const bracket *b, const probe *p1, const probe *p2)
 				(p2->quality - p1->quality);
 			slope = VIPS_MAX(slope, 0.002);
 		}
-		x = VIPS_CLIP(2, fabs(dt - d2) / slope + 1, 40);
+		x = VIPS_CLIP(2, fabs(dt - d2) / slope + 1, max_step);
 		q = p2->quality + (int) (d2 >= dt ? -ceil(x) : ceil(x));
 	}
 	return VIPS_CLIP(b->lo + 1, q, b->hi - 1);
@@ -469,6 +468,7 @@ search_format(search *s, int format, int effort)
 	int first = VIPS_CLIP(v->q_min, start_q(s, format), v->q_max);
 	int q = first;
 	probe last[2] = { { 0 } };
+	int calibrated = s->shift_format >= 0;
 	int n;
 
 	/* An AVIF probe costs ~50 JPEG ones: stop it one q short of exact
@@ -502,11 +502,14 @@ search_format(search *s, int format, int effort)
 		keep(s, &p);
 		if (pruned)
 			return 0;
-		q = next_q(s, &b, n > 0 ? &last[0] : NULL, &last[1]);
+		/* A start calibrated by an earlier format is near: short
+		 * steps from it. */
+		q = next_q(s, &b, n > 0 ? &last[0] : NULL, &last[1],
+			calibrated ? 8 : 40);
 	}
-	/* The first format found this image's q: later formats start where
-	 * it puts them. */
-	if (s->shift_format < 0 && b.hi <= v->q_max && b.lo >= v->q_min) {
+	/* The first format found this image's q (or its bound): later
+	 * formats start where it puts them. */
+	if (s->shift_format < 0) {
 		s->shift = b.hi - first;
 		s->shift_format = format;
 	}
