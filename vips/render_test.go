@@ -621,7 +621,7 @@ func TestRenderRejectsBadVariants(t *testing.T) {
 	for _, v := range []imgbatch.Variant{
 		{Name: "none", Format: imgbatch.FormatJPEG},
 		{Name: "fit", Width: 10, Fit: imgbatch.FitCover, Format: imgbatch.FormatJPEG},
-		{Name: "fmt", Width: 10, Format: "gif"},
+		{Name: "fmt", Width: 10, Format: "bmp"},
 		{Name: "q", Width: 10, Format: imgbatch.FormatJPEG, Quality: 101},
 	} {
 		if _, err := Render(src, sniff.JPEG, []imgbatch.Variant{v}); err == nil {
