@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/internal/testutil"
@@ -180,4 +181,31 @@ func TestAnimationBudgets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAnimationItemDeadline: the item deadline covers the whole animation:
+// a real render of many big GIF frames (six 96x64 frames enlarged to
+// 960x640, each quantised to a palette: seconds of CPU) fails as
+// Timeout at a 150 ms deadline (the call takes ~1-5 s), and the abandoned libvips call is counted
+// stuck until it returns.
+func TestAnimationItemDeadline(t *testing.T) {
+	s := newTestS3(t, "src", "out")
+	w := newTestWorker(s, Config{ItemTimeout: 150 * time.Millisecond})
+	run := testRun(t, imgbatch.Variant{Name: "big", Width: 960, Upscale: true, Format: imgbatch.FormatGIF})
+	s.put(t, "src", "a.gif", animGIF(t))
+	o := processAll(t, context.Background(), w, run, items("src", "a.gif"))
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	if r := o.results[0]; r.Status != imgbatch.StatusFailed || r.ErrorCode != CodeTimeout {
+		t.Fatalf("%s %s %q, want failed Timeout", r.Status, r.ErrorCode, r.Message)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for w.stuck.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := w.stuck.Load(); n != 0 {
+		t.Fatalf("%d stuck calls two minutes on", n)
+	}
+	noLeaks(t)
 }
