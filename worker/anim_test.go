@@ -184,10 +184,10 @@ func TestAnimationBudgets(t *testing.T) {
 }
 
 // TestAnimationItemDeadline: the item deadline covers the whole animation:
-// a real render of many big GIF frames (six 96x64 frames enlarged to
-// 960x640, each quantised to a palette: seconds of CPU) fails as
-// Timeout at a 150 ms deadline (the call takes ~1-5 s), and the abandoned libvips call is counted
-// stuck until it returns.
+// a real render of big GIF frames (six 96x64 frames enlarged to 960x640,
+// each quantised to a palette: 1-5 s of CPU) fails as Timeout at a 150 ms
+// deadline, and the abandoned libvips call is counted stuck until it
+// returns.
 func TestAnimationItemDeadline(t *testing.T) {
 	s := newTestS3(t, "src", "out")
 	w := newTestWorker(s, Config{ItemTimeout: 150 * time.Millisecond})
