@@ -191,6 +191,8 @@ cut_frames(VipsObject *scope, VipsImage **x, const anim_geom *g, int smart)
 	int h = VIPS_MIN(g->ch, page);
 	int left = ((*x)->Xsize - w) / 2, top = (page - h) / 2;
 
+	if (w == (*x)->Xsize && h == page)
+		return 0; /* the frames fit the box already */
 	if (smart) {
 		/* smartcrop reads its input more than once: keep the
 		 * resized roll in memory (output-sized frames). */
@@ -243,7 +245,8 @@ animate_one(int loader, const void *buf, size_t len, int fail_on,
 	x = t[1];
 	if (!err && g.cw > 0)
 		err = cut_frames(scope, &x, &g, v->smartcrop);
-	if (!err && g.pw > 0)
+	if (!err && g.pw > 0 &&
+		(x->Xsize != g.pw || vips_image_get_page_height(x) != g.ph))
 		err = reframe(scope, &x, 0, 0, x->Xsize, vips_image_get_page_height(x),
 			g.pw, g.ph);
 	if (!err && !(err = vips_copy(x, &t[2], NULL))) {

@@ -186,6 +186,13 @@ func TestAnimatedContainAndFill(t *testing.T) {
 	if f.width != 40 || f.height != 40 || f.frames != 6 {
 		t.Fatalf("fill: %d frames of %dx%d, want 6 of 40x40", f.frames, f.width, f.height)
 	}
+	// A box the frames fit exactly: nothing to cut or pad.
+	for _, fit := range []string{imgbatch.FitCover, imgbatch.FitContain} {
+		r := renderWith(t, src, defaults, imgbatch.Variant{Name: fit, Width: 96, Height: 64, Fit: fit, Format: imgbatch.FormatWebP, Quality: 90})[0]
+		if a := readAnimation(t, r.Data); a.width != 96 || a.height != 64 || a.frames != 6 {
+			t.Errorf("%s 96x64: %d frames of %dx%d, want 6 of 96x64", fit, a.frames, a.width, a.height)
+		}
+	}
 	// 96x64 in 64x64 is 64x43: ~10 rows of padding above and below.
 	for fr := 0; fr < c.frames; fr++ {
 		top, mid := pixel(t, c.img, 32, fr*64+2), pixel(t, c.img, 32, fr*64+32)
