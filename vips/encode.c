@@ -38,6 +38,13 @@ imgb_encode(VipsImage *x, const imgb_variant *v, void **out, size_t *out_len)
 			"compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1,
 			"effort", v->effort,
 			NULL);
+	case IMGB_GIF:
+		/* A palette of up to 256 colours per frame (libimagequant);
+		 * no quality knob. An animation's frames, delays and loop
+		 * come from page-height, delay and loop. */
+		return vips_gifsave_buffer(x, out, out_len,
+			"strip", strip,
+			NULL);
 	}
 	vips_error("imgbatch", "unknown output format %d", v->format);
 	return -1;

@@ -10,4 +10,11 @@
  * v's format and quality into a new g_malloc()ed buffer. */
 int imgb_encode(VipsImage *x, const imgb_variant *v, void **out, size_t *out_len);
 
+/* imgb_animate makes the variants of vs that keep frames (animated, GIF or
+ * WebP out) from an animated GIF or WebP source (anim.c). It returns how
+ * many it made (0 for a still source, or none to make: render.c makes the
+ * rest, from the first frame), or -1 with the libvips error buffer set. */
+int imgb_animate(int loader, const void *buf, size_t len, int fail_on,
+	imgb_variant *vs, int n);
+
 #endif /* IMGB_INTERNAL_H */

@@ -530,6 +530,8 @@ shared_decode(const source *src, const header *h, const box *boxes,
 		double s = common_shrink(h->width, h->height, h->swap, &boxes[i]);
 		int p = policy_of(src->opt, &vs[i]);
 
+		if (vs[i].out)
+			continue; /* animated, made already */
 		ms = VIPS_MIN(ms, s);
 		jk = VIPS_MIN(jk, jpeg_shrink(s, p));
 		if (p == IMGB_SHRINK_NONE)
@@ -568,7 +570,7 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 	box *boxes;
 	VipsImage *shared = NULL;
 	int err = -1;
-	int i;
+	int made, i;
 
 	for (i = 0; i < n; i++) {
 		vs[i].out = NULL;
@@ -592,7 +594,11 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 	for (i = 0; i < n; i++)
 		variant_box(&vs[i], &h, &boxes[i]);
 
-	if (opt->strategy == IMGB_SHARED_DECODE && n > 1) {
+	/* Variants that keep an animation's frames (anim.c); the others
+	 * are made from the first frame below. */
+	if ((made = imgb_animate(loader, buf, len, opt->fail_on, vs, n)) < 0)
+		goto done;
+	if (opt->strategy == IMGB_SHARED_DECODE && n - made > 1) {
 		header upright = h;
 
 		if (!(shared = shared_decode(&src, &h, boxes, vs, n)))
@@ -604,6 +610,8 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 			VipsImage *t;
 			int e;
 
+			if (vs[i].out)
+				continue;
 			if (thumb(shared, &t, &boxes[i], &upright))
 				goto done;
 			e = finish(t, &vs[i]);
@@ -617,6 +625,8 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 			VipsImage *in, *t;
 			int e;
 
+			if (vs[i].out)
+				continue;
 			if (!(in = open_for(&src, &h, &boxes[i], policy_of(opt, &vs[i]))))
 				goto done;
 			e = thumb(in, &t, &boxes[i], &h);

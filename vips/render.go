@@ -149,8 +149,11 @@ func loaderFor(f sniff.Format) (C.int, bool) {
 // from that. Images are turned upright by their EXIF orientation,
 // converted to 8-bit sRGB (through an embedded ICC profile, or the built-in
 // CMYK profile for CMYK without one), and written without metadata (EXIF,
-// XMP, IPTC, ICC) unless the variant keeps it. Only the first frame or page
-// of an animated or multi-page image is used.
+// XMP, IPTC, ICC) unless the variant keeps it. An animated GIF or WebP
+// stays animated in a GIF or WebP variant (unless Animated is false): every
+// frame resized, cut or padded alike, delays and loop count kept
+// (anim.c); other variants, and every variant of a multi-page TIFF or
+// HEIF, use the first frame or page.
 //
 // Fits: inside keeps the aspect ratio within width x height (either may be
 // 0: unconstrained); cover fills width x height and crops the rest (the
@@ -292,6 +295,8 @@ func toC(v imgbatch.Variant, c *C.imgb_variant) error {
 	case imgbatch.FormatAVIF:
 		c.format = C.IMGB_AVIF
 		c.effort = avifEffort
+	case imgbatch.FormatGIF:
+		c.format = C.IMGB_GIF
 	default:
 		return fmt.Errorf("unknown output format %q", v.Format)
 	}
@@ -303,6 +308,7 @@ func toC(v imgbatch.Variant, c *C.imgb_variant) error {
 	c.smartcrop = cbool(v.SmartCrop)
 	c.upscale = cbool(v.Upscale)
 	c.keep_metadata = cbool(v.KeepMetadata)
+	c.animated = cbool(v.Animated == nil || *v.Animated)
 	return nil
 }
 
@@ -317,6 +323,8 @@ func formatName(f C.int) string {
 		return imgbatch.FormatWebP
 	case C.IMGB_AVIF:
 		return imgbatch.FormatAVIF
+	case C.IMGB_GIF:
+		return imgbatch.FormatGIF
 	}
 	return ""
 }

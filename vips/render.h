@@ -8,7 +8,7 @@
 enum { IMGB_FIT_INSIDE, IMGB_FIT_COVER, IMGB_FIT_CONTAIN, IMGB_FIT_FILL };
 
 /* Output formats (imgbatch.Format*). */
-enum { IMGB_JPEG, IMGB_PNG, IMGB_WEBP, IMGB_AVIF };
+enum { IMGB_JPEG, IMGB_PNG, IMGB_WEBP, IMGB_AVIF, IMGB_GIF };
 
 /* Input loaders, one per sniffed format. */
 enum {
@@ -58,6 +58,7 @@ typedef struct {
 	int keep_metadata;
 	int effort; /* AVIF/WebP encoder effort, -1 for the default */
 	int shrink_on_load; /* IMGB_SHRINK_NONE, _FINE or _FAST */
+	int animated;	    /* keep an animated source's frames (GIF, WebP out) */
 
 	/* Out: out is g_malloc()ed, the caller frees it with imgb_free. */
 	void *out;

@@ -30,6 +30,9 @@ type RenderOptions struct {
 	MaxPixels      int64
 	MaxSourceBytes int64
 	CPUTime        time.Duration
+	// MaxFrames is Guard's frame budget of an animated GIF or WebP (0:
+	// none).
+	MaxFrames int
 }
 
 func (o RenderOptions) decoder() *heic.Decoder {

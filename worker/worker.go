@@ -44,6 +44,7 @@ type Config struct {
 	MaxSourceBytes   int64         // larger sources fail with SourceTooLarge (default 100 MiB)
 	MaxPixels        int64         // pixels of one frame, canvas included (default 100 MP)
 	MaxTotalPixels   int64         // pixels of all frames or pages (default 10 × MaxPixels)
+	MaxFrames        int           // frames of an animated GIF or WebP (default DefaultMaxFrames)
 	ItemTimeout      time.Duration // per-item image deadline (default 30 s)
 	MaxStuck         int           // abandoned libvips calls before the attempt gives up (default 2 × Processors)
 	S3Timeout        time.Duration // one S3 request, SDK retries included (default 5 min)
@@ -59,6 +60,7 @@ type Config struct {
 const (
 	DefaultItemTimeout      = 30 * time.Second
 	DefaultMaxPixels        = 100_000_000
+	DefaultMaxFrames        = 1000
 	DefaultMaxSourceBytes   = 100 << 20
 	DefaultMaxInFlightBytes = 256 << 20
 	DefaultS3Timeout        = 5 * time.Minute
@@ -99,6 +101,9 @@ func (c *Config) defaults() {
 	if c.MaxTotalPixels <= 0 {
 		c.MaxTotalPixels = 10 * c.MaxPixels
 	}
+	if c.MaxFrames <= 0 {
+		c.MaxFrames = DefaultMaxFrames
+	}
 	if c.ItemTimeout <= 0 {
 		c.ItemTimeout = DefaultItemTimeout
 	}
@@ -129,7 +134,8 @@ type Worker struct {
 
 // renderOptions are the worker's options of Render.
 func (w *Worker) renderOptions() RenderOptions {
-	return RenderOptions{HEIC: w.cfg.HEIC, MaxPixels: w.cfg.MaxPixels, MaxSourceBytes: w.cfg.MaxSourceBytes, CPUTime: w.cfg.ItemTimeout}
+	return RenderOptions{HEIC: w.cfg.HEIC, MaxPixels: w.cfg.MaxPixels, MaxSourceBytes: w.cfg.MaxSourceBytes, CPUTime: w.cfg.ItemTimeout,
+		MaxFrames: w.cfg.MaxFrames}
 }
 
 // renderImage is the production renderFunc: Render with the worker's

@@ -66,6 +66,7 @@ func workFlags() []cli.Flag {
 		&cli.IntFlag{Name: "uploaders", EnvVars: []string{"IMGBATCH_UPLOADERS"}, Usage: "upload goroutines (default 4 × processors)"},
 		&cli.Int64Flag{Name: "max-pixels", Value: worker.DefaultMaxPixels, EnvVars: []string{"IMGBATCH_MAX_PIXELS"}, Usage: "refuse images whose header claims more pixels than this in one frame (width × height, a GIF's canvas grown to its farthest frame), before decoding"},
 		&cli.Int64Flag{Name: "max-total-pixels", EnvVars: []string{"IMGBATCH_MAX_TOTAL_PIXELS"}, Usage: "refuse images whose frames or pages together claim more pixels than this (default 10 × --max-pixels)"},
+		&cli.IntFlag{Name: "max-frames", Value: worker.DefaultMaxFrames, EnvVars: []string{"IMGBATCH_MAX_FRAMES"}, Usage: "refuse animated GIFs and WebPs whose header claims more frames than this (each frame is decoded, resized and encoded)"},
 		&cli.Int64Flag{Name: "max-source-bytes", Value: worker.DefaultMaxSourceBytes, EnvVars: []string{"IMGBATCH_MAX_SOURCE_BYTES"}, Usage: "refuse source objects larger than this"},
 		&cli.Int64Flag{Name: "max-inflight-bytes", Value: worker.DefaultMaxInFlightBytes, EnvVars: []string{"IMGBATCH_MAX_INFLIGHT_BYTES"}, Usage: "source bytes held in memory at once (fetchers wait for room; a larger source takes all of it)"},
 		&cli.DurationFlag{Name: "item-timeout", Value: worker.DefaultItemTimeout, EnvVars: []string{"IMGBATCH_ITEM_TIMEOUT"}, Usage: "per-item image deadline: a file that makes libvips loop fails with Timeout"},
@@ -116,7 +117,7 @@ func workOptionsFrom(c *cli.Context) (workOptions, error) {
 	}
 	o.cfg = worker.Config{
 		Processors: c.Int("processors"), Fetchers: c.Int("fetchers"), Uploaders: c.Int("uploaders"),
-		MaxPixels: c.Int64("max-pixels"), MaxTotalPixels: c.Int64("max-total-pixels"),
+		MaxPixels: c.Int64("max-pixels"), MaxTotalPixels: c.Int64("max-total-pixels"), MaxFrames: c.Int("max-frames"),
 		MaxSourceBytes: c.Int64("max-source-bytes"), MaxInFlightBytes: c.Int64("max-inflight-bytes"),
 		ItemTimeout: c.Duration("item-timeout"), S3Timeout: c.Duration("s3-timeout"), CacheControl: c.String("cache-control"),
 		Incremental: c.Bool("incremental"), HEIC: heicDec,
