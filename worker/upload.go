@@ -15,7 +15,11 @@ import (
 // and ETag, recipe hash).
 func (w *Worker) upload(ctx context.Context, run *imgbatch.Run, j *job) error {
 	for _, o := range j.outputs {
-		if err := w.put(ctx, run, j, o); err != nil {
+		put := w.put
+		if o.copied {
+			put = w.copySource
+		}
+		if err := put(ctx, run, j, o); err != nil {
 			return err
 		}
 	}
@@ -23,7 +27,6 @@ func (w *Worker) upload(ctx context.Context, run *imgbatch.Run, j *job) error {
 }
 
 func (w *Worker) put(ctx context.Context, run *imgbatch.Run, j *job, o rendered) error {
-	srcBucket, srcKey := sourceMeta(j.task.Item)
 	octx, cancel := context.WithTimeout(ctx, w.cfg.S3Timeout)
 	defer cancel()
 	out := outputAccess(run)
@@ -36,13 +39,7 @@ func (w *Worker) put(ctx context.Context, run *imgbatch.Run, j *job, o rendered)
 		ContentLength:       aws.Int64(int64(len(o.data))),
 		ContentType:         aws.String(imgbatch.ContentType(o.format)),
 		CacheControl:        aws.String(w.cfg.CacheControl),
-		Metadata: map[string]string{
-			MetaSourceETag:   normETag(j.etag),
-			MetaRecipeHash:   run.RecipeHash,
-			MetaRunID:        run.ID,
-			MetaSourceKey:    srcKey,
-			MetaSourceBucket: srcBucket,
-		},
+		Metadata:            outputMeta(run, j, o),
 	}
 	encrypt(in, run.Access)
 	_, err := w.s3.PutObject(octx, in)
