@@ -26,10 +26,13 @@ func (w *Worker) copySource(ctx context.Context, run *imgbatch.Run, j *job, o re
 	it := j.task.Item
 	src, out := sourceAccess(run), outputAccess(run)
 	in := &s3.CopyObjectInput{
-		Bucket:                    aws.String(run.OutputBucket),
-		Key:                       aws.String(o.key),
-		CopySource:                aws.String(copySourceOf(it)),
-		MetadataDirective:         types.MetadataDirectiveReplace,
+		Bucket:            aws.String(run.OutputBucket),
+		Key:               aws.String(o.key),
+		CopySource:        aws.String(copySourceOf(it)),
+		MetadataDirective: types.MetadataDirectiveReplace,
+		// An output carries no tags (a PUT writes none), and copying the
+		// source's would need s3:GetObjectTagging on it.
+		TaggingDirective:          types.TaggingDirectiveReplace,
 		ContentType:               aws.String(imgbatch.ContentType(o.format)),
 		CacheControl:              aws.String(w.cfg.CacheControl),
 		Metadata:                  outputMeta(run, j, o),

@@ -79,6 +79,10 @@ func (w *Worker) outputsCurrent(ctx context.Context, run *imgbatch.Run, j *job) 
 				j.foreignAt = map[string]string{key: "s3://" + run.OutputBucket + "/" + key + " was made from " + other}
 				return false, nil
 			}
+			if j.own == nil {
+				j.own = map[string]bool{}
+			}
+			j.own[key] = true
 			if h.Metadata[MetaRecipeHash] == run.RecipeHash {
 				etags = append(etags, normETag(h.Metadata[MetaSourceETag]))
 			}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/sniff"
@@ -52,6 +53,11 @@ func (w *Worker) outputs(run *imgbatch.Run, j *job, info sniff.Info, rs []vips.R
 		if msg, ok := j.foreignAt[key]; ok {
 			j.foreign = msg
 		}
+		for _, k := range j.keys[i] {
+			if k != key && j.own[k] {
+				j.stale = append(j.stale, k)
+			}
+		}
 		outs = append(outs, o)
 	}
 	return outs, nil
@@ -94,4 +100,19 @@ func keepSource(v imgbatch.Variant, info sniff.Info, e sniff.Extras, known bool,
 		return "", "the variant converts colours to " + icc
 	}
 	return f, ""
+}
+
+// staleMessage adds to a result's message the outputs of an earlier format
+// choice left beside the new one: imgbatch deletes nothing (the job role
+// has no s3:DeleteObject on outputs), and picture.jsonl names the current
+// key. They are known when the incremental check saw them.
+func staleMessage(msg string, stale []string) string {
+	if len(stale) == 0 {
+		return msg
+	}
+	s := "left outputs of an earlier format choice: " + strings.Join(stale, ", ")
+	if msg == "" {
+		return s
+	}
+	return msg + "; " + s
 }

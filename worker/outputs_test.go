@@ -114,11 +114,14 @@ func TestAutoFormatIncremental(t *testing.T) {
 	if st := status(); st != imgbatch.StatusSkipped {
 		t.Fatalf("current under the other candidate: %s, want skipped", st)
 	}
-	// New bytes: neither is current.
+	// New bytes: neither is current. The output of the other format,
+	// made from this source, is left where it is and named.
 	s.put(t, "src", "p.jpg", photo(t, 201, 150, false))
-	if st := status(); st != imgbatch.StatusSucceeded {
-		t.Fatalf("changed source: %s, want succeeded", st)
+	r := processAll(t, ctx, w, run, its).results[0]
+	if r.Status != imgbatch.StatusSucceeded || r.Message != "left outputs of an earlier format choice: "+other {
+		t.Fatalf("changed source: %s %q, want succeeded naming %s", r.Status, r.Message, other)
 	}
+	s.head(t, "out", other) // still there
 }
 
 func maps(m map[string]string, k, v string) map[string]string {

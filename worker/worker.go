@@ -170,6 +170,11 @@ type job struct {
 	// output written to that key names it (outputs.go).
 	foreign   string
 	foreignAt map[string]string
+	// own are the output keys outputsCurrent found made from this source;
+	// stale those of them an auto variant no longer writes (its choice
+	// changed), left in place and named in the result (outputs.go).
+	own   map[string]bool
+	stale []string
 }
 
 // newJob starts an item through the stages. An output key that cannot
@@ -417,6 +422,7 @@ func (w *Worker) result(j *job, err error) imgbatch.Result {
 	if j.foreign != "" {
 		r.Message = "overwrote an output of another source: " + j.foreign
 	}
+	r.Message = staleMessage(r.Message, j.stale)
 	for _, o := range j.outputs {
 		out := o.output()
 		r.Outputs = append(r.Outputs, out)
