@@ -103,7 +103,7 @@ func TestAutoFormatIncremental(t *testing.T) {
 	}
 	// An earlier choice, made from older bytes, under the other key.
 	h := s.head(t, "out", out.Key)
-	stale := maps(h.Metadata, MetaSourceETag, "0123456789abcdef0123456789abcdef")
+	stale := withMeta(h.Metadata, MetaSourceETag, "0123456789abcdef0123456789abcdef")
 	putMeta(t, s, other, []byte("stale"), stale)
 	if st := status(); st != imgbatch.StatusSkipped {
 		t.Fatalf("with a stale sibling: %s, want skipped", st)
@@ -124,7 +124,7 @@ func TestAutoFormatIncremental(t *testing.T) {
 	s.head(t, "out", other) // still there
 }
 
-func maps(m map[string]string, k, v string) map[string]string {
+func withMeta(m map[string]string, k, v string) map[string]string {
 	c := map[string]string{}
 	for a, b := range m {
 		c[a] = b

@@ -5,18 +5,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/batch"
 	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
 	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
+	"github.com/imgbatch/imgbatch/localstack"
 )
 
 // TestWholeRunPictureAndSavings runs a plan through batch's runner and
-// this worker (real libvips, the SDK against the fake S3) and reads what
+// this worker (real libvips, the SDK against the embedded S3 of imgbatch
+// local, s3disk, whose copy is checked too) and reads what
 // the finalizer wrote: picture.jsonl has each source's chosen formats,
 // keys and sizes in <picture> order, and summary.json and report.html the
 // bytes in and out, copies and format mix per variant. The recipe: an auto
@@ -24,17 +30,22 @@ import (
 // a rotated one (re-encoded) and a PNG (re-encoded: not a format of web).
 func TestWholeRunPictureAndSavings(t *testing.T) {
 	ctx := context.Background()
-	srv := s3test.Start(t, "work", "src", "out")
+	srv, err := localstack.StartS3(filepath.Join(t.TempDir(), "s3"), "work", "src", "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client := s3test.NewClient(srv.URL)
 	tiny := tinyJPEG(t)
 	srcs := map[string][]byte{"a/tiny.jpg": tiny, "a/rot.jpg": withOrientation(tiny, 6), "b/p.png": photo(t, 300, 200, true)}
 	var its []imgbatch.Item
 	var bytesIn int64
 	for _, k := range []string{"a/tiny.jpg", "a/rot.jpg", "b/p.png"} {
-		s3test.Put(t, srv.Client, "src", k, srcs[k])
+		s3test.Put(t, client, "src", k, srcs[k])
 		its = append(its, imgbatch.Item{Bucket: "src", Key: k})
 		bytesIn += int64(len(srcs[k]))
 	}
-	store := &batch.Store{S3: srv.Client, Bucket: "work"}
+	store := &batch.Store{S3: client, Bucket: "work"}
 	recipe := imgbatch.Recipe{Name: "pic", Variants: []imgbatch.Variant{
 		{Name: "thumb", Width: 64, Height: 64, Format: imgbatch.FormatAuto, Formats: []string{"webp", "png"}},
 		{Name: "web", Width: 1280, Height: 1280, Format: imgbatch.FormatJPEG, Quality: 95, KeepSmallerSource: true}}}
@@ -43,7 +54,7 @@ func TestWholeRunPictureAndSavings(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &batch.Runner{Store: store, RunID: p.Run.ID, Me: batch.Identity{JobID: "j", ArraySize: 1, Attempt: 1},
-		Processor: New(srv.Client, Config{Processors: 1}), LeaseTTL: 5 * time.Second, Poll: 20 * time.Millisecond, Linger: true}
+		Processor: New(client, Config{Processors: 1}), LeaseTTL: 5 * time.Second, Poll: 20 * time.Millisecond, Linger: true}
 	if st, err := r.Run(ctx); err != nil || !st.Finalized {
 		t.Fatalf("run: %+v %v", st, err)
 	}
@@ -77,6 +88,13 @@ func TestWholeRunPictureAndSavings(t *testing.T) {
 	if n := len(tp.Sources); n != 2 || tp.Sources[0].Type != th.Type || tp.Sources[1].Type != "image/jpeg" ||
 		tp.Img != (batch.PictureImg{Key: "v1/web/a/tiny.jpg.jpg", Width: 200, Height: 150}) {
 		t.Errorf("tiny.jpg picture: %+v img %+v", tp.Sources, tp.Img)
+	}
+	// The copy on s3disk: the source's bytes with the worker's headers only.
+	h := s3test.Head(t, client, "out", "v1/web/a/tiny.jpg.jpg")
+	if aws.ToString(h.ContentType) != "image/jpeg" || aws.ToString(h.CacheControl) != DefaultCacheControl ||
+		!maps.Equal(h.Metadata, map[string]string{MetaCopied: "true", MetaFormat: "jpeg", MetaRecipeHash: p.Run.RecipeHash, MetaRunID: p.Run.ID,
+			MetaSourceBucket: "src", MetaSourceKey: "a%2Ftiny.jpg", MetaSourceETag: strings.Trim(aws.ToString(h.ETag), `"`)}) {
+		t.Errorf("copy's headers: %s %s %v", aws.ToString(h.ContentType), aws.ToString(h.CacheControl), h.Metadata)
 	}
 	if v := pics["a/rot.jpg"].Variants[1]; v.Copied || v.Width != 150 || v.Height != 200 {
 		t.Errorf("rotated: %+v, want an upright re-encode", v)
