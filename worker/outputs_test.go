@@ -246,7 +246,7 @@ func TestKeepSourceRules(t *testing.T) {
 		why  string // "" = kept
 	}{
 		{"fits", jpeg, info, plain, same, ""},
-		{"png variant", webp, info, plain, same, "not a format of the variant"},
+		{"webp variant", webp, info, plain, same, "not a format of the variant"},
 		{"rotated", jpeg, rot, plain, same, "not upright"},
 		{"shrunk", jpeg, info, plain, vips.Result{Width: 100, Height: 75, Frames: 1}, "resizes"},
 		{"padded", jpeg, info, plain, vips.Result{Width: 200, Height: 200, Frames: 1}, "resizes"},

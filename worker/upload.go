@@ -12,7 +12,8 @@ import (
 
 // upload writes every rendered variant with its Content-Type,
 // Cache-Control and the metadata that makes a re-run skip it (source key
-// and ETag, recipe hash).
+// and ETag, recipe hash); a keepSmallerSource output is a copy of the
+// source (copy.go).
 func (w *Worker) upload(ctx context.Context, run *imgbatch.Run, j *job) error {
 	for _, o := range j.outputs {
 		put := w.put
