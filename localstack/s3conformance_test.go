@@ -36,8 +36,11 @@ type outcome struct {
 // the record of where the second implementation differs.
 type s3case struct {
 	name string
-	op   string // put, get, head, list
+	op   string // put, get, head, list, copy
 	key  string
+	// copy: the source key (same bucket) and x-amz-metadata-directive;
+	// cond's If-Match is x-amz-copy-source-if-match (s3conformance_copy_test.go)
+	from, directive string
 	body string
 	hdr  map[string]string // put: Content-Type, Cache-Control, Content-Encoding, Content-Disposition, x-amz-meta-*
 	cond map[string]string // If-Match / If-None-Match; "etag:<key>" is that key's current ETag
@@ -213,6 +216,8 @@ func do(ctx context.Context, t *testing.T, c *s3.Client, bucket string, sc s3cas
 			"Cache-Control": aws.ToString(h.CacheControl), "ETag": aws.ToString(h.ETag)}}
 	case "list":
 		return doList(ctx, c, bucket, sc)
+	case "copy":
+		return doCopy(ctx, c, bucket, sc, cond)
 	}
 	t.Fatalf("unknown op %q", sc.op)
 	return outcome{}
