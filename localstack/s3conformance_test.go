@@ -38,15 +38,16 @@ type s3case struct {
 	name string
 	op   string // put, get, head, list, copy
 	key  string
-	// copy: the source key (same bucket) and x-amz-metadata-directive;
-	// cond's If-Match is x-amz-copy-source-if-match (s3conformance_copy_test.go)
-	from, directive string
 	body string
 	hdr  map[string]string // put: Content-Type, Cache-Control, Content-Encoding, Content-Disposition, x-amz-meta-*
 	cond map[string]string // If-Match / If-None-Match; "etag:<key>" is that key's current ETag
 	// list parameters (max-keys pages through the whole listing)
 	prefix, delim, startAfter string
 	maxKeys                   int32
+
+	// copy: the source key (same bucket) and x-amz-metadata-directive;
+	// cond's If-Match is x-amz-copy-source-if-match (s3conformance_copy_test.go)
+	from, directive string
 
 	want    outcome
 	versity *outcome
