@@ -93,6 +93,10 @@ func (l Layout) Control() string { return l.prefix() + "/control.json" }
 // Summary is the JSON summary of the finished run.
 func (l Layout) Summary() string { return l.prefix() + "/summary.json" }
 
+// Picture is picture.jsonl: per source, the outputs written and the
+// <picture> they make (chosen formats, keys, sizes).
+func (l Layout) Picture() string { return l.prefix() + "/picture.jsonl" }
+
 // HTML is the self-contained report page beside report.csv.
 func (l Layout) HTML() string { return l.prefix() + "/report.html" }
 

@@ -27,6 +27,7 @@ func TestLayout(t *testing.T) {
 		{"Failed", l.Failed(), "runs/r1/failed.csv"},
 		{"Summary", l.Summary(), "runs/r1/summary.json"},
 		{"HTML", l.HTML(), "runs/r1/report.html"},
+		{"Picture", l.Picture(), "runs/r1/picture.jsonl"},
 		{"ScheduleWatermark", ScheduleWatermark("nightly"), "schedules/nightly/watermark.json"},
 		{"token's run", Layout{RunID: TokenRunID("abc")}.Run(), "runs/t-ba7816bf8f01cfea/run.json"},
 	} {

@@ -24,11 +24,17 @@ type Summary struct {
 	// reads it; final.json says whether the event went out.
 	EventSent *struct{}      `json:"eventSent,omitempty"`
 	Failures  []FailureGroup `json:"failures"`
+	// Variants: bytes in and out, copies and the format mix per variant;
+	// Picture: the key of picture.jsonl (batch/picture.go, savings.go).
+	Variants []VariantFigures `json:"variants,omitempty"`
+	Picture  string           `json:"picture,omitempty"`
 
 	// For report.html (not in summary.json): shard timings and a few outputs.
 	shards  []htmlreport.Shard
 	samples []imgbatch.Output
 	unsent  []DoneMarker // shards whose "Shard Completed" is still in their outbox
+	figures map[string]*VariantFigures
+	picture *Picture // the first source's, for report.html
 }
 
 // FailureGroup is the failures of one error code.
@@ -137,6 +143,11 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 		return fin, sum, err
 	}
 	defer files.remove()
+	pic, err := newPictureFile()
+	if err != nil {
+		return fin, sum, err
+	}
+	defer pic.remove()
 	groups := map[string]*FailureGroup{}
 	order, stop := fetchResults(ctx, s, run, partial)
 	defer stop()
@@ -149,6 +160,7 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 		for _, res := range sr.rs {
 			fin.Counts.Add(res)
 			sum.addSample(res)
+			sum.addOutputs(res, pic)
 			if res.Status == imgbatch.StatusFailed {
 				addFailure(groups, res)
 			}
@@ -165,6 +177,10 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 	if err := files.upload(ctx, s, lay, partial); err != nil {
 		return fin, sum, err
 	}
+	if err := pic.upload(ctx, s, lay.Picture()); err != nil {
+		return fin, sum, err
+	}
+	sum.Picture, sum.Variants = lay.Picture(), sum.variantFigures(run.Recipe)
 	fin.Status = RunCompleted
 	if run.Tolerance.Exceeded(fin.Counts.Items, fin.Counts.Failed) {
 		fin.Status = RunFailed

@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"cmp"
 	"context"
 	"net/http"
 	"time"
@@ -57,12 +56,8 @@ func (w *Worker) process(ctx context.Context, run *imgbatch.Run, j *job) error {
 		if len(o.rs) != len(run.Recipe.Variants) {
 			return itemErr(CodeInternal, http.StatusInternalServerError, "rendered %d of %d variants", len(o.rs), len(run.Recipe.Variants))
 		}
-		for i, v := range run.Recipe.Variants {
-			r := o.rs[i]
-			j.outputs = append(j.outputs, rendered{variant: v, key: j.keys[i], data: r.Data, width: r.Width, height: r.Height,
-				format: cmp.Or(r.Format, v.Format), quality: r.Quality, score: r.Score, frames: r.Frames})
-		}
-		return nil
+		j.outputs, err = w.outputs(run, j, info, o.rs)
+		return err
 	case <-timer.C:
 		w.stuck.Add(1)
 		go func() { <-done; w.stuck.Add(-1) }()
