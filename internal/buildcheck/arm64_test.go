@@ -105,6 +105,13 @@ func installArm64Libvips(t *testing.T, root string) string {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("LIBVIPS_ARCH=linux-arm64 scripts/libvips-npm.sh %s: %v\n%s", prefix, err, b)
 	}
+	// glibconfig.h is per architecture: on x86-64 a va_list is an array
+	// (G_VA_COPY_AS_ARRAY), on aarch64 not. The arm64 package's must be the
+	// one cgo compiles with.
+	h, err := os.ReadFile(filepath.Join(prefix, "lib", "glib-2.0", "include", "glibconfig.h"))
+	if err != nil || bytes.Contains(h, []byte("G_VA_COPY_AS_ARRAY")) || !bytes.Contains(h, []byte("GLIB_SIZEOF_VOID_P 8")) {
+		t.Fatalf("%s/lib/glib-2.0/include/glibconfig.h is not aarch64's (err %v)", prefix, err)
+	}
 	return prefix
 }
 
