@@ -26,7 +26,9 @@ const arm64Sysroot = "/usr/aarch64-linux-gnu"
 // under qemu-user (explicitly: containers have no binfmt_misc), says it runs
 // libvips 8.18.8 on linux/arm64 and renders a JPEG through the production
 // guard and vips.Thumbnail (the hidden `bench child`, process mode), whose
-// output decodes on the host at the right size with the right picture.
+// output decodes on the host at the right size with the right picture;
+// then it plans and works a one-image run against the embedded S3 as an
+// array child would (arm64_work_test.go).
 // Go's build cache keys the cross build on GOARCH, CC and CGO_*: after the
 // first run (minutes) it relinks in seconds.
 func TestArm64BuildRunsUnderEmulation(t *testing.T) {
@@ -73,6 +75,7 @@ func TestArm64BuildRunsUnderEmulation(t *testing.T) {
 	}
 
 	renderUnderEmulation(t, emu)
+	workUnderEmulation(t, emu)
 }
 
 // needArm64Tools finds the cross compiler, qemu-user and the arm64 sysroot
