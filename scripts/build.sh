@@ -105,6 +105,10 @@ command -v readelf >/dev/null || die "readelf (binutils) is required to check th
 if $cross; then
   command -v "$CC" >/dev/null ||
     die "cross-building for $target_arch needs the C compiler $CC (Debian: apt-get install gcc-$triplet libc6-dev-$target_arch-cross; scripts/install-deps.sh arm64)"
+  # A CC=gcc left in the environment would compile cgo for the host and fail at the link.
+  cc_target=$("$CC" -dumpmachine 2>/dev/null || true)
+  [[ $cc_target == "${triplet%%-*}"-* ]] ||
+    die "CC=$CC compiles for '$cc_target', not $triplet: unset CC or set CC=$triplet-gcc"
 fi
 
 eval "$(libvips_env)"

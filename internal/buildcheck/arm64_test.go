@@ -40,12 +40,19 @@ func TestArm64BuildRunsUnderEmulation(t *testing.T) {
 	}
 	prefix := installArm64Libvips(t, root)
 	bin := filepath.Join(t.TempDir(), "imgbatch-arm64")
+	build := func(extra ...string) *exec.Cmd {
+		cmd := exec.Command("bash", filepath.Join(root, "scripts", "build.sh"))
+		cmd.Dir = root
+		cmd.Env = append(without(os.Environ(), "CGO_CFLAGS", "CGO_LDFLAGS", "CGO_CPPFLAGS", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "CC", "GOOS", "GOARCH"),
+			append([]string{"GOARCH=arm64", "LIBVIPS_PREFIX=" + prefix, "OUT=" + bin, "VERSION=arm64test"}, extra...)...)
+		return cmd
+	}
+	// A host compiler left in CC is refused before Go compiles anything.
+	if b, err := build("CC=gcc").CombinedOutput(); err == nil || !bytes.Contains(b, []byte("not aarch64-linux-gnu")) {
+		t.Errorf("GOARCH=arm64 CC=gcc scripts/build.sh: err %v, want a refusal naming the target:\n%s", err, b)
+	}
 	start := time.Now()
-	cmd := exec.Command("bash", filepath.Join(root, "scripts", "build.sh"))
-	cmd.Dir = root
-	cmd.Env = append(without(os.Environ(), "CGO_CFLAGS", "CGO_LDFLAGS", "CGO_CPPFLAGS", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "CC", "GOOS", "GOARCH"),
-		"GOARCH=arm64", "LIBVIPS_PREFIX="+prefix, "OUT="+bin, "VERSION=arm64test")
-	if b, err := cmd.CombinedOutput(); err != nil {
+	if b, err := build().CombinedOutput(); err != nil {
 		t.Fatalf("GOARCH=arm64 scripts/build.sh: %v\n%s", err, b)
 	}
 	t.Logf("cross build (scripts/build.sh, version check under qemu included): %v", time.Since(start).Round(time.Millisecond))
