@@ -115,3 +115,30 @@ func TestInstanceTypeListsKeepToTheirArchitecture(t *testing.T) {
 		}
 	}
 }
+
+// TestNightlyMaxCostJudgesTheWorkersMarket: the nightly planner's
+// ScheduleMaxCost is compared with the total on the market the workers run
+// on (IMGBATCH_MARKET, read by plan's --market), by ComputeType and
+// Architecture.
+func TestNightlyMaxCostJudgesTheWorkersMarket(t *testing.T) {
+	for _, c := range []struct {
+		compute, arch, want string
+	}{
+		{"EC2", "x86_64", "ec2Spot"},
+		{"FARGATE", "x86_64", "fargateSpot"},
+		{"EC2", "arm64", "ec2SpotArm64"},
+		{"FARGATE", "arm64", "fargateSpotArm64"},
+	} {
+		p, err := parseWith(Template(), map[string]any{"ComputeType": c.compute, "Architecture": c.arch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jds, err := p.jobDefinitions()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := jds["PlannerJobDefinition"].Environment["IMGBATCH_MARKET"]; got != c.want {
+			t.Errorf("ComputeType=%s Architecture=%s: planner IMGBATCH_MARKET %q, want %q", c.compute, c.arch, got, c.want)
+		}
+	}
+}
