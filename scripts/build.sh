@@ -144,6 +144,8 @@ fi
 run=("$OUT")
 if $cross; then
   run=()
+  # qemu-user-static's, or qemu-user's (dynamically linked, the same emulator).
+  command -v "$qemu" >/dev/null || qemu=${qemu%-static}
   if command -v "$qemu" >/dev/null && [[ -d $CROSS_SYSROOT/lib ]]; then
     run=("$qemu" -L "$CROSS_SYSROOT" "$OUT")
   else

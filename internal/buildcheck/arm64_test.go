@@ -93,6 +93,9 @@ func needArm64Tools(t *testing.T) string {
 	_, err := exec.LookPath("aarch64-linux-gnu-gcc")
 	testutil.Need(t, "aarch64-linux-gnu-gcc (apt: gcc-aarch64-linux-gnu libc6-dev-arm64-cross)", err)
 	qemu, err := exec.LookPath("qemu-aarch64-static")
+	if err != nil {
+		qemu, err = exec.LookPath("qemu-aarch64") // qemu-user: the same emulator, dynamically linked
+	}
 	testutil.Need(t, "qemu-aarch64-static (apt: qemu-user-static)", err)
 	for _, f := range []string{"lib/ld-linux-aarch64.so.1", "lib/libstdc++.so.6"} {
 		_, err := os.Stat(filepath.Join(arm64Sysroot, f))
