@@ -233,7 +233,7 @@ func render(src []byte, format sniff.Format, variants []imgbatch.Variant, o opti
 		C.imgb_free(cv.out)
 		cv.out = nil
 		if out[i].Format == imgbatch.FormatWebP && !variants[i].KeepMetadata {
-			b, err := stripWebPMetadata(out[i].Data)
+			b, err := stripWebP(out[i].Data, embedsICC(variants[i]))
 			if err != nil {
 				return nil, fmt.Errorf("variant %q: libvips wrote a WebP imgbatch cannot read back: %w", variants[i].Name, err)
 			}
@@ -294,6 +294,9 @@ func toC(v imgbatch.Variant, c *C.imgb_variant) error {
 		c.effort = avifEffort
 	default:
 		return fmt.Errorf("unknown output format %q", v.Format)
+	}
+	if err := encoderToC(v.Encoder, c); err != nil {
+		return err
 	}
 	sol, err := variantShrink(v.ShrinkOnLoad)
 	if err != nil {
