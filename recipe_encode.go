@@ -49,6 +49,13 @@ func DefaultEffort(format string) int {
 	return -1
 }
 
+// EffortRange is the valid range of Effort for format (ok false: the
+// format takes no effort).
+func EffortRange(format string) (lo, hi int, ok bool) {
+	r, ok := encoderEfforts[format]
+	return r.min, r.max, ok
+}
+
 // encoderOption is one field of EncoderOptions: whether it is set, and
 // the output formats it applies to.
 type encoderOption struct {

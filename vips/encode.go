@@ -11,10 +11,10 @@ import (
 )
 
 // encoderToC fills the encoder options of a normalized variant (see
-// imgbatch.EncoderOptions and encode.c) into c, whose format and default
-// effort toC has set. Options the format has no use for are passed on and
+// imgbatch.EncoderOptions and encode.c) into c, whose format (format) and
+// default effort toC has set. Options the format has no use for are passed on and
 // ignored by the encoder (a FormatAuto variant's candidates share them).
-func encoderToC(e *imgbatch.EncoderOptions, c *C.imgb_variant) error {
+func encoderToC(e *imgbatch.EncoderOptions, format string, c *C.imgb_variant) error {
 	if e == nil {
 		return nil
 	}
@@ -46,6 +46,11 @@ func encoderToC(e *imgbatch.EncoderOptions, c *C.imgb_variant) error {
 		return fmt.Errorf("unknown icc %q", e.ICC)
 	}
 	if e.Effort != nil {
+		// libvips ignores an out-of-range property with a warning:
+		// refuse it here instead of writing at the default effort.
+		if lo, hi, ok := imgbatch.EffortRange(format); ok && (*e.Effort < lo || *e.Effort > hi) {
+			return fmt.Errorf("effort %d outside %s's %d..%d", *e.Effort, format, lo, hi)
+		}
 		c.effort = C.int(*e.Effort)
 	}
 	return nil

@@ -295,7 +295,7 @@ func toC(v imgbatch.Variant, c *C.imgb_variant) error {
 	default:
 		return fmt.Errorf("unknown output format %q", v.Format)
 	}
-	if err := encoderToC(v.Encoder, c); err != nil {
+	if err := encoderToC(v.Encoder, format, c); err != nil {
 		return err
 	}
 	sol, err := variantShrink(v.ShrinkOnLoad)
