@@ -127,3 +127,31 @@ func TestEncodeICCUntagged(t *testing.T) {
 		t.Errorf("untagged grey as p3: %d bands, profile %v; want grey without one", img.Bands(), hasField(img, "icc-profile-data"))
 	}
 }
+
+// A CMYK source cannot stay CMYK in WebP or AVIF: "keep" converts it to
+// sRGB as the default does, embedding the sRGB profile it now is in; "p3"
+// converts it to P3.
+func TestEncodeICCFromCMYK(t *testing.T) {
+	src := readCorpus(t, "jpeg-cmyk-pil-sample.jpg")
+	ref, err := govips.NewImageFromBuffer(p3Red(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	for _, icc := range []string{imgbatch.ICCKeep, imgbatch.ICCP3} {
+		vs := []imgbatch.Variant{
+			{Name: "v", Width: 48, Height: 48, Format: imgbatch.FormatWebP, Quality: 90, Encoder: &imgbatch.EncoderOptions{ICC: icc}},
+			{Name: "srgb", Width: 48, Height: 48, Format: imgbatch.FormatWebP, Quality: 90},
+		}
+		for name, rs := range renderAll(t, src, vs) {
+			img := decode(t, rs[0], imgbatch.FormatWebP).img
+			profile := img.GetICCProfile()
+			if img.Bands() != 3 || len(profile) == 0 {
+				t.Errorf("%s %s: %d bands, profile of %d bytes; want RGB with a profile", icc, name, img.Bands(), len(profile))
+			}
+			if p3 := bytes.Equal(profile, ref.GetICCProfile()); p3 != (icc == imgbatch.ICCP3) {
+				t.Errorf("%s %s: P3 profile %v", icc, name, p3)
+			}
+		}
+	}
+}
