@@ -149,7 +149,9 @@ func loaderFor(f sniff.Format) (C.int, bool) {
 // from that. Images are turned upright by their EXIF orientation,
 // converted to 8-bit sRGB (through an embedded ICC profile, or the built-in
 // CMYK profile for CMYK without one), and written without metadata (EXIF,
-// XMP, IPTC, ICC) unless the variant keeps it. Only the first frame or page
+// XMP, IPTC, ICC) unless the variant keeps it; a variant's Encoder.ICC
+// "keep" or "p3" writes the source's own colours and profile, or Display
+// P3 with its profile, instead (colour.c). Only the first frame or page
 // of an animated or multi-page image is used.
 //
 // Fits: inside keeps the aspect ratio within width x height (either may be
