@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func intp(n int) *int { return &n }
+func encEffort(n int) *int { return &n }
 
 // encVariant is a variant of format with encoder options e, normalized.
 func encVariant(format string, e *EncoderOptions) (Variant, error) {
@@ -44,9 +44,9 @@ func TestRecipeWithoutEncoderKeepsHash(t *testing.T) {
 	}{
 		{FormatJPEG, EncoderOptions{}},
 		{FormatJPEG, EncoderOptions{ICC: "srgb"}},
-		{FormatWebP, EncoderOptions{Effort: intp(4), Subsample: "on"}},
-		{FormatAVIF, EncoderOptions{Effort: intp(2)}},
-		{FormatPNG, EncoderOptions{Effort: intp(6), Lossless: true}},
+		{FormatWebP, EncoderOptions{Effort: encEffort(4), Subsample: "on"}},
+		{FormatAVIF, EncoderOptions{Effort: encEffort(2)}},
+		{FormatPNG, EncoderOptions{Effort: encEffort(6), Lossless: true}},
 	} {
 		e := c.e
 		v, err := encVariant(c.format, &e)
@@ -79,16 +79,16 @@ func TestEncoderOptionsChangeHash(t *testing.T) {
 		{"jpeg p3", FormatJPEG, EncoderOptions{ICC: "p3"}},
 		{"webp", FormatWebP, EncoderOptions{}},
 		{"webp lossless", FormatWebP, EncoderOptions{Lossless: true}},
-		{"webp effort 6", FormatWebP, EncoderOptions{Effort: intp(6)}},
-		{"webp effort 0", FormatWebP, EncoderOptions{Effort: intp(0)}},
+		{"webp effort 6", FormatWebP, EncoderOptions{Effort: encEffort(6)}},
+		{"webp effort 0", FormatWebP, EncoderOptions{Effort: encEffort(0)}},
 		{"webp smart", FormatWebP, EncoderOptions{Subsample: "off"}},
 		{"avif", FormatAVIF, EncoderOptions{}},
-		{"avif effort 4", FormatAVIF, EncoderOptions{Effort: intp(4)}},
+		{"avif effort 4", FormatAVIF, EncoderOptions{Effort: encEffort(4)}},
 		{"avif lossless", FormatAVIF, EncoderOptions{Lossless: true}},
 		{"avif 4:4:4", FormatAVIF, EncoderOptions{Subsample: "off"}},
 		{"png", FormatPNG, EncoderOptions{}},
 		{"png interlaced", FormatPNG, EncoderOptions{Progressive: true}},
-		{"png level 9", FormatPNG, EncoderOptions{Effort: intp(9)}},
+		{"png level 9", FormatPNG, EncoderOptions{Effort: encEffort(9)}},
 	} {
 		e := c.e
 		h := hash(c.format, &e)
@@ -110,14 +110,14 @@ func TestEncoderOptionsRefused(t *testing.T) {
 		{FormatJPEG, EncoderOptions{QuantTable: 9}, "quantTable 9 is outside 0..8"},
 		{FormatJPEG, EncoderOptions{QuantTable: -1}, "quantTable -1 is outside 0..8"},
 		{FormatJPEG, EncoderOptions{Lossless: true}, "lossless is for webp, avif, png, not jpeg"},
-		{FormatJPEG, EncoderOptions{Effort: intp(3)}, "effort is for webp, avif, png, not jpeg"},
+		{FormatJPEG, EncoderOptions{Effort: encEffort(3)}, "effort is for webp, avif, png, not jpeg"},
 		{FormatAVIF, EncoderOptions{Progressive: true}, "progressive is for jpeg, png, not avif"},
 		{FormatPNG, EncoderOptions{Subsample: "off"}, "subsample is for jpeg, webp, avif, not png"},
 		{FormatJPEG, EncoderOptions{Subsample: "444"}, `subsample "444" is not one of on (4:2:0), off (4:4:4)`},
 		{FormatJPEG, EncoderOptions{ICC: "adobe-rgb"}, `icc "adobe-rgb" is not one of srgb (the default), keep, p3`},
-		{FormatWebP, EncoderOptions{Effort: intp(7)}, "effort 7 is outside webp's 0..6 (default 4)"},
-		{FormatAVIF, EncoderOptions{Effort: intp(10)}, "effort 10 is outside avif's 0..9 (default 2)"},
-		{FormatPNG, EncoderOptions{Effort: intp(-1)}, "effort -1 is outside png's 0..9 (default 6)"},
+		{FormatWebP, EncoderOptions{Effort: encEffort(7)}, "effort 7 is outside webp's 0..6 (default 4)"},
+		{FormatAVIF, EncoderOptions{Effort: encEffort(10)}, "effort 10 is outside avif's 0..9 (default 2)"},
+		{FormatPNG, EncoderOptions{Effort: encEffort(-1)}, "effort -1 is outside png's 0..9 (default 6)"},
 		{FormatAVIF, EncoderOptions{Lossless: true, Subsample: "on"}, "lossless keeps every pixel's colour: subsample does not apply"},
 		{FormatGIF, EncoderOptions{ICC: "p3"}, "icc is for jpeg, png, webp, avif, not gif"},
 	} {
@@ -142,10 +142,10 @@ func TestEncoderOptionsForAutoFormat(t *testing.T) {
 		err := r.Normalize()
 		return r.Variants[0], err
 	}
-	if v, err := auto([]string{FormatWebP, FormatAVIF}, EncoderOptions{Lossless: true, Effort: intp(5)}); err != nil || v.Encoder == nil || !v.Encoder.Lossless {
+	if v, err := auto([]string{FormatWebP, FormatAVIF}, EncoderOptions{Lossless: true, Effort: encEffort(5)}); err != nil || v.Encoder == nil || !v.Encoder.Lossless {
 		t.Errorf("webp+avif lossless effort 5: %+v, %v", v.Encoder, err)
 	}
-	if _, err := auto([]string{FormatWebP, FormatAVIF}, EncoderOptions{Effort: intp(8)}); err == nil || !strings.Contains(err.Error(), "outside webp's 0..6") {
+	if _, err := auto([]string{FormatWebP, FormatAVIF}, EncoderOptions{Effort: encEffort(8)}); err == nil || !strings.Contains(err.Error(), "outside webp's 0..6") {
 		t.Errorf("webp+avif effort 8: %v; want webp's range named", err)
 	}
 	if _, err := auto([]string{FormatWebP, FormatAVIF}, EncoderOptions{Trellis: true}); err == nil || !strings.Contains(err.Error(), "trellis is for jpeg, not webp, avif") {

@@ -14,7 +14,7 @@ import (
 	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
-func effort(n int) *int { return &n }
+func effortp(n int) *int { return &n }
 
 // encoded renders one variant of format from src with encoder options e.
 func encoded(t *testing.T, src []byte, format string, q, width int, e *imgbatch.EncoderOptions) Result {
@@ -222,10 +222,10 @@ func TestEncodeEffortChangesBytes(t *testing.T) {
 		format string
 		a, b   *imgbatch.EncoderOptions
 	}{
-		{imgbatch.FormatWebP, &imgbatch.EncoderOptions{Effort: effort(0)}, &imgbatch.EncoderOptions{Effort: effort(6)}},
+		{imgbatch.FormatWebP, &imgbatch.EncoderOptions{Effort: effortp(0)}, &imgbatch.EncoderOptions{Effort: effortp(6)}},
 		{imgbatch.FormatWebP, nil, &imgbatch.EncoderOptions{Subsample: "off"}},
-		{imgbatch.FormatAVIF, &imgbatch.EncoderOptions{Effort: effort(0)}, &imgbatch.EncoderOptions{Effort: effort(5)}},
-		{imgbatch.FormatPNG, &imgbatch.EncoderOptions{Effort: effort(1)}, &imgbatch.EncoderOptions{Effort: effort(9)}},
+		{imgbatch.FormatAVIF, &imgbatch.EncoderOptions{Effort: effortp(0)}, &imgbatch.EncoderOptions{Effort: effortp(5)}},
+		{imgbatch.FormatPNG, &imgbatch.EncoderOptions{Effort: effortp(1)}, &imgbatch.EncoderOptions{Effort: effortp(9)}},
 	} {
 		ra := encoded(t, src, c.format, 75, 240, c.a)
 		rb := encoded(t, src, c.format, 75, 240, c.b)
@@ -258,7 +258,7 @@ func TestEncodePNGInterlaced(t *testing.T) {
 func TestEncodeBadEffortIsAnError(t *testing.T) {
 	src := encodeJPEG(t, testutil.Photo(64, 48, 8))
 	_, err := Render(src, "jpeg", []imgbatch.Variant{{Name: "v", Width: 32, Format: imgbatch.FormatWebP, Quality: 80,
-		Encoder: &imgbatch.EncoderOptions{Effort: effort(42)}}})
+		Encoder: &imgbatch.EncoderOptions{Effort: effortp(42)}}})
 	if err == nil || !strings.Contains(err.Error(), `variant "v": effort 42 outside webp's 0..6`) {
 		t.Errorf("webp effort 42: %v; want refused", err)
 	}
