@@ -82,10 +82,13 @@ var encoderOptions = []encoderOption{
 // lossless; lossy WebP is always 4:2:0, so "on" is its default), an
 // effort equal to imgbatch's default is dropped, and nothing left is nil.
 func (v *Variant) normalizeEncoder() error {
-	e := v.Encoder
-	if e == nil {
+	if v.Encoder == nil {
 		return nil
 	}
+	// A copy: the caller's options may be shared with another recipe.
+	c := *v.Encoder
+	e := &c
+	v.Encoder = e
 	if err := e.checkValues(); err != nil {
 		return fmt.Errorf("encoder: %w", err)
 	}

@@ -184,3 +184,16 @@ func TestParseRecipeEncoder(t *testing.T) {
 		t.Errorf("effort: fast: %v; want the field named", err)
 	}
 }
+
+// Normalizing does not change the options it was given (a recipe built
+// from another's may share them).
+func TestNormalizeEncoderCopies(t *testing.T) {
+	e := &EncoderOptions{ICC: "srgb", Effort: encEffort(4)}
+	v, err := encVariant(FormatWebP, e)
+	if err != nil || v.Encoder != nil {
+		t.Fatalf("%+v, %v", v.Encoder, err)
+	}
+	if e.ICC != "srgb" || e.Effort == nil {
+		t.Errorf("the caller's options changed: %+v", *e)
+	}
+}
