@@ -79,8 +79,9 @@ var encoderOptions = []encoderOption{
 // fit at least one, and applies to those it fits) and writes them in one
 // canonical form, so that options meaning the same outputs hash the same:
 // "srgb" is "", what the format always does is dropped (PNG is always
-// lossless; lossy WebP is always 4:2:0, so "on" is its default), an
-// effort equal to imgbatch's default is dropped, and nothing left is nil.
+// lossless; lossy WebP is always 4:2:0; JPEG and AVIF subsample as their
+// quality makes libvips choose), an effort equal to imgbatch's default is
+// dropped, and nothing left is nil.
 func (v *Variant) normalizeEncoder() error {
 	if v.Encoder == nil {
 		return nil
@@ -101,7 +102,7 @@ func (v *Variant) normalizeEncoder() error {
 	if err := e.checkCombinations(v, formats); err != nil {
 		return fmt.Errorf("encoder: %w", err)
 	}
-	e.canonical(formats)
+	e.canonical(v, formats)
 	if *e == (EncoderOptions{}) {
 		v.Encoder = nil
 	}
@@ -161,13 +162,27 @@ func (e *EncoderOptions) checkCombinations(v *Variant, formats []string) error {
 	return nil
 }
 
-// canonical drops what changes nothing for formats.
-func (e *EncoderOptions) canonical(formats []string) {
+// autoSubsample is what libvips' encoders do at quality q when the
+// recipe does not say.
+func autoSubsample(q int) string {
+	if q >= 90 {
+		return SubsampleOff
+	}
+	return SubsampleOn
+}
+
+// canonical drops what changes nothing for v's formats.
+func (e *EncoderOptions) canonical(v *Variant, formats []string) {
 	only := func(f string) bool { return len(formats) == 1 && formats[0] == f }
 	if e.Lossless && only(FormatPNG) {
 		e.Lossless = false
 	}
 	if e.Subsample == SubsampleOn && only(FormatWebP) && !e.Lossless {
+		e.Subsample = ""
+	}
+	// libvips' JPEG and AVIF choose 4:2:0 below q90, 4:4:4 from it; a
+	// quality target moves q, so its choice is not known here.
+	if (only(FormatJPEG) || only(FormatAVIF)) && v.Target == nil && e.Subsample == autoSubsample(v.Quality) {
 		e.Subsample = ""
 	}
 	if e.Effort != nil && !slices.ContainsFunc(formats, func(f string) bool {

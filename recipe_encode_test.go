@@ -44,6 +44,8 @@ func TestRecipeWithoutEncoderKeepsHash(t *testing.T) {
 	}{
 		{FormatJPEG, EncoderOptions{}},
 		{FormatJPEG, EncoderOptions{ICC: "srgb"}},
+		{FormatJPEG, EncoderOptions{Subsample: "on"}}, // 4:2:0 is libvips' choice at q80
+		{FormatAVIF, EncoderOptions{Subsample: "on"}},
 		{FormatWebP, EncoderOptions{Effort: encEffort(4), Subsample: "on"}},
 		{FormatAVIF, EncoderOptions{Effort: encEffort(2)}},
 		{FormatPNG, EncoderOptions{Effort: encEffort(6), Lossless: true}},
@@ -71,7 +73,6 @@ func TestEncoderOptionsChangeHash(t *testing.T) {
 	}{
 		{"jpeg", FormatJPEG, EncoderOptions{}},
 		{"jpeg progressive", FormatJPEG, EncoderOptions{Progressive: true}},
-		{"jpeg 4:2:0", FormatJPEG, EncoderOptions{Subsample: "on"}},
 		{"jpeg 4:4:4", FormatJPEG, EncoderOptions{Subsample: "off"}},
 		{"jpeg trellis", FormatJPEG, EncoderOptions{Trellis: true}},
 		{"jpeg table 3", FormatJPEG, EncoderOptions{QuantTable: 3}},
@@ -86,6 +87,7 @@ func TestEncoderOptionsChangeHash(t *testing.T) {
 		{"avif effort 4", FormatAVIF, EncoderOptions{Effort: encEffort(4)}},
 		{"avif lossless", FormatAVIF, EncoderOptions{Lossless: true}},
 		{"avif 4:4:4", FormatAVIF, EncoderOptions{Subsample: "off"}},
+		{"avif lossless effort 4", FormatAVIF, EncoderOptions{Lossless: true, Effort: encEffort(4)}},
 		{"png", FormatPNG, EncoderOptions{}},
 		{"png interlaced", FormatPNG, EncoderOptions{Progressive: true}},
 		{"png level 9", FormatPNG, EncoderOptions{Effort: encEffort(9)}},
@@ -195,5 +197,26 @@ func TestNormalizeEncoderCopies(t *testing.T) {
 	}
 	if e.ICC != "srgb" || e.Effort == nil {
 		t.Errorf("the caller's options changed: %+v", *e)
+	}
+}
+
+// At q90 and above libvips writes 4:4:4 unless told: there "off" is the
+// default and "on" an option.
+func TestSubsampleCanonicalAtHighQuality(t *testing.T) {
+	q95 := func(e EncoderOptions, target *QualityTarget) *EncoderOptions {
+		r := Recipe{Name: "r", Variants: []Variant{{Name: "v", Width: 64, Format: FormatJPEG, Quality: 95, Target: target, Encoder: &e}}}
+		if err := r.Normalize(); err != nil {
+			t.Fatal(err)
+		}
+		return r.Variants[0].Encoder
+	}
+	if e := q95(EncoderOptions{Subsample: "off"}, nil); e != nil {
+		t.Errorf("q95 off: %+v, want nil", e)
+	}
+	if e := q95(EncoderOptions{Subsample: "on"}, nil); e == nil || e.Subsample != "on" {
+		t.Errorf("q95 on: %+v, want kept", e)
+	}
+	if e := q95(EncoderOptions{Subsample: "off"}, &QualityTarget{SSIM: 0.98}); e == nil || e.Subsample != "off" {
+		t.Errorf("q95 off with a target: %+v, want kept (the search moves q)", e)
 	}
 }
