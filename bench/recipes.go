@@ -58,7 +58,7 @@ func describeRecipe(r imgbatch.Recipe) string {
 		if v.Format != imgbatch.FormatPNG {
 			q = fmt.Sprintf(" q%d", v.Quality)
 		}
-		parts[i] = fmt.Sprintf("%s: fit %s %dx%d %s%s", v.Name, v.Fit, v.Width, v.Height, v.Format, q)
+		parts[i] = fmt.Sprintf("%s: fit %s %dx%d %s%s%s", v.Name, v.Fit, v.Width, v.Height, v.Format, q, describeEncoder(v))
 	}
 	return strings.Join(parts, "; ")
 }

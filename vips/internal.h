@@ -16,5 +16,14 @@ int imgb_encode(VipsImage *x, const imgb_variant *v, void **out, size_t *out_len
  * rest, from the first frame), or -1 with the libvips error buffer set. */
 int imgb_animate(int loader, const void *buf, size_t len, int fail_on,
 	imgb_variant *vs, int n);
+/* imgb_profiles picks vips_thumbnail's import and export profiles (NULL:
+ * unset) for a source with (has_icc) or without an embedded profile, CMYK
+ * or not, of bands bands, under colour policy icc (IMGB_ICC_*). */
+void imgb_profiles(int has_icc, int cmyk, int bands, int icc,
+	const char **import, const char **export);
+
+/* imgb_keep_profile copies from's ICC profile, if any, onto to (a copy of
+ * from that stripping took it from). */
+void imgb_keep_profile(VipsImage *from, VipsImage *to);
 
 #endif /* IMGB_INTERNAL_H */

@@ -295,19 +295,15 @@ thumbnail_image(VipsImage *in, VipsImage **out, const box *b,
 
 /* thumb resizes, crops, rotates upright and brings in to 8-bit sRGB (or
  * B_W): through the embedded ICC profile when there is one, through the
- * built-in CMYK profile for CMYK without one. */
+ * built-in CMYK profile for CMYK without one; or to the colour policy icc
+ * asks for (colour.c). */
 static int
-thumb(VipsImage *in, VipsImage **out, const box *b, const header *h)
+thumb(VipsImage *in, VipsImage **out, const box *b, const header *h, int icc)
 {
-	const char *import = NULL;
+	const char *import, *export;
 
-	if (!h->has_icc && !h->cmyk)
-		return thumbnail_image(in, out, b, NULL, NULL);
-	if (h->cmyk)
-		import = "cmyk";
-	else if (h->bands >= 3)
-		import = "srgb"; /* fallback for a broken embedded profile */
-	return thumbnail_image(in, out, b, import, "srgb");
+	imgb_profiles(h->has_icc, h->cmyk, h->bands, icc, &import, &export);
+	return thumbnail_image(in, out, b, import, export);
 }
 
 static void
@@ -468,7 +464,8 @@ pad_contain(VipsObject *scope, VipsImage **x, const imgb_variant *v)
 	return 0;
 }
 
-/* drop_metadata strips a variant that does not keep its metadata. */
+/* drop_metadata strips a variant that does not keep its metadata; one
+ * whose colour policy embeds a profile keeps that. */
 static int
 drop_metadata(VipsObject *scope, VipsImage **x, const imgb_variant *v)
 {
@@ -478,6 +475,8 @@ drop_metadata(VipsObject *scope, VipsImage **x, const imgb_variant *v)
 		return 0;
 	if (strip_metadata(*x, &t[0]))
 		return -1;
+	if (v->icc != IMGB_ICC_SRGB)
+		imgb_keep_profile(*x, t[0]);
 	*x = t[0];
 	return 0;
 }
@@ -512,10 +511,11 @@ finish(VipsImage *in, imgb_variant *v)
 }
 
 /* shared_decode decodes buf once, with the least shrink any variant needs,
- * to the whole upright frame in 8-bit sRGB, and keeps it in memory. */
+ * to the whole upright frame in 8-bit sRGB (in the source's own space with
+ * its profile when keep_space), and keeps it in memory. */
 static VipsImage *
 shared_decode(const source *src, const header *h, const box *boxes,
-	const imgb_variant *vs, int n)
+	const imgb_variant *vs, int n, int keep_space)
 {
 	double ms = G_MAXDOUBLE;
 	int upright_w = h->swap ? h->height : h->width;
@@ -551,7 +551,7 @@ shared_decode(const source *src, const header *h, const box *boxes,
 		in = open_for(src, h, &mb, policy);
 	if (!in)
 		return NULL;
-	if (thumb(in, &t, &mb, h)) {
+	if (thumb(in, &t, &mb, h, keep_space ? IMGB_ICC_KEEP : IMGB_ICC_SRGB)) {
 		g_object_unref(in);
 		return NULL;
 	}
@@ -559,6 +559,22 @@ shared_decode(const source *src, const header *h, const box *boxes,
 	mem = vips_image_copy_memory(t);
 	g_object_unref(t);
 	return mem;
+}
+
+/* needs_source_space: a variant that keeps the source's colours or wants
+ * P3 needs the shared image before its conversion to sRGB (of an RGB or
+ * grey source with a profile; the others have nothing to lose). */
+static int
+needs_source_space(const header *h, const imgb_variant *vs, int n)
+{
+	int i;
+
+	if (!h->has_icc || h->cmyk)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (vs[i].icc != IMGB_ICC_SRGB)
+			return 1;
+	return 0;
 }
 
 int
@@ -600,19 +616,22 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 		goto done;
 	if (opt->strategy == IMGB_SHARED_DECODE && n - made > 1) {
 		header upright = h;
+		int keep_space = needs_source_space(&h, vs, n);
 
-		if (!(shared = shared_decode(&src, &h, boxes, vs, n)))
+		if (!(shared = shared_decode(&src, &h, boxes, vs, n, keep_space)))
 			goto done;
-		/* The shared image is upright, 8-bit sRGB and smaller: the
-		 * variants need no rotation or colour management. */
-		upright.has_icc = upright.cmyk = upright.swap = 0;
+		/* The shared image is upright, 8-bit sRGB (or in the source's
+		 * space, with its profile) and smaller: the variants need no
+		 * rotation, and colour management only from its profile. */
+		upright.cmyk = upright.swap = 0;
+		upright.has_icc = keep_space;
 		for (i = 0; i < n; i++) {
 			VipsImage *t;
 			int e;
 
 			if (vs[i].out)
 				continue;
-			if (thumb(shared, &t, &boxes[i], &upright))
+			if (thumb(shared, &t, &boxes[i], &upright, vs[i].icc))
 				goto done;
 			e = finish(t, &vs[i]);
 			g_object_unref(t);
@@ -629,7 +648,7 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 				continue;
 			if (!(in = open_for(&src, &h, &boxes[i], policy_of(opt, &vs[i]))))
 				goto done;
-			e = thumb(in, &t, &boxes[i], &h);
+			e = thumb(in, &t, &boxes[i], &h, vs[i].icc);
 			g_object_unref(in);
 			if (e)
 				goto done;

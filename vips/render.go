@@ -149,7 +149,9 @@ func loaderFor(f sniff.Format) (C.int, bool) {
 // from that. Images are turned upright by their EXIF orientation,
 // converted to 8-bit sRGB (through an embedded ICC profile, or the built-in
 // CMYK profile for CMYK without one), and written without metadata (EXIF,
-// XMP, IPTC, ICC) unless the variant keeps it. An animated GIF or WebP
+// XMP, IPTC, ICC) unless the variant keeps it; a variant's Encoder.ICC
+// "keep" or "p3" writes the source's own colours and profile, or Display
+// P3 with its profile, instead (colour.c). An animated GIF or WebP
 // stays animated in a GIF or WebP variant (unless Animated is false): every
 // frame resized, cut or padded alike, delays and loop count kept
 // (anim.c); other variants, and every variant of a multi-page TIFF or
@@ -236,7 +238,7 @@ func render(src []byte, format sniff.Format, variants []imgbatch.Variant, o opti
 		C.imgb_free(cv.out)
 		cv.out = nil
 		if out[i].Format == imgbatch.FormatWebP && !variants[i].KeepMetadata {
-			b, err := stripWebPMetadata(out[i].Data)
+			b, err := stripWebP(out[i].Data, embedsICC(variants[i]))
 			if err != nil {
 				return nil, fmt.Errorf("variant %q: libvips wrote a WebP imgbatch cannot read back: %w", variants[i].Name, err)
 			}
@@ -299,6 +301,9 @@ func toC(v imgbatch.Variant, c *C.imgb_variant) error {
 		c.format = C.IMGB_GIF
 	default:
 		return fmt.Errorf("unknown output format %q", v.Format)
+	}
+	if err := encoderToC(v.Encoder, format, c); err != nil {
+		return err
 	}
 	sol, err := variantShrink(v.ShrinkOnLoad)
 	if err != nil {
