@@ -1,0 +1,55 @@
+package imgbatch
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestPlaceholdersNormalize(t *testing.T) {
+	base := func(p ...string) Recipe {
+		return Recipe{Name: "r", Variants: []Variant{{Name: "thumb", Width: 256}}, Placeholders: p}
+	}
+	r := base("phash", "BlurHash", " color ", "phash", "thumbhash")
+	if err := r.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"blurhash", "color", "phash", "thumbhash"}; !reflect.DeepEqual(r.Placeholders, want) {
+		t.Errorf("placeholders %q, want %q", r.Placeholders, want)
+	}
+	if !r.Wants(PlaceholderPHash) || base().Wants(PlaceholderPHash) {
+		t.Error("Wants")
+	}
+
+	bad := base("blurhash", "lqip")
+	err := bad.Normalize()
+	if err == nil || !strings.Contains(err.Error(), `"lqip"`) || !strings.Contains(err.Error(), "blurhash, color, phash, thumbhash") {
+		t.Errorf("unknown placeholder: %v", err)
+	}
+
+	empty := base()
+	empty.Placeholders = []string{}
+	if err := empty.Normalize(); err != nil || empty.Placeholders != nil {
+		t.Errorf("empty: %v %v", empty.Placeholders, err)
+	}
+}
+
+// Placeholders change no output: they must not change the recipe's hash,
+// or every incremental run of a recipe that gains them renders again.
+func TestPlaceholdersKeepHash(t *testing.T) {
+	a := Recipe{Name: "r", Variants: []Variant{{Name: "thumb", Width: 256}}}
+	b := a
+	b.Placeholders = []string{"phash", "blurhash"}
+	for _, r := range []*Recipe{&a, &b} {
+		if err := r.Normalize(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.Hash() != b.Hash() {
+		t.Errorf("hash %s with placeholders, %s without", b.Hash(), a.Hash())
+	}
+	r, err := ParseRecipe([]byte("name: r\nplaceholders: [color, thumbhash]\nvariants:\n  - {name: thumb, width: 256}\n"))
+	if err != nil || !reflect.DeepEqual(r.Placeholders, []string{"color", "thumbhash"}) {
+		t.Errorf("YAML: %+v %v", r, err)
+	}
+}
