@@ -18,6 +18,7 @@
 
 #include "render.h"
 #include "internal.h"
+#include "info.h"
 
 static const char *loader_names[] = {
 	[IMGB_LOAD_JPEG] = "jpegload_buffer",
@@ -119,6 +120,8 @@ read_header(const source *src, header *h)
 	h->bands = im->Bands;
 	h->has_icc = vips_image_get_typeof(im, VIPS_META_ICC_NAME) != 0;
 	h->cmyk = im->Type == VIPS_INTERPRETATION_CMYK;
+	if (src->opt->info)
+		imgb_info_header(im, src->opt->info);
 	g_object_unref(im);
 
 	if (src->loader == IMGB_LOAD_HEIF) {
@@ -511,6 +514,53 @@ finish(VipsImage *in, imgb_variant *v)
 	return err ? -1 : 0;
 }
 
+/* small_from_variant makes the catalog's small copy from *t, a variant
+ * that shows the whole frame (inside, contain), when none is made yet: *t
+ * is copied to memory first, as a sequential pipeline can be read once,
+ * and the variant is finished from that copy (the same pixels). */
+static int
+small_from_variant(VipsImage **t, const imgb_variant *v, imgb_info *info)
+{
+	VipsImage *mem;
+
+	if (info->small_side <= 0 || info->small ||
+		(v->fit != IMGB_FIT_INSIDE && v->fit != IMGB_FIT_CONTAIN))
+		return 0;
+	/* A failure here is the decode's (a truncated file): the caller
+	 * still owns *t. */
+	if (!(mem = vips_image_copy_memory(*t)))
+		return -1;
+	g_object_unref(*t);
+	*t = mem;
+	imgb_info_small(mem, info);
+	return 0;
+}
+
+/* small_from_source makes the small copy by a decode of its own, shrunk
+ * on load: for the variants that crop or stretch (cover, fill) without a
+ * shared decode to take it from. */
+static void
+small_from_source(const source *src, const header *h, imgb_info *info)
+{
+	box b = { info->small_side, info->small_side, VIPS_SIZE_DOWN, VIPS_INTERESTING_NONE };
+	VipsImage *in, *t;
+
+	if (info->small_side <= 0)
+		return;
+	if (!(in = open_for(src, h, &b, IMGB_SHRINK_FAST))) {
+		vips_error_clear();
+		return;
+	}
+	if (thumb(in, &t, &b, h)) {
+		vips_error_clear();
+		g_object_unref(in);
+		return;
+	}
+	g_object_unref(in);
+	imgb_info_small(t, info);
+	g_object_unref(t);
+}
+
 /* shared_decode decodes buf once, with the least shrink any variant needs,
  * to the whole upright frame in 8-bit sRGB, and keeps it in memory. */
 static VipsImage *
@@ -579,6 +629,8 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 		vs[i].out_score = 0;
 		vs[i].out_frames = 0;
 	}
+	if (opt->info)
+		imgb_info_reset(opt->info);
 	/* Drop messages that earlier, recovered operations left behind. */
 	vips_error_clear();
 	if (n <= 0) {
@@ -597,6 +649,8 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 
 		if (!(shared = shared_decode(&src, &h, boxes, vs, n)))
 			goto done;
+		if (opt->info)
+			imgb_info_small(shared, opt->info);
 		/* The shared image is upright, 8-bit sRGB and smaller: the
 		 * variants need no rotation or colour management. */
 		upright.has_icc = upright.cmyk = upright.swap = 0;
@@ -623,11 +677,16 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 			g_object_unref(in);
 			if (e)
 				goto done;
-			e = finish(t, &vs[i]);
+			if (opt->info)
+				e = small_from_variant(&t, &vs[i], opt->info);
+			if (!e)
+				e = finish(t, &vs[i]);
 			g_object_unref(t);
 			if (e)
 				goto done;
 		}
+		if (opt->info && !opt->info->small)
+			small_from_source(&src, &h, opt->info);
 	}
 	err = 0;
 
@@ -635,12 +694,17 @@ done:
 	if (shared)
 		g_object_unref(shared);
 	g_free(boxes);
-	if (err)
+	if (err) {
 		for (i = 0; i < n; i++) {
 			g_free(vs[i].out);
 			vs[i].out = NULL;
 			vs[i].out_len = 0;
 		}
+		if (opt->info) {
+			g_free(opt->info->small);
+			opt->info->small = NULL;
+		}
+	}
 	return err;
 }
 
