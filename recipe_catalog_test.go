@@ -53,3 +53,19 @@ func TestPlaceholdersKeepHash(t *testing.T) {
 		t.Errorf("YAML: %+v %v", r, err)
 	}
 }
+
+// The demo's recipe (make demo) is the default recipe with every
+// placeholder: the same hash, so a second demo skips what the first made.
+func TestDemoRecipe(t *testing.T) {
+	r, err := LoadRecipe("scripts/demo-recipe.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := DefaultRecipe
+	if err := def.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Hash() != def.Hash() || !reflect.DeepEqual(r.Placeholders, Placeholders) {
+		t.Errorf("demo recipe %+v (hash %s), want the default's variants (hash %s) and every placeholder", r, r.Hash(), def.Hash())
+	}
+}

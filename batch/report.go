@@ -121,8 +121,9 @@ func fetchShard(ctx context.Context, s *Store, run *imgbatch.Run, n int, partial
 	return shardResults{m: m, rs: rs, err: err}
 }
 
-// writeReports streams every shard's results into report.csv and
-// failed.csv (via temporary files: constant memory) and returns the counts.
+// writeReports streams every shard's results into report.csv,
+// failed.csv and the catalog (via temporary files: constant memory) and
+// returns the counts.
 // With partial (the run ends early) the items of shards without a done
 // marker go to remaining.csv and the counts are those of the items that ran.
 func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool) (Final, Summary, error) {
@@ -137,6 +138,8 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 		return fin, sum, err
 	}
 	defer files.remove()
+	cat := newRunCatalog(ctx, s, run)
+	defer cat.remove()
 	groups := map[string]*FailureGroup{}
 	order, stop := fetchResults(ctx, s, run, partial)
 	defer stop()
@@ -153,6 +156,9 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 				addFailure(groups, res)
 			}
 			files.write(res)
+			if err := cat.add(res); err != nil {
+				return fin, sum, err
+			}
 		}
 		for _, it := range sr.left {
 			_ = files.remaining.w.Write(manifestRow(it))
@@ -163,6 +169,9 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 		return fin, sum, err
 	}
 	if err := files.upload(ctx, s, lay, partial); err != nil {
+		return fin, sum, err
+	}
+	if err := cat.close(); err != nil {
 		return fin, sum, err
 	}
 	fin.Status = RunCompleted
