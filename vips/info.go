@@ -39,10 +39,13 @@ const SmallSide = 100
 
 // RenderWith is Render that also reports what libvips saw of the source
 // and, with small, a small copy of it made from the same decode: the
-// decode shared by the variants, or a variant that shows the whole frame
-// (inside, contain); only a recipe of one cover or fill variant pays for a
-// decode of its own, shrunk on load. A copy that cannot be made is left
-// nil and fails nothing. The outputs are Render's, byte for byte.
+// decode shared by the variants of a recipe of several; for one variant
+// that shows the whole frame (inside, contain), the variant itself, so
+// the output is Render's byte for byte; for one cover or fill variant,
+// the shared decode too (its output is then made as a variant of a recipe
+// of several is: the same size, pixels a resize apart). Only a lone
+// variant smaller than the copy pays for a decode of its own, shrunk on
+// load. A copy that cannot be made is left nil and fails nothing.
 func RenderWith(src []byte, format sniff.Format, variants []imgbatch.Variant, small bool) ([]Result, *Info, error) {
 	ci := (*C.imgb_info)(C.calloc(1, C.sizeof_imgb_info))
 	defer C.free(unsafe.Pointer(ci))

@@ -81,13 +81,21 @@ func TestRenderWithSmallPixels(t *testing.T) {
 		t.Errorf("no small: %+v", info2)
 	}
 	sameOutput(t, "PNG", rs[0], rs2[0])
-	// A one-variant recipe takes the shared decode for the small copy: a
-	// JPEG shrunk on load comes out the same.
+	// One inside variant gives the small copy itself: a JPEG shrunk on
+	// load comes out the same. One cover variant takes the shared decode:
+	// the same size, pixels a resize apart.
 	jpg := encodeJPEG(t, scene(1600, 1200, 400, 300, 40))
-	for _, v := range []imgbatch.Variant{thumb256, {Name: "sq", Width: 200, Height: 200, Fit: imgbatch.FitCover, Format: imgbatch.FormatWebP, Quality: 75}} {
+	sq := imgbatch.Variant{Name: "sq", Width: 200, Height: 200, Fit: imgbatch.FitCover, Format: imgbatch.FormatJPEG, Quality: 90}
+	for _, v := range []imgbatch.Variant{thumb256, sq} {
 		with, info := renderWith(t, jpg, true, v)
 		without, _ := renderWith(t, jpg, false, v)
-		sameOutput(t, "JPEG "+v.Name, with[0], without[0])
+		if v.Fit == imgbatch.FitCover {
+			if with[0].Width != 200 || with[0].Height != 200 || psnr(t, with[0].Data, without[0].Data) < 35 {
+				t.Errorf("cover: %dx%d, %.1f dB from Render's", with[0].Width, with[0].Height, psnr(t, with[0].Data, without[0].Data))
+			}
+		} else {
+			sameOutput(t, "JPEG "+v.Name, with[0], without[0])
+		}
 		if s := info.Small; s == nil || s.Width != 100 || s.Height != 75 {
 			t.Errorf("JPEG %s: small %v, want 100x75", v.Name, s)
 		}
@@ -139,5 +147,15 @@ func TestRenderWithReleasesEverything(t *testing.T) {
 	}
 	if after := liveObjects(); after != before {
 		t.Errorf("%d libvips objects alive after, %d before", after, before)
+	}
+}
+
+// A one-variant recipe smaller than the small copy gets the copy from a
+// decode of its own, at the copy's size, not from the tiny variant.
+func TestRenderWithTinyVariant(t *testing.T) {
+	tiny := imgbatch.Variant{Name: "icon", Width: 32, Height: 32, Format: imgbatch.FormatPNG}
+	rs, info := renderWith(t, encodeJPEG(t, scene(800, 600, 200, 150, 40)), true, tiny)
+	if rs[0].Width != 32 || info.Small == nil || info.Small.Width != 100 || info.Small.Height != 75 {
+		t.Errorf("output %dx%d, small %v; want 32x24 and 100x75", rs[0].Width, rs[0].Height, info.Small)
 	}
 }

@@ -515,16 +515,18 @@ finish(VipsImage *in, imgb_variant *v)
 }
 
 /* small_from_variant makes the catalog's small copy from *t, a variant
- * that shows the whole frame (inside, contain), when none is made yet: *t
- * is copied to memory first, as a sequential pipeline can be read once,
- * and the variant is finished from that copy (the same pixels). */
+ * that shows the whole frame (inside, contain) at least as large as the
+ * copy, when none is made yet: *t is copied to memory first, as a
+ * sequential pipeline can be read once, and the variant is finished from
+ * that copy (the same pixels). */
 static int
 small_from_variant(VipsImage **t, const imgb_variant *v, imgb_info *info)
 {
 	VipsImage *mem;
 
 	if (info->small_side <= 0 || info->small ||
-		(v->fit != IMGB_FIT_INSIDE && v->fit != IMGB_FIT_CONTAIN))
+		(v->fit != IMGB_FIT_INSIDE && v->fit != IMGB_FIT_CONTAIN) ||
+		VIPS_MAX((*t)->Xsize, (*t)->Ysize) < info->small_side)
 		return 0;
 	/* A failure here is the decode's (a truncated file): the caller
 	 * still owns *t. */
@@ -536,9 +538,23 @@ small_from_variant(VipsImage **t, const imgb_variant *v, imgb_info *info)
 	return 0;
 }
 
+/* small_needs_shared says whether a one-variant render takes the shared
+ * decode for the catalog's small copy: a variant that crops or stretches
+ * (cover, fill) does not show the whole frame, and a decode of its own
+ * would cost as much as the render (progressive JPEGs gain little from
+ * shrink-on-load); the shared decode costs a copy in memory and a resize.
+ * Its output then comes from the shared image, as every variant of a
+ * recipe of several does. */
+static int
+small_needs_shared(const imgb_options *opt, const imgb_variant *vs)
+{
+	return opt->info && opt->info->small_side > 0 &&
+		(vs[0].fit == IMGB_FIT_COVER || vs[0].fit == IMGB_FIT_FILL);
+}
+
 /* small_from_source makes the small copy by a decode of its own, shrunk
- * on load: for the variants that crop or stretch (cover, fill) without a
- * shared decode to take it from. */
+ * on load, when no variant gave one: a lone variant smaller than the copy,
+ * or the per-variant strategy with only cover and fill variants. */
 static void
 small_from_source(const source *src, const header *h, imgb_info *info)
 {
@@ -644,7 +660,7 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 	for (i = 0; i < n; i++)
 		variant_box(&vs[i], &h, &boxes[i]);
 
-	if (opt->strategy == IMGB_SHARED_DECODE && n > 1) {
+	if (opt->strategy == IMGB_SHARED_DECODE && (n > 1 || small_needs_shared(opt, vs))) {
 		header upright = h;
 
 		if (!(shared = shared_decode(&src, &h, boxes, vs, n)))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/imgbatch/imgbatch"
@@ -33,6 +34,9 @@ func TestLocalCatalog(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run(args, &out, &errb); code != 0 {
 		t.Fatalf("imgbatch local exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "catalog ") || !strings.Contains(out.String(), "Parquet") {
+		t.Errorf("the summary does not say where the catalog is:\n%s", out.String())
 	}
 	parts, _ := filepath.Glob(filepath.Join(dir, "s3", "buckets", "work", filepath.FromSlash(imgbatch.Layout{RunID: "*"}.CatalogPart(0))))
 	if len(parts) != 1 {
