@@ -16,7 +16,7 @@ import (
 // Info is what libvips saw of a source while rendering it, for the
 // catalog.
 type Info struct {
-	Orientation int    // EXIF orientation 1..8 (1 also when the file has none); 0: unknown
+	Orientation int    // EXIF orientation 1..8; 0: the file records none
 	ICC         bool   // an embedded ICC profile
 	Alpha       bool   // an alpha channel
 	Pages       int    // pages or frames libvips sees
