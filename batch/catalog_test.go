@@ -62,9 +62,14 @@ func TestCatalogParts(t *testing.T) {
 	if failed != 9 {
 		t.Errorf("%d failed rows, want 9", failed)
 	}
-	// The finalizer again (a retry after a lost lease): the same bytes.
-	if _, _, err := writeReports(ctx, s, &p.Run, false); err != nil {
+	// The finalizer again (a retry after a lost lease): the same bytes;
+	// final.json and summary.json name the catalog.
+	fin, _, err := writeReports(ctx, s, &p.Run, false)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if fin.Catalog != lay.CatalogPrefix() {
+		t.Errorf("final says catalog %q", fin.Catalog)
 	}
 	if _, again := read(); !bytes.Equal(again[0], first[0]) || !bytes.Equal(again[2], first[2]) {
 		t.Error("a second finalization wrote other catalog parts")

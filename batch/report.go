@@ -128,7 +128,8 @@ func fetchShard(ctx context.Context, s *Store, run *imgbatch.Run, n int, partial
 // marker go to remaining.csv and the counts are those of the items that ran.
 func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool) (Final, Summary, error) {
 	lay := imgbatch.Layout{RunID: run.ID}
-	fin := Final{RunID: run.ID, Shards: run.Shards, Report: lay.Report(), Failed: lay.Failed(), Summary: lay.Summary()}
+	fin := Final{RunID: run.ID, Shards: run.Shards, Report: lay.Report(), Failed: lay.Failed(), Summary: lay.Summary(),
+		Catalog: lay.CatalogPrefix()}
 	if partial {
 		fin.Remaining = lay.Remaining()
 	}
