@@ -1,6 +1,6 @@
 // Package placeholder computes what the catalog records of an image's
 // look from a small decoded copy of it (at most 100x100, 8-bit sRGB, as
-// vips.RenderInfo hands it over): a BlurHash, a ThumbHash, the dominant
+// vips.RenderWith hands it over): a BlurHash, a ThumbHash, the dominant
 // colour and a perceptual hash (pHash) for finding near-duplicates.
 //
 // Everything here is pure Go and works on a few thousand pixels: the cost
