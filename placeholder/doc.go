@@ -3,9 +3,9 @@
 // vips.RenderWith hands it over): a BlurHash, a ThumbHash, the dominant
 // colour and a perceptual hash (pHash) for finding near-duplicates.
 //
-// Everything here is pure Go and works on a few thousand pixels: the cost
-// per image is a fraction of a millisecond next to the decode
-// (BenchmarkCompute). Transparent pixels are put on white for BlurHash and
+// Everything here is pure Go and works on a few thousand pixels: all four
+// cost about 1.5 ms of CPU per image, next to 100-250 ms for decoding and
+// encoding it (BenchmarkCompute). Transparent pixels are put on white for BlurHash and
 // pHash (which have no alpha), weighed by their alpha for the dominant
 // colour, and kept for ThumbHash (which encodes alpha).
 package placeholder
