@@ -41,6 +41,3 @@ func (r *Recipe) normalizePlaceholders() error {
 	r.Placeholders = slices.Compact(names)
 	return nil
 }
-
-// Wants reports whether the recipe asks for placeholder name.
-func (r Recipe) Wants(name string) bool { return slices.Contains(r.Placeholders, name) }

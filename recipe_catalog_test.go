@@ -17,9 +17,6 @@ func TestPlaceholdersNormalize(t *testing.T) {
 	if want := []string{"blurhash", "color", "phash", "thumbhash"}; !reflect.DeepEqual(r.Placeholders, want) {
 		t.Errorf("placeholders %q, want %q", r.Placeholders, want)
 	}
-	if !r.Wants(PlaceholderPHash) || base().Wants(PlaceholderPHash) {
-		t.Error("Wants")
-	}
 
 	bad := base("blurhash", "lqip")
 	err := bad.Normalize()
