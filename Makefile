@@ -67,7 +67,7 @@ demo: build demo-data
 	@if [ -d $(DEMO_DIR)/s3/metadata ]; then \
 	  echo "$(DEMO_DIR) holds the S3 data of an older imgbatch (another layout): the demo starts afresh"; \
 	  rm -rf $(DEMO_DIR); fi
-	$(BIN) local --dir $(DEMO_DIR) --images .cache/demo --width 2
+	$(BIN) local --dir $(DEMO_DIR) --images .cache/demo --width 2 --recipe scripts/demo-recipe.yaml
 
 ## test: every test (gofmt, go vet, unit, integration, end to end)
 test: fmt-check

@@ -100,6 +100,15 @@ func (l Layout) Picture() string { return l.prefix() + "/picture.jsonl" }
 // HTML is the self-contained report page beside report.csv.
 func (l Layout) HTML() string { return l.prefix() + "/report.html" }
 
+// CatalogPrefix is where the run's catalog lives (one Parquet table: the
+// LOCATION of its Athena table).
+func (l Layout) CatalogPrefix() string { return l.prefix() + "/catalog/" }
+
+// CatalogPart is part n of the catalog: catalog/part-0000.parquet, ...
+func (l Layout) CatalogPart(n int) string {
+	return fmt.Sprintf("%s/catalog/part-%04d.parquet", l.prefix(), n)
+}
+
 // ScheduleWatermark is the last scheduled time of the schedule name:
 // schedules/<name>/watermark.json.
 func ScheduleWatermark(name string) string { return SchedulesPrefix + name + "/watermark.json" }

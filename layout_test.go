@@ -28,6 +28,9 @@ func TestLayout(t *testing.T) {
 		{"Summary", l.Summary(), "runs/r1/summary.json"},
 		{"HTML", l.HTML(), "runs/r1/report.html"},
 		{"Picture", l.Picture(), "runs/r1/picture.jsonl"},
+		{"CatalogPrefix", l.CatalogPrefix(), "runs/r1/catalog/"},
+		{"CatalogPart", l.CatalogPart(0), "runs/r1/catalog/part-0000.parquet"},
+		{"CatalogPart 12345", l.CatalogPart(12345), "runs/r1/catalog/part-12345.parquet"},
 		{"ScheduleWatermark", ScheduleWatermark("nightly"), "schedules/nightly/watermark.json"},
 		{"token's run", Layout{RunID: TokenRunID("abc")}.Run(), "runs/t-ba7816bf8f01cfea/run.json"},
 	} {

@@ -31,6 +31,7 @@ type Final struct {
 	Failed     string          `json:"failed"`
 	Remaining  string          `json:"remaining,omitempty"` // key of remaining.csv (a run ended early)
 	Summary    string          `json:"summary"`
+	Catalog    string          `json:"catalog,omitempty"` // prefix of the catalog's Parquet parts
 	FinishedAt time.Time       `json:"finishedAt"`
 	DurationMs int64           `json:"durationMs"`
 	EventSent  bool            `json:"eventSent"`

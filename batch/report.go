@@ -127,13 +127,15 @@ func fetchShard(ctx context.Context, s *Store, run *imgbatch.Run, n int, partial
 	return shardResults{m: m, rs: rs, err: err}
 }
 
-// writeReports streams every shard's results into report.csv and
-// failed.csv (via temporary files: constant memory) and returns the counts.
+// writeReports streams every shard's results into report.csv,
+// failed.csv and the catalog (via temporary files: constant memory) and
+// returns the counts.
 // With partial (the run ends early) the items of shards without a done
 // marker go to remaining.csv and the counts are those of the items that ran.
 func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool) (Final, Summary, error) {
 	lay := imgbatch.Layout{RunID: run.ID}
-	fin := Final{RunID: run.ID, Shards: run.Shards, Report: lay.Report(), Failed: lay.Failed(), Summary: lay.Summary()}
+	fin := Final{RunID: run.ID, Shards: run.Shards, Report: lay.Report(), Failed: lay.Failed(), Summary: lay.Summary(),
+		Catalog: lay.CatalogPrefix()}
 	if partial {
 		fin.Remaining = lay.Remaining()
 	}
@@ -148,6 +150,8 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 		return fin, sum, err
 	}
 	defer pic.remove()
+	cat := newRunCatalog(ctx, s, run)
+	defer cat.remove()
 	groups := map[string]*FailureGroup{}
 	order, stop := fetchResults(ctx, s, run, partial)
 	defer stop()
@@ -165,6 +169,9 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 				addFailure(groups, res)
 			}
 			files.write(res)
+			if err := cat.add(res); err != nil {
+				return fin, sum, err
+			}
 		}
 		for _, it := range sr.left {
 			_ = files.remaining.w.Write(manifestRow(it))
@@ -181,6 +188,9 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 		return fin, sum, err
 	}
 	sum.Picture, sum.Variants = lay.Picture(), sum.variantFigures(run.Recipe)
+	if err := cat.close(); err != nil {
+		return fin, sum, err
+	}
 	fin.Status = RunCompleted
 	if run.Tolerance.Exceeded(fin.Counts.Items, fin.Counts.Failed) {
 		fin.Status = RunFailed

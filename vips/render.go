@@ -4,6 +4,7 @@ package vips
 // #include <stdlib.h>
 // #include <vips/vips.h>
 // #include "render.h"
+// #include "info.h"
 import "C"
 
 import (
@@ -195,6 +196,11 @@ func Thumbnail(src []byte, v imgbatch.Variant) (Result, error) {
 }
 
 func render(src []byte, format sniff.Format, variants []imgbatch.Variant, o options) ([]Result, error) {
+	return renderInfo(src, format, variants, o, nil)
+}
+
+// renderInfo is render that also fills info (C memory; see RenderWith).
+func renderInfo(src []byte, format sniff.Format, variants []imgbatch.Variant, o options, info *C.imgb_info) ([]Result, error) {
 	if len(src) == 0 {
 		return nil, errors.New("empty image")
 	}
@@ -217,7 +223,7 @@ func render(src []byte, format sniff.Format, variants []imgbatch.Variant, o opti
 		}
 	}
 
-	copt := C.imgb_options{fail_on: C.int(o.failOn), strategy: C.int(o.strategy), shrink_on_load: C.int(o.shrink)}
+	copt := C.imgb_options{fail_on: C.int(o.failOn), strategy: C.int(o.strategy), shrink_on_load: C.int(o.shrink), info: info}
 	rc := C.imgb_render(loader, unsafe.Pointer(&src[0]), C.size_t(len(src)), &copt, &cvs[0], C.int(n))
 	runtime.KeepAlive(src)
 	if rc != 0 {

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+struct imgb_info;
+
 /* Fits (imgbatch.Fit*). */
 enum { IMGB_FIT_INSIDE, IMGB_FIT_COVER, IMGB_FIT_CONTAIN, IMGB_FIT_FILL };
 
@@ -49,6 +51,9 @@ typedef struct {
 	int strategy;	    /* IMGB_PER_VARIANT, IMGB_SHARED_DECODE */
 	int shrink_on_load; /* IMGB_SHRINK_*: one policy for every variant,
 			     * or IMGB_SHRINK_VARIANT */
+	/* Out, when not NULL: the source's facts and, if asked for, a small
+	 * copy made from the shared decode (info.h). */
+	struct imgb_info *info;
 } imgb_options;
 
 typedef struct {

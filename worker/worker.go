@@ -141,10 +141,10 @@ func (w *Worker) renderOptions() RenderOptions {
 		MaxFrames: w.cfg.MaxFrames}
 }
 
-// renderImage is the production renderFunc: Render with the worker's
+// renderImage is the production renderFunc: RenderWith with the worker's
 // options.
-func (w *Worker) renderImage(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant) ([]vips.Result, error) {
-	return Render(ctx, src, info, vs, w.renderOptions())
+func (w *Worker) renderImage(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, small bool) ([]vips.Result, *vips.Info, error) {
+	return RenderWith(ctx, src, info, vs, w.renderOptions(), small)
 }
 
 // New makes a worker. It starts libvips (vips.Start, with
@@ -181,6 +181,7 @@ type job struct {
 	// changed), left in place and named in the result (outputs.go).
 	own   map[string]bool
 	stale []string
+	image *imgbatch.ImageInfo // the source, for the catalog (catalog.go)
 }
 
 // newJob starts an item through the stages. An output key that cannot
@@ -425,6 +426,7 @@ func (w *Worker) result(j *job, err error) imgbatch.Result {
 	}
 	r.Status = imgbatch.StatusSucceeded
 	r.BytesIn = j.size
+	r.Image = j.image
 	if j.foreign != "" {
 		r.Message = "overwrote an output of another source: " + j.foreign
 	}
