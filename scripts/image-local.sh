@@ -14,6 +14,7 @@
 #                      the Go modules of the binary
 #   size.txt, size.json  the image's size and what dominates it
 #   imgbatch           the binary, built as the Dockerfile builds it (LIBVIPS_PREFIX=/opt/libvips)
+#   build.env          the cached tars it started from (BASE_TAR, PKGS_TAR) and the mirror
 #
 # Cached under IMAGE_CACHE (default .cache/image), keyed by what makes them:
 #   base-bookworm-<arch>-<key>.tar        debootstrap --variant=minbase, slimmed as the
@@ -134,7 +135,10 @@ make_base() {
 # cached NAME MAKER: builds tar NAME once (under a lock; others wait), MAKER filling a rootfs.
 cached() {
 	local tarball=$1 maker=$2 work
-	[[ -f $tarball && ${IMAGE_BASE_REFRESH:-} != 1 ]] && return 0
+	if [[ -f $tarball && ${IMAGE_BASE_REFRESH:-} != 1 ]]; then
+		touch "$tarball" # its mtime is its last use (see prune)
+		return 0
+	fi
 	exec 8>"$tarball.lock"
 	flock 8
 	if [[ -f $tarball && ${IMAGE_BASE_REFRESH:-} != 1 ]]; then exec 8>&-; return 0; fi
@@ -145,9 +149,18 @@ cached() {
 	"$maker" "$work/rootfs"
 	tar -C "$work/rootfs" --numeric-owner -cf "$tarball.new" .
 	mv "$tarball.new" "$tarball"
+	prune "$tarball"
 	safe_rm "$work"
 	trap - EXIT
 	exec 8>&-
+}
+
+# prune removes the tars of other keys beside TARBALL that no build used for a day (another
+# worktree's script may still use its own).
+prune() {
+	local prefix=${1%-*.tar}
+	find "$(dirname "$1")" -maxdepth 1 -name "$(basename "$prefix")-*.tar" ! -path "$1" -mtime +0 -print -delete |
+		sed 's/^/image-local: pruned /'
 }
 
 make_pkgs() {
@@ -184,6 +197,7 @@ unshare -m --propagation private -- env OPT="$CACHE/opt-$ARCH" OUT="$OUT" BINARY
 	scripts/runtime-layer.sh "$OUT/rootfs" --arch "$ARCH" --step files --libvips /opt/libvips --binary "$BINARY"'
 
 scripts/runtime-layer.sh --config --arch "$ARCH" >"$OUT/image.conf"
+printf 'BASE_TAR=%q\nPKGS_TAR=%q\nMIRROR=%q\n' "$BASE_TAR" "$PKGS_TAR" "$MIRROR" >"$OUT/build.env"
 tar -C "$OUT/rootfs" --numeric-owner --sort=name -cf "$OUT/rootfs.tar" .
 go run ./image/report -rootfs "$OUT/rootfs" -tar "$OUT/rootfs.tar" -base "$BASE_TAR" -out "$OUT"
 echo "image-local: $OUT/rootfs ($ARCH) in $((SECONDS - start))s; size:"

@@ -6,11 +6,12 @@
 #            scripts/build.sh), nodejs + npm only if node/npm are missing (npm fetches libvips)
 #   run:     libheif1 libde265-0 (Debian's libheif with the HEVC decoder, for the HEIC helper)
 #   tests:   awscli (cross-checks); with "test" also chromium (headless check of the HTML run
-#            report) and libheif-examples (heif-enc / heif-dec for HEIC test images)
+#            report), libheif-examples (heif-enc / heif-dec for HEIC test images) and debootstrap
+#            (the runtime image built without an engine: scripts/image-local.sh, image/)
 # Used by `make deps`, `make test` and .ci/run.
 set -euo pipefail
 pkgs=(pkg-config binutils awscli libheif1 libde265-0)
-[ "${1:-}" = test ] && pkgs+=(chromium libheif-examples)
+[ "${1:-}" = test ] && pkgs+=(chromium libheif-examples debootstrap)
 need=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")

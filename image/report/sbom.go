@@ -144,7 +144,7 @@ func addLibvips(doc *spdxDoc, rootfs, _ string) error {
 	if versions["vips"] == "" || pkg.Name == "" {
 		return fmt.Errorf("%s: no libvips version or npm package name", noticesPath)
 	}
-	purl := "pkg:npm/" + url.PathEscape(pkg.Name) + "@" + pkg.Version
+	purl := "pkg:npm/" + strings.Replace(pkg.Name, "@", "%40", 1) + "@" + pkg.Version // pkg:npm/%40img/name@v
 	vips := newPackage("SPDXRef-libvips", "libvips", versions["vips"], purl)
 	vips.DownloadLocation = fmt.Sprintf("https://registry.npmjs.org/%s/-/%s-%s.tgz", pkg.Name, pkg.Name[strings.LastIndex(pkg.Name, "/")+1:], pkg.Version)
 	vips.LicenseDeclared = orNoAssertion(pkg.License)

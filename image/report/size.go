@@ -119,10 +119,16 @@ func tarSizes(path string) (map[string]int64, []debPackage, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
+		name := strings.TrimPrefix(h.Name, "./")
+		if h.Typeflag == tar.TypeLink { // a hard link: the file it names, again
+			if n, ok := sizes[strings.TrimPrefix(h.Linkname, "./")]; ok {
+				sizes[name] = n
+			}
+			continue
+		}
 		if h.Typeflag != tar.TypeReg {
 			continue
 		}
-		name := strings.TrimPrefix(h.Name, "./")
 		sizes[name] = h.Size
 		if name == dpkgStatus {
 			if status, err = parseDpkgStatus(tr); err != nil {
