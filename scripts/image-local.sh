@@ -5,6 +5,7 @@
 # (scripts/runtime-layer.sh), so what AWS Batch runs and what the tests run cannot drift.
 #
 #   scripts/image-local.sh [--arch amd64|arm64] [--out DIR] [--binary FILE]
+#   IMAGE_IMPORT=podman scripts/image-local.sh   also `podman import` it as imgbatch:<version>-local
 #
 # Result in DIR (default .imgbatch/image/<arch>):
 #   rootfs/            the image's filesystem (chroot into it to run the image)
@@ -200,5 +201,12 @@ scripts/runtime-layer.sh --config --arch "$ARCH" >"$OUT/image.conf"
 printf 'BASE_TAR=%q\nPKGS_TAR=%q\nMIRROR=%q\n' "$BASE_TAR" "$PKGS_TAR" "$MIRROR" >"$OUT/build.env"
 tar -C "$OUT/rootfs" --numeric-owner --sort=name -cf "$OUT/rootfs.tar" .
 go run ./image/report -rootfs "$OUT/rootfs" -tar "$OUT/rootfs.tar" -base "$BASE_TAR" -out "$OUT"
+# IMAGE_IMPORT=podman|docker: also import the tar with its config into that engine (an image
+# to run or push where the engine has no registry to pull the Dockerfile's base images from).
+if [[ -n ${IMAGE_IMPORT:-} ]]; then
+	changes=()
+	while IFS= read -r line; do changes+=(--change "$line"); done <"$OUT/image.conf"
+	"$IMAGE_IMPORT" import "${changes[@]}" "$OUT/rootfs.tar" "${IMAGE_NAME:-imgbatch}:${IMAGE_TAG:-$VERSION-local}"
+fi
 echo "image-local: $OUT/rootfs ($ARCH) in $((SECONDS - start))s; size:"
 sed 's/^/  /' "$OUT/size.txt"
