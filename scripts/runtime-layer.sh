@@ -92,7 +92,7 @@ fi
 ROOTFS=$(cd "$ROOTFS" && pwd)
 case $STEP in packages | files | all) ;; *) die "--step $STEP: want packages, files or all" ;; esac
 
-# in_root runs a command in the image: here, or through chroot with proc mounted.
+# in_root runs a command in the image: here, or through chroot.
 in_root() {
 	if [[ $ROOTFS == / ]]; then
 		"$@"
@@ -101,9 +101,12 @@ in_root() {
 	fi
 }
 
-mount_proc() {
+# need_proc mounts proc in a chroot ROOTFS until the script ends (apt, ldd and the binary
+# want it); only the steps that run something in the image call it.
+need_proc() {
 	[[ $ROOTFS != / ]] || return 0
-	mountpoint -q "$ROOTFS/proc" || mount -t proc proc "$ROOTFS/proc"
+	mountpoint -q "$ROOTFS/proc" && return 0
+	mount -t proc proc "$ROOTFS/proc" || die "cannot mount proc in $ROOTFS (root needed)"
 	trap 'umount "$ROOTFS/proc"' EXIT
 }
 
@@ -117,6 +120,7 @@ host_arch() {
 
 step_packages() {
 	echo "runtime-layer: packages ${PACKAGES[*]} in $ROOTFS"
+	need_proc
 	in_root apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive in_root apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
 	# No package lists or .debs in the layer: they are a third of its size and stale at once.
@@ -156,6 +160,7 @@ step_files() {
 		echo "runtime-layer: $ARCH on $(host_arch): not running the binary"
 		return 0
 	fi
+	need_proc
 	if in_root ldd "$BIN" | grep 'not found'; then
 		die "$BIN has unresolved libraries in the image"
 	fi
@@ -163,7 +168,6 @@ step_files() {
 		die "$BIN does not run libvips $LIBVIPS_VERSION in the image"
 }
 
-mount_proc
 case $STEP in
 packages) step_packages ;;
 files) step_files ;;
