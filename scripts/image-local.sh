@@ -174,8 +174,7 @@ make_pkgs() {
 
 start=$SECONDS
 cached "$BASE_TAR" make_base
-IMAGE_BASE_REFRESH=0
-cached "$PKGS_TAR" make_pkgs
+cached "$PKGS_TAR" make_pkgs # its key is the base's key: a refreshed base makes it again too
 echo "image-local: base and packages ready ($((SECONDS - start))s): $(basename "$PKGS_TAR")"
 
 safe_rm "$OUT/rootfs"
