@@ -124,9 +124,12 @@ make_base() {
 	# runtime layer holds only what it adds.
 	cp /etc/resolv.conf "$root/etc/resolv.conf"
 	mount -t proc proc "$root/proc"
-	chroot "$root" apt-get update -qq &&
+	if ! { chroot "$root" apt-get update -qq &&
 		DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get upgrade -y -qq >/dev/null &&
-		chroot "$root" apt-get clean || { umount "$root/proc"; die "apt-get upgrade of the base failed"; }
+		chroot "$root" apt-get clean; }; then
+		umount "$root/proc"
+		die "apt-get upgrade of the base failed"
+	fi
 	umount "$root/proc"
 	rm -rf "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/* "$root"/var/log/*.log "$root"/var/log/apt/*
 	: >"$root/etc/resolv.conf"
@@ -185,6 +188,7 @@ tar -C "$OUT/rootfs" --numeric-owner -xf "$PKGS_TAR"
 # /opt/libvips as in the image (the binary's RUNPATH): /opt is the cache's opt-<arch> in a
 # private mount namespace, so the host's /opt is neither used nor changed.
 mkdir -p "$CACHE/opt-$ARCH"
+# shellcheck disable=SC2016 # the inner script expands its own environment
 unshare -m --propagation private -- env OPT="$CACHE/opt-$ARCH" OUT="$OUT" BINARY="$BINARY" \
 	ARCH="$ARCH" LIBVIPS_ARCH="$NPM_ARCH" bash -euo pipefail -c '
 	mount --bind "$OPT" /opt
