@@ -16,8 +16,6 @@ import (
 	"github.com/imgbatch/imgbatch/internal/testutil"
 )
 
-const imageUID = 10001
-
 // built is the image scripts/image-local.sh made for this test binary (once).
 type built struct {
 	dir    string // its output directory
