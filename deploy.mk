@@ -2,6 +2,7 @@
 #
 #   make image                                            build the container image
 #   make image ARCH=arm64                                 the same for linux/arm64 (Graviton)
+#   make image-local                                      build it without an engine (below)
 #   make deploy SUBNET_IDS=subnet-a,subnet-b SECURITY_GROUP_IDS=sg-1 [PARAMS="…"]
 #   make undeploy                                         delete the stack
 #
@@ -70,7 +71,7 @@ $(IMGBATCH_AWS) cloudformation deploy \
   --parameter-overrides SubnetIds=$(SUBNET_IDS) SecurityGroupIds=$(SECURITY_GROUP_IDS) ImageTag=$(IMAGE_TAG) $(PARAMS) Architecture=$(IMGBATCH_CFN_ARCH)
 endef
 
-.PHONY: image deploy undeploy imgbatch-deploy-vars imgbatch-arch
+.PHONY: image image-local deploy undeploy imgbatch-deploy-vars imgbatch-arch
 
 # Checked by image (and so deploy) only: an unrelated ARCH in the environment must not
 # stop make test.
@@ -84,6 +85,15 @@ image: imgbatch-arch
 	$$cli build --platform $(IMAGE_PLATFORM) \
 	  --build-arg VERSION=$(IMAGE_TAG) --build-arg REVISION=$(IMGBATCH_REVISION) \
 	  -t $(IMAGE_NAME):$(IMAGE_TAG) .
+
+# image-local: the same runtime image without docker or podman: a debootstrapped bookworm
+# (cached in .cache/image/) with scripts/runtime-layer.sh applied, the script the Dockerfile's
+# runtime stage runs. Writes .imgbatch/image/amd64/: rootfs/ (chroot into it), rootfs.tar,
+# image.conf, sbom.spdx.json, size.txt. Needs root and debootstrap; make test runs the same
+# build and its checks (image/).
+image-local: libvips
+	@command -v debootstrap >/dev/null || { echo "image-local: apt-get install debootstrap" >&2; exit 1; }
+	scripts/image-local.sh --out .imgbatch/image/amd64
 
 # Checked before the (long) image build.
 imgbatch-deploy-vars:

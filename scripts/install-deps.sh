@@ -6,7 +6,8 @@
 #            scripts/build.sh), nodejs + npm only if node/npm are missing (npm fetches libvips)
 #   run:     libheif1 libde265-0 (Debian's libheif with the HEVC decoder, for the HEIC helper)
 #   tests:   awscli (cross-checks); with "test" also chromium (headless check of the HTML run
-#            report) and libheif-examples (heif-enc / heif-dec for HEIC test images)
+#            report), libheif-examples (heif-enc / heif-dec for HEIC test images) and debootstrap
+#            (the runtime image built without an engine: scripts/image-local.sh, image/)
 #   arm64:   with "arm64" or "test": the cross build for linux/arm64 (Graviton) and its check
 #            under emulation: gcc-aarch64-linux-gnu + libc6-dev-arm64-cross (cgo's C compiler
 #            and the arm64 glibc; libstdc++6-arm64-cross, which libvips needs, comes with
@@ -17,7 +18,7 @@
 set -euo pipefail
 pkgs=(pkg-config binutils awscli libheif1 libde265-0)
 arm64=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross libstdc++6-arm64-cross qemu-user-static)
-[ "${1:-}" = test ] && pkgs+=(chromium libheif-examples "${arm64[@]}")
+[ "${1:-}" = test ] && pkgs+=(chromium libheif-examples debootstrap "${arm64[@]}")
 [ "${1:-}" = arm64 ] && pkgs+=("${arm64[@]}")
 need=()
 for p in "${pkgs[@]}"; do
