@@ -28,7 +28,7 @@ type Runner struct {
 	Log       *slog.Logger
 
 	LeaseTTL        time.Duration // default 2m
-	CheckpointEvery int           // results between checkpoints (default 25)
+	CheckpointEvery int           // results between checkpoints (default 0: by time only, see checkpointDue)
 	CheckpointAfter time.Duration // and at least this often (default 10s)
 	// Poll is the shortest wait between scans while other children still
 	// hold shards (default min(LeaseTTL/4, 5s)); a child waits until the
@@ -73,9 +73,6 @@ const (
 func (r *Runner) defaults() {
 	if r.LeaseTTL <= 0 {
 		r.LeaseTTL = DefaultLeaseTTL
-	}
-	if r.CheckpointEvery <= 0 {
-		r.CheckpointEvery = 25
 	}
 	if r.CheckpointAfter <= 0 {
 		r.CheckpointAfter = 10 * time.Second

@@ -11,8 +11,9 @@ import (
 // the finalizer: a run whose items all fail (AccessDenied, a wrong recipe)
 // would otherwise pay for every GET and vCPU-second before "Run Failed".
 //
-// The judge is a child that just finished a shard with failures (a healthy
-// shard cannot tip the balance, so a healthy run pays nothing). It sums the
+// The judge is a child that just finished a shard that fails more than the
+// tolerance allows (canTip: a healthier shard cannot tip the balance, so a
+// healthy run pays nothing). It sums the
 // counts of the done markers it knows: its own, and up to maxTallyReads more
 // of the same range of shards per finished shard (one LIST page and a few
 // GETs: bounded, and done markers are write-once, so each is read once per
@@ -53,7 +54,7 @@ func canBreakEarly(run *imgbatch.Run) bool {
 // judge adds the done marker m, which this child just wrote, and reports
 // whether the done shards it knows break the run's tolerance.
 func (r *Runner) judge(ctx context.Context, run *imgbatch.Run, sc *scanner, m *DoneMarker) (bool, error) {
-	if !canBreakEarly(run) || m.Counts.Failed == 0 {
+	if !canBreakEarly(run) || !canTip(run.Tolerance, m.Counts) {
 		return false, nil
 	}
 	sc.tally.add(m)
@@ -69,6 +70,22 @@ func (r *Runner) judge(ctx context.Context, run *imgbatch.Run, sc *scanner, m *D
 		return false, err
 	}
 	return sc.tally.breaks(run.Tolerance, done, run.ShardSize), nil
+}
+
+// canTip reports whether a shard with counts c can be the one that breaks
+// the tolerance, so that its finisher must judge. Without MaxFailed, only
+// a shard failing above MaxFailedPercent can: a run's failure rate is the
+// item-weighted mean of its shards', so a broken run has such a shard, and
+// its finisher judges. A healthy run at, say, 10% failures under a 50%
+// bound then pays no LIST or GET per shard for judging.
+func canTip(tol imgbatch.Tolerance, c imgbatch.Counts) bool {
+	if c.Failed == 0 {
+		return false
+	}
+	if tol.MaxFailed > 0 {
+		return true
+	}
+	return float64(c.Failed)*100/float64(max(c.Items, 1)) > tol.MaxFailedPercent
 }
 
 // breaks reports whether the tolerance is broken for certain, by the

@@ -1,0 +1,90 @@
+package batch
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
+)
+
+// controlCost is what one fault-free run of the control plane cost: the
+// requests that reached the work bucket, per item.
+type controlCost struct {
+	Items, Shards, Children int
+	Requests                int64
+	ByKind                  map[string]int64
+	Wall                    time.Duration
+}
+
+func (c controlCost) PerItem() float64 { return float64(c.Requests) / float64(c.Items) }
+
+// runControlCost plans shards×size items and lets children production-
+// configured Runners (default checkpoints, heartbeats, control polls; a
+// zero-delay processor) work them to the end, counting every request to
+// the work bucket after the plan.
+func runControlCost(t testing.TB, children, shards, size int) controlCost {
+	t.Helper()
+	srv, counter := startSimS3(t)
+	ctx := context.Background()
+	planStore := &Store{S3: newSimClient(srv.URL, newChildHTTPTransport()), Bucket: "work"}
+	p := mustPlan(t, planStore, itemtest.NewSource(numberedItems("sim/%07d.jpg", shards*size)...),
+		PlanOptions{OutputBucket: "out", Recipe: imgbatch.DefaultRecipe, ShardSize: size, Width: children})
+	planned := counter.total.Load()
+	proc := &simProcessor{seen: map[string][]int64{}}
+	note := &countingNotifier{}
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; i < children; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr := newChildHTTPTransport()
+			defer tr.CloseIdleConnections()
+			r := &Runner{Store: &Store{S3: newSimClient(srv.URL, tr), Bucket: "work"}, RunID: p.Run.ID,
+				Me:        Identity{JobID: "cost", Index: i, ArraySize: children, Attempt: 1},
+				Processor: proc, Notifier: note, Log: simLog(t), Linger: true}
+			if _, err := r.Run(ctx); err != nil {
+				t.Errorf("child %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	c := controlCost{Items: shards * size, Shards: shards, Children: children,
+		Requests: counter.total.Load() - planned, ByKind: counter.snapshot(), Wall: time.Since(start)}
+	if note.runs.Load() != 1 {
+		t.Errorf("run finished %d times, want 1", note.runs.Load())
+	}
+	return c
+}
+
+func (c controlCost) String() string {
+	s := fmt.Sprintf("%d items in %d shards, %d children, %s: %d control requests = %.4f per item, %.1f per shard\n",
+		c.Items, c.Shards, c.Children, c.Wall.Round(time.Millisecond), c.Requests, c.PerItem(), float64(c.Requests)/float64(c.Shards))
+	keys := slices.Sorted(maps.Keys(c.ByKind))
+	for _, k := range keys {
+		s += fmt.Sprintf("  %-32s %8d\n", k, c.ByKind[k])
+	}
+	return s
+}
+
+// TestControlRequestsPerItem is issue 20's bar: a 100,000-item run in
+// 200-item shards costs at most 0.05 control-plane requests per item.
+func TestControlRequestsPerItem(t *testing.T) {
+	children := 20
+	if s := os.Getenv("IMGBATCH_COST_CHILDREN"); s != "" {
+		children, _ = strconv.Atoi(s)
+	}
+	c := runControlCost(t, children, 500, 200)
+	t.Logf("%s", c)
+	if c.PerItem() > 0.05 {
+		t.Errorf("%.4f control requests per item, want <= 0.05", c.PerItem())
+	}
+}
