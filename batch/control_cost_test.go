@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -11,8 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/s3count"
 	"github.com/imgbatch/imgbatch/internal/testutil/itemtest"
+	"github.com/imgbatch/imgbatch/internal/testutil/s3test"
 )
 
 // controlCost is what one fault-free run of the control plane cost: the
@@ -22,6 +28,7 @@ type controlCost struct {
 	Requests                int64
 	ByKind                  map[string]int64
 	Wall                    time.Duration
+	Summary                 Summary // summary.json: what the children counted
 }
 
 func (c controlCost) PerItem() float64 { return float64(c.Requests) / float64(c.Items) }
@@ -48,9 +55,12 @@ func runControlCost(t testing.TB, children, shards, size int) controlCost {
 			defer wg.Done()
 			tr := newChildHTTPTransport()
 			defer tr.CloseIdleConnections()
-			r := &Runner{Store: &Store{S3: newSimClient(srv.URL, tr), Bucket: "work"}, RunID: p.Run.ID,
+			count := &s3count.Counter{}
+			count.SetWorkBucket("work")
+			cl := s3test.NewClient(srv.URL, s3test.HTTPClient(&http.Client{Transport: tr}), simChecksums, count.Install)
+			r := &Runner{Store: &Store{S3: cl, Bucket: "work"}, RunID: p.Run.ID,
 				Me:        Identity{JobID: "cost", Index: i, ArraySize: children, Attempt: 1},
-				Processor: proc, Notifier: note, Log: simLog(t), Linger: true}
+				Processor: proc, Notifier: note, Log: simLog(t), Linger: true, Requests: count}
 			if _, err := r.Run(ctx); err != nil {
 				t.Errorf("child %d: %v", i, err)
 			}
@@ -62,7 +72,17 @@ func runControlCost(t testing.TB, children, shards, size int) controlCost {
 	if note.runs.Load() != 1 {
 		t.Errorf("run finished %d times, want 1", note.runs.Load())
 	}
+	if _, err := planStore.GetJSON(ctx, imgbatch.Layout{RunID: p.Run.ID}.Summary(), &c.Summary); err != nil {
+		t.Fatal(err)
+	}
 	return c
+}
+
+// simChecksums computes checksums only where S3 requires them, as
+// newSimClient does.
+func simChecksums(o *s3.Options) {
+	o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+	o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 }
 
 func (c controlCost) String() string {
@@ -86,5 +106,28 @@ func TestControlRequestsPerItem(t *testing.T) {
 	t.Logf("%s", c)
 	if c.PerItem() > 0.05 {
 		t.Errorf("%.4f control requests per item, want <= 0.05", c.PerItem())
+	}
+	checkAccounting(t, c)
+}
+
+// checkAccounting compares what summary.json says the children asked of S3
+// with what the server saw: a floor (requests after a child's last done
+// marker, but the finalizer's, are not counted), not below 90% of it.
+func checkAccounting(t *testing.T, c controlCost) {
+	t.Helper()
+	req := c.Summary.Requests
+	if req == nil {
+		t.Fatal("summary.json has no requests")
+	}
+	counted := req.Control.Total()
+	t.Logf("summary.json: requests %+v, controlPerItem %.4f", *req, c.Summary.ControlPerItem)
+	if counted > c.Requests || float64(counted) < 0.9*float64(c.Requests) {
+		t.Errorf("summary.json counts %d control requests; the server saw %d", counted, c.Requests)
+	}
+	if req.Data.Total() != 0 {
+		t.Errorf("summary.json counts %d data requests; the processor sent none", req.Data.Total())
+	}
+	if want := float64(counted) / float64(c.Items); c.Summary.ControlPerItem != want {
+		t.Errorf("controlPerItem %.5f, want %.5f", c.Summary.ControlPerItem, want)
 	}
 }

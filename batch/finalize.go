@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/s3count"
 )
 
 // Run outcomes.
@@ -34,6 +35,10 @@ type Final struct {
 	FinishedAt time.Time       `json:"finishedAt"`
 	DurationMs int64           `json:"durationMs"`
 	EventSent  bool            `json:"eventSent"`
+	// Requests are the S3 requests the run's children counted (requests.go),
+	// ControlPerItem the control-plane ones per item that ran.
+	Requests       *s3count.Requests `json:"requests,omitempty"`
+	ControlPerItem float64           `json:"controlPerItem,omitempty"`
 }
 
 // Finalize writes the run's reports and final marker if every shard is
@@ -237,6 +242,7 @@ func (r *Runner) writeOutcome(ctx context.Context, run *imgbatch.Run, reason str
 	}
 	fin.FinishedAt = r.Now().UTC()
 	fin.DurationMs = fin.FinishedAt.Sub(run.CreatedAt).Milliseconds()
+	r.countFinalizer(&fin)
 	sum.Final = fin
 	if _, err := r.Store.PutJSON(ctx, imgbatch.Layout{RunID: run.ID}.Summary(), sum, Cond{}); err != nil {
 		return fin, err

@@ -146,6 +146,7 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 			return fin, sum, sr.err
 		}
 		sum.addShard(sr.m)
+		fin.addRequests(sr.m)
 		for _, res := range sr.rs {
 			fin.Counts.Add(res)
 			sum.addSample(res)

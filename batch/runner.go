@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/s3count"
 )
 
 // Notifier tells the world about finished shards and runs (EventBridge in
@@ -49,6 +50,12 @@ type Runner struct {
 	// child at once, without grace or checkpoint, like a killed process.
 	Abort context.Context
 	Now   func() time.Time
+	// Requests, when set, counts this child's S3 requests (installed on
+	// its S3 client); each done marker carries what it counted since the
+	// previous one, and the finalizer sums them (requests.go).
+	Requests *s3count.Counter
+
+	reqMark s3count.Requests // Requests at the last done marker written
 }
 
 // Stats of one child's work.

@@ -270,6 +270,7 @@ func (sw *shardWork) publish(work context.Context, all map[int]imgbatch.Result, 
 	for _, res := range rs {
 		m.Counts.Add(res)
 	}
+	m.Requests = r.requestsSince()
 	if _, err := r.Store.Put(work, m.Results, encodeResults(rs), "application/x-ndjson", Cond{}); err != nil {
 		return nil, err
 	}
@@ -281,6 +282,7 @@ func (sw *shardWork) publish(work context.Context, all map[int]imgbatch.Result, 
 		}
 		return nil, err
 	}
+	r.requestsMarked(&m)
 	log.Info("shard done", "succeeded", m.Counts.Succeeded, "failed", m.Counts.Failed, "skipped", m.Counts.Skipped, "ms", m.DurationMs)
 	if r.Notifier != nil {
 		if err := r.Notifier.ShardCompleted(work, sw.run, m); err != nil {
