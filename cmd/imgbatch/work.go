@@ -153,8 +153,9 @@ func workAction(c *cli.Context, cl *clients, o workOptions) error {
 	// to CloudWatch Logs, which makes the metrics): dashboards need no agent.
 	n = metricsNotifier{next: n, emf: &metrics.Writer{W: c.App.Writer,
 		Dimensions: map[string]string{"JobQueue": envOr("AWS_BATCH_JQ_NAME", "none")}}}
+	cl.req.SetWorkBucket(o.workBucket) // its requests are the control plane (summary.json "requests")
 	r := &batch.Runner{
-		Store: cl.store(o.workBucket), RunID: o.runID, Me: me,
+		Store: cl.store(o.workBucket), RunID: o.runID, Me: me, Requests: cl.req,
 		Processor: worker.New(cl.s3r, wcfg), Notifier: n, Log: log,
 		LeaseTTL: o.leaseTTL, Grace: o.grace, Linger: o.linger, Poll: o.poll, ControlEvery: o.controlEvery,
 	}
