@@ -29,6 +29,7 @@ type controlCost struct {
 	ByKind                  map[string]int64
 	Wall                    time.Duration
 	Summary                 Summary // summary.json: what the children counted
+	Run                     imgbatch.Run
 }
 
 func (c controlCost) PerItem() float64 { return float64(c.Requests) / float64(c.Items) }
@@ -37,13 +38,14 @@ func (c controlCost) PerItem() float64 { return float64(c.Requests) / float64(c.
 // configured Runners (default checkpoints, heartbeats, control polls; a
 // zero-delay processor) work them to the end, counting every request to
 // the work bucket after the plan.
-func runControlCost(t testing.TB, children, shards, size int) controlCost {
+func runControlCost(t testing.TB, children, shards, size, layout int) controlCost {
 	t.Helper()
 	srv, counter := startSimS3(t)
 	ctx := context.Background()
 	planStore := &Store{S3: newSimClient(srv.URL, newChildHTTPTransport()), Bucket: "work"}
 	p := mustPlan(t, planStore, itemtest.NewSource(numberedItems("sim/%07d.jpg", shards*size)...),
-		PlanOptions{OutputBucket: "out", Recipe: imgbatch.DefaultRecipe, ShardSize: size, Width: children})
+		PlanOptions{OutputBucket: "out", Recipe: imgbatch.DefaultRecipe, ShardSize: size, Width: children, Layout: layout})
+	c := controlCost{Run: p.Run}
 	planned := counter.total.Load()
 	proc := &simProcessor{seen: map[string][]int64{}}
 	note := &countingNotifier{}
@@ -67,8 +69,8 @@ func runControlCost(t testing.TB, children, shards, size int) controlCost {
 		}()
 	}
 	wg.Wait()
-	c := controlCost{Items: shards * size, Shards: shards, Children: children,
-		Requests: counter.total.Load() - planned, ByKind: counter.snapshot(), Wall: time.Since(start)}
+	c.Items, c.Shards, c.Children, c.Wall = shards*size, shards, children, time.Since(start)
+	c.Requests, c.ByKind = counter.total.Load()-planned, counter.snapshot()
 	if note.runs.Load() != 1 {
 		t.Errorf("run finished %d times, want 1", note.runs.Load())
 	}
@@ -102,7 +104,7 @@ func TestControlRequestsPerItem(t *testing.T) {
 	if s := os.Getenv("IMGBATCH_COST_CHILDREN"); s != "" {
 		children, _ = strconv.Atoi(s)
 	}
-	c := runControlCost(t, children, 500, 200)
+	c := runControlCost(t, children, 500, 200, 0)
 	t.Logf("%s", c)
 	if c.PerItem() > 0.05 {
 		t.Errorf("%.4f control requests per item, want <= 0.05", c.PerItem())
@@ -129,5 +131,36 @@ func checkAccounting(t *testing.T, c controlCost) {
 	}
 	if want := float64(counted) / float64(c.Items); c.Summary.ControlPerItem != want {
 		t.Errorf("controlPerItem %.5f, want %.5f", c.Summary.ControlPerItem, want)
+	}
+}
+
+// TestSpreadLayout runs 1,050 one-item shards (two ranges) planned with
+// the spread layout: every claim and done marker lies under its range's
+// prefix (00, 80), none under layout 0's folders, and the run ends with
+// every item in its summary.
+func TestSpreadLayout(t *testing.T) {
+	c := runControlCost(t, 10, 1050, 1, imgbatch.LayoutSpread)
+	t.Logf("%s", c)
+	if c.Run.Layout != imgbatch.LayoutSpread {
+		t.Fatalf("run.json layout %d, want %d", c.Run.Layout, imgbatch.LayoutSpread)
+	}
+	if c.Summary.Counts.Items != 1050 {
+		t.Errorf("summary counts %d items, want 1050", c.Summary.Counts.Items)
+	}
+	for _, k := range []string{"list:claims 200", "list:done 200"} {
+		// layoutPart names the first folder after the run id: a spread
+		// run's lists are of 00/, 80/, 40/ …
+		if c.ByKind[k] != 0 {
+			t.Errorf("%d requests %q: a listing of layout 0's folder", c.ByKind[k], k)
+		}
+	}
+	lay := imgbatch.LayoutOf(&c.Run)
+	for _, n := range []int{0, 999, 1000, 1049} {
+		if c.ByKind["PUT "+imgbatch.SpreadPrefix(n)+" 200"] == 0 {
+			t.Errorf("no PUT under %s (shard %d)", lay.SpreadDir("done", n), n)
+		}
+	}
+	if c.ByKind["PUT done 200"]+c.ByKind["PUT claims 200"] != 0 {
+		t.Error("a spread run wrote under layout 0's folders")
 	}
 }

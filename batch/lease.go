@@ -72,6 +72,16 @@ type Leaser struct {
 	Me    Identity
 	TTL   time.Duration
 	Now   func() time.Time
+	// Layout names the claims; unset, layout 0 of RunID.
+	Layout imgbatch.Layout
+}
+
+// layout is the layout of the leases' run.
+func (l *Leaser) layout() imgbatch.Layout {
+	if l.Layout.RunID == "" {
+		return imgbatch.Layout{RunID: l.RunID}
+	}
+	return l.Layout
 }
 
 func (l *Leaser) now() time.Time {
@@ -90,7 +100,7 @@ const finalizerShard = -1
 // earlier attempt of this same array child (Batch starts a new attempt
 // only after the previous one ended).
 func (l *Leaser) Acquire(ctx context.Context, n int) (*Lease, error) {
-	return l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Claim(n), n, false, nil)
+	return l.acquire(ctx, l.layout().Claim(n), n, false, nil)
 }
 
 // acquireShard is Acquire for a runner. fresh says the shard is probably
@@ -99,7 +109,7 @@ func (l *Leaser) Acquire(ctx context.Context, n int) (*Lease, error) {
 // have finished) it asks done, and leaves a finished shard alone.
 // A runner does not care who holds a shard it did not get: (nil, nil).
 func (l *Leaser) acquireShard(ctx context.Context, n int, fresh bool, done func() (bool, error)) (*Lease, error) {
-	got, err := l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Claim(n), n, fresh, done)
+	got, err := l.acquire(ctx, l.layout().Claim(n), n, fresh, done)
 	var held *HeldError
 	if errors.As(err, &held) {
 		return nil, nil
@@ -111,7 +121,7 @@ func (l *Leaser) acquireShard(ctx context.Context, n int, fresh bool, done func(
 // Acquire: one child at a time builds the reports and sends the run's event.
 // When another holds it, the error is a *HeldError.
 func (l *Leaser) AcquireFinalizer(ctx context.Context) (*Lease, error) {
-	return l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Finalizer(), finalizerShard, false, nil)
+	return l.acquire(ctx, l.layout().Finalizer(), finalizerShard, false, nil)
 }
 
 // acquire takes the lease at key; when a live owner holds it, the error is

@@ -198,7 +198,7 @@ func (r *Runner) newChild(run *imgbatch.Run) *child {
 		stealers = Watchers(width)
 	}
 	return &child{r: r, run: run, width: width, stealers: stealers,
-		lea: &Leaser{Store: r.Store, RunID: run.ID, Me: r.Me, TTL: r.LeaseTTL, Now: r.Now},
+		lea: &Leaser{Store: r.Store, RunID: run.ID, Me: r.Me, TTL: r.LeaseTTL, Now: r.Now, Layout: imgbatch.LayoutOf(run)},
 		sc:  newScanner(r.Store, run, r.Me.Index, stealers),
 		log: r.Log, // the caller puts runId, arrayIndex and attempt on it
 	}
@@ -343,7 +343,7 @@ const maxEndHeads = 16
 // to maxEndHeads a look) only as they turn out done, going on from there
 // at the next look. It reports whether every shard is done.
 func (r *Runner) waitForEnd(stop, work context.Context, run *imgbatch.Run, sc *scanner, d time.Duration) (bool, error) {
-	lay := imgbatch.Layout{RunID: run.ID}
+	lay := imgbatch.LayoutOf(run)
 	end := time.Now().Add(d)
 	n := 0
 	for {

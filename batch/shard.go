@@ -15,7 +15,7 @@ import (
 // be done; before taking over an expired claim, the done marker is checked.
 // It reports whether it got the lease.
 func (r *Runner) tryShard(stop, work context.Context, run *imgbatch.Run, lea *Leaser, sc *scanner, c candidate, st *Stats, log *slog.Logger) (bool, error) {
-	lay := imgbatch.Layout{RunID: run.ID}
+	lay := imgbatch.LayoutOf(run)
 	n := c.n
 	lease, err := lea.acquireShard(work, n, c.fresh, func() (bool, error) {
 		done, err := r.Store.Exists(work, lay.Done(n))
@@ -112,7 +112,7 @@ type shardWork struct {
 // the results its checkpoint already has. A checkpoint of a newer epoch
 // means the lease is already gone.
 func (r *Runner) resume(work context.Context, run *imgbatch.Run, lease *Lease, log *slog.Logger) (*shardWork, error) {
-	lay := imgbatch.Layout{RunID: run.ID}
+	lay := imgbatch.LayoutOf(run)
 	items, err := r.Store.LoadShard(work, run.ID, lease.Shard)
 	if err != nil {
 		return nil, err
@@ -289,7 +289,7 @@ func (sw *shardWork) publish(work context.Context, all map[int]imgbatch.Result, 
 			log.Warn("shard event not sent; it stays in the done marker for the finalizer", "err", err)
 		} else {
 			m.etag = doneTag
-			r.Store.markEventSent(work, sw.run.ID, m)
+			r.Store.markEventSent(work, sw.lay, m)
 		}
 	}
 	return &m, nil

@@ -112,11 +112,10 @@ func (t *doneTally) breaks(tol imgbatch.Tolerance, doneShards, shardSize int) bo
 // tolerance.
 func (r *Runner) countDone(ctx context.Context, run *imgbatch.Run) (int, error) {
 	n := 0
-	err := r.Store.List(ctx, imgbatch.Layout{RunID: run.ID}.DonePrefix(), func(key string, _ int64) error {
-		if d, ok := shardOf(key); ok && d >= 0 && d < run.Shards {
+	err := r.Store.eachShardObject(ctx, run, "done", func(d int, _ time.Time) {
+		if d >= 0 && d < run.Shards {
 			n++
 		}
-		return nil
 	})
 	return n, err
 }
@@ -124,7 +123,7 @@ func (r *Runner) countDone(ctx context.Context, run *imgbatch.Run) (int, error) 
 // readDoneNear lists the done markers of shard n's range (one LIST page)
 // and reads up to maxTallyReads of those not read yet.
 func (r *Runner) readDoneNear(ctx context.Context, run *imgbatch.Run, sc *scanner, n int) error {
-	lay := imgbatch.Layout{RunID: run.ID}
+	lay := imgbatch.LayoutOf(run)
 	after := ""
 	if run.Shards <= maxRangedShards {
 		if lo := n / scanRange * scanRange; lo > 0 {
@@ -132,19 +131,29 @@ func (r *Runner) readDoneNear(ctx context.Context, run *imgbatch.Run, sc *scanne
 		}
 	}
 	var fresh []int
-	_, err := r.Store.ListPage(ctx, lay.DonePrefix(), after, scanRange, func(key string, _ time.Time) {
-		if d, ok := shardOf(key); ok && d >= 0 && d < run.Shards {
+	visit := func(d int) {
+		if d >= 0 && d < run.Shards {
 			sc.markDone(d)
 			if !sc.tally.read[d] && len(fresh) < maxTallyReads {
 				fresh = append(fresh, d)
 			}
 		}
-	})
+	}
+	var err error
+	if lo := n / scanRange * scanRange; spreadLayout(run) {
+		err = r.Store.listSpreadRange(ctx, run, "done", lo, min(lo+scanRange, run.Shards), func(d int, _ time.Time) { visit(d) })
+	} else {
+		_, err = r.Store.ListPage(ctx, lay.DonePrefix(), after, scanRange, func(key string, _ time.Time) {
+			if d, ok := shardOf(key); ok {
+				visit(d)
+			}
+		})
+	}
 	if err != nil {
 		return err
 	}
 	for _, d := range fresh {
-		dm, err := r.Store.LoadDone(ctx, run.ID, d)
+		dm, err := r.Store.LoadDoneAt(ctx, lay, d)
 		if err != nil {
 			return err
 		}
