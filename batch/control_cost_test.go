@@ -36,7 +36,7 @@ func (c controlCost) PerItem() float64 { return float64(c.Requests) / float64(c.
 
 // runControlCost plans shards×size items and lets children production-
 // configured Runners (default checkpoints, heartbeats, control polls; a
-// zero-delay processor) work them to the end, counting every request to
+// shorter Poll and lease; a zero-delay processor) work them to the end, counting every request to
 // the work bucket after the plan.
 func runControlCost(t testing.TB, children, shards, size, layout int) controlCost {
 	t.Helper()
@@ -50,6 +50,7 @@ func runControlCost(t testing.TB, children, shards, size, layout int) controlCos
 	proc := &simProcessor{seen: map[string][]int64{}}
 	note := &countingNotifier{}
 	start := time.Now()
+	log := simLog(t)
 	var wg sync.WaitGroup
 	for i := 0; i < children; i++ {
 		wg.Add(1)
@@ -62,7 +63,14 @@ func runControlCost(t testing.TB, children, shards, size, layout int) controlCos
 			cl := s3test.NewClient(srv.URL, s3test.HTTPClient(&http.Client{Transport: tr}), simChecksums, count.Install)
 			r := &Runner{Store: &Store{S3: cl, Bucket: "work"}, RunID: p.Run.ID,
 				Me:        Identity{JobID: "cost", Index: i, ArraySize: children, Attempt: 1},
-				Processor: proc, Notifier: note, Log: simLog(t), Linger: true, Requests: count}
+				Processor: proc, Notifier: note, Log: log.With("child", i), Linger: true, Requests: count,
+				// The watchers look for the run's end every Poll (5 s by
+				// default), and the one that finds the finalizer's lease
+				// held waits until it could expire: a 10 s lease (2 min by
+				// default) and looking more often cost a few requests more
+				// (heartbeats every TTL/3, HEADs) and keep the test's time
+				// from swinging by minutes.
+				Poll: 250 * time.Millisecond, LeaseTTL: 10 * time.Second}
 			if _, err := r.Run(ctx); err != nil {
 				t.Errorf("child %d: %v", i, err)
 			}
@@ -134,18 +142,24 @@ func checkAccounting(t *testing.T, c controlCost) {
 	}
 }
 
-// TestSpreadLayout runs 1,050 one-item shards (two ranges) planned with
-// the spread layout: every claim and done marker lies under its range's
-// prefix (00, 80), none under layout 0's folders, and the run ends with
-// every item in its summary.
+// TestSpreadLayout runs 1,050 one-item shards (two ranges; 300 in one
+// range with -short: a minute less on two busy cores, and
+// TestSpreadListing covers many ranges) planned with the spread layout:
+// every claim and done marker lies under its range's prefix (00, 80), none
+// under layout 0's folders, and the run ends with every item in its
+// summary.
 func TestSpreadLayout(t *testing.T) {
-	c := runControlCost(t, 10, 1050, 1, imgbatch.LayoutSpread)
+	shards := 1050
+	if testing.Short() {
+		shards = 300
+	}
+	c := runControlCost(t, 10, shards, 1, imgbatch.LayoutSpread)
 	t.Logf("%s", c)
 	if c.Run.Layout != imgbatch.LayoutSpread {
 		t.Fatalf("run.json layout %d, want %d", c.Run.Layout, imgbatch.LayoutSpread)
 	}
-	if c.Summary.Counts.Items != 1050 {
-		t.Errorf("summary counts %d items, want 1050", c.Summary.Counts.Items)
+	if c.Summary.Counts.Items != int64(shards) {
+		t.Errorf("summary counts %d items, want %d", c.Summary.Counts.Items, shards)
 	}
 	for _, k := range []string{"list:claims 200", "list:done 200"} {
 		// layoutPart names the first folder after the run id: a spread
@@ -155,7 +169,7 @@ func TestSpreadLayout(t *testing.T) {
 		}
 	}
 	lay := imgbatch.LayoutOf(&c.Run)
-	for _, n := range []int{0, 999, 1000, 1049} {
+	for _, n := range []int{0, shards / 2, shards - 1} {
 		if c.ByKind["PUT "+imgbatch.SpreadPrefix(n)+" 200"] == 0 {
 			t.Errorf("no PUT under %s (shard %d)", lay.SpreadDir("done", n), n)
 		}

@@ -73,8 +73,9 @@ var ErrStopped = errors.New("stopped before the run was finished")
 
 // Defaults of a Runner.
 const (
-	DefaultLeaseTTL = 2 * time.Minute
-	DefaultGrace    = 25 * time.Second
+	DefaultLeaseTTL        = 2 * time.Minute
+	DefaultGrace           = 25 * time.Second
+	DefaultCheckpointAfter = 10 * time.Second
 )
 
 func (r *Runner) defaults() {
@@ -82,7 +83,7 @@ func (r *Runner) defaults() {
 		r.LeaseTTL = DefaultLeaseTTL
 	}
 	if r.CheckpointAfter <= 0 {
-		r.CheckpointAfter = 10 * time.Second
+		r.CheckpointAfter = DefaultCheckpointAfter
 	}
 	if r.Poll <= 0 {
 		r.Poll = min(r.LeaseTTL/4, 5*time.Second)
