@@ -13,11 +13,10 @@ import (
 //
 // The judge is a child that just finished a shard that fails more than the
 // tolerance allows (canTip: a healthier shard cannot tip the balance, so a
-// healthy run pays nothing). It sums the
-// counts of the done markers it knows: its own, and up to maxTallyReads more
-// of the same range of shards per finished shard (one LIST page and a few
-// GETs: bounded, and done markers are write-once, so each is read once per
-// child). Every item counted ran, so the judgement is S3 Batch Operations'
+// healthy run pays nothing). It sums the counts of the done markers it
+// knows: its own, and up to maxTallyReads more of the same range of shards
+// per finished shard (one LIST page and a few GETs: bounded, and done
+// markers are write-once, so each is read once per child). Every item counted ran, so the judgement is S3 Batch Operations'
 // rule over the items run so far, from MinTasks items on, taken the
 // cautious way: the done shards not read count as successes (breaks). Once
 // it is broken, the child ends the run with Abort(ReasonTolerance): the control
