@@ -2,7 +2,9 @@ package batch
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +69,23 @@ func TestSpreadListing(t *testing.T) {
 	claimed, err := sr.listShards(ctx, "claims", &RunStatus{})
 	if err != nil || len(claimed) != len(claims) || !claimed[1001] {
 		t.Errorf("status listed claims %v, %v; want %v", claimed, err, claims)
+	}
+}
+
+// TestPlanLayout: a plan for SpreadWidth children or more spreads its run;
+// narrower plans, and Layout -1, keep layout 0, which run.json then omits.
+func TestPlanLayout(t *testing.T) {
+	for _, c := range []struct{ width, layout, want int }{
+		{1, 0, 0}, {SpreadWidth - 1, 0, 0}, {SpreadWidth, 0, imgbatch.LayoutSpread},
+		{10_000, -1, 0}, {1, imgbatch.LayoutSpread, imgbatch.LayoutSpread},
+	} {
+		o := PlanOptions{Width: c.width, Layout: c.layout}
+		if got := o.layoutFor(); got != c.want {
+			t.Errorf("width %d, Layout %d: layout %d, want %d", c.width, c.layout, got, c.want)
+		}
+	}
+	b, err := json.Marshal(imgbatch.Run{ID: "r"})
+	if err != nil || strings.Contains(string(b), `"layout"`) {
+		t.Errorf("run.json of layout 0 = %s, %v; want no layout field (old runs' hash and readers)", b, err)
 	}
 }
