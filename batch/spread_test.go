@@ -29,7 +29,7 @@ func TestSpreadListing(t *testing.T) {
 	for _, n := range claims {
 		srv.Put(t, "work", lay.Claim(n), []byte("{}"))
 	}
-	listed := func() int64 { return counter.snapshot()["GET list:00 200"] + counter.snapshot()["GET list:80 200"] }
+	listed := func() int64 { k := counter.snapshot(); return k["GET list:done 200"] + k["GET list:claims 200"] }
 
 	var got []int
 	if err := s.eachShardObject(ctx, run, "done", func(n int, _ time.Time) { got = append(got, n) }); err != nil {
