@@ -112,7 +112,7 @@ func fetchResults(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 // fetchShard reads the results of shard n, or with partial the items of a
 // shard that is not done.
 func fetchShard(ctx context.Context, s *Store, run *imgbatch.Run, n int, partial bool) shardResults {
-	m, err := s.LoadDone(ctx, run.ID, n)
+	m, err := s.LoadDoneAt(ctx, imgbatch.LayoutOf(run), n)
 	if partial && IsNotFound(err) {
 		left, err := s.LoadShard(ctx, run.ID, n)
 		if err != nil {
@@ -133,7 +133,7 @@ func fetchShard(ctx context.Context, s *Store, run *imgbatch.Run, n int, partial
 // With partial (the run ends early) the items of shards without a done
 // marker go to remaining.csv and the counts are those of the items that ran.
 func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool) (Final, Summary, error) {
-	lay := imgbatch.Layout{RunID: run.ID}
+	lay := imgbatch.LayoutOf(run)
 	fin := Final{RunID: run.ID, Shards: run.Shards, Report: lay.Report(), Failed: lay.Failed(), Summary: lay.Summary(),
 		Catalog: lay.CatalogPrefix()}
 	if partial {
@@ -161,6 +161,7 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 			return fin, sum, sr.err
 		}
 		sum.addShard(sr.m)
+		fin.addRequests(sr.m)
 		for _, res := range sr.rs {
 			fin.Counts.Add(res)
 			sum.addSample(res)

@@ -71,7 +71,7 @@ func writeHTMLReport(ctx context.Context, s *Store, run *imgbatch.Run, sum Summa
 	if err := htmlreport.Render(&buf, d); err != nil {
 		return err
 	}
-	_, err := s.Put(ctx, imgbatch.Layout{RunID: run.ID}.HTML(), buf.Bytes(), "text/html; charset=utf-8", Cond{})
+	_, err := s.Put(ctx, imgbatch.LayoutOf(run).HTML(), buf.Bytes(), "text/html; charset=utf-8", Cond{})
 	return err
 }
 
