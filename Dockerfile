@@ -50,23 +50,24 @@ ARG SHARP_LIBVIPS_VERSION=1.3.5
 ARG SHARP_LIBVIPS_DEV_VERSION=1.3.4
 ARG LIBVIPS_VERSION=8.18.8
 ARG LIBVIPS_HEADERS_VERSION=8.18.7
+ARG TARGETARCH
 
-# The libvips .so needs only glibc and libstdc++; ca-certificates for TLS to AWS;
-# libheif1 + libde265-0 (Debian's libheif with its HEVC decoder) for the HEIC helper process.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libstdc++6 libheif1 libde265-0 \
-    && rm -rf /var/lib/apt/lists/*
-
-RUN groupadd --system --gid 10001 imgbatch \
-    && useradd --system --uid 10001 --gid imgbatch --home-dir /nonexistent --no-create-home \
-       --shell /usr/sbin/nologin imgbatch
-
-# Same path as at build time: the binary's RUNPATH points there.
-COPY --from=libvips /opt/libvips/lib/libvips-cpp.so.${LIBVIPS_VERSION} /opt/libvips/lib/
-COPY --from=libvips /opt/libvips/share/doc/sharp-libvips /usr/share/doc/sharp-libvips
-COPY --from=build /out/imgbatch /usr/local/bin/imgbatch
-RUN if ldd /usr/local/bin/imgbatch | grep 'not found'; then exit 1; fi \
-    && /usr/local/bin/imgbatch version --json | grep -q "\"libvips\": \"${LIBVIPS_VERSION}\""
+# The runtime layer is scripts/runtime-layer.sh, the one description of it: the engine-less
+# local build (scripts/image-local.sh, make image-local) runs the same script on a
+# debootstrapped bookworm, and image/ tests that image (and that the ENV, LABEL, USER, WORKDIR,
+# ENTRYPOINT and CMD below equal `scripts/runtime-layer.sh --config`).
+# Packages (libstdc++ for the libvips .so, ca-certificates for TLS to AWS, libheif1 +
+# libde265-0 for the HEIC helper process), apt lists and caches removed, the user 10001:
+RUN --mount=type=bind,source=scripts/runtime-layer.sh,target=/tmp/imgbatch/runtime-layer.sh \
+    /tmp/imgbatch/runtime-layer.sh / --step packages
+# The libvips .so at the path it had at build time (the binary's RUNPATH), its notices, the
+# binary; then the script checks every library resolves and the binary runs the pinned libvips.
+# Bind mounts, not COPY: nothing but what the script installs lands in the layer.
+RUN --mount=type=bind,source=scripts/runtime-layer.sh,target=/tmp/imgbatch/runtime-layer.sh \
+    --mount=type=bind,from=libvips,source=/opt/libvips,target=/tmp/imgbatch/libvips \
+    --mount=type=bind,from=build,source=/out,target=/tmp/imgbatch/out \
+    /tmp/imgbatch/runtime-layer.sh / --step files --arch "${TARGETARCH:-amd64}" \
+      --libvips /tmp/imgbatch/libvips --binary /tmp/imgbatch/out/imgbatch
 
 LABEL org.opencontainers.image.title="imgbatch" \
       org.opencontainers.image.description="Resize millions of S3 images with libvips on AWS Batch array jobs" \

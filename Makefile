@@ -48,6 +48,16 @@ env:
 build: deps
 	OUT=$(BIN) VERSION=$(VERSION) scripts/build.sh
 
+## build-arm64: bin/imgbatch-arm64 for linux/arm64 (Graviton), cross-built with Debian's
+##   aarch64-linux-gnu-gcc against npm's arm64 libvips (same pins) in $(LIBVIPS_ARM64_PREFIX),
+##   checked with readelf and started under qemu-user (scripts/build.sh)
+LIBVIPS_ARM64_PREFIX ?= $(CURDIR)/.cache/libvips/$(LIBVIPS_VERSION)-linux-arm64
+.PHONY: build-arm64
+build-arm64:
+	@scripts/install-deps.sh arm64
+	@LIBVIPS_ARCH=linux-arm64 scripts/libvips-npm.sh $(LIBVIPS_ARM64_PREFIX)
+	GOARCH=arm64 LIBVIPS_PREFIX=$(LIBVIPS_ARM64_PREFIX) OUT=$(BIN)-arm64 VERSION=$(VERSION) scripts/build.sh
+
 ## demo-data: real photos (Debian's plasma-workspace-wallpapers) + broken files in .cache/demo
 demo-data:
 	@scripts/demo-data.sh .cache/demo
@@ -57,7 +67,7 @@ demo: build demo-data
 	@if [ -d $(DEMO_DIR)/s3/metadata ]; then \
 	  echo "$(DEMO_DIR) holds the S3 data of an older imgbatch (another layout): the demo starts afresh"; \
 	  rm -rf $(DEMO_DIR); fi
-	$(BIN) local --dir $(DEMO_DIR) --images .cache/demo --width 2
+	$(BIN) local --dir $(DEMO_DIR) --images .cache/demo --width 2 --recipe scripts/demo-recipe.yaml
 
 ## test: every test (gofmt, go vet, unit, integration, end to end)
 test: fmt-check

@@ -1,6 +1,8 @@
 # deploy.mk - container image and AWS deployment (included by the Makefile).
 #
 #   make image                                            build the container image
+#   make image ARCH=arm64                                 the same for linux/arm64 (Graviton)
+#   make image-local                                      build it without an engine (below)
 #   make deploy SUBNET_IDS=subnet-a,subnet-b SECURITY_GROUP_IDS=sg-1 [PARAMS="…"]
 #   make undeploy                                         delete the stack
 #
@@ -8,8 +10,10 @@
 #   STACK               CloudFormation stack name                      default: imgbatch
 #   REGION              AWS region; empty = AWS_REGION, else the CLI's configured region
 #   IMAGE_NAME          local image name                               default: imgbatch
+#   ARCH                amd64 (x86_64) or arm64 (Graviton)             default: amd64
 #   IMAGE_TAG           image tag, also pushed to ECR                  default: git describe, else dev
-#   IMAGE_PLATFORM      platform to build for                          default: linux/amd64
+#                       (+ "-arm64" with ARCH=arm64: one repository holds both)
+#   IMAGE_PLATFORM      platform to build for                          default: linux/$(ARCH)
 #   CONTAINER_CLI       docker or podman; empty = the first of them whose engine answers
 #   SUBNET_IDS          comma-separated subnet ids                     required by deploy
 #   SECURITY_GROUP_IDS  comma-separated security group ids             required by deploy
@@ -18,14 +22,20 @@
 #
 # deploy: builds the image, creates the stack on first use (that creates the ECR
 # repository), logs in to ECR with `aws ecr get-login-password`, pushes
-# <repository>:IMAGE_TAG, then deploys the template with ImageTag=IMAGE_TAG.
+# <repository>:IMAGE_TAG, then deploys the template with ImageTag=IMAGE_TAG and the
+# template's Architecture (x86_64 or arm64) of ARCH, so jobs run where the image runs.
+# An arm64 image built on an x86_64 machine runs the Dockerfile under emulation
+# (docker buildx with binfmt/QEMU); the binary alone cross-builds faster: make build-arm64.
 # Needs the AWS CLI with credentials for the target account.
 
 STACK              ?= imgbatch
 REGION             ?= $(AWS_REGION)
 IMAGE_NAME         ?= imgbatch
-IMAGE_TAG          ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-IMAGE_PLATFORM     ?= linux/amd64
+ARCH               ?= amd64
+IMGBATCH_ARCH      := $(if $(filter $(ARCH),arm64 aarch64),arm64,amd64)
+IMGBATCH_CFN_ARCH  := $(if $(filter arm64,$(IMGBATCH_ARCH)),arm64,x86_64)
+IMAGE_TAG          ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)$(if $(filter arm64,$(IMGBATCH_ARCH)),-arm64,)
+IMAGE_PLATFORM     ?= linux/$(IMGBATCH_ARCH)
 CONTAINER_CLI      ?=
 SUBNET_IDS         ?=
 SECURITY_GROUP_IDS ?=
@@ -58,17 +68,32 @@ $(IMGBATCH_AWS) cloudformation deploy \
   --stack-name $(STACK) \
   --capabilities CAPABILITY_IAM \
   --no-fail-on-empty-changeset \
-  --parameter-overrides SubnetIds=$(SUBNET_IDS) SecurityGroupIds=$(SECURITY_GROUP_IDS) ImageTag=$(IMAGE_TAG) $(PARAMS)
+  --parameter-overrides SubnetIds=$(SUBNET_IDS) SecurityGroupIds=$(SECURITY_GROUP_IDS) ImageTag=$(IMAGE_TAG) $(PARAMS) Architecture=$(IMGBATCH_CFN_ARCH)
 endef
 
-.PHONY: image deploy undeploy imgbatch-deploy-vars
+.PHONY: image image-local deploy undeploy imgbatch-deploy-vars imgbatch-arch
 
-image:
+# Checked by image (and so deploy) only: an unrelated ARCH in the environment must not
+# stop make test.
+imgbatch-arch:
+	@case "$(ARCH)" in amd64|x86_64|arm64|aarch64) ;; \
+	  *) echo "image: ARCH=$(ARCH): use amd64 (x86_64) or arm64 (Graviton)" >&2; exit 1 ;; esac
+
+image: imgbatch-arch
 	@$(IMGBATCH_FIND_CLI); \
 	set -x; \
 	$$cli build --platform $(IMAGE_PLATFORM) \
 	  --build-arg VERSION=$(IMAGE_TAG) --build-arg REVISION=$(IMGBATCH_REVISION) \
 	  -t $(IMAGE_NAME):$(IMAGE_TAG) .
+
+# image-local: the same runtime image without docker or podman: a debootstrapped bookworm
+# (cached in .cache/image/) with scripts/runtime-layer.sh applied, the script the Dockerfile's
+# runtime stage runs. Writes .imgbatch/image/amd64/: rootfs/ (chroot into it), rootfs.tar,
+# image.conf, sbom.spdx.json, size.txt. Needs root and debootstrap; make test runs the same
+# build and its checks (image/).
+image-local: libvips
+	@command -v debootstrap >/dev/null || { echo "image-local: apt-get install debootstrap" >&2; exit 1; }
+	scripts/image-local.sh --out .imgbatch/image/amd64
 
 # Checked before the (long) image build.
 imgbatch-deploy-vars:

@@ -85,6 +85,9 @@ type Run struct {
 	// OutputKey is the output key template (outputkey.go); "" (a run.json
 	// planned before templates) is LegacyOutputKey.
 	OutputKey string `json:"outputKey,omitempty"`
+	// Layout is the version of the run's layout in the work bucket
+	// (layout.go: 0, absent, or LayoutSpread for a wide array).
+	Layout int `json:"layout,omitempty"`
 }
 
 // Status is the outcome of one item.

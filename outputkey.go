@@ -1,6 +1,8 @@
 package imgbatch
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 )
@@ -17,6 +19,7 @@ import (
 //	{variant} the variant's name
 //	{outext}  the output's extension (jpg, png, webp, avif)
 //	{format}  the output's format (jpeg, png, webp, avif)
+//	{hash}    4 hex digits of the SHA-256 of the source key (KeyHash)
 //
 // "{{" and "}}" are a literal "{" and "}". The extension is the last "." of
 // the last segment and what follows it, when something precedes and follows
@@ -46,7 +49,7 @@ type keyPart struct {
 	field string
 }
 
-var keyFields = map[string]bool{"key": true, "dir": true, "name": true, "ext": true, "bucket": true, "variant": true, "outext": true, "format": true}
+var keyFields = map[string]bool{"key": true, "dir": true, "name": true, "ext": true, "bucket": true, "variant": true, "outext": true, "format": true, "hash": true}
 
 // ParseKeyTemplate parses and checks an output key template; "" is
 // LegacyOutputKey (the layout of a run.json without outputKey).
@@ -71,7 +74,7 @@ func ParseKeyTemplate(text string) (KeyTemplate, error) {
 			}
 			f := text[i+1 : i+end]
 			if !keyFields[f] {
-				return t, fmt.Errorf("output key template %q: unknown placeholder {%s} (known: {key} {dir} {name} {ext} {bucket} {variant} {outext} {format})", text, f)
+				return t, fmt.Errorf("output key template %q: unknown placeholder {%s} (known: {key} {dir} {name} {ext} {bucket} {variant} {outext} {format} {hash})", text, f)
 			}
 			if lit.Len() > 0 {
 				t.parts = append(t.parts, keyPart{lit: lit.String()})
@@ -143,6 +146,8 @@ func (t KeyTemplate) Key(prefix string, v Variant, bucket, key string) (string, 
 			b.WriteString(Ext(v.Format))
 		case "format":
 			b.WriteString(v.Format)
+		case "hash":
+			b.WriteString(KeyHash(key))
 		}
 	}
 	k := b.String()
@@ -150,6 +155,20 @@ func (t KeyTemplate) Key(prefix string, v Variant, bucket, key string) (string, 
 		return "", fmt.Errorf("output key for variant %q would be %d bytes, over S3's %d-byte limit", v.Name, len(k), MaxKeyBytes)
 	}
 	return k, nil
+}
+
+// KeyHash is the {hash} of a source key: the first 4 hex digits of its
+// SHA-256. At the front of a template ("{hash}/{variant}/{key}.{outext}")
+// it spreads a run's writes over 16 first characters (65,536 prefixes in
+// all) where S3 can split a bucket's partitions, instead of the few hot
+// prefixes the source's own layout would give (issue 20: a cold output
+// bucket starts as one partition, about 3,500 PUTs a second). The cost:
+// URLs change, and a person browsing the bucket no longer finds an image
+// by its path. It depends on the key only, so every variant of a source
+// sits under the same hash and anyone can compute it (sha256 of the key).
+func KeyHash(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:2])
 }
 
 // SplitKey splits a source key into its directory (up to and including the

@@ -28,6 +28,9 @@ func TestKeyTemplate(t *testing.T) {
 		{"{variant}{dir}|{name}|{ext}", "", jpg, "dir.v2/file", "thumbdir.v2/|file|"},
 		{"{variant}{dir}|{name}|{ext}", "", jpg, "a.", "thumb|a.|"},
 		{"{variant}{dir}|{name}|{ext}", "", jpg, "a. b", "thumb|a| b"},
+		// {hash}: sha256("k") = 8254c329…, sha256("photos/2024/IMG_1.JPG") = d6c47ca2…
+		{"{hash}/{variant}/{key}.{outext}", "", jpg, "k", "8254/thumb/k.jpg"},
+		{"{hash}/{variant}/{key}.{outext}", "out", webp, "photos/2024/IMG_1.JPG", "out/d6c4/w/photos/2024/IMG_1.JPG.webp"},
 	} {
 		tm, err := ParseKeyTemplate(c.tmpl)
 		if err != nil {

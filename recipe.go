@@ -144,13 +144,16 @@ func ContentType(format string) string {
 		return "image/webp"
 	case FormatAVIF:
 		return "image/avif"
+	case FormatGIF:
+		return "image/gif"
 	}
 	return "application/octet-stream"
 }
 
 // MaxSide is the largest width or height an encoder of format writes:
-// libjpeg's 65,500, WebP's 16,383, AV1's 65,536; for PNG, libvips' limit on
-// any image side. A variant over it could never be made.
+// libjpeg's 65,500, WebP's 16,383, AV1's 65,536, GIF's 16-bit 65,535; for
+// PNG, libvips' limit on any image side. A variant over it could never be
+// made.
 func MaxSide(format string) int {
 	switch format {
 	case FormatJPEG:
@@ -159,6 +162,8 @@ func MaxSide(format string) int {
 		return 16383
 	case FormatAVIF:
 		return 65536
+	case FormatGIF:
+		return 65535
 	}
 	return 10_000_000
 }

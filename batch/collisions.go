@@ -53,7 +53,8 @@ func (e *CollisionError) Error() string {
 
 // checkKeys reads src to its end, counting its malformed lines into run and
 // plan, spools its items, and groups every output key the run would write
-// (items × variants, under the run's template) in a manifest.KeyIndex.
+// (items × variants × the formats each may write, under the run's
+// template) in a manifest.KeyIndex.
 // Memory stays bounded: the index spills by hash partitions within the
 // dedupe budget, and the spool holds one write buffer; when Dedupe is on, its
 // reader has let go of its arena before the index groups. It returns a
@@ -84,12 +85,16 @@ func (s *Store) checkKeys(ctx context.Context, src manifest.Reader, o PlanOption
 		}
 		source := "s3://" + it.Bucket + "/" + it.Key
 		for _, v := range run.Recipe.Variants {
-			key, err := tmpl.Key(run.OutputPrefix, v, it.Bucket, it.Key)
+			// Every key the variant may write: an auto variant's
+			// candidates (and a keepSmallerSource copy, in one of them).
+			keys, err := tmpl.Keys(run.OutputPrefix, v, it.Bucket, it.Key)
 			if err != nil {
 				continue // too long: the item fails alone, writing nothing
 			}
-			if err := idx.Add(key, source); err != nil {
-				return fail(fmt.Errorf("plan: output keys: %w", err))
+			for _, key := range keys {
+				if err := idx.Add(key, source); err != nil {
+					return fail(fmt.Errorf("plan: output keys: %w", err))
+				}
 			}
 		}
 	}

@@ -92,3 +92,31 @@ func TestPlanOutputKeyUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanCollisionsOverAutoCandidates: an auto variant may write any of
+// its candidates, so every candidate's key is checked: under the legacy
+// layout x.jpg and x.gif share both pic/k/x.webp and pic/k/x.png (two
+// collisions, where the first candidate alone would show one); the
+// default template keeps them apart.
+func TestPlanCollisionsOverAutoCandidates(t *testing.T) {
+	ctx := context.Background()
+	o := planOpts()
+	o.Recipe = imgbatch.Recipe{Name: "auto", Variants: []imgbatch.Variant{
+		{Name: "pic", Width: 100, Format: imgbatch.FormatAuto, Formats: []string{"webp", "png"}, KeepSmallerSource: true}}}
+	its := []imgbatch.Item{{Bucket: "src", Key: "k/x.jpg"}, {Bucket: "src", Key: "k/x.gif"}, {Bucket: "src", Key: "k/y.jpg"}}
+	o.OutputKey = imgbatch.LegacyOutputKey
+	_, err := newStore(t).PlanRun(ctx, itemtest.NewSource(its...), o)
+	var ce *CollisionError
+	if !errors.As(err, &ce) || ce.Count != 2 {
+		t.Fatalf("plan: %v, want a CollisionError of 2", err)
+	}
+	for _, k := range []string{"pic/k/x.webp ← s3://src/k/x.jpg and s3://src/k/x.gif", "pic/k/x.png ← s3://src/k/x.jpg and s3://src/k/x.gif"} {
+		if !strings.Contains(err.Error(), k) {
+			t.Errorf("message does not name %q:\n%v", k, err)
+		}
+	}
+	o.OutputKey = imgbatch.DefaultOutputKey
+	if p := mustPlan(t, newStore(t), itemtest.NewSource(its...), o); p.Collisions.Count != 0 || p.Run.Items != 3 {
+		t.Errorf("default template: %+v, %d items", p.Collisions, p.Run.Items)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/s3count"
 )
 
 // Run outcomes.
@@ -31,9 +32,14 @@ type Final struct {
 	Failed     string          `json:"failed"`
 	Remaining  string          `json:"remaining,omitempty"` // key of remaining.csv (a run ended early)
 	Summary    string          `json:"summary"`
+	Catalog    string          `json:"catalog,omitempty"` // prefix of the catalog's Parquet parts
 	FinishedAt time.Time       `json:"finishedAt"`
 	DurationMs int64           `json:"durationMs"`
 	EventSent  bool            `json:"eventSent"`
+	// Requests are the S3 requests the run's children counted (requests.go),
+	// ControlPerItem the control-plane ones per item that ran.
+	Requests       *s3count.Requests `json:"requests,omitempty"`
+	ControlPerItem float64           `json:"controlPerItem,omitempty"`
 }
 
 // Finalize writes the run's reports and final marker if every shard is
@@ -94,8 +100,8 @@ type ending struct {
 // event, which only the lease holder sends. With Linger, the others wait
 // until the event is sent, taking the lease over if its holder dies.
 func (r *Runner) finalize(ctx context.Context, run *imgbatch.Run, end ending, log *slog.Logger) (bool, error) {
-	lay := imgbatch.Layout{RunID: run.ID}
-	lea := &Leaser{Store: r.Store, RunID: run.ID, Me: r.Me, TTL: r.LeaseTTL, Now: r.Now}
+	lay := imgbatch.LayoutOf(run)
+	lea := &Leaser{Store: r.Store, RunID: run.ID, Me: r.Me, TTL: r.LeaseTTL, Now: r.Now, Layout: imgbatch.LayoutOf(run)}
 	for {
 		var existing Final
 		_, err := r.Store.GetJSON(ctx, lay.Final(), &existing)
@@ -135,7 +141,7 @@ func (r *Runner) finalize(ctx context.Context, run *imgbatch.Run, end ending, lo
 
 // finalizeHolding finalizes the run under the finalizer lease.
 func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Leaser, lease *Lease, end ending, log *slog.Logger) (bool, error) {
-	lay := imgbatch.Layout{RunID: run.ID}
+	lay := imgbatch.LayoutOf(run)
 	// The lease is kept (renewed) until the event is sent and final.json's
 	// outbox says so: no other child reads an unsent final.json meanwhile.
 	hb := lea.keep(ctx, lease, log)
@@ -203,7 +209,7 @@ func (r *Runner) finalizeHolding(ctx context.Context, run *imgbatch.Run, lea *Le
 // allShardsDone counts the done markers of the run.
 func (r *Runner) allShardsDone(ctx context.Context, run *imgbatch.Run) (bool, error) {
 	done := 0
-	err := r.Store.List(ctx, imgbatch.Layout{RunID: run.ID}.DonePrefix(), func(string, int64) error { done++; return nil })
+	err := r.Store.eachShardObject(ctx, run, "done", func(int, time.Time) { done++ })
 	return done >= run.Shards, err
 }
 
@@ -237,8 +243,9 @@ func (r *Runner) writeOutcome(ctx context.Context, run *imgbatch.Run, reason str
 	}
 	fin.FinishedAt = r.Now().UTC()
 	fin.DurationMs = fin.FinishedAt.Sub(run.CreatedAt).Milliseconds()
+	r.countFinalizer(&fin)
 	sum.Final = fin
-	if _, err := r.Store.PutJSON(ctx, imgbatch.Layout{RunID: run.ID}.Summary(), sum, Cond{}); err != nil {
+	if _, err := r.Store.PutJSON(ctx, imgbatch.LayoutOf(run).Summary(), sum, Cond{}); err != nil {
 		return fin, err
 	}
 	if r.Notifier != nil {
@@ -249,7 +256,7 @@ func (r *Runner) writeOutcome(ctx context.Context, run *imgbatch.Run, reason str
 				log.Warn("shard event still not sent", "shard", m.Shard, "err", err)
 				continue
 			}
-			r.Store.markEventSent(ctx, run.ID, m)
+			r.Store.markEventSent(ctx, imgbatch.LayoutOf(run), m)
 		}
 	}
 	if err := writeHTMLReport(ctx, r.Store, run, sum); err != nil {
@@ -269,7 +276,7 @@ func (r *Runner) sendFinal(ctx context.Context, run *imgbatch.Run, check func(co
 		return fmt.Errorf("send run event (final.json keeps it for a re-send): %w", err)
 	}
 	fin.EventSent = true
-	if _, err := r.Store.PutJSON(ctx, imgbatch.Layout{RunID: run.ID}.Final(), fin, Cond{IfMatch: etag}); err != nil && !errors.Is(err, ErrConflict) {
+	if _, err := r.Store.PutJSON(ctx, imgbatch.LayoutOf(run).Final(), fin, Cond{IfMatch: etag}); err != nil && !errors.Is(err, ErrConflict) {
 		log.Warn("event sent but outbox not updated; it may be sent again with the same id", "err", err)
 	}
 	return nil

@@ -72,6 +72,16 @@ type Leaser struct {
 	Me    Identity
 	TTL   time.Duration
 	Now   func() time.Time
+	// Layout names the claims; unset, layout 0 of RunID.
+	Layout imgbatch.Layout
+}
+
+// layout is the layout of the leases' run.
+func (l *Leaser) layout() imgbatch.Layout {
+	if l.Layout.RunID == "" {
+		return imgbatch.Layout{RunID: l.RunID}
+	}
+	return l.Layout
 }
 
 func (l *Leaser) now() time.Time {
@@ -90,7 +100,7 @@ const finalizerShard = -1
 // earlier attempt of this same array child (Batch starts a new attempt
 // only after the previous one ended).
 func (l *Leaser) Acquire(ctx context.Context, n int) (*Lease, error) {
-	return l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Claim(n), n, false, nil)
+	return l.acquire(ctx, l.layout().Claim(n), n, false, nil)
 }
 
 // acquireShard is Acquire for a runner. fresh says the shard is probably
@@ -99,7 +109,7 @@ func (l *Leaser) Acquire(ctx context.Context, n int) (*Lease, error) {
 // have finished) it asks done, and leaves a finished shard alone.
 // A runner does not care who holds a shard it did not get: (nil, nil).
 func (l *Leaser) acquireShard(ctx context.Context, n int, fresh bool, done func() (bool, error)) (*Lease, error) {
-	got, err := l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Claim(n), n, fresh, done)
+	got, err := l.acquire(ctx, l.layout().Claim(n), n, fresh, done)
 	var held *HeldError
 	if errors.As(err, &held) {
 		return nil, nil
@@ -111,7 +121,7 @@ func (l *Leaser) acquireShard(ctx context.Context, n int, fresh bool, done func(
 // Acquire: one child at a time builds the reports and sends the run's event.
 // When another holds it, the error is a *HeldError.
 func (l *Leaser) AcquireFinalizer(ctx context.Context) (*Lease, error) {
-	return l.acquire(ctx, imgbatch.Layout{RunID: l.RunID}.Finalizer(), finalizerShard, false, nil)
+	return l.acquire(ctx, l.layout().Finalizer(), finalizerShard, false, nil)
 }
 
 // acquire takes the lease at key; when a live owner holds it, the error is
@@ -201,6 +211,19 @@ func (l *Leaser) Check(ctx context.Context, lease *Lease) error {
 		return ErrLeaseLost
 	}
 	return nil
+}
+
+// fence is Check where it can matter: a lease written (taken or renewed)
+// less than TTL/2 ago by this child's clock cannot have expired for
+// another child (the clocks would have to differ by TTL/2) and only an
+// expired lease is taken over, so no GET is needed. A child that paused
+// past that (SIGSTOP, a stalled VM: its clock moved on) checks with S3.
+// This saves one request per shard that finishes within its lease.
+func (l *Leaser) fence(ctx context.Context, lease *Lease) error {
+	if l.now().Sub(lease.RenewedAt) < l.TTL/2 {
+		return nil
+	}
+	return l.Check(ctx, lease)
 }
 
 // heartbeat renews a lease every TTL/3 until it is stopped or the lease is

@@ -59,6 +59,9 @@ type PlanOptions struct {
 	OutputKey   string
 	OnCollision string
 	Now         func() time.Time
+	// Layout is run.json's layout version; 0 chooses: LayoutSpread from
+	// SpreadWidth children on (spread.go), -1 forces layout 0.
+	Layout int
 }
 
 // Sizing is the shard sizing of the options.
@@ -129,7 +132,7 @@ func (s *Store) PlanRun(ctx context.Context, src manifest.Reader, o PlanOptions)
 		ID: lay.RunID, ClientToken: o.ClientToken, CreatedAt: now.UTC(), Source: o.Source,
 		WorkBucket: s.Bucket, OutputBucket: o.OutputBucket, OutputPrefix: o.OutputPrefix,
 		Recipe: o.Recipe, RecipeHash: o.Recipe.Hash(), ShardSize: maxItems, Width: o.Width,
-		Tolerance: o.Tolerance, Access: o.Access, OutputKey: o.OutputKey,
+		Tolerance: o.Tolerance, Access: o.Access, OutputKey: o.OutputKey, Layout: o.layoutFor(),
 	}
 	plan := &Plan{Shards: ShardStats{ItemLimit: maxItems, ByteLimit: maxBytes}}
 	checked, done, err := s.checkKeys(ctx, src, o, &run, plan)
@@ -232,7 +235,7 @@ func (s *Store) commitPlan(ctx context.Context, lay imgbatch.Layout, plan *Plan)
 func (s *Store) writeShards(ctx context.Context, src manifest.Reader, o PlanOptions, run *imgbatch.Run, plan *Plan) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
-	w := &shardWriter{s: s, g: g, gctx: gctx, lay: imgbatch.Layout{RunID: run.ID}, dry: o.DryRun,
+	w := &shardWriter{s: s, g: g, gctx: gctx, lay: imgbatch.LayoutOf(run), dry: o.DryRun,
 		sizing: o.Sizing(), run: run, plan: plan, buf: make([]byte, 0, 64<<10)}
 	w.maxItems, w.maxBytes = w.sizing.Limits()
 	for i := 0; ; i++ {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/s3count"
 )
 
 // Progress is the checkpoint of a shard: every result so far. A retried
@@ -39,6 +40,10 @@ type DoneMarker struct {
 	// EventSent turns true once "Shard Completed" was accepted: the marker is
 	// the event's outbox, and the finalizer re-sends (same id) what is not.
 	EventSent bool `json:"eventSent"`
+	// Requests are the S3 requests the owner sent since its previous done
+	// marker (the claim, reads and checkpoints of this shard, the scans
+	// before it): the finalizer sums them into summary.json.
+	Requests *s3count.Requests `json:"requests,omitempty"`
 
 	etag string
 }

@@ -24,11 +24,17 @@ type Summary struct {
 	// reads it; final.json says whether the event went out.
 	EventSent *struct{}      `json:"eventSent,omitempty"`
 	Failures  []FailureGroup `json:"failures"`
+	// Variants: bytes in and out, copies and the format mix per variant;
+	// Picture: the key of picture.jsonl (batch/picture.go, savings.go).
+	Variants []VariantFigures `json:"variants,omitempty"`
+	Picture  string           `json:"picture,omitempty"`
 
 	// For report.html (not in summary.json): shard timings and a few outputs.
 	shards  []htmlreport.Shard
 	samples []imgbatch.Output
 	unsent  []DoneMarker // shards whose "Shard Completed" is still in their outbox
+	figures map[string]*VariantFigures
+	picture *Picture // the first source's, for report.html
 }
 
 // FailureGroup is the failures of one error code.
@@ -106,7 +112,7 @@ func fetchResults(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 // fetchShard reads the results of shard n, or with partial the items of a
 // shard that is not done.
 func fetchShard(ctx context.Context, s *Store, run *imgbatch.Run, n int, partial bool) shardResults {
-	m, err := s.LoadDone(ctx, run.ID, n)
+	m, err := s.LoadDoneAt(ctx, imgbatch.LayoutOf(run), n)
 	if partial && IsNotFound(err) {
 		left, err := s.LoadShard(ctx, run.ID, n)
 		if err != nil {
@@ -121,13 +127,15 @@ func fetchShard(ctx context.Context, s *Store, run *imgbatch.Run, n int, partial
 	return shardResults{m: m, rs: rs, err: err}
 }
 
-// writeReports streams every shard's results into report.csv and
-// failed.csv (via temporary files: constant memory) and returns the counts.
+// writeReports streams every shard's results into report.csv,
+// failed.csv and the catalog (via temporary files: constant memory) and
+// returns the counts.
 // With partial (the run ends early) the items of shards without a done
 // marker go to remaining.csv and the counts are those of the items that ran.
 func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool) (Final, Summary, error) {
-	lay := imgbatch.Layout{RunID: run.ID}
-	fin := Final{RunID: run.ID, Shards: run.Shards, Report: lay.Report(), Failed: lay.Failed(), Summary: lay.Summary()}
+	lay := imgbatch.LayoutOf(run)
+	fin := Final{RunID: run.ID, Shards: run.Shards, Report: lay.Report(), Failed: lay.Failed(), Summary: lay.Summary(),
+		Catalog: lay.CatalogPrefix()}
 	if partial {
 		fin.Remaining = lay.Remaining()
 	}
@@ -137,6 +145,13 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 		return fin, sum, err
 	}
 	defer files.remove()
+	pic, err := newPictureFile()
+	if err != nil {
+		return fin, sum, err
+	}
+	defer pic.remove()
+	cat := newRunCatalog(ctx, s, run)
+	defer cat.remove()
 	groups := map[string]*FailureGroup{}
 	order, stop := fetchResults(ctx, s, run, partial)
 	defer stop()
@@ -146,13 +161,18 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 			return fin, sum, sr.err
 		}
 		sum.addShard(sr.m)
+		fin.addRequests(sr.m)
 		for _, res := range sr.rs {
 			fin.Counts.Add(res)
 			sum.addSample(res)
+			sum.addOutputs(res, pic)
 			if res.Status == imgbatch.StatusFailed {
 				addFailure(groups, res)
 			}
 			files.write(res)
+			if err := cat.add(res); err != nil {
+				return fin, sum, err
+			}
 		}
 		for _, it := range sr.left {
 			_ = files.remaining.w.Write(manifestRow(it))
@@ -163,6 +183,13 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 		return fin, sum, err
 	}
 	if err := files.upload(ctx, s, lay, partial); err != nil {
+		return fin, sum, err
+	}
+	if err := pic.upload(ctx, s, lay.Picture()); err != nil {
+		return fin, sum, err
+	}
+	sum.Picture, sum.Variants = lay.Picture(), sum.variantFigures(run.Recipe)
+	if err := cat.close(); err != nil {
 		return fin, sum, err
 	}
 	fin.Status = RunCompleted

@@ -40,6 +40,7 @@ func writeHTMLReport(ctx context.Context, s *Store, run *imgbatch.Run, sum Summa
 		Tolerance: run.Tolerance, Recipe: run.Recipe, RecipeHash: run.RecipeHash,
 		ShardCount: run.Shards, Shards: sum.shards,
 	}
+	d.Variants, d.Picture = htmlFigures(sum)
 	for _, g := range sum.Failures {
 		d.Failures = append(d.Failures, htmlreport.Failure{Code: g.ErrorCode, Count: g.Count, Example: g.Example, Keys: g.Keys})
 	}
@@ -64,19 +65,24 @@ func writeHTMLReport(ctx context.Context, s *Store, run *imgbatch.Run, sum Summa
 			continue
 		}
 		d.Samples = append(d.Samples, htmlreport.Sample{Key: o.Key, Variant: o.Variant, Width: o.Width, Height: o.Height,
-			ContentType: contentTypeOf(run.Recipe, o.Variant), Data: b})
+			ContentType: contentTypeOf(run.Recipe, o), Data: b})
 	}
 	var buf bytes.Buffer
 	if err := htmlreport.Render(&buf, d); err != nil {
 		return err
 	}
-	_, err := s.Put(ctx, imgbatch.Layout{RunID: run.ID}.HTML(), buf.Bytes(), "text/html; charset=utf-8", Cond{})
+	_, err := s.Put(ctx, imgbatch.LayoutOf(run).HTML(), buf.Bytes(), "text/html; charset=utf-8", Cond{})
 	return err
 }
 
-func contentTypeOf(r imgbatch.Recipe, variant string) string {
+// contentTypeOf is the type of an output: of the format it was written in
+// (an auto variant's choice, a copy's source format), else its variant's.
+func contentTypeOf(r imgbatch.Recipe, o imgbatch.Output) string {
+	if o.Format != "" {
+		return imgbatch.ContentType(o.Format)
+	}
 	for _, v := range r.Variants {
-		if v.Name == variant {
+		if v.Name == o.Variant {
 			return imgbatch.ContentType(v.Format)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/internal/s3count"
 )
 
 // Notifier tells the world about finished shards and runs (EventBridge in
@@ -28,7 +29,7 @@ type Runner struct {
 	Log       *slog.Logger
 
 	LeaseTTL        time.Duration // default 2m
-	CheckpointEvery int           // results between checkpoints (default 25)
+	CheckpointEvery int           // results between checkpoints (default 0: by time only, see checkpointDue)
 	CheckpointAfter time.Duration // and at least this often (default 10s)
 	// Poll is the shortest wait between scans while other children still
 	// hold shards (default min(LeaseTTL/4, 5s)); a child waits until the
@@ -49,6 +50,12 @@ type Runner struct {
 	// child at once, without grace or checkpoint, like a killed process.
 	Abort context.Context
 	Now   func() time.Time
+	// Requests, when set, counts this child's S3 requests (installed on
+	// its S3 client); each done marker carries what it counted since the
+	// previous one, and the finalizer sums them (requests.go).
+	Requests *s3count.Counter
+
+	reqMark s3count.Requests // Requests at the last done marker written
 }
 
 // Stats of one child's work.
@@ -66,19 +73,17 @@ var ErrStopped = errors.New("stopped before the run was finished")
 
 // Defaults of a Runner.
 const (
-	DefaultLeaseTTL = 2 * time.Minute
-	DefaultGrace    = 25 * time.Second
+	DefaultLeaseTTL        = 2 * time.Minute
+	DefaultGrace           = 25 * time.Second
+	DefaultCheckpointAfter = 10 * time.Second
 )
 
 func (r *Runner) defaults() {
 	if r.LeaseTTL <= 0 {
 		r.LeaseTTL = DefaultLeaseTTL
 	}
-	if r.CheckpointEvery <= 0 {
-		r.CheckpointEvery = 25
-	}
 	if r.CheckpointAfter <= 0 {
-		r.CheckpointAfter = 10 * time.Second
+		r.CheckpointAfter = DefaultCheckpointAfter
 	}
 	if r.Poll <= 0 {
 		r.Poll = min(r.LeaseTTL/4, 5*time.Second)
@@ -194,7 +199,7 @@ func (r *Runner) newChild(run *imgbatch.Run) *child {
 		stealers = Watchers(width)
 	}
 	return &child{r: r, run: run, width: width, stealers: stealers,
-		lea: &Leaser{Store: r.Store, RunID: run.ID, Me: r.Me, TTL: r.LeaseTTL, Now: r.Now},
+		lea: &Leaser{Store: r.Store, RunID: run.ID, Me: r.Me, TTL: r.LeaseTTL, Now: r.Now, Layout: imgbatch.LayoutOf(run)},
 		sc:  newScanner(r.Store, run, r.Me.Index, stealers),
 		log: r.Log, // the caller puts runId, arrayIndex and attempt on it
 	}
@@ -339,7 +344,7 @@ const maxEndHeads = 16
 // to maxEndHeads a look) only as they turn out done, going on from there
 // at the next look. It reports whether every shard is done.
 func (r *Runner) waitForEnd(stop, work context.Context, run *imgbatch.Run, sc *scanner, d time.Duration) (bool, error) {
-	lay := imgbatch.Layout{RunID: run.ID}
+	lay := imgbatch.LayoutOf(run)
 	end := time.Now().Add(d)
 	n := 0
 	for {

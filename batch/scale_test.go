@@ -156,7 +156,10 @@ func layoutPart(p string) string {
 	}
 	rest := p[i+len(imgbatch.RunsPrefix):]
 	_, rest, _ = strings.Cut(rest, "/") // run id
-	part, _, _ := strings.Cut(rest, "/")
+	part, rest, _ := strings.Cut(rest, "/")
+	if len(part) == 2 && strings.Trim(part, "0123456789abcdef") == "" {
+		part, _, _ = strings.Cut(rest, "/") // a spread run's range prefix (layout.go)
+	}
 	return part
 }
 
@@ -495,26 +498,26 @@ func checkSimRun(t testing.TB, s *Store, run *imgbatch.Run, proc *simProcessor, 
 func checkSimDone(t testing.TB, s *Store, run *imgbatch.Run, rep simReport) (doneEpoch map[int]int64, lastShard time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	lay := imgbatch.Layout{RunID: run.ID}
+	lay := imgbatch.LayoutOf(run)
 	doneEpoch = map[int]int64{}
-	if err := s.List(ctx, lay.DonePrefix(), func(key string, _ int64) error {
-		n, ok := shardOf(key)
-		if !ok {
-			return fmt.Errorf("odd done key %s", key)
-		}
-		m, err := s.LoadDone(ctx, run.ID, n)
+	var errs []error
+	if err := s.eachShardObject(ctx, run, "done", func(n int, _ time.Time) {
+		m, err := s.LoadDoneAt(ctx, lay, n)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			return
 		}
 		if m.Shard != n || m.Results != lay.Results(n, m.Epoch) {
-			return fmt.Errorf("done marker %s names shard %d, results %s", key, m.Shard, m.Results)
+			errs = append(errs, fmt.Errorf("done marker %s names shard %d, results %s", lay.Done(n), m.Shard, m.Results))
 		}
 		doneEpoch[n] = m.Epoch
 		if m.FinishedAt.After(lastShard) {
 			lastShard = m.FinishedAt
 		}
-		return nil
 	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
 	if len(doneEpoch) != run.Shards || rep.ByKind["PUT done 200"] != int64(run.Shards) {

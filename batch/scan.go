@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -12,7 +13,7 @@ import (
 // scanRange is how many shards one LIST request covers: shard keys are
 // zero-padded to six digits and sort by number, so the keys of shards
 // k*1000 … k*1000+999 are the first page after the key of shard k*1000-1.
-const scanRange = 1000
+const scanRange = imgbatch.SpreadRange
 
 // maxRangedShards is where ranged listing stops working (seven-digit shard
 // numbers no longer sort with the six-digit ones); beyond it a scan lists
@@ -62,9 +63,10 @@ func (sc *scanner) markDone(n int) {
 
 func (sc *scanner) allDone() bool { return sc.ndone == sc.run.Shards }
 
-// ranges is the number of ranges (1 for runs too large for ranged lists).
+// ranges is the number of ranges (1 for runs too large for ranged lists:
+// those of layout 0).
 func (sc *scanner) ranges() int {
-	if sc.run.Shards > maxRangedShards {
+	if sc.unranged() {
 		return 1
 	}
 	return (sc.run.Shards + scanRange - 1) / scanRange
@@ -72,10 +74,16 @@ func (sc *scanner) ranges() int {
 
 // bounds are the shards of range k.
 func (sc *scanner) bounds(k int) (lo, hi int) {
-	if sc.run.Shards > maxRangedShards {
+	if sc.unranged() {
 		return 0, sc.run.Shards
 	}
 	return k * scanRange, min((k+1)*scanRange, sc.run.Shards)
+}
+
+// unranged reports whether the run is listed whole: a run of layout 0
+// over maxRangedShards (a spread run keeps each range apart).
+func (sc *scanner) unranged() bool {
+	return sc.run.Shards > maxRangedShards && !spreadLayout(sc.run)
 }
 
 // open reports whether range k holds a shard not known to be done.
@@ -106,6 +114,10 @@ func (sc *scanner) openRanges() int {
 // (and maybe some of the next, passed on too). Runs too large for ranges
 // list dir/ whole.
 func (sc *scanner) listRange(ctx context.Context, dir string, k int, key func(int) string, fn func(n int, modified time.Time)) error {
+	if spreadLayout(sc.run) {
+		lo, hi := sc.bounds(k)
+		return sc.store.listSpreadRange(ctx, sc.run, path.Base(dir), lo, hi, fn)
+	}
 	visit := func(k string, mod time.Time) {
 		if n, ok := shardOf(k); ok && n >= 0 && n < sc.run.Shards {
 			fn(n, mod)
@@ -139,7 +151,7 @@ func shardOf(key string) (int, bool) {
 // scan lists the done markers and the claims of the next scanBatch open
 // ranges.
 func (sc *scanner) scan(ctx context.Context, ttl time.Duration) (*scanState, error) {
-	lay := imgbatch.Layout{RunID: sc.run.ID}
+	lay := imgbatch.LayoutOf(sc.run)
 	st := &scanState{claimed: map[int]time.Time{}}
 	nr := sc.ranges()
 	for listed, tried := 0, 0; listed < scanBatch && tried < nr && !sc.allDone(); tried++ {

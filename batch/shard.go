@@ -15,7 +15,7 @@ import (
 // be done; before taking over an expired claim, the done marker is checked.
 // It reports whether it got the lease.
 func (r *Runner) tryShard(stop, work context.Context, run *imgbatch.Run, lea *Leaser, sc *scanner, c candidate, st *Stats, log *slog.Logger) (bool, error) {
-	lay := imgbatch.Layout{RunID: run.ID}
+	lay := imgbatch.LayoutOf(run)
 	n := c.n
 	lease, err := lea.acquireShard(work, n, c.fresh, func() (bool, error) {
 		done, err := r.Store.Exists(work, lay.Done(n))
@@ -88,8 +88,9 @@ func (r *Runner) processShard(stop, work context.Context, run *imgbatch.Run, lea
 		return nil, err
 	}
 	// Fence: publish only while the lease is still ours. A child that
-	// paused past its lease finds it taken here and writes nothing.
-	if err := lea.Check(work, lease); err != nil {
+	// paused past its lease finds it taken here and writes nothing
+	// (Leaser.fence: a lease written moments ago needs no GET).
+	if err := lea.fence(work, lease); err != nil {
 		return nil, err
 	}
 	return sw.publish(work, all, started)
@@ -111,7 +112,7 @@ type shardWork struct {
 // the results its checkpoint already has. A checkpoint of a newer epoch
 // means the lease is already gone.
 func (r *Runner) resume(work context.Context, run *imgbatch.Run, lease *Lease, log *slog.Logger) (*shardWork, error) {
-	lay := imgbatch.Layout{RunID: run.ID}
+	lay := imgbatch.LayoutOf(run)
 	items, err := r.Store.LoadShard(work, run.ID, lease.Shard)
 	if err != nil {
 		return nil, err
@@ -184,8 +185,7 @@ func (sw *shardWork) feed(stop, shardCtx context.Context) (<-chan imgbatch.Resul
 }
 
 // gather reads results until the Processor returns, saving a checkpoint
-// every CheckpointEvery results or CheckpointAfter (not when the results
-// file comes next). A failed checkpoint stops the shard's work; it is
+// when checkpointDue (not when the results file comes next). A failed checkpoint stops the shard's work; it is
 // returned with the results of this epoch.
 func (sw *shardWork) gather(resCh <-chan imgbatch.Result, hb *heartbeat) (map[int]imgbatch.Result, error) {
 	r := sw.r
@@ -197,7 +197,7 @@ func (sw *shardWork) gather(resCh <-chan imgbatch.Result, hb *heartbeat) (map[in
 		fresh[res.Index] = res
 		sinceCP++
 		complete := len(sw.resumed)+len(fresh) >= len(sw.items) // the results file comes next
-		if cpErr == nil && !complete && (sinceCP >= r.CheckpointEvery || r.Now().Sub(lastCP) >= r.CheckpointAfter) {
+		if cpErr == nil && !complete && sw.checkpointDue(sinceCP, lastCP) {
 			if err := sw.cp.save(hb.ctx, merged(sw.resumed, fresh)); err != nil {
 				cpErr = err
 				hb.cancel()
@@ -207,6 +207,19 @@ func (sw *shardWork) gather(resCh <-chan imgbatch.Result, hb *heartbeat) (map[in
 		}
 	}
 	return fresh, cpErr
+}
+
+// checkpointDue reports whether since results, the last of them after
+// lastCP, call for a checkpoint: CheckpointAfter since the last one (or the
+// shard's start), or CheckpointEvery results when set. Time bounds what a
+// crash costs; a count would make a shard of fast items pay a PUT per
+// second of work it could redo as fast (issue 20: control requests/item).
+func (sw *shardWork) checkpointDue(since int, lastCP time.Time) bool {
+	r := sw.r
+	if r.CheckpointEvery > 0 && since >= r.CheckpointEvery {
+		return true
+	}
+	return r.Now().Sub(lastCP) >= r.CheckpointAfter
 }
 
 // settle decides from how the Processor, the checkpoints and the heartbeat
@@ -257,6 +270,7 @@ func (sw *shardWork) publish(work context.Context, all map[int]imgbatch.Result, 
 	for _, res := range rs {
 		m.Counts.Add(res)
 	}
+	m.Requests = r.requestsSince()
 	if _, err := r.Store.Put(work, m.Results, encodeResults(rs), "application/x-ndjson", Cond{}); err != nil {
 		return nil, err
 	}
@@ -268,13 +282,14 @@ func (sw *shardWork) publish(work context.Context, all map[int]imgbatch.Result, 
 		}
 		return nil, err
 	}
+	r.requestsMarked(&m)
 	log.Info("shard done", "succeeded", m.Counts.Succeeded, "failed", m.Counts.Failed, "skipped", m.Counts.Skipped, "ms", m.DurationMs)
 	if r.Notifier != nil {
 		if err := r.Notifier.ShardCompleted(work, sw.run, m); err != nil {
 			log.Warn("shard event not sent; it stays in the done marker for the finalizer", "err", err)
 		} else {
 			m.etag = doneTag
-			r.Store.markEventSent(work, sw.run.ID, m)
+			r.Store.markEventSent(work, sw.lay, m)
 		}
 	}
 	return &m, nil

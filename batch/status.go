@@ -73,7 +73,6 @@ func (sr *StatusReader) Status(ctx context.Context, now time.Time) (*RunStatus, 
 		return nil, err
 	}
 	run := sr.run
-	lay := imgbatch.Layout{RunID: run.ID}
 	st := &RunStatus{Run: *run}
 	if err := sr.readFinal(ctx, st); err != nil {
 		return nil, err
@@ -90,13 +89,13 @@ func (sr *StatusReader) Status(ctx context.Context, now time.Time) (*RunStatus, 
 		st.finish(run, st.Final.FinishedAt)
 		return st, nil
 	}
-	done, err := sr.listShards(ctx, lay.DonePrefix(), st)
+	done, err := sr.listShards(ctx, "done", st)
 	if err != nil {
 		return nil, err
 	}
 	claimed := map[int]bool{}
 	if st.Final == nil {
-		if claimed, err = sr.listShards(ctx, lay.ClaimsPrefix(), st); err != nil {
+		if claimed, err = sr.listShards(ctx, "claims", st); err != nil {
 			return nil, err
 		}
 	}
@@ -140,7 +139,7 @@ func (sr *StatusReader) loadRun(ctx context.Context) error {
 // readFinal fills in st from final.json and summary.json once the run is
 // finalized.
 func (sr *StatusReader) readFinal(ctx context.Context, st *RunStatus) error {
-	lay := imgbatch.Layout{RunID: sr.run.ID}
+	lay := imgbatch.LayoutOf(sr.run)
 	var fin Final
 	if _, err := sr.Store.GetJSON(ctx, lay.Final(), &fin); err != nil {
 		if IsNotFound(err) {
@@ -160,16 +159,13 @@ func (sr *StatusReader) readFinal(ctx context.Context, st *RunStatus) error {
 
 // listShards lists the shard numbers of the keys under prefix, keeping the
 // newest write in st.LastActivity (a lease renewal rewrites its claim).
-func (sr *StatusReader) listShards(ctx context.Context, prefix string, st *RunStatus) (map[int]bool, error) {
+func (sr *StatusReader) listShards(ctx context.Context, part string, st *RunStatus) (map[int]bool, error) {
 	ns := map[int]bool{}
-	err := sr.Store.ListDetailed(ctx, prefix, func(key string, mod time.Time) error {
-		if n, ok := shardOf(key); ok {
-			ns[n] = true
-			if mod.After(st.LastActivity) {
-				st.LastActivity = mod
-			}
+	err := sr.Store.eachShardObject(ctx, sr.run, part, func(n int, mod time.Time) {
+		ns[n] = true
+		if mod.After(st.LastActivity) {
+			st.LastActivity = mod
 		}
-		return nil
 	})
 	return ns, err
 }
@@ -215,7 +211,7 @@ func (sr *StatusReader) shardStatus(ctx context.Context, st *RunStatus, t *tally
 // runningStatus reads a claimed shard's lease (with Detail: running or
 // stalled) and its checkpoint.
 func (sr *StatusReader) runningStatus(ctx context.Context, ss *ShardStatus, t *tally, now time.Time) error {
-	lay := imgbatch.Layout{RunID: sr.run.ID}
+	lay := imgbatch.LayoutOf(sr.run)
 	ss.State = "running"
 	if sr.Detail {
 		var l Lease
@@ -264,7 +260,7 @@ func (sr *StatusReader) loadDone(ctx context.Context, n int, failures bool) (*do
 	}
 	ds := sr.done[n]
 	if ds == nil {
-		m, err := sr.Store.LoadDone(ctx, sr.RunID, n)
+		m, err := sr.Store.LoadDoneAt(ctx, imgbatch.LayoutOf(sr.run), n)
 		if err != nil {
 			return nil, err
 		}

@@ -251,10 +251,16 @@ func (s *Store) eachObject(ctx context.Context, prefix string, fn func(types.Obj
 	return nil
 }
 
-// LoadDone reads the done marker of shard n.
+// LoadDone reads the done marker of shard n of a run of layout 0 (tests;
+// the run's code asks LoadDoneAt with the run's layout).
 func (s *Store) LoadDone(ctx context.Context, runID string, n int) (*DoneMarker, error) {
+	return s.LoadDoneAt(ctx, imgbatch.Layout{RunID: runID}, n)
+}
+
+// LoadDoneAt reads the done marker of shard n in layout lay.
+func (s *Store) LoadDoneAt(ctx context.Context, lay imgbatch.Layout, n int) (*DoneMarker, error) {
 	var m DoneMarker
-	tag, err := s.GetJSON(ctx, imgbatch.Layout{RunID: runID}.Done(n), &m)
+	tag, err := s.GetJSON(ctx, lay.Done(n), &m)
 	if err != nil {
 		return nil, err
 	}
@@ -265,12 +271,12 @@ func (s *Store) LoadDone(ctx context.Context, runID string, n int) (*DoneMarker,
 // markEventSent records in the done marker (its outbox) that the shard's
 // event was accepted. Losing the race to another writer is harmless: the
 // event may be sent once more, with the same id.
-func (s *Store) markEventSent(ctx context.Context, runID string, m DoneMarker) {
+func (s *Store) markEventSent(ctx context.Context, lay imgbatch.Layout, m DoneMarker) {
 	if m.etag == "" {
 		return
 	}
 	m.EventSent = true
-	_, _ = s.PutJSON(ctx, imgbatch.Layout{RunID: runID}.Done(m.Shard), m, Cond{IfMatch: m.etag})
+	_, _ = s.PutJSON(ctx, lay.Done(m.Shard), m, Cond{IfMatch: m.etag})
 }
 
 // PutFile uploads a file (multipart through the transfer manager when the

@@ -11,12 +11,12 @@ import (
 // the finalizer: a run whose items all fail (AccessDenied, a wrong recipe)
 // would otherwise pay for every GET and vCPU-second before "Run Failed".
 //
-// The judge is a child that just finished a shard with failures (a healthy
-// shard cannot tip the balance, so a healthy run pays nothing). It sums the
-// counts of the done markers it knows: its own, and up to maxTallyReads more
-// of the same range of shards per finished shard (one LIST page and a few
-// GETs: bounded, and done markers are write-once, so each is read once per
-// child). Every item counted ran, so the judgement is S3 Batch Operations'
+// The judge is a child that just finished a shard that fails more than the
+// tolerance allows (canTip: a healthier shard cannot tip the balance, so a
+// healthy run pays nothing). It sums the counts of the done markers it
+// knows: its own, and up to maxTallyReads more of the same range of shards
+// per finished shard (one LIST page and a few GETs: bounded, and done
+// markers are write-once, so each is read once per child). Every item counted ran, so the judgement is S3 Batch Operations'
 // rule over the items run so far, from MinTasks items on, taken the
 // cautious way: the done shards not read count as successes (breaks). Once
 // it is broken, the child ends the run with Abort(ReasonTolerance): the control
@@ -53,7 +53,7 @@ func canBreakEarly(run *imgbatch.Run) bool {
 // judge adds the done marker m, which this child just wrote, and reports
 // whether the done shards it knows break the run's tolerance.
 func (r *Runner) judge(ctx context.Context, run *imgbatch.Run, sc *scanner, m *DoneMarker) (bool, error) {
-	if !canBreakEarly(run) || m.Counts.Failed == 0 {
+	if !canBreakEarly(run) || !canTip(run.Tolerance, m.Counts) {
 		return false, nil
 	}
 	sc.tally.add(m)
@@ -69,6 +69,22 @@ func (r *Runner) judge(ctx context.Context, run *imgbatch.Run, sc *scanner, m *D
 		return false, err
 	}
 	return sc.tally.breaks(run.Tolerance, done, run.ShardSize), nil
+}
+
+// canTip reports whether a shard with counts c can be the one that breaks
+// the tolerance, so that its finisher must judge. Without MaxFailed, only
+// a shard failing above MaxFailedPercent can: a run's failure rate is the
+// item-weighted mean of its shards', so a broken run has such a shard, and
+// its finisher judges. A healthy run at, say, 10% failures under a 50%
+// bound then pays no LIST or GET per shard for judging.
+func canTip(tol imgbatch.Tolerance, c imgbatch.Counts) bool {
+	if c.Failed == 0 {
+		return false
+	}
+	if tol.MaxFailed > 0 {
+		return true
+	}
+	return float64(c.Failed)*100/float64(max(c.Items, 1)) > tol.MaxFailedPercent
 }
 
 // breaks reports whether the tolerance is broken for certain, by the
@@ -95,11 +111,10 @@ func (t *doneTally) breaks(tol imgbatch.Tolerance, doneShards, shardSize int) bo
 // tolerance.
 func (r *Runner) countDone(ctx context.Context, run *imgbatch.Run) (int, error) {
 	n := 0
-	err := r.Store.List(ctx, imgbatch.Layout{RunID: run.ID}.DonePrefix(), func(key string, _ int64) error {
-		if d, ok := shardOf(key); ok && d >= 0 && d < run.Shards {
+	err := r.Store.eachShardObject(ctx, run, "done", func(d int, _ time.Time) {
+		if d >= 0 && d < run.Shards {
 			n++
 		}
-		return nil
 	})
 	return n, err
 }
@@ -107,7 +122,7 @@ func (r *Runner) countDone(ctx context.Context, run *imgbatch.Run) (int, error) 
 // readDoneNear lists the done markers of shard n's range (one LIST page)
 // and reads up to maxTallyReads of those not read yet.
 func (r *Runner) readDoneNear(ctx context.Context, run *imgbatch.Run, sc *scanner, n int) error {
-	lay := imgbatch.Layout{RunID: run.ID}
+	lay := imgbatch.LayoutOf(run)
 	after := ""
 	if run.Shards <= maxRangedShards {
 		if lo := n / scanRange * scanRange; lo > 0 {
@@ -115,19 +130,29 @@ func (r *Runner) readDoneNear(ctx context.Context, run *imgbatch.Run, sc *scanne
 		}
 	}
 	var fresh []int
-	_, err := r.Store.ListPage(ctx, lay.DonePrefix(), after, scanRange, func(key string, _ time.Time) {
-		if d, ok := shardOf(key); ok && d >= 0 && d < run.Shards {
+	visit := func(d int) {
+		if d >= 0 && d < run.Shards {
 			sc.markDone(d)
 			if !sc.tally.read[d] && len(fresh) < maxTallyReads {
 				fresh = append(fresh, d)
 			}
 		}
-	})
+	}
+	var err error
+	if lo := n / scanRange * scanRange; spreadLayout(run) {
+		err = r.Store.listSpreadRange(ctx, run, "done", lo, min(lo+scanRange, run.Shards), func(d int, _ time.Time) { visit(d) })
+	} else {
+		_, err = r.Store.ListPage(ctx, lay.DonePrefix(), after, scanRange, func(key string, _ time.Time) {
+			if d, ok := shardOf(key); ok {
+				visit(d)
+			}
+		})
+	}
 	if err != nil {
 		return err
 	}
 	for _, d := range fresh {
-		dm, err := r.Store.LoadDone(ctx, run.ID, d)
+		dm, err := r.Store.LoadDoneAt(ctx, lay, d)
 		if err != nil {
 			return err
 		}

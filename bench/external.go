@@ -38,12 +38,17 @@ func baselineSupports(impl string, r imgbatch.Recipe) string {
 	return ""
 }
 
-// saveOptions is the libvips save suffix of a variant: "[Q=80,strip]".
+// saveOptions is the libvips save suffix of a variant: "[Q=80,strip]",
+// with its encoder options (encoder.go).
 func saveOptions(v imgbatch.Variant) string {
-	if v.Format == imgbatch.FormatPNG {
-		return "[strip]"
+	o := []string{"strip"}
+	if keepsICC(v) {
+		o = []string{"keep=icc"}
 	}
-	return fmt.Sprintf("[Q=%d,strip]", v.Quality)
+	if v.Format != imgbatch.FormatPNG {
+		o = append([]string{fmt.Sprintf("Q=%d", v.Quality)}, o...)
+	}
+	return "[" + strings.Join(append(o, encoderSaveOptions(v)...), ",") + "]"
 }
 
 // vipsthumbnailSize is vipsthumbnail's -s geometry of a variant: "512x512>"
@@ -98,7 +103,7 @@ func runVipsthumbnail(ctx context.Context, g *procGroup, env []string, bin strin
 					if err := os.MkdirAll(dir, 0o755); err != nil {
 						return err
 					}
-					args := []string{"-s", vipsthumbnailSize(v)}
+					args := append([]string{"-s", vipsthumbnailSize(v)}, vipsthumbnailProfile(v)...)
 					if v.Fit == imgbatch.FitCover {
 						args = append(args, "-c")
 					}

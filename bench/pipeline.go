@@ -90,14 +90,19 @@ func (e *s3Env) plan(ctx context.Context, files []File, r imgbatch.Recipe) (*img
 // download copies the outputs of run to the layout of the other
 // implementations (outPath(dir, v, i) for the i-th file).
 func (e *s3Env) download(ctx context.Context, run *imgbatch.Run, files []File, dir string) error {
+	tmpl, err := run.KeyTemplate()
+	if err != nil {
+		return err
+	}
 	for i, f := range files {
 		for _, v := range run.Recipe.Variants {
-			key, err := run.OutputKeyOf(v, imgbatch.Item{Bucket: bucketSource, Key: f.Rel})
+			// A format: auto variant wrote one of its candidates' keys.
+			keys, err := tmpl.Keys(run.OutputPrefix, v, bucketSource, f.Rel)
 			if err != nil {
 				return err
 			}
-			out, err := e.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucketOutput), Key: aws.String(key)})
-			if err != nil {
+			key, out := e.firstObject(ctx, keys)
+			if out == nil {
 				continue // failed item: no output, the quality pass counts it missing
 			}
 			b, err := io.ReadAll(out.Body)
@@ -115,6 +120,17 @@ func (e *s3Env) download(ctx context.Context, run *imgbatch.Run, files []File, d
 		}
 	}
 	return nil
+}
+
+// firstObject gets the first of keys that exists in the output bucket.
+func (e *s3Env) firstObject(ctx context.Context, keys []string) (string, *s3.GetObjectOutput) {
+	for _, k := range keys {
+		out, err := e.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucketOutput), Key: aws.String(k)})
+		if err == nil {
+			return k, out
+		}
+	}
+	return "", nil
 }
 
 func (e *s3Env) close() { _ = e.srv.Close() }

@@ -209,9 +209,9 @@ func TestParseRecipe(t *testing.T) {
 	if err != nil || r.Name != "webby" || r.Variants[0].Fit != imgbatch.FitInside {
 		t.Errorf("file: %+v %v", r, err)
 	}
-	testutil.WriteFile(t, p, []byte(`{"variants":[{"name":"w","width":800,"format":"gif"}]}`))
+	testutil.WriteFile(t, p, []byte(`{"variants":[{"name":"w","width":800,"format":"bmp"}]}`))
 	if _, err := ParseRecipe(p, StandardVariant); err == nil {
-		t.Error("a gif variant was accepted")
+		t.Error("a bmp variant was accepted")
 	}
 	if _, err := ParseRecipe("no-such-recipe", StandardVariant); err == nil || !strings.Contains(err.Error(), "neither single, default") {
 		t.Errorf("unknown recipe: %v", err)

@@ -64,7 +64,7 @@ func describeRecipe(r imgbatch.Recipe) string {
 		if len(v.Formats) > 0 {
 			format += " " + strings.Join(v.Formats, "|")
 		}
-		parts[i] = fmt.Sprintf("%s: fit %s %dx%d %s%s", v.Name, v.Fit, v.Width, v.Height, format, q)
+		parts[i] = fmt.Sprintf("%s: fit %s %dx%d %s%s%s", v.Name, v.Fit, v.Width, v.Height, format, q, describeEncoder(v))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -39,14 +39,31 @@ const index = new Map();
 const lat = [];
 const errors = {};
 let ok = 0, failed = 0, bytesOut = 0, next = 0;
+// opts adds a variant's encoder options (imgbatch.EncoderOptions) to
+// sharp's output options, only those set: without any, sharp's defaults.
+function opts(o, v) {
+  const e = v.encoder || {};
+  const sub = { on: '4:2:0', off: '4:4:4' }[e.subsample];
+  const set = (k, x) => { if (x !== undefined && x !== false) o[k] = x; };
+  switch (v.format) {
+    case 'jpeg': set('progressive', e.progressive); set('chromaSubsampling', sub); set('trellisQuantisation', e.trellis); set('quantisationTable', e.quantTable); break;
+    case 'webp': set('lossless', e.lossless); set('smartSubsample', e.subsample === 'off'); set('effort', e.effort); break;
+    case 'avif': set('lossless', e.lossless); set('chromaSubsampling', sub); set('effort', e.effort); break;
+    case 'png': set('progressive', e.progressive); set('compressionLevel', e.effort); break;
+  }
+  return o;
+}
 function variant(img, v) {
   img = img.resize(v.width || null, v.height || null,
     { fit: v.fit, withoutEnlargement: !v.upscale, background: v.format === 'jpeg' ? '#ffffff' : { r: 0, g: 0, b: 0, alpha: 0 } });
+  const icc = (v.encoder || {}).icc;
+  if (icc === 'keep') img = img.keepIccProfile();
+  if (icc === 'p3') img = img.withIccProfile('p3');
   switch (v.format) {
-    case 'jpeg': return img.flatten({ background: '#ffffff' }).jpeg({ quality: v.quality });
-    case 'webp': return img.webp({ quality: v.quality });
-    case 'png': return img.png();
-    case 'avif': return img.avif({ quality: v.quality });
+    case 'jpeg': return img.flatten({ background: '#ffffff' }).jpeg(opts({ quality: v.quality }, v));
+    case 'webp': return img.webp(opts({ quality: v.quality }, v));
+    case 'png': return img.png(opts({}, v));
+    case 'avif': return img.avif(opts({ quality: v.quality }, v));
   }
   return img;
 }

@@ -83,16 +83,17 @@ func TestKillAtEveryPhase(t *testing.T) {
 		name             string
 		width, shardSize int
 		arm              map[string]string // app id -> phase
+		env              []string
 	}{
-		{"work", 3, 4, map[string]string{"i0a1": "download", "i0a2": "upload", "i1a1": "claimed", "i2a1": "results", "i2a2": "done"}},
-		// Checkpoints are written every 25 results: shards of 30 have one
-		// before they end, and the retry resumes from it.
-		{"checkpoint", 2, 30, map[string]string{"i0a1": "checkpoint", "i1a1": "checkpoint"}},
-		{"finalize", 3, 4, map[string]string{"i0a1": "finalize", "i1a1": "finalize", "i2a1": "finalize"}},
+		{"work", 3, 4, map[string]string{"i0a1": "download", "i0a2": "upload", "i1a1": "claimed", "i2a1": "results", "i2a2": "done"}, nil},
+		// Checkpoints every 25 results (by default they go by time, 10 s):
+		// shards of 30 have one before they end, and the retry resumes from it.
+		{"checkpoint", 2, 30, map[string]string{"i0a1": "checkpoint", "i1a1": "checkpoint"}, []string{"IMGBATCH_CHECKPOINT_EVERY=25"}},
+		{"finalize", 3, 4, map[string]string{"i0a1": "finalize", "i1a1": "finalize", "i2a1": "finalize"}, nil},
 	}
 	for _, pl := range plans {
 		t.Run(pl.name, func(t *testing.T) {
-			res := run(t, runSpec{backend: memS3, data: ds, width: pl.width, shardSize: pl.shardSize,
+			res := run(t, runSpec{backend: memS3, data: ds, width: pl.width, shardSize: pl.shardSize, childEnv: pl.env,
 				onStart: func(h *harness, a localAttempt) {
 					id := appID(a.Index, a.Attempt)
 					if phase, ok := pl.arm[id]; ok {

@@ -37,6 +37,8 @@ type Data struct {
 	Shards     []Shard
 	Failures   []Failure
 	Samples    []Sample
+	Variants   []VariantFigures // bytes saved, copies and format mix per variant
+	Picture    *Picture         // one source's <picture>
 }
 
 // Shard is the timing of one finished shard.

@@ -18,6 +18,7 @@ var page = template.Must(template.New("report").Funcs(template.FuncMap{
 	"ts":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 	"took":      func(s Shard) string { return humanDuration(s.End.Sub(s.Start)) },
 	"breakable": breakable,
+	"saved":     saved,
 }).Parse(pageHTML))
 
 // pageHTML is the page. Captions and table cells wrap between words
@@ -69,6 +70,13 @@ code{font-size:12px;background:#f7fafc;padding:1px 4px;border-radius:4px}
 <h2>Sample outputs</h2>
 {{if .Thumbs}}<div class="sheet">{{range .Thumbs}}<figure><img src="{{.URI}}"{{if .ShowW}} width="{{.ShowW}}" height="{{.ShowH}}"{{end}}{{if .Enlarged}} class="tiny"{{end}} data-size="{{.Width}}x{{.Height}}" alt="{{.Variant}} of {{.Key}}"><figcaption><span class="key">{{breakable .Key}}</span><span>{{.Variant}} · {{.Width}}×{{.Height}} px{{if .Enlarged}}, shown {{.Enlarged}}× larger{{end}}</span></figcaption></figure>{{end}}</div>
 {{else}}<p class="muted">No sample outputs.</p>{{end}}
+<h2>Outputs per variant</h2>
+{{if .Variants}}<table id="variants"><tr><th>variant</th><th>outputs</th><th>sources' bytes</th><th>outputs' bytes</th><th>saved</th><th>copies of the source</th><th>formats chosen</th></tr>
+{{range .Variants}}<tr><td>{{.Name}}</td><td>{{count .Outputs}}</td><td>{{bytes .BytesIn}}</td><td>{{bytes .BytesOut}}</td><td>{{saved .BytesIn .BytesOut}}</td><td>{{count .Copies}}</td><td>{{range $i, $f := .Formats}}{{if $i}}, {{end}}{{$f.Format}} {{count $f.Count}}{{end}}</td></tr>{{end}}
+</table>
+{{with .Picture}}<p>The <code>&lt;picture&gt;</code> of <code>{{breakable .Key}}</code> (every source's is in <code>picture.jsonl</code>; keys relative to the output bucket's URL):</p>
+<pre id="picture"><code>{{.Markup}}</code></pre>{{end}}
+{{else}}<p class="muted">No outputs written.</p>{{end}}
 <h2>Recipe <code>{{.RecipeHash}}</code></h2>
 <table><tr><th>variant</th><th>size</th><th>fit</th><th>format</th><th>quality</th></tr>
 {{range .Recipe.Variants}}<tr><td>{{.Name}}</td><td>{{.Width}}×{{.Height}}</td><td>{{.Fit}}</td><td>{{.Format}}</td><td>{{.Quality}}</td></tr>{{end}}

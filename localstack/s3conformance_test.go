@@ -36,7 +36,7 @@ type outcome struct {
 // the record of where the second implementation differs.
 type s3case struct {
 	name string
-	op   string // put, get, head, list
+	op   string // put, get, head, list, copy
 	key  string
 	body string
 	hdr  map[string]string // put: Content-Type, Cache-Control, Content-Encoding, Content-Disposition, x-amz-meta-*
@@ -44,6 +44,10 @@ type s3case struct {
 	// list parameters (max-keys pages through the whole listing)
 	prefix, delim, startAfter string
 	maxKeys                   int32
+
+	// copy: the source key (same bucket) and x-amz-metadata-directive;
+	// cond's If-Match is x-amz-copy-source-if-match (s3conformance_copy_test.go)
+	from, directive string
 
 	want    outcome
 	versity *outcome
@@ -213,6 +217,8 @@ func do(ctx context.Context, t *testing.T, c *s3.Client, bucket string, sc s3cas
 			"Cache-Control": aws.ToString(h.CacheControl), "ETag": aws.ToString(h.ETag)}}
 	case "list":
 		return doList(ctx, c, bucket, sc)
+	case "copy":
+		return doCopy(ctx, c, bucket, sc, cond)
 	}
 	t.Fatalf("unknown op %q", sc.op)
 	return outcome{}

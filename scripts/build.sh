@@ -15,6 +15,15 @@
 #   PKG              package to build (default ./cmd/imgbatch)
 #   VERSION          stamped into main.version (default: git describe, else "dev")
 #   EXTRA_TAGS       build tags, space separated
+#   GOARCH           target architecture, amd64 or arm64 (default: this machine's). Another
+#                    architecture is a cross build (scripts/build.sh --env prints it too):
+#                    CC (default aarch64-linux-gnu-gcc / x86_64-linux-gnu-gcc, Debian's
+#                    gcc-<triplet>), the libvips of that architecture (LIBVIPS_PREFIX default
+#                    <repo>/.cache/libvips/<version>-linux-arm64, installed by
+#                    LIBVIPS_ARCH=linux-arm64 scripts/libvips-npm.sh PREFIX), and the binary is
+#                    started under qemu-user (qemu-aarch64-static, with CROSS_SYSROOT, default
+#                    /usr/<triplet>, as its -L) to ask it which libvips it runs; without qemu that
+#                    last check is skipped with a note. make build-arm64 does all of it.
 #
 # Why CGO_CFLAGS/CGO_LDFLAGS and not only PKG_CONFIG_PATH: Go's build cache keys a cgo
 # package on the CGO_* variables but not on PKG_CONFIG_PATH or a .pc file's content, so a
@@ -31,7 +40,30 @@ repo=$(pwd)
 die() { echo "build.sh: $*" >&2; exit 1; }
 
 LIBVIPS_VERSION=$(scripts/libvips-npm.sh --version)
-LIBVIPS_PREFIX=${LIBVIPS_PREFIX:-$repo/.cache/libvips/$LIBVIPS_VERSION}
+
+# The target: this machine's architecture, or a cross build (GOARCH=arm64 on x86_64).
+goarch_of() {
+  case "$1" in
+    x86_64 | amd64) echo amd64 ;;
+    aarch64 | arm64) echo arm64 ;;
+    *) die "unsupported architecture $1 (amd64 or arm64)" ;;
+  esac
+}
+host_arch=$(goarch_of "$(uname -m)")
+target_arch=$(goarch_of "${GOARCH:-$host_arch}")
+case $target_arch in
+  amd64) npm_arch=linux-x64 triplet=x86_64-linux-gnu machine='X86-64' qemu=qemu-x86_64-static ;;
+  arm64) npm_arch=linux-arm64 triplet=aarch64-linux-gnu machine='AArch64' qemu=qemu-aarch64-static ;;
+esac
+cross=false
+default_prefix=$repo/.cache/libvips/$LIBVIPS_VERSION
+if [[ $target_arch != "$host_arch" ]]; then
+  cross=true
+  default_prefix=$repo/.cache/libvips/$LIBVIPS_VERSION-$npm_arch
+  CC=${CC:-$triplet-gcc}
+  CROSS_SYSROOT=${CROSS_SYSROOT:-/usr/$triplet}
+fi
+LIBVIPS_PREFIX=${LIBVIPS_PREFIX:-$default_prefix}
 [[ $LIBVIPS_PREFIX == /* ]] || LIBVIPS_PREFIX=$repo/$LIBVIPS_PREFIX
 LIBVIPS_PREFIX=${LIBVIPS_PREFIX%/}
 so=libvips-cpp.so.$LIBVIPS_VERSION
@@ -43,6 +75,11 @@ libvips_env() {
   printf 'export CGO_CFLAGS=%q\n' "-O2 -g -I$p/include -I$p/include/glib-2.0 -I$p/lib/glib-2.0/include"
   printf 'export CGO_LDFLAGS=%q\n' "-O2 -g -L$p/lib -Wl,-rpath,$p/lib -Wl,--enable-new-dtags"
   printf 'export CGO_ENABLED=1\n'
+  if $cross; then
+    # Only the target's .pc files: nothing of the host's pkg-config leaks into the link.
+    printf 'export PKG_CONFIG_LIBDIR=%q\n' "$p/lib/pkgconfig"
+    printf 'export GOOS=linux GOARCH=%q CC=%q\n' "$target_arch" "$CC"
+  fi
 }
 
 if [[ ${1:-} == --env ]]; then
@@ -56,19 +93,30 @@ VERSION=${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo de
 
 [[ -f $LIBVIPS_PREFIX/lib/pkgconfig/vips.pc && -f $LIBVIPS_PREFIX/lib/$so ]] ||
   die "no libvips $LIBVIPS_VERSION in $LIBVIPS_PREFIX: run scripts/libvips-npm.sh $LIBVIPS_PREFIX first (make does)"
-grep -qx "libvips=$LIBVIPS_VERSION .*" "$LIBVIPS_PREFIX/share/doc/sharp-libvips/installed" 2>/dev/null ||
+stamp=$LIBVIPS_PREFIX/share/doc/sharp-libvips/installed
+grep -qx "libvips=$LIBVIPS_VERSION .*" "$stamp" 2>/dev/null ||
   die "$LIBVIPS_PREFIX is not the pinned libvips $LIBVIPS_VERSION: run scripts/libvips-npm.sh $LIBVIPS_PREFIX"
+grep -q "^lib=@img/sharp-libvips-$npm_arch@" "$stamp" ||
+  die "$LIBVIPS_PREFIX holds libvips for another architecture ($(sed -n 's/^lib=@img\/sharp-libvips-\([^@]*\)@.*/\1/p' "$stamp"), want $npm_arch): run LIBVIPS_ARCH=$npm_arch scripts/libvips-npm.sh PREFIX"
 
 command -v go >/dev/null || die "go is required"
 command -v pkg-config >/dev/null || die "pkg-config is required (govips asks it for vips)"
 command -v readelf >/dev/null || die "readelf (binutils) is required to check the binary"
+if $cross; then
+  command -v "$CC" >/dev/null ||
+    die "cross-building for $target_arch needs the C compiler $CC (Debian: apt-get install gcc-$triplet libc6-dev-$target_arch-cross; scripts/install-deps.sh arm64)"
+  # A CC=gcc left in the environment would compile cgo for the host and fail at the link.
+  cc_target=$("$CC" -dumpmachine 2>/dev/null || true)
+  [[ $cc_target == "${triplet%%-*}"-* ]] ||
+    die "CC=$CC compiles for '$cc_target', not $triplet: unset CC or set CC=$triplet-gcc"
+fi
 
 eval "$(libvips_env)"
 [[ $(pkg-config --modversion vips) == "$LIBVIPS_VERSION" ]] ||
   die "pkg-config finds vips $(pkg-config --modversion vips 2>&1), want $LIBVIPS_VERSION (PKG_CONFIG_PATH=$PKG_CONFIG_PATH)"
 
 mkdir -p "$(dirname "$OUT")"
-echo "building $PKG -> $OUT (libvips $LIBVIPS_VERSION in $LIBVIPS_PREFIX, tags: ${EXTRA_TAGS:-none}, version $VERSION)"
+echo "building $PKG -> $OUT for linux/$target_arch (libvips $LIBVIPS_VERSION in $LIBVIPS_PREFIX, tags: ${EXTRA_TAGS:-none}, version $VERSION)"
 go build -trimpath -tags "${EXTRA_TAGS:-}" -ldflags "-s -w -X main.version=$VERSION" -o "$OUT" "$PKG"
 
 # The binary must link the pinned libvips and find it through its RUNPATH, whatever the
@@ -84,14 +132,28 @@ case ":$runpath:" in
   *":$LIBVIPS_PREFIX/lib:"*) ;;
   *) echo "$dyn" >&2; die "$OUT has RUNPATH '$runpath', want it to contain $LIBVIPS_PREFIX/lib" ;;
 esac
-if command -v ldd >/dev/null && ldd "$OUT" | grep -q 'not found'; then
+machine_of=$(readelf -h "$OUT" | sed -n 's/^ *Machine: *//p')
+[[ $machine_of == *"$machine"* ]] || die "$OUT is built for '$machine_of', want $machine (linux/$target_arch)"
+if ! $cross && command -v ldd >/dev/null && ldd "$OUT" | grep -q 'not found'; then
   ldd "$OUT" >&2
   die "$OUT has unresolved shared libraries"
 fi
-# And ask the binary which libvips it runs (only imgbatch has the subcommand; skip when
-# cross-building).
-if [[ $PKG == ./cmd/imgbatch ]] && [[ $(go env GOOS)/$(go env GOARCH) == "$(go env GOHOSTOS)/$(go env GOHOSTARCH)" ]]; then
-  ran=$("$OUT" version --json | sed -n 's/.*"libvips": *"\([^"]*\)".*/\1/p')
+# And ask the binary which libvips it runs (only imgbatch has the subcommand). A cross-built
+# one runs under qemu-user when it is installed: run explicitly (no binfmt_misc needed, as in
+# a container), the target's glibc and libstdc++ from Debian's cross packages in CROSS_SYSROOT.
+run=("$OUT")
+if $cross; then
+  run=()
+  # qemu-user-static's, or qemu-user's (dynamically linked, the same emulator).
+  command -v "$qemu" >/dev/null || qemu=${qemu%-static}
+  if command -v "$qemu" >/dev/null && [[ -d $CROSS_SYSROOT/lib ]]; then
+    run=("$qemu" -L "$CROSS_SYSROOT" "$OUT")
+  else
+    echo "build.sh: $OUT not started: no $qemu or no $CROSS_SYSROOT/lib (scripts/install-deps.sh arm64 installs them)" >&2
+  fi
+fi
+if [[ $PKG == ./cmd/imgbatch ]] && ((${#run[@]})); then
+  ran=$("${run[@]}" version --json | sed -n 's/.*"libvips": *"\([^"]*\)".*/\1/p')
   [[ $ran == "$LIBVIPS_VERSION" ]] || die "$OUT version says it runs libvips '$ran', want $LIBVIPS_VERSION"
 fi
-echo "built $OUT: NEEDED $so, RUNPATH $runpath"
+echo "built $OUT for linux/$target_arch: NEEDED $so, RUNPATH $runpath"

@@ -6,11 +6,20 @@
 #            scripts/build.sh), nodejs + npm only if node/npm are missing (npm fetches libvips)
 #   run:     libheif1 libde265-0 (Debian's libheif with the HEVC decoder, for the HEIC helper)
 #   tests:   awscli (cross-checks); with "test" also chromium (headless check of the HTML run
-#            report) and libheif-examples (heif-enc / heif-dec for HEIC test images)
-# Used by `make deps`, `make test` and .ci/run.
+#            report), libheif-examples (heif-enc / heif-dec for HEIC test images) and debootstrap
+#            (the runtime image built without an engine: scripts/image-local.sh, image/)
+#   arm64:   with "arm64" or "test": the cross build for linux/arm64 (Graviton) and its check
+#            under emulation: gcc-aarch64-linux-gnu + libc6-dev-arm64-cross (cgo's C compiler
+#            and the arm64 glibc; libstdc++6-arm64-cross, which libvips needs, comes with
+#            them), qemu-user-static (run explicitly, `qemu-aarch64-static -L
+#            /usr/aarch64-linux-gnu`: no binfmt_misc or binfmt-support needed, as in a
+#            container). ~20 s of apt here; ~106 MB of packages, 63 MB of it qemu-user-static.
+# Used by `make deps`, `make test`, `make build-arm64` and .ci/run.
 set -euo pipefail
 pkgs=(pkg-config binutils awscli libheif1 libde265-0)
-[ "${1:-}" = test ] && pkgs+=(chromium libheif-examples)
+arm64=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross libstdc++6-arm64-cross qemu-user-static)
+[ "${1:-}" = test ] && pkgs+=(chromium libheif-examples debootstrap "${arm64[@]}")
+[ "${1:-}" = arm64 ] && pkgs+=("${arm64[@]}")
 need=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")

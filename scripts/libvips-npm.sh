@@ -16,7 +16,8 @@
 #   LIBVIPS_HEADERS_VERSION    libvips of the headers (include/vips/version.h)     8.18.7
 # npm has no sharp-libvips-dev 1.3.5, so the headers are one libvips patch release older than
 # the library: same major.minor = same ABI (checked below). lib/glib-2.0/include/glibconfig.h
-# comes from the library package. `imgbatch version` prints both (runtime and header).
+# comes from the library package: it is per architecture (x86-64's defines G_VA_COPY_AS_ARRAY,
+# aarch64's does not), so LIBVIPS_ARCH=linux-arm64 gets the arm64 one. `imgbatch version` prints both (runtime and header).
 #
 # Environment:
 #   LIBVIPS_ARCH      linux-x64 | linux-arm64 (default: from uname -m)

@@ -74,6 +74,7 @@ var outFormat = map[string]sniff.Format{
 	imgbatch.FormatPNG:  sniff.PNG,
 	imgbatch.FormatWebP: sniff.WebP,
 	imgbatch.FormatAVIF: sniff.AVIF,
+	imgbatch.FormatGIF:  sniff.GIF,
 }
 
 // decode checks that r is a well-formed image of the variant's format whose

@@ -14,5 +14,20 @@ int imgb_encode(VipsImage *x, const imgb_variant *v, void **out, size_t *out_len
  * quality target or candidate formats, the smallest output that meets the
  * target (search.c). It sets v's out_format, out_quality and out_score. */
 int imgb_search(VipsImage *x, imgb_variant *v, void **out, size_t *out_len);
+/* imgb_animate makes the variants of vs that keep frames (animated, GIF or
+ * WebP out) from an animated GIF or WebP source (anim.c). It returns how
+ * many it made (0 for a still source, or none to make: render.c makes the
+ * rest, from the first frame), or -1 with the libvips error buffer set. */
+int imgb_animate(int loader, const void *buf, size_t len, int fail_on,
+	imgb_variant *vs, int n);
+/* imgb_profiles picks vips_thumbnail's import and export profiles (NULL:
+ * unset) for a source with (has_icc) or without an embedded profile, CMYK
+ * or not, of bands bands, under colour policy icc (IMGB_ICC_*). */
+void imgb_profiles(int has_icc, int cmyk, int bands, int icc,
+	const char **import, const char **export);
+
+/* imgb_keep_profile copies from's ICC profile, if any, onto to (a copy of
+ * from that stripping took it from). */
+void imgb_keep_profile(VipsImage *from, VipsImage *to);
 
 #endif /* IMGB_INTERNAL_H */

@@ -18,6 +18,7 @@
 
 #include "render.h"
 #include "internal.h"
+#include "info.h"
 
 static const char *loader_names[] = {
 	[IMGB_LOAD_JPEG] = "jpegload_buffer",
@@ -119,6 +120,8 @@ read_header(const source *src, header *h)
 	h->bands = im->Bands;
 	h->has_icc = vips_image_get_typeof(im, VIPS_META_ICC_NAME) != 0;
 	h->cmyk = im->Type == VIPS_INTERPRETATION_CMYK;
+	if (src->opt->info)
+		imgb_info_header(im, src->opt->info);
 	g_object_unref(im);
 
 	if (src->loader == IMGB_LOAD_HEIF) {
@@ -295,19 +298,15 @@ thumbnail_image(VipsImage *in, VipsImage **out, const box *b,
 
 /* thumb resizes, crops, rotates upright and brings in to 8-bit sRGB (or
  * B_W): through the embedded ICC profile when there is one, through the
- * built-in CMYK profile for CMYK without one. */
+ * built-in CMYK profile for CMYK without one; or to the colour policy icc
+ * asks for (colour.c). */
 static int
-thumb(VipsImage *in, VipsImage **out, const box *b, const header *h)
+thumb(VipsImage *in, VipsImage **out, const box *b, const header *h, int icc)
 {
-	const char *import = NULL;
+	const char *import, *export;
 
-	if (!h->has_icc && !h->cmyk)
-		return thumbnail_image(in, out, b, NULL, NULL);
-	if (h->cmyk)
-		import = "cmyk";
-	else if (h->bands >= 3)
-		import = "srgb"; /* fallback for a broken embedded profile */
-	return thumbnail_image(in, out, b, import, "srgb");
+	imgb_profiles(h->has_icc, h->cmyk, h->bands, icc, &import, &export);
+	return thumbnail_image(in, out, b, import, export);
 }
 
 static void
@@ -468,7 +467,8 @@ pad_contain(VipsObject *scope, VipsImage **x, const imgb_variant *v)
 	return 0;
 }
 
-/* drop_metadata strips a variant that does not keep its metadata. */
+/* drop_metadata strips a variant that does not keep its metadata; one
+ * whose colour policy embeds a profile keeps that. */
 static int
 drop_metadata(VipsObject *scope, VipsImage **x, const imgb_variant *v)
 {
@@ -478,6 +478,8 @@ drop_metadata(VipsObject *scope, VipsImage **x, const imgb_variant *v)
 		return 0;
 	if (strip_metadata(*x, &t[0]))
 		return -1;
+	if (v->icc != IMGB_ICC_SRGB)
+		imgb_keep_profile(*x, t[0]);
 	*x = t[0];
 	return 0;
 }
@@ -510,11 +512,75 @@ finish(VipsImage *in, imgb_variant *v)
 	return err ? -1 : 0;
 }
 
+/* small_from_variant makes the catalog's small copy from *t, a variant
+ * that shows the whole frame (inside, contain) at least as large as the
+ * copy, when none is made yet: *t is copied to memory first, as a
+ * sequential pipeline can be read once, and the variant is finished from
+ * that copy (the same pixels). */
+static int
+small_from_variant(VipsImage **t, const imgb_variant *v, imgb_info *info)
+{
+	VipsImage *mem;
+
+	if (info->small_side <= 0 || info->small ||
+		(v->fit != IMGB_FIT_INSIDE && v->fit != IMGB_FIT_CONTAIN) ||
+		VIPS_MAX((*t)->Xsize, (*t)->Ysize) < info->small_side)
+		return 0;
+	/* A failure here is the decode's (a truncated file): the caller
+	 * still owns *t. */
+	if (!(mem = vips_image_copy_memory(*t)))
+		return -1;
+	g_object_unref(*t);
+	*t = mem;
+	imgb_info_small(mem, info);
+	return 0;
+}
+
+/* small_needs_shared says whether a one-variant render takes the shared
+ * decode for the catalog's small copy: a variant that crops or stretches
+ * (cover, fill) does not show the whole frame, and a decode of its own
+ * would cost as much as the render (progressive JPEGs gain little from
+ * shrink-on-load); the shared decode costs a copy in memory and a resize.
+ * Its output then comes from the shared image, as every variant of a
+ * recipe of several does. */
+static int
+small_needs_shared(const imgb_options *opt, const imgb_variant *vs)
+{
+	return opt->info && opt->info->small_side > 0 &&
+		(vs[0].fit == IMGB_FIT_COVER || vs[0].fit == IMGB_FIT_FILL);
+}
+
+/* small_from_source makes the small copy by a decode of its own, shrunk
+ * on load, when no variant gave one: a lone variant smaller than the copy,
+ * or the per-variant strategy with only cover and fill variants. */
+static void
+small_from_source(const source *src, const header *h, imgb_info *info)
+{
+	box b = { info->small_side, info->small_side, VIPS_SIZE_DOWN, VIPS_INTERESTING_NONE };
+	VipsImage *in, *t;
+
+	if (info->small_side <= 0)
+		return;
+	if (!(in = open_for(src, h, &b, IMGB_SHRINK_FAST))) {
+		vips_error_clear();
+		return;
+	}
+	if (thumb(in, &t, &b, h, IMGB_ICC_SRGB)) {
+		vips_error_clear();
+		g_object_unref(in);
+		return;
+	}
+	g_object_unref(in);
+	imgb_info_small(t, info);
+	g_object_unref(t);
+}
+
 /* shared_decode decodes buf once, with the least shrink any variant needs,
- * to the whole upright frame in 8-bit sRGB, and keeps it in memory. */
+ * to the whole upright frame in 8-bit sRGB (in the source's own space with
+ * its profile when keep_space), and keeps it in memory. */
 static VipsImage *
 shared_decode(const source *src, const header *h, const box *boxes,
-	const imgb_variant *vs, int n)
+	const imgb_variant *vs, int n, int keep_space)
 {
 	double ms = G_MAXDOUBLE;
 	int upright_w = h->swap ? h->height : h->width;
@@ -529,6 +595,8 @@ shared_decode(const source *src, const header *h, const box *boxes,
 		double s = common_shrink(h->width, h->height, h->swap, &boxes[i]);
 		int p = policy_of(src->opt, &vs[i]);
 
+		if (vs[i].out)
+			continue; /* animated, made already */
 		ms = VIPS_MIN(ms, s);
 		jk = VIPS_MIN(jk, jpeg_shrink(s, p));
 		if (p == IMGB_SHRINK_NONE)
@@ -548,7 +616,7 @@ shared_decode(const source *src, const header *h, const box *boxes,
 		in = open_for(src, h, &mb, policy);
 	if (!in)
 		return NULL;
-	if (thumb(in, &t, &mb, h)) {
+	if (thumb(in, &t, &mb, h, keep_space ? IMGB_ICC_KEEP : IMGB_ICC_SRGB)) {
 		g_object_unref(in);
 		return NULL;
 	}
@@ -556,6 +624,22 @@ shared_decode(const source *src, const header *h, const box *boxes,
 	mem = vips_image_copy_memory(t);
 	g_object_unref(t);
 	return mem;
+}
+
+/* needs_source_space: a variant that keeps the source's colours or wants
+ * P3 needs the shared image before its conversion to sRGB (of an RGB or
+ * grey source with a profile; the others have nothing to lose). */
+static int
+needs_source_space(const header *h, const imgb_variant *vs, int n)
+{
+	int i;
+
+	if (!h->has_icc || h->cmyk)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (vs[i].icc != IMGB_ICC_SRGB)
+			return 1;
+	return 0;
 }
 
 int
@@ -567,7 +651,7 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 	box *boxes;
 	VipsImage *shared = NULL;
 	int err = -1;
-	int i;
+	int made, i;
 
 	for (i = 0; i < n; i++) {
 		vs[i].out = NULL;
@@ -578,6 +662,8 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 		vs[i].out_score = 0;
 		vs[i].out_frames = 0;
 	}
+	if (opt->info)
+		imgb_info_reset(opt->info);
 	/* Drop messages that earlier, recovered operations left behind. */
 	vips_error_clear();
 	if (n <= 0) {
@@ -591,19 +677,30 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 	for (i = 0; i < n; i++)
 		variant_box(&vs[i], &h, &boxes[i]);
 
-	if (opt->strategy == IMGB_SHARED_DECODE && n > 1) {
+	/* Variants that keep an animation's frames (anim.c); the others
+	 * are made from the first frame below. */
+	if ((made = imgb_animate(loader, buf, len, opt->fail_on, vs, n)) < 0)
+		goto done;
+	if (opt->strategy == IMGB_SHARED_DECODE && (n - made > 1 || small_needs_shared(opt, vs))) {
 		header upright = h;
+		int keep_space = needs_source_space(&h, vs, n);
 
-		if (!(shared = shared_decode(&src, &h, boxes, vs, n)))
+		if (!(shared = shared_decode(&src, &h, boxes, vs, n, keep_space)))
 			goto done;
-		/* The shared image is upright, 8-bit sRGB and smaller: the
-		 * variants need no rotation or colour management. */
-		upright.has_icc = upright.cmyk = upright.swap = 0;
+		if (opt->info)
+			imgb_info_small(shared, opt->info);
+		/* The shared image is upright, 8-bit sRGB (or in the source's
+		 * space, with its profile) and smaller: the variants need no
+		 * rotation, and colour management only from its profile. */
+		upright.cmyk = upright.swap = 0;
+		upright.has_icc = keep_space;
 		for (i = 0; i < n; i++) {
 			VipsImage *t;
 			int e;
 
-			if (thumb(shared, &t, &boxes[i], &upright))
+			if (vs[i].out)
+				continue;
+			if (thumb(shared, &t, &boxes[i], &upright, vs[i].icc))
 				goto done;
 			e = finish(t, &vs[i]);
 			g_object_unref(t);
@@ -616,17 +713,24 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 			VipsImage *in, *t;
 			int e;
 
+			if (vs[i].out)
+				continue;
 			if (!(in = open_for(&src, &h, &boxes[i], policy_of(opt, &vs[i]))))
 				goto done;
-			e = thumb(in, &t, &boxes[i], &h);
+			e = thumb(in, &t, &boxes[i], &h, vs[i].icc);
 			g_object_unref(in);
 			if (e)
 				goto done;
-			e = finish(t, &vs[i]);
+			if (opt->info)
+				e = small_from_variant(&t, &vs[i], opt->info);
+			if (!e)
+				e = finish(t, &vs[i]);
 			g_object_unref(t);
 			if (e)
 				goto done;
 		}
+		if (opt->info && !opt->info->small)
+			small_from_source(&src, &h, opt->info);
 	}
 	err = 0;
 
@@ -634,12 +738,17 @@ done:
 	if (shared)
 		g_object_unref(shared);
 	g_free(boxes);
-	if (err)
+	if (err) {
 		for (i = 0; i < n; i++) {
 			g_free(vs[i].out);
 			vs[i].out = NULL;
 			vs[i].out_len = 0;
 		}
+		if (opt->info) {
+			g_free(opt->info->small);
+			opt->info->small = NULL;
+		}
+	}
 	return err;
 }
 

@@ -4,6 +4,7 @@ package vips
 // #include <stdlib.h>
 // #include <vips/vips.h>
 // #include "render.h"
+// #include "info.h"
 import "C"
 
 import (
@@ -149,8 +150,13 @@ func loaderFor(f sniff.Format) (C.int, bool) {
 // from that. Images are turned upright by their EXIF orientation,
 // converted to 8-bit sRGB (through an embedded ICC profile, or the built-in
 // CMYK profile for CMYK without one), and written without metadata (EXIF,
-// XMP, IPTC, ICC) unless the variant keeps it. Only the first frame or page
-// of an animated or multi-page image is used.
+// XMP, IPTC, ICC) unless the variant keeps it; a variant's Encoder.ICC
+// "keep" or "p3" writes the source's own colours and profile, or Display
+// P3 with its profile, instead (colour.c). An animated GIF or WebP
+// stays animated in a GIF or WebP variant (unless Animated is false): every
+// frame resized, cut or padded alike, delays and loop count kept
+// (anim.c); other variants, and every variant of a multi-page TIFF or
+// HEIF, use the first frame or page.
 //
 // Fits: inside keeps the aspect ratio within width x height (either may be
 // 0: unconstrained); cover fills width x height and crops the rest (the
@@ -190,6 +196,11 @@ func Thumbnail(src []byte, v imgbatch.Variant) (Result, error) {
 }
 
 func render(src []byte, format sniff.Format, variants []imgbatch.Variant, o options) ([]Result, error) {
+	return renderInfo(src, format, variants, o, nil)
+}
+
+// renderInfo is render that also fills info (C memory; see RenderWith).
+func renderInfo(src []byte, format sniff.Format, variants []imgbatch.Variant, o options, info *C.imgb_info) ([]Result, error) {
 	if len(src) == 0 {
 		return nil, errors.New("empty image")
 	}
@@ -212,7 +223,7 @@ func render(src []byte, format sniff.Format, variants []imgbatch.Variant, o opti
 		}
 	}
 
-	copt := C.imgb_options{fail_on: C.int(o.failOn), strategy: C.int(o.strategy), shrink_on_load: C.int(o.shrink)}
+	copt := C.imgb_options{fail_on: C.int(o.failOn), strategy: C.int(o.strategy), shrink_on_load: C.int(o.shrink), info: info}
 	rc := C.imgb_render(loader, unsafe.Pointer(&src[0]), C.size_t(len(src)), &copt, &cvs[0], C.int(n))
 	runtime.KeepAlive(src)
 	if rc != 0 {
@@ -233,7 +244,7 @@ func render(src []byte, format sniff.Format, variants []imgbatch.Variant, o opti
 		C.imgb_free(cv.out)
 		cv.out = nil
 		if out[i].Format == imgbatch.FormatWebP && !variants[i].KeepMetadata {
-			b, err := stripWebPMetadata(out[i].Data)
+			b, err := stripWebP(out[i].Data, embedsICC(variants[i]))
 			if err != nil {
 				return nil, fmt.Errorf("variant %q: libvips wrote a WebP imgbatch cannot read back: %w", variants[i].Name, err)
 			}
@@ -288,8 +299,13 @@ func toC(v imgbatch.Variant, c *C.imgb_variant) error {
 	case imgbatch.FormatAVIF:
 		c.format = C.IMGB_AVIF
 		c.effort = avifEffort
+	case imgbatch.FormatGIF:
+		c.format = C.IMGB_GIF
 	default:
 		return fmt.Errorf("unknown output format %q", v.Format)
+	}
+	if err := encoderToC(v.Encoder, format, c); err != nil {
+		return err
 	}
 	sol, err := variantShrink(v.ShrinkOnLoad)
 	if err != nil {
@@ -299,6 +315,7 @@ func toC(v imgbatch.Variant, c *C.imgb_variant) error {
 	c.smartcrop = cbool(v.SmartCrop)
 	c.upscale = cbool(v.Upscale)
 	c.keep_metadata = cbool(v.KeepMetadata)
+	c.animated = cbool(v.Animated == nil || *v.Animated)
 	return searchToC(v, c)
 }
 
@@ -313,6 +330,8 @@ func formatName(f C.int) string {
 		return imgbatch.FormatWebP
 	case C.IMGB_AVIF:
 		return imgbatch.FormatAVIF
+	case C.IMGB_GIF:
+		return imgbatch.FormatGIF
 	}
 	return ""
 }

@@ -4,12 +4,18 @@
 
 #include <stddef.h>
 
+struct imgb_info;
+
 /* Fits (imgbatch.Fit*). */
 enum { IMGB_FIT_INSIDE, IMGB_FIT_COVER, IMGB_FIT_CONTAIN, IMGB_FIT_FILL };
 
 /* Output formats (imgbatch.Format*). */
-enum { IMGB_JPEG, IMGB_PNG, IMGB_WEBP, IMGB_AVIF };
+enum { IMGB_JPEG, IMGB_PNG, IMGB_WEBP, IMGB_AVIF, IMGB_GIF };
 #define IMGB_MAX_CANDIDATES 4 /* jpeg, png, webp, avif */
+
+/* Colour of an output (imgbatch.ICC*): sRGB without a profile, the
+ * source's own space and profile, or Display P3 with its profile. */
+enum { IMGB_ICC_SRGB, IMGB_ICC_KEEP, IMGB_ICC_P3 };
 
 /* Input loaders, one per sniffed format. */
 enum {
@@ -46,6 +52,9 @@ typedef struct {
 	int strategy;	    /* IMGB_PER_VARIANT, IMGB_SHARED_DECODE */
 	int shrink_on_load; /* IMGB_SHRINK_*: one policy for every variant,
 			     * or IMGB_SHRINK_VARIANT */
+	/* Out, when not NULL: the source's facts and, if asked for, a small
+	 * copy made from the shared decode (info.h). */
+	struct imgb_info *info;
 } imgb_options;
 
 typedef struct {
@@ -57,8 +66,19 @@ typedef struct {
 	int format;	   /* IMGB_JPEG, ... */
 	int quality;	   /* 1..100; 0 for the encoder's default */
 	int keep_metadata;
-	int effort; /* AVIF/WebP encoder effort, -1 for the default */
+	int effort; /* AVIF/WebP encoder effort, PNG compression; -1 for
+		     * the default */
 	int shrink_on_load; /* IMGB_SHRINK_NONE, _FINE or _FAST */
+	int animated;	    /* keep an animated source's frames (GIF, WebP out) */
+	/* Encoder options (imgbatch.EncoderOptions, encode.c); 0 is the
+	 * default of each. */
+	int progressive; /* JPEG progressive, PNG interlaced */
+	int subsample;	 /* VipsForeignSubsample (JPEG, AVIF); WebP: OFF
+			  * asks for smart_subsample */
+	int trellis;	 /* JPEG trellis quantisation (mozjpeg) */
+	int quant_table; /* JPEG: mozjpeg's quant table 0..8 */
+	int lossless;	 /* WebP, AVIF */
+	int icc;	 /* IMGB_ICC_* */
 
 	/* Search (search.c): a quality target, candidate formats, or both.
 	 * With neither, format at quality is encoded once. */

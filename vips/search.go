@@ -56,6 +56,13 @@ func searchToC(v imgbatch.Variant, c *C.imgb_variant) error {
 		if err != nil {
 			return err
 		}
+		if e := v.Encoder; e != nil && e.Effort != nil {
+			// The recipe's effort applies to the candidates whose range
+			// holds it (normalizeEncoder checked one does).
+			if lo, hi, ok := imgbatch.EffortRange(f); ok && *e.Effort >= lo && *e.Effort <= hi {
+				effort = C.int(*e.Effort)
+			}
+		}
 		c.candidates[i], c.candidate_effort[i] = format, effort
 	}
 	c.n_candidates = C.int(len(v.Formats))

@@ -17,7 +17,11 @@ const (
 // EXIF chunk even when told to strip (it rebuilds EXIF from the image
 // header), so stripped WebP output goes through here. Simple (VP8/VP8L)
 // files have no metadata and are returned as they are.
-func stripWebPMetadata(b []byte) ([]byte, error) {
+func stripWebPMetadata(b []byte) ([]byte, error) { return stripWebP(b, false) }
+
+// stripWebP is stripWebPMetadata, leaving the ICCP chunk and its flag when
+// keepICC (a variant whose colour policy embeds a profile).
+func stripWebP(b []byte, keepICC bool) ([]byte, error) {
 	if len(b) < 12 || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WEBP" {
 		return nil, errors.New("not a WebP file")
 	}
@@ -37,14 +41,17 @@ func stripWebPMetadata(b []byte) ([]byte, error) {
 		if size < 0 || end > len(b) || end < off {
 			return nil, errors.New("WebP chunk runs past the end")
 		}
-		switch fourcc {
-		case "ICCP", "EXIF", "XMP ":
+		switch {
+		case fourcc == "EXIF", fourcc == "XMP ", fourcc == "ICCP" && !keepICC:
 			changed = true
 		default:
 			start := len(out)
 			out = append(out, b[off:end]...)
 			if fourcc == "VP8X" && size >= 1 {
-				out[start+8] &^= vp8xICC | vp8xEXIF | vp8xXMP
+				out[start+8] &^= vp8xEXIF | vp8xXMP
+				if !keepICC {
+					out[start+8] &^= vp8xICC
+				}
 			}
 		}
 		off = end

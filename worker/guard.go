@@ -61,6 +61,9 @@ func Guard(data []byte, maxPixels, maxTotalPixels int64, o RenderOptions) (sniff
 			"image too large: %s header claims %dx%d (canvas %dx%d) = %d pixels, over the %d-pixel budget (--max-pixels)",
 			info.Format, info.Width, info.Height, max(info.FrameExtentW, info.Width), max(info.FrameExtentH, info.Height), px, maxPixels)
 	}
+	if err := frameBudget(info, o.MaxFrames); err != nil {
+		return info, err
+	}
 	// All frames or pages together.
 	if px := info.Pixels(); px > maxTotalPixels {
 		return info, itemErr(CodeTooManyPix, http.StatusRequestEntityTooLarge,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -52,32 +53,44 @@ func otherSource(meta map[string]string, it imgbatch.Item) string {
 // key, ETag and the run's recipe hash. A missing or unreadable output means
 // "make it"; one made from another source (two sources, one output key:
 // the plan refuses that within a run, but another run or --on-collision
-// allow can write it) means "make it" too, and j.foreign names that
-// source for the result, so the overwrite is reported, not silent. Only a
-// fatal error (credentials, access to the output bucket) is returned.
+// allow can write it) means "make it" too, and j.foreignAt names that
+// source for the result, so the overwrite is reported, not silent. A
+// FormatAuto variant's output may be under any of its candidates' keys
+// (in the order of its Formats): it is current when one of them is. Only
+// a fatal error (credentials, access to the output bucket) is returned.
 func (w *Worker) outputsCurrent(ctx context.Context, run *imgbatch.Run, j *job) (bool, error) {
 	it := j.task.Item
-	var made []string // source ETags the outputs were made from
-	for _, key := range j.keys {
-		h, err := w.head(ctx, run.OutputBucket, key, "", outputAccess(run))
-		if err != nil {
-			if ctx.Err() != nil {
-				return false, ctx.Err()
+	var made [][]string // per variant: source ETags its candidates were made from
+	for _, keys := range j.keys {
+		var etags []string
+		for _, key := range keys {
+			h, err := w.head(ctx, run.OutputBucket, key, "", outputAccess(run))
+			if err != nil {
+				if ctx.Err() != nil {
+					return false, ctx.Err()
+				}
+				var fe *FatalError
+				if errors.As(classifyS3(err, "head s3://"+run.OutputBucket+"/"+key, true), &fe) {
+					return false, fe
+				}
+				continue
 			}
-			var fe *FatalError
-			if errors.As(classifyS3(err, "head s3://"+run.OutputBucket+"/"+key, true), &fe) {
-				return false, fe
+			if other := otherSource(h.Metadata, it); other != "" {
+				j.foreignAt = map[string]string{key: "s3://" + run.OutputBucket + "/" + key + " was made from " + other}
+				return false, nil
 			}
+			if j.own == nil {
+				j.own = map[string]bool{}
+			}
+			j.own[key] = true
+			if h.Metadata[MetaRecipeHash] == run.RecipeHash {
+				etags = append(etags, normETag(h.Metadata[MetaSourceETag]))
+			}
+		}
+		if len(etags) == 0 {
 			return false, nil
 		}
-		if other := otherSource(h.Metadata, it); other != "" {
-			j.foreign = "s3://" + run.OutputBucket + "/" + key + " was made from " + other
-			return false, nil
-		}
-		if h.Metadata[MetaRecipeHash] != run.RecipeHash {
-			return false, nil
-		}
-		made = append(made, normETag(h.Metadata[MetaSourceETag]))
+		made = append(made, etags)
 	}
 	// The manifest's ETag is exact only for a pinned version; otherwise the
 	// object may have been overwritten since the manifest was made.
@@ -89,8 +102,8 @@ func (w *Worker) outputsCurrent(ctx context.Context, run *imgbatch.Run, j *job) 
 		}
 		etag = aws.ToString(sh.ETag)
 	}
-	for _, m := range made {
-		if m != normETag(etag) {
+	for _, etags := range made {
+		if !slices.Contains(etags, normETag(etag)) {
 			return false, nil
 		}
 	}

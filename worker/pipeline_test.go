@@ -19,13 +19,13 @@ import (
 // one file: for sources starting with marker it blocks, ignoring its
 // context, until release is closed; everything else renders for real.
 func hangOn(marker string, release <-chan struct{}, started *atomic.Int32) renderFunc {
-	return func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant) ([]vips.Result, error) {
+	return func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, small bool) ([]vips.Result, *vips.Info, error) {
 		if strings.HasPrefix(string(src[sniffLen(src):]), marker) {
 			started.Add(1)
 			<-release
-			return nil, errors.New("released")
+			return nil, nil, errors.New("released")
 		}
-		return Render(ctx, src, info, vs, RenderOptions{})
+		return RenderWith(ctx, src, info, vs, RenderOptions{}, small)
 	}
 }
 
@@ -134,13 +134,13 @@ func TestCancelLeavesNoResult(t *testing.T) {
 	s := newTestS3(t, "src", "out")
 	w := newTestWorker(s, Config{Processors: 4})
 	var slowStarted atomic.Int32
-	w.render = func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant) ([]vips.Result, error) {
+	w.render = func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, small bool) ([]vips.Result, *vips.Info, error) {
 		if strings.HasSuffix(string(src), "SLOW") {
 			slowStarted.Add(1)
 			<-ctx.Done() // a render that honours cancellation
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
-		return Render(ctx, src, info, vs, RenderOptions{})
+		return RenderWith(ctx, src, info, vs, RenderOptions{}, small)
 	}
 	img := photo(t, 120, 90, false)
 	keys := []string{"a.jpg", "slow1.jpg", "b.jpg", "slow2.jpg", "c.jpg"}

@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"cmp"
 	"context"
 	"net/http"
 	"time"
@@ -28,8 +27,9 @@ func (w *Worker) process(ctx context.Context, run *imgbatch.Run, j *job) error {
 		return fatal(true, "%d image operations are stuck past their deadline (--item-timeout %s); ending the attempt so a fresh process resumes", n, w.cfg.ItemTimeout)
 	}
 	type out struct {
-		rs  []vips.Result
-		err error
+		rs    []vips.Result
+		facts *vips.Info
+		err   error
 	}
 	done := make(chan out, 1) // buffered: an abandoned call never blocks
 	rctx, cancel := context.WithCancel(ctx)
@@ -41,8 +41,8 @@ func (w *Worker) process(ctx context.Context, run *imgbatch.Run, j *job) error {
 				done <- out{err: &panicError{p}}
 			}
 		}()
-		rs, err := render(rctx, data, info, run.Recipe.Variants)
-		done <- out{rs, err}
+		rs, facts, err := render(rctx, data, info, run.Recipe.Variants, len(run.Recipe.Placeholders) > 0)
+		done <- out{rs, facts, err}
 	}()
 	timer := time.NewTimer(w.cfg.ItemTimeout)
 	defer timer.Stop()
@@ -57,11 +57,11 @@ func (w *Worker) process(ctx context.Context, run *imgbatch.Run, j *job) error {
 		if len(o.rs) != len(run.Recipe.Variants) {
 			return itemErr(CodeInternal, http.StatusInternalServerError, "rendered %d of %d variants", len(o.rs), len(run.Recipe.Variants))
 		}
-		for i, v := range run.Recipe.Variants {
-			r := o.rs[i]
-			j.outputs = append(j.outputs, rendered{variant: v, key: j.keys[i], data: r.Data, width: r.Width, height: r.Height,
-				format: cmp.Or(r.Format, v.Format), quality: r.Quality, score: r.Score, frames: r.Frames})
+		j.outputs, err = w.outputs(run, j, info, o.rs)
+		if err != nil {
+			return err
 		}
+		j.image = w.imageInfo(j, info, o.facts, run.Recipe.Placeholders)
 		return nil
 	case <-timer.C:
 		w.stuck.Add(1)

@@ -13,11 +13,12 @@ import (
 	"github.com/imgbatch/imgbatch/vips"
 )
 
-// renderFunc makes every variant of one guarded source image. ctx is
-// cancelled when the item's deadline passes or the pipeline stops; an
-// implementation checks it between variants (a libvips call in progress
-// cannot be interrupted).
-type renderFunc func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant) ([]vips.Result, error)
+// renderFunc makes every variant of one guarded source image and says
+// what libvips saw of it (nil: nothing), with a small copy when small is
+// set (the catalog's placeholders). ctx is cancelled when the item's
+// deadline passes or the pipeline stops; an implementation checks it
+// between variants (a libvips call in progress cannot be interrupted).
+type renderFunc func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, small bool) ([]vips.Result, *vips.Info, error)
 
 // RenderOptions is what Render needs besides the image.
 type RenderOptions struct {
@@ -30,6 +31,9 @@ type RenderOptions struct {
 	MaxPixels      int64
 	MaxSourceBytes int64
 	CPUTime        time.Duration
+	// MaxFrames is Guard's frame budget of an animated GIF or WebP (0:
+	// none).
+	MaxFrames int
 }
 
 func (o RenderOptions) decoder() *heic.Decoder {
@@ -68,11 +72,19 @@ func Decodable(f sniff.Format, o RenderOptions) (ok bool, why string) {
 // renders that (same ICC import, resize and encoders; no EXIF orientation
 // applied twice). A helper failure is a *heic.Error.
 func Render(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, o RenderOptions) ([]vips.Result, error) {
+	rs, _, err := RenderWith(ctx, src, info, vs, o, false)
+	return rs, err
+}
+
+// RenderWith is Render that also says what libvips saw of the source and,
+// with small, hands over a small copy of it (vips.RenderWith). For a HEIC
+// that the helper decodes, libvips sees the helper's upright TIFF.
+func RenderWith(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, o RenderOptions, small bool) ([]vips.Result, *vips.Info, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !viaHelper(info.Format) {
-		return vips.Render(src, info.Format, vs)
+		return vips.RenderWith(src, info.Format, vs, small)
 	}
 	tiff, err := o.decoder().Decode(ctx, src, heic.Limits{
 		MaxPixels: o.MaxPixels, MaxInputBytes: o.MaxSourceBytes, CPUTime: o.CPUTime,
@@ -80,12 +92,12 @@ func Render(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Vari
 		Shrink:         heicShrink(info.Width, info.Height, vs),
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return vips.Render(tiff, sniff.TIFF, vs)
+	return vips.RenderWith(tiff, sniff.TIFF, vs, small)
 }
 
 // renderErr turns a render failure on a guarded image into the item's

@@ -12,10 +12,15 @@ import (
 
 // upload writes every rendered variant with its Content-Type,
 // Cache-Control and the metadata that makes a re-run skip it (source key
-// and ETag, recipe hash).
+// and ETag, recipe hash); a keepSmallerSource output is a copy of the
+// source (copy.go).
 func (w *Worker) upload(ctx context.Context, run *imgbatch.Run, j *job) error {
 	for _, o := range j.outputs {
-		if err := w.put(ctx, run, j, o); err != nil {
+		put := w.put
+		if o.copied {
+			put = w.copySource
+		}
+		if err := put(ctx, run, j, o); err != nil {
 			return err
 		}
 	}
@@ -23,7 +28,6 @@ func (w *Worker) upload(ctx context.Context, run *imgbatch.Run, j *job) error {
 }
 
 func (w *Worker) put(ctx context.Context, run *imgbatch.Run, j *job, o rendered) error {
-	srcBucket, srcKey := sourceMeta(j.task.Item)
 	octx, cancel := context.WithTimeout(ctx, w.cfg.S3Timeout)
 	defer cancel()
 	out := outputAccess(run)
@@ -36,13 +40,7 @@ func (w *Worker) put(ctx context.Context, run *imgbatch.Run, j *job, o rendered)
 		ContentLength:       aws.Int64(int64(len(o.data))),
 		ContentType:         aws.String(imgbatch.ContentType(o.format)),
 		CacheControl:        aws.String(w.cfg.CacheControl),
-		Metadata: map[string]string{
-			MetaSourceETag:   normETag(j.etag),
-			MetaRecipeHash:   run.RecipeHash,
-			MetaRunID:        run.ID,
-			MetaSourceKey:    srcKey,
-			MetaSourceBucket: srcBucket,
-		},
+		Metadata:            outputMeta(run, j, o),
 	}
 	encrypt(in, run.Access)
 	_, err := w.s3.PutObject(octx, in)

@@ -33,6 +33,9 @@ type S3API interface {
 	PutObject(context.Context, *s3.PutObjectInput, ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
 	HeadBucket(context.Context, *s3.HeadBucketInput, ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+	// CopyObject writes a keepSmallerSource output: a server-side copy of
+	// the source (copy.go).
+	CopyObject(context.Context, *s3.CopyObjectInput, ...func(*s3.Options)) (*s3.CopyObjectOutput, error)
 }
 
 // Config sizes and guards the pipeline. Zero values take the defaults.
@@ -44,6 +47,7 @@ type Config struct {
 	MaxSourceBytes   int64         // larger sources fail with SourceTooLarge (default 100 MiB)
 	MaxPixels        int64         // pixels of one frame, canvas included (default 100 MP)
 	MaxTotalPixels   int64         // pixels of all frames or pages (default 10 × MaxPixels)
+	MaxFrames        int           // frames of an animated GIF or WebP (default DefaultMaxFrames)
 	ItemTimeout      time.Duration // per-item image deadline (default 30 s)
 	MaxStuck         int           // abandoned libvips calls before the attempt gives up (default 2 × Processors)
 	S3Timeout        time.Duration // one S3 request, SDK retries included (default 5 min)
@@ -59,6 +63,7 @@ type Config struct {
 const (
 	DefaultItemTimeout      = 30 * time.Second
 	DefaultMaxPixels        = 100_000_000
+	DefaultMaxFrames        = 1000
 	DefaultMaxSourceBytes   = 100 << 20
 	DefaultMaxInFlightBytes = 256 << 20
 	DefaultS3Timeout        = 5 * time.Minute
@@ -99,6 +104,9 @@ func (c *Config) defaults() {
 	if c.MaxTotalPixels <= 0 {
 		c.MaxTotalPixels = 10 * c.MaxPixels
 	}
+	if c.MaxFrames <= 0 {
+		c.MaxFrames = DefaultMaxFrames
+	}
 	if c.ItemTimeout <= 0 {
 		c.ItemTimeout = DefaultItemTimeout
 	}
@@ -129,13 +137,14 @@ type Worker struct {
 
 // renderOptions are the worker's options of Render.
 func (w *Worker) renderOptions() RenderOptions {
-	return RenderOptions{HEIC: w.cfg.HEIC, MaxPixels: w.cfg.MaxPixels, MaxSourceBytes: w.cfg.MaxSourceBytes, CPUTime: w.cfg.ItemTimeout}
+	return RenderOptions{HEIC: w.cfg.HEIC, MaxPixels: w.cfg.MaxPixels, MaxSourceBytes: w.cfg.MaxSourceBytes, CPUTime: w.cfg.ItemTimeout,
+		MaxFrames: w.cfg.MaxFrames}
 }
 
-// renderImage is the production renderFunc: Render with the worker's
+// renderImage is the production renderFunc: RenderWith with the worker's
 // options.
-func (w *Worker) renderImage(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant) ([]vips.Result, error) {
-	return Render(ctx, src, info, vs, w.renderOptions())
+func (w *Worker) renderImage(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, small bool) ([]vips.Result, *vips.Info, error) {
+	return RenderWith(ctx, src, info, vs, w.renderOptions(), small)
 }
 
 // New makes a worker. It starts libvips (vips.Start, with
@@ -157,12 +166,22 @@ type job struct {
 	size    int64 // source bytes
 	held    int64 // bytes held in the in-flight semaphore
 	outputs []rendered
-	// keys are the item's output keys, one per recipe variant in the
-	// recipe's order, computed once by newJob.
-	keys []string
-	// foreign says which output was made from another source (set by
-	// outputsCurrent), for the result's message.
-	foreign string
+	// keys are the item's possible output keys, per recipe variant in the
+	// recipe's order: one per format it may write (one for a fixed
+	// format; a FormatAuto variant's candidates, outputs.go), computed once
+	// by newJob.
+	keys [][]string
+	// foreign says which output was made from another source, for the
+	// result's message: outputsCurrent finds them (foreignAt, by key), the
+	// output written to that key names it (outputs.go).
+	foreign   string
+	foreignAt map[string]string
+	// own are the output keys outputsCurrent found made from this source;
+	// stale those of them an auto variant no longer writes (its choice
+	// changed), left in place and named in the result (outputs.go).
+	own   map[string]bool
+	stale []string
+	image *imgbatch.ImageInfo // the source, for the catalog (catalog.go)
 }
 
 // newJob starts an item through the stages. An output key that cannot
@@ -177,13 +196,13 @@ func newJob(run *imgbatch.Run, t imgbatch.Task) (*job, error) {
 	if err != nil { // preflight refuses the run first; kept for direct callers
 		return j, itemErr(CodeInternal, http.StatusBadRequest, "%v", err)
 	}
-	j.keys = make([]string, len(run.Recipe.Variants))
+	j.keys = make([][]string, len(run.Recipe.Variants))
 	for i, v := range run.Recipe.Variants {
-		key, err := tmpl.Key(run.OutputPrefix, v, t.Item.Bucket, t.Item.Key)
+		keys, err := tmpl.Keys(run.OutputPrefix, v, t.Item.Bucket, t.Item.Key)
 		if err != nil {
 			return j, itemErr(CodeKeyTooLong, http.StatusBadRequest, "%v", err)
 		}
-		j.keys[i] = key
+		j.keys[i] = keys
 	}
 	return j, nil
 }
@@ -198,7 +217,8 @@ type rendered struct {
 	quality int     // the q used
 	score   float64 // measured SSIM, 0: not measured
 	frames  int
-	copied  bool // a server-side copy of the source (KeepSmallerSource)
+	copied  bool  // a server-side copy of the source (KeepSmallerSource)
+	size    int64 // bytes of a copy (data is nil); else len(data)
 }
 
 // Process runs fetch → process → upload until tasks is closed and every
@@ -406,19 +426,22 @@ func (w *Worker) result(j *job, err error) imgbatch.Result {
 	}
 	r.Status = imgbatch.StatusSucceeded
 	r.BytesIn = j.size
+	r.Image = j.image
 	if j.foreign != "" {
 		r.Message = "overwrote an output of another source: " + j.foreign
 	}
+	r.Message = staleMessage(r.Message, j.stale)
 	for _, o := range j.outputs {
-		r.Outputs = append(r.Outputs, o.output())
-		r.BytesOut += int64(len(o.data))
+		out := o.output()
+		r.Outputs = append(r.Outputs, out)
+		r.BytesOut += out.Bytes
 	}
 	return r
 }
 
 // output is the result's record of a written variant.
 func (o rendered) output() imgbatch.Output {
-	out := imgbatch.Output{Variant: o.variant.Name, Key: o.key, Width: o.width, Height: o.height, Bytes: int64(len(o.data)),
+	out := imgbatch.Output{Variant: o.variant.Name, Key: o.key, Width: o.width, Height: o.height, Bytes: max(o.size, int64(len(o.data))),
 		Format: o.format, Quality: o.quality, Score: o.score, Copied: o.copied}
 	if o.frames > 1 {
 		out.Frames = o.frames

@@ -17,6 +17,7 @@ import (
 
 	"github.com/imgbatch/imgbatch/batch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
+	"github.com/imgbatch/imgbatch/internal/s3count"
 	"github.com/imgbatch/imgbatch/internal/s3region"
 )
 
@@ -27,6 +28,7 @@ type clients struct {
 	s3r *s3region.Router // s3, each request sent to its bucket's region (sources and outputs)
 	eb  *eventbridge.Client
 	bt  *awsbatch.Client
+	req *s3count.Counter // every S3 request of s3 and s3r (work.go names the work bucket)
 }
 
 // loadClients loads the standard AWS configuration (environment, shared
@@ -70,9 +72,10 @@ func loadClientsWith(ctx context.Context, p clientProfile) (*clients, error) {
 	// Connection errors name the endpoint and the variable that set it.
 	cfg.HTTPClient = namedEndpoints{cfg.HTTPClient}
 	pathStyle := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("IMGBATCH_S3_PATH_STYLE") == "true"
+	req := &s3count.Counter{}
 	cl := &clients{
-		cfg: cfg,
-		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+		cfg: cfg, req: req,
+		s3: s3.NewFromConfig(cfg, req.Install, func(o *s3.Options) {
 			o.UsePathStyle = pathStyle
 			// GETs ask for checksums; objects stored without one (multipart
 			// uploads, stores that keep none) are read unchecked, and the SDK

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -37,7 +38,7 @@ var markets = []struct{ name, flag, label string }{
 }
 
 func estimateFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.Float64Flag{Name: "images-per-vcpu-second", Value: defaultImagesPerVCPUSecond, EnvVars: []string{"IMGBATCH_IMAGES_PER_VCPU_SECOND"}, Usage: "throughput per vCPU for the estimate (measure yours with imgbatch bench; see --calibrate)"},
 		&cli.StringFlag{Name: "calibrate", EnvVars: []string{"IMGBATCH_CALIBRATE"}, Usage: "take the throughput from an imgbatch bench results.json (e.g. bench/results/latest/results.json): the pipeline row of the run's recipe"},
 		&cli.StringFlag{Name: "calibrate-row", Usage: "the results.json row --calibrate reads, by label (e.g. \"default: pipeline\")"},
@@ -52,9 +53,9 @@ func estimateFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "price-kms", Value: defaultPriceKMS10k, EnvVars: []string{"IMGBATCH_PRICE_KMS"}, Usage: "USD per 10,000 KMS requests"},
 		&cli.Float64Flag{Name: "price-transfer-gb", Value: defaultPriceTransferGB, EnvVars: []string{"IMGBATCH_PRICE_TRANSFER_GB"}, Usage: "USD per GB read from a source bucket in another region"},
 		&cli.BoolFlag{Name: "cross-region-source", Usage: "the source bucket is in another region than the workers: price its bytes as transfer"},
-		&cli.StringFlag{Name: "market", Value: "ec2Spot", EnvVars: []string{"IMGBATCH_MARKET"}, Usage: "compute price of the total and of --max-cost: ec2Spot, fargateSpot, onDemand or fargate"},
+		&cli.StringFlag{Name: "market", Value: "ec2Spot", EnvVars: []string{"IMGBATCH_MARKET"}, Usage: "compute price of the total and of --max-cost: ec2Spot, fargateSpot, onDemand or fargate (+Arm64 for Graviton, e.g. ec2SpotArm64)"},
 		&cli.Float64Flag{Name: "max-cost", EnvVars: []string{"IMGBATCH_MAX_COST"}, Usage: "refuse to start (exit 1) a run whose estimated total exceeds this many USD (0 = no limit)"},
-	}
+	}, arm64EstimateFlags()...)
 }
 
 // estimate is the cost and time of a planned run.
@@ -70,6 +71,10 @@ type estimate struct {
 	SuggestedWidth      int                `json:"suggestedArrayWidth"`
 	WallTime            time.Duration      `json:"wallTimeNs"` // at the suggested width
 	PricesDate          string             `json:"pricesDate"`
+	// VCPUHoursArm64 prices the *Arm64 markets: VCPUHours ÷ the assumed
+	// Graviton throughput ratio (estimate_graviton.go).
+	VCPUHoursArm64       float64 `json:"vcpuHoursArm64"`
+	Arm64ThroughputRatio float64 `json:"arm64ThroughputRatio"`
 }
 
 // estimateOptions are the estimate's flags (estimateFlags).
@@ -83,6 +88,7 @@ type estimateOptions struct {
 	input                   quoteInput
 	market                  string
 	maxCost                 float64
+	arm64Ratio              float64 // Graviton img/vCPU-s ÷ x86 (0 = the default)
 }
 
 func estimateOptionsFrom(c *cli.Context) (estimateOptions, error) {
@@ -93,12 +99,16 @@ func estimateOptionsFrom(c *cli.Context) (estimateOptions, error) {
 		input:  quoteInput{crossRegion: c.Bool("cross-region-source")},
 		market: c.String("market"), maxCost: c.Float64("max-cost")}
 	known := false
-	for _, m := range markets {
+	for _, m := range allMarkets() {
 		o.prices[m.name] = c.Float64(m.flag)
 		known = known || m.name == o.market
 	}
 	if !known {
-		return o, usageErr(fmt.Errorf("--market %q: use ec2Spot, fargateSpot, onDemand or fargate", o.market))
+		return o, usageErr(fmt.Errorf("--market %q: use one of %s", o.market, marketNames()))
+	}
+	var err error
+	if o.arm64Ratio, err = arm64Ratio(c); err != nil {
+		return o, err
 	}
 	if o.maxCost < 0 {
 		return o, usageErr(fmt.Errorf("--max-cost %g: want a positive number of USD (0 = no limit)", o.maxCost))
@@ -126,8 +136,14 @@ func (o estimateOptions) run(p *batch.Plan) (estimate, error) {
 	e.Requests = requestLines(r, listed, o.input, o.s3)
 	e.RequestsUSD = requestsUSD(e.Requests)
 	e.VCPUHours = float64(r.Items) / e.ImagesPerVCPUSecond / 3600
+	e.Arm64ThroughputRatio = cmp.Or(o.arm64Ratio, defaultArm64ThroughputRatio)
+	e.VCPUHoursArm64 = e.VCPUHours / e.Arm64ThroughputRatio
 	for name, price := range o.prices {
-		e.CostUSD[name] = e.VCPUHours * price
+		hours := e.VCPUHours
+		if isArm64Market(name) {
+			hours = e.VCPUHoursArm64
+		}
+		e.CostUSD[name] = hours * price
 		e.TotalUSD[name] = e.CostUSD[name] + e.RequestsUSD
 	}
 	vpc := max(o.vcpusPerChild, 1)
@@ -172,16 +188,7 @@ func printEstimate(w io.Writer, e estimate) {
 	fmt.Fprintf(w, "  cost (USD)  prices of %s\n", e.PricesDate)
 	printCostLines(w, e.Requests)
 	fmt.Fprintf(w, "    %-14s %8.2f  S3 requests, KMS and transfer\n", "requests", e.RequestsUSD)
-	byMarket := func(m map[string]float64) string {
-		s := ""
-		for i, mk := range markets {
-			if i > 0 {
-				s += " · "
-			}
-			s += fmt.Sprintf("%s %.2f", mk.label, m[mk.name])
-		}
-		return s
-	}
-	fmt.Fprintf(w, "    %-14s %s\n", "compute", byMarket(e.CostUSD))
-	fmt.Fprintf(w, "    %-14s %s\n", "total", byMarket(e.TotalUSD))
+	fmt.Fprintf(w, "    %-14s %s\n", "compute", byMarkets(markets, e.CostUSD))
+	fmt.Fprintf(w, "    %-14s %s\n", "total", byMarkets(markets, e.TotalUSD))
+	printArm64Estimate(w, e)
 }

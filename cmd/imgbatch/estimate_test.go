@@ -209,3 +209,22 @@ func TestMaxCostRefusesARunAboveIt(t *testing.T) {
 		t.Fatalf("submit under --max-cost: exit %d, %d events, stderr %s", code, len(e.events("Run Requested")), stderr)
 	}
 }
+
+// An auto variant's output may be under any candidate's key: the
+// incremental check's HEADs are priced per candidate.
+func TestEstimatePricesHeadsPerAutoCandidate(t *testing.T) {
+	p := millionItemPlan("keys.txt")
+	p.Run.Recipe = imgbatch.Recipe{Name: "auto", Variants: []imgbatch.Variant{
+		{Name: "pic", Width: 640, Format: imgbatch.FormatAuto, Formats: []string{"avif", "webp", "jpeg"}},
+		{Name: "thumb", Width: 128, Format: imgbatch.FormatJPEG}}}
+	e, err := defaultQuote().run(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head, _ := line(e, "S3 HEAD"); head.Count != 4_000_000 || !strings.Contains(head.What, "per candidate format") {
+		t.Errorf("S3 HEAD line = %+v, want 4 HEADs per item", head)
+	}
+	if put, _ := line(e, "S3 PUT"); put.Count != 2_000_000 {
+		t.Errorf("S3 PUT line = %+v, want one per output", put)
+	}
+}

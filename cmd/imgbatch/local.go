@@ -491,6 +491,7 @@ func printLocalSummary(w io.Writer, st *localstack.Stack, s *batch.RunStatus, fi
 		fmt.Fprintf(w, "  outputs in %s\n", filepath.Join(dir, "buckets", output))
 		fmt.Fprintf(w, "  report     %s\n", filepath.Join(dir, "buckets", work, "runs", s.Run.ID, "report.csv"))
 		fmt.Fprintf(w, "  page       %s (open it in a browser)\n", filepath.Join(dir, "buckets", work, filepath.FromSlash(imgbatch.Layout{RunID: s.Run.ID}.HTML())))
+		fmt.Fprintf(w, "  catalog    %s (Parquet, one row per item)\n", filepath.Join(dir, "buckets", work, filepath.FromSlash(imgbatch.Layout{RunID: s.Run.ID}.CatalogPrefix())))
 		fmt.Fprintf(w, "  logs       %s\n", filepath.Join(filepath.Dir(dir), "logs"))
 	}
 }

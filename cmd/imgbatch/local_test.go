@@ -213,6 +213,7 @@ func TestLocalEndToEnd(t *testing.T) {
 		t.Fatalf("want one report.csv, found %v", runs)
 	}
 	rep := readReport(t, runs[0])
+	checkSummaryRequests(t, filepath.Join(filepath.Dir(runs[0]), "summary.json"), len(good), len(good)+len(bad))
 	page, err := os.ReadFile(filepath.Join(filepath.Dir(runs[0]), path.Base(anyRun.HTML())))
 	if err != nil {
 		t.Fatalf("report.html beside report.csv: %v", err)

@@ -67,15 +67,29 @@ func (m metricsNotifier) ShardCompleted(ctx context.Context, run *imgbatch.Run, 
 	if d.DurationMs > 0 {
 		ms = append(ms, metrics.Metric{Name: "Throughput", Unit: metrics.PerSecond, Value: float64(c.Items) * 1000 / float64(d.DurationMs)})
 	}
+	if q := d.Requests; q != nil {
+		ms = append(ms, metrics.Metric{Name: "ControlRequests", Unit: metrics.Count, Value: float64(q.Control.Total())},
+			metrics.Metric{Name: "DataRequests", Unit: metrics.Count, Value: float64(q.Data.Total())})
+	}
 	_ = m.emf.Emit(ms, map[string]any{"runId": run.ID, "shard": d.Shard, "epoch": d.Epoch, "owner": d.Owner})
 	return m.next.ShardCompleted(ctx, run, d)
 }
 
 func (m metricsNotifier) RunFinished(ctx context.Context, run *imgbatch.Run, f batch.Final) error {
-	_ = m.emf.Emit([]metrics.Metric{
+	ms := []metrics.Metric{
 		{Name: "RunItems", Unit: metrics.Count, Value: float64(f.Counts.Items)},
 		{Name: "RunFailed", Unit: metrics.Count, Value: float64(f.Counts.Failed)},
 		{Name: "RunDuration", Unit: metrics.Milliseconds, Value: float64(f.DurationMs)},
-	}, map[string]any{"runId": run.ID, "status": f.Status})
+	}
+	props := map[string]any{"runId": run.ID, "status": f.Status}
+	if q := f.Requests; q != nil {
+		// The run's S3 requests (summary.json "requests"): the totals as
+		// metrics, the per-method split as properties for Logs Insights.
+		ms = append(ms, metrics.Metric{Name: "RunControlRequests", Unit: metrics.Count, Value: float64(q.Control.Total())},
+			metrics.Metric{Name: "RunDataRequests", Unit: metrics.Count, Value: float64(q.Data.Total())},
+			metrics.Metric{Name: "ControlRequestsPerItem", Unit: metrics.Count, Value: f.ControlPerItem})
+		props["requests"] = q
+	}
+	_ = m.emf.Emit(ms, props)
 	return m.next.RunFinished(ctx, run, f)
 }

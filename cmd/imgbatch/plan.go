@@ -40,7 +40,9 @@ output), LIST pages of a listed source, the work bucket's requests (by shard
 count), KMS requests, transfer from a source in another region
 (--cross-region-source), and compute at --images-per-vcpu-second — or at
 the img/CPU-s that "imgbatch bench" measured for the run's recipe
-(--calibrate results.json). Prices are dated list prices, overridable with
+(--calibrate results.json), on x86_64 and on arm64 (Graviton: its list
+prices, at --arm64-throughput-ratio times the x86 img/vCPU-s, 1 unless you
+measured otherwise). Prices are dated list prices, overridable with
 --price-* flags or IMGBATCH_PRICE_*. --max-cost USD refuses (exit 1) a run
 whose total on --market exceeds it, in plan, submit and scheduled runs.
 

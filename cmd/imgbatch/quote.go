@@ -74,12 +74,18 @@ func requestLines(r imgbatch.Run, listed int64, in quoteInput, p s3Prices) []cos
 	}
 	nv := float64(len(r.Recipe.Variants))
 	var names []string
+	keys := 0.0 // keys the incremental check may HEAD: an auto variant's candidates each
 	for _, v := range r.Recipe.Variants {
 		names = append(names, v.Name)
+		keys += float64(len(v.OutputFormats()))
 	}
 	add("S3 PUT", fmt.Sprintf("one PUT per output (%d variants: %s)", len(names), strings.Join(names, ", ")), n*nv, "per 1,000", 1000, p.Put1k)
 	add("S3 GET", "one GET per source image", n, "per 1,000", 1000, p.Get1k)
-	add("S3 HEAD", "incremental check: up to one HEAD per output", n*nv, "per 1,000", 1000, p.Get1k)
+	head := "incremental check: up to one HEAD per output"
+	if keys > nv {
+		head += " (per candidate format of an auto variant)"
+	}
+	add("S3 HEAD", head, n*keys, "per 1,000", 1000, p.Get1k)
 	if isListing(r.Source) {
 		add("S3 LIST", fmt.Sprintf("listing %s: one page per 1,000 keys", r.Source), math.Ceil(float64(listed)/1000), "per 1,000", 1000, p.Put1k)
 	}

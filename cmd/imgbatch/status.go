@@ -155,6 +155,9 @@ func printStatus(w io.Writer, st *batch.RunStatus, shards bool) {
 		if st.Final.Reason != "" {
 			fmt.Fprintf(w, "  reason  %s: %s\n", st.Final.Reason, st.Final.Detail)
 		}
+		if q := st.Final.Requests; q != nil {
+			fmt.Fprintf(w, "  S3      %d control requests (%.3f per item), %d data requests\n", q.Control.Total(), st.Final.ControlPerItem, q.Data.Total())
+		}
 	}
 	if c := st.Control; c != nil && st.Final == nil {
 		fmt.Fprintf(w, "  control %s by %s at %s %s\n", c.Action, c.Who, c.At.Format(time.RFC3339), c.Reason)

@@ -66,6 +66,7 @@ func workFlags() []cli.Flag {
 		&cli.IntFlag{Name: "uploaders", EnvVars: []string{"IMGBATCH_UPLOADERS"}, Usage: "upload goroutines (default 4 × processors)"},
 		&cli.Int64Flag{Name: "max-pixels", Value: worker.DefaultMaxPixels, EnvVars: []string{"IMGBATCH_MAX_PIXELS"}, Usage: "refuse images whose header claims more pixels than this in one frame (width × height, a GIF's canvas grown to its farthest frame), before decoding"},
 		&cli.Int64Flag{Name: "max-total-pixels", EnvVars: []string{"IMGBATCH_MAX_TOTAL_PIXELS"}, Usage: "refuse images whose frames or pages together claim more pixels than this (default 10 × --max-pixels)"},
+		&cli.IntFlag{Name: "max-frames", Value: worker.DefaultMaxFrames, EnvVars: []string{"IMGBATCH_MAX_FRAMES"}, Usage: "refuse animated GIFs and WebPs whose header claims more frames than this (each frame is decoded, resized and encoded)"},
 		&cli.Int64Flag{Name: "max-source-bytes", Value: worker.DefaultMaxSourceBytes, EnvVars: []string{"IMGBATCH_MAX_SOURCE_BYTES"}, Usage: "refuse source objects larger than this"},
 		&cli.Int64Flag{Name: "max-inflight-bytes", Value: worker.DefaultMaxInFlightBytes, EnvVars: []string{"IMGBATCH_MAX_INFLIGHT_BYTES"}, Usage: "source bytes held in memory at once (fetchers wait for room; a larger source takes all of it)"},
 		&cli.DurationFlag{Name: "item-timeout", Value: worker.DefaultItemTimeout, EnvVars: []string{"IMGBATCH_ITEM_TIMEOUT"}, Usage: "per-item image deadline: a file that makes libvips loop fails with Timeout"},
@@ -75,6 +76,8 @@ func workFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "lease-ttl", Value: batch.DefaultLeaseTTL, EnvVars: []string{"IMGBATCH_LEASE_TTL"}, Usage: "shard lease; renewed every third of it, stolen once expired"},
 		&cli.DurationFlag{Name: "grace", Value: batch.DefaultGrace, EnvVars: []string{"IMGBATCH_GRACE"}, Usage: "after SIGTERM: time for work in flight before checkpoint and exit 75"},
 		&cli.DurationFlag{Name: "poll", Value: 5 * time.Second, EnvVars: []string{"IMGBATCH_POLL"}, Usage: "how often a child with nothing to claim looks for expired leases and the run's end"},
+		&cli.DurationFlag{Name: "checkpoint-after", Value: batch.DefaultCheckpointAfter, EnvVars: []string{"IMGBATCH_CHECKPOINT_AFTER"}, Usage: "save a shard's results so far this long after the last checkpoint (what a crash can cost; each checkpoint is a PUT to the work bucket)"},
+		&cli.IntFlag{Name: "checkpoint-every", EnvVars: []string{"IMGBATCH_CHECKPOINT_EVERY"}, Usage: "also save a checkpoint every this many results (default 0: by time only; a count costs fast shards a PUT every few seconds)"},
 		&cli.DurationFlag{Name: "control-every", Value: batch.DefaultControlEvery, EnvVars: []string{"IMGBATCH_CONTROL_EVERY"}, Usage: "how often the child reads the run's control object (pause, cancel) between items"},
 		&cli.BoolFlag{Name: "no-linger", EnvVars: []string{"IMGBATCH_NO_LINGER"}, Usage: "exit when nothing is left to claim instead of waiting to steal expired leases"},
 		heicFlag,
@@ -90,13 +93,16 @@ type workOptions struct {
 	leaseTTL, grace   time.Duration
 	poll              time.Duration
 	controlEvery      time.Duration
+	checkpointAfter   time.Duration // --checkpoint-after
+	checkpointEvery   int           // --checkpoint-every
 	linger            bool
 	spot              spotOptions
 }
 
 func workOptionsFrom(c *cli.Context) (workOptions, error) {
 	o := workOptions{bus: c.String("event-bus"), source: c.String("event-source"),
-		leaseTTL: c.Duration("lease-ttl"), grace: c.Duration("grace"), poll: c.Duration("poll"), controlEvery: c.Duration("control-every"), linger: !c.Bool("no-linger")}
+		leaseTTL: c.Duration("lease-ttl"), grace: c.Duration("grace"), poll: c.Duration("poll"), controlEvery: c.Duration("control-every"), linger: !c.Bool("no-linger"),
+		checkpointAfter: c.Duration("checkpoint-after"), checkpointEvery: c.Int("checkpoint-every")}
 	var err error
 	if o.runID, err = needFlag(c, "run-id"); err != nil {
 		return o, err
@@ -116,7 +122,7 @@ func workOptionsFrom(c *cli.Context) (workOptions, error) {
 	}
 	o.cfg = worker.Config{
 		Processors: c.Int("processors"), Fetchers: c.Int("fetchers"), Uploaders: c.Int("uploaders"),
-		MaxPixels: c.Int64("max-pixels"), MaxTotalPixels: c.Int64("max-total-pixels"),
+		MaxPixels: c.Int64("max-pixels"), MaxTotalPixels: c.Int64("max-total-pixels"), MaxFrames: c.Int("max-frames"),
 		MaxSourceBytes: c.Int64("max-source-bytes"), MaxInFlightBytes: c.Int64("max-inflight-bytes"),
 		ItemTimeout: c.Duration("item-timeout"), S3Timeout: c.Duration("s3-timeout"), CacheControl: c.String("cache-control"),
 		Incremental: c.Bool("incremental"), HEIC: heicDec,
@@ -152,10 +158,12 @@ func workAction(c *cli.Context, cl *clients, o workOptions) error {
 	// to CloudWatch Logs, which makes the metrics): dashboards need no agent.
 	n = metricsNotifier{next: n, emf: &metrics.Writer{W: c.App.Writer,
 		Dimensions: map[string]string{"JobQueue": envOr("AWS_BATCH_JQ_NAME", "none")}}}
+	cl.req.SetWorkBucket(o.workBucket) // its requests are the control plane (summary.json "requests")
 	r := &batch.Runner{
-		Store: cl.store(o.workBucket), RunID: o.runID, Me: me,
+		Store: cl.store(o.workBucket), RunID: o.runID, Me: me, Requests: cl.req,
 		Processor: worker.New(cl.s3r, wcfg), Notifier: n, Log: log,
 		LeaseTTL: o.leaseTTL, Grace: o.grace, Linger: o.linger, Poll: o.poll, ControlEvery: o.controlEvery,
+		CheckpointAfter: o.checkpointAfter, CheckpointEvery: o.checkpointEvery,
 	}
 	st, err := r.Run(stop)
 	log.Info("worker done", "shards", st.Shards, "succeeded", st.Counts.Succeeded, "failed", st.Counts.Failed,

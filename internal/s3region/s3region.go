@@ -132,6 +132,14 @@ func (r *Router) HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ..
 	})
 }
 
+// CopyObject is s3.Client.CopyObject in the destination bucket's region
+// (S3 copies from a source in any region).
+func (r *Router) CopyObject(ctx context.Context, in *s3.CopyObjectInput, opts ...func(*s3.Options)) (*s3.CopyObjectOutput, error) {
+	return do(ctx, r, in.Bucket, opts, nil, func(ctx context.Context, o ...func(*s3.Options)) (*s3.CopyObjectOutput, error) {
+		return r.client.CopyObject(ctx, in, o...)
+	})
+}
+
 // HeadBucket is s3.Client.HeadBucket in the bucket's region.
 func (r *Router) HeadBucket(ctx context.Context, in *s3.HeadBucketInput, opts ...func(*s3.Options)) (*s3.HeadBucketOutput, error) {
 	return do(ctx, r, in.Bucket, opts, nil, func(ctx context.Context, o ...func(*s3.Options)) (*s3.HeadBucketOutput, error) {

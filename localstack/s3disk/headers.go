@@ -30,6 +30,7 @@ func KeepHeaders(next http.Handler) http.Handler {
 				}
 			}
 		}
+		carryCopy(r) // copy.go
 		next.ServeHTTP(w, r)
 	})
 }

@@ -234,8 +234,3 @@ func (b *Backend) DeleteMulti(bucketName string, keys ...string) (gofakes3.Multi
 	}
 	return res, nil
 }
-
-// CopyObject copies through GetObject and PutObject.
-func (b *Backend) CopyObject(srcBucket, srcKey, dstBucket, dstKey string, meta map[string]string) (gofakes3.CopyObjectResult, error) {
-	return gofakes3.CopyObject(b, srcBucket, srcKey, dstBucket, dstKey, meta)
-}

@@ -1,0 +1,91 @@
+/* info.c: the source's facts and its small copy for the catalog (info.h).
+ * render.c calls imgb_info_header on the header it reads anyway and
+ * imgb_info_small on the shared decode, so neither costs another decode. */
+#include <string.h>
+
+#include <vips/vips.h>
+
+#include "info.h"
+
+void
+imgb_info_reset(imgb_info *info)
+{
+	info->orientation = 0;
+	info->icc = info->alpha = 0;
+	info->pages = 0;
+	info->space[0] = '\0';
+	info->small = NULL;
+	info->small_len = 0;
+	info->small_width = info->small_height = info->small_bands = 0;
+}
+
+void
+imgb_info_header(VipsImage *im, imgb_info *info)
+{
+	const char *nick;
+
+	info->orientation = vips_image_get_typeof(im, VIPS_META_ORIENTATION) ?
+		vips_image_get_orientation(im) : 0;
+	info->icc = vips_image_get_typeof(im, VIPS_META_ICC_NAME) != 0;
+	info->alpha = vips_image_hasalpha(im);
+	info->pages = vips_image_get_n_pages(im);
+	nick = vips_enum_nick(VIPS_TYPE_INTERPRETATION, im->Type);
+	g_strlcpy(info->space, nick ? nick : "", sizeof(info->space));
+}
+
+/* small_srgb brings the small image to 8-bit sRGB with 3 or 4 bands. */
+static int
+small_srgb(VipsObject *scope, VipsImage **x)
+{
+	VipsImage **t = (VipsImage **) vips_object_local_array(scope, 3);
+
+	if ((*x)->Bands < 3 || (*x)->Type != VIPS_INTERPRETATION_sRGB) {
+		if (vips_colourspace(*x, &t[0], VIPS_INTERPRETATION_sRGB, NULL))
+			return -1;
+		*x = t[0];
+	}
+	if ((*x)->BandFmt != VIPS_FORMAT_UCHAR) {
+		if (vips_cast(*x, &t[1], VIPS_FORMAT_UCHAR, "shift", TRUE, NULL))
+			return -1;
+		*x = t[1];
+	}
+	if ((*x)->Bands > 4) {
+		if (vips_extract_band(*x, &t[2], 0, "n", 4, NULL))
+			return -1;
+		*x = t[2];
+	}
+	return 0;
+}
+
+void
+imgb_info_small(VipsImage *upright, imgb_info *info)
+{
+	VipsObject *scope = VIPS_OBJECT(vips_image_new());
+	VipsImage **t = (VipsImage **) vips_object_local_array(scope, 1);
+	VipsImage *x;
+	size_t len;
+	void *buf;
+
+	if (info->small_side <= 0)
+		goto out;
+	if (vips_thumbnail_image(upright, &t[0], info->small_side,
+			"height", info->small_side,
+			"size", VIPS_SIZE_DOWN,
+			NULL))
+		goto fail;
+	x = t[0];
+	if (small_srgb(scope, &x) ||
+		!(buf = vips_image_write_to_memory(x, &len)))
+		goto fail;
+	info->small = buf;
+	info->small_len = len;
+	info->small_width = x->Xsize;
+	info->small_height = x->Ysize;
+	info->small_bands = x->Bands;
+	goto out;
+
+fail:
+	vips_error_clear();
+out:
+	g_object_unref(scope);
+}

@@ -1,0 +1,118 @@
+package worker
+
+import (
+	"cmp"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/imgbatch/imgbatch"
+	"github.com/imgbatch/imgbatch/sniff"
+	"github.com/imgbatch/imgbatch/vips"
+)
+
+// Object metadata of issue 16's outputs (x-amz-meta-*), beside the source
+// and recipe metadata every output carries (incremental.go).
+const (
+	// MetaFormat is the format written: a FormatAuto variant's choice, or
+	// the source's format for a copy.
+	MetaFormat = "imgbatch-format"
+	// MetaCopied is "true" on a keepSmallerSource output: the source's
+	// own bytes, copied server-side.
+	MetaCopied = "imgbatch-copied"
+)
+
+// outputs turns the render's results into the item's outputs: each goes to
+// the key of the format it was written in (a FormatAuto variant's
+// choice), or, under keepSmallerSource, is the source itself when the
+// encode came out bigger and the source already fits (keepSource).
+func (w *Worker) outputs(run *imgbatch.Run, j *job, info sniff.Info, rs []vips.Result) ([]rendered, error) {
+	tmpl, err := run.KeyTemplate()
+	if err != nil {
+		return nil, itemErr(CodeInternal, http.StatusBadRequest, "%v", err)
+	}
+	extras, known := sniff.InspectExtras(j.data)
+	outs := make([]rendered, 0, len(rs))
+	for i, v := range run.Recipe.Variants {
+		r := rs[i]
+		o := rendered{variant: v, data: r.Data, width: r.Width, height: r.Height,
+			format: cmp.Or(r.Format, v.Format), quality: r.Quality, score: r.Score, frames: r.Frames}
+		if v.KeepSmallerSource && int64(len(r.Data)) > j.size {
+			if f, why := keepSource(v, info, extras, known, r); why == "" {
+				o = rendered{variant: v, width: info.Width, height: info.Height, format: f, frames: r.Frames, copied: true, size: j.size}
+			}
+		}
+		key, err := tmpl.Key(run.OutputPrefix, v.Writing(o.format), j.task.Item.Bucket, j.task.Item.Key)
+		if err != nil || !slices.Contains(j.keys[i], key) {
+			// The plan checked the candidates' keys for collisions: a
+			// format outside them would write where nobody looked.
+			return nil, itemErr(CodeInternal, http.StatusInternalServerError,
+				"variant %q wrote %s, not one of its formats %v", v.Name, o.format, v.OutputFormats())
+		}
+		o.key = key
+		if msg, ok := j.foreignAt[key]; ok {
+			j.foreign = msg
+		}
+		for _, k := range j.keys[i] {
+			if k != key && j.own[k] {
+				j.stale = append(j.stale, k)
+			}
+		}
+		outs = append(outs, o)
+	}
+	return outs, nil
+}
+
+// keepSource says whether the source may stand for variant v as it is:
+// it is in a format v may write and its pixels are what v would make —
+// the render neither resized, cropped nor padded it (the source fits the
+// box without upscaling) and kept its animation — and it carries nothing
+// v's policy would drop or change: upright (EXIF orientation 1 or none:
+// a rotated source copied is not upright where the orientation is
+// ignored), no EXIF, XMP, comments or text unless v keeps metadata, no
+// colour profile unless v keeps the source's (encoder.icc "keep"), no CMYK
+// JPEG, no 16-bit PNG. It returns the source's format, or why not.
+// JPEG, PNG and WebP sources are inspected; others are always re-encoded.
+func keepSource(v imgbatch.Variant, info sniff.Info, e sniff.Extras, known bool, r vips.Result) (format, why string) {
+	f := string(info.Format)
+	icc := ""
+	if v.Encoder != nil {
+		icc = v.Encoder.ICC
+	}
+	switch {
+	case !known:
+		return "", "a " + f + " source's metadata is not inspected"
+	case !slices.Contains(v.OutputFormats(), f):
+		return "", "the source is " + f + ", not a format of the variant"
+	case info.Orientation > 1:
+		return "", "the source is not upright (EXIF orientation)"
+	case r.Width != info.Width || r.Height != info.Height:
+		return "", "the variant resizes, crops or pads the source"
+	case info.Animated != (r.Frames > 1) || (info.Animated && r.Frames != info.Pages):
+		return "", "the variant changes the source's animation"
+	case e.Components == 4 || e.BitDepth > 8:
+		return "", "the variant converts the source's colours (CMYK JPEG, 16-bit PNG)"
+	case !v.KeepMetadata && (e.EXIF || e.XMP || e.Other):
+		return "", "the source carries metadata the variant drops"
+	case e.ICC && icc != "keep":
+		return "", "the source has a colour profile the variant converts"
+	case icc != "" && icc != "srgb" && icc != "keep":
+		return "", "the variant converts colours to " + icc
+	}
+	return f, ""
+}
+
+// staleMessage adds to a result's message the outputs of an earlier format
+// choice left beside the new one: imgbatch deletes nothing (the job role
+// has no s3:DeleteObject on outputs), and picture.jsonl names the current
+// key. They are known when the incremental check saw them.
+func staleMessage(msg string, stale []string) string {
+	if len(stale) == 0 {
+		return msg
+	}
+	s := "left outputs of an earlier format choice: " + strings.Join(stale, ", ")
+	if msg == "" {
+		return s
+	}
+	return msg + "; " + s
+}
