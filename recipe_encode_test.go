@@ -204,7 +204,11 @@ func TestNormalizeEncoderCopies(t *testing.T) {
 // default and "on" an option.
 func TestSubsampleCanonicalAtHighQuality(t *testing.T) {
 	q95 := func(e EncoderOptions, target *QualityTarget) *EncoderOptions {
-		r := Recipe{Name: "r", Variants: []Variant{{Name: "v", Width: 64, Format: FormatJPEG, Quality: 95, Target: target, Encoder: &e}}}
+		q := 95
+		if target != nil {
+			q = 0 // a target replaces the quality
+		}
+		r := Recipe{Name: "r", Variants: []Variant{{Name: "v", Width: 64, Format: FormatJPEG, Quality: q, Target: target, Encoder: &e}}}
 		if err := r.Normalize(); err != nil {
 			t.Fatal(err)
 		}

@@ -43,7 +43,9 @@ func (v *Variant) normalizeFormats() error {
 			return fmt.Errorf("format %q is listed twice in formats", f)
 		}
 	}
-	if v.Quality == 0 && v.Target == nil {
+	if v.Quality == 0 && v.Target == nil && (v.Encoder == nil || !v.Encoder.Lossless) {
+		// Lossless candidates have no quality to search: the smallest
+		// lossless output wins.
 		v.Target = &QualityTarget{SSIM: DefaultSSIM}
 	}
 	for _, f := range v.Formats {
