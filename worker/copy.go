@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -102,6 +103,12 @@ func outputMeta(run *imgbatch.Run, j *job, o rendered) map[string]string {
 	}
 	if o.copied {
 		m[MetaCopied] = "true"
+	}
+	if o.quality > 0 && !o.copied {
+		m[MetaQuality] = strconv.Itoa(o.quality)
+	}
+	if o.score > 0 {
+		m[MetaSSIM] = strconv.FormatFloat(o.score, 'f', 5, 64)
 	}
 	return m
 }

@@ -20,6 +20,11 @@ const (
 	// MetaCopied is "true" on a keepSmallerSource output: the source's
 	// own bytes, copied server-side.
 	MetaCopied = "imgbatch-copied"
+	// MetaQuality is the q the encoder used (a quality target's choice);
+	// MetaSSIM the output's measured SSIM against the resized image, when
+	// a target was searched.
+	MetaQuality = "imgbatch-q"
+	MetaSSIM    = "imgbatch-ssim"
 )
 
 // outputs turns the render's results into the item's outputs: each goes to

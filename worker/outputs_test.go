@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -72,6 +73,16 @@ func TestAutoFormatKeys(t *testing.T) {
 		}
 		if h.Metadata[MetaFormat] != o.Format || h.Metadata[MetaCopied] != "" {
 			t.Errorf("%s: metadata %v", o.Key, h.Metadata)
+		}
+		// The q and the measured score are in the metadata as in the
+		// result: the auto variants searched the default target.
+		if o.Quality > 0 && h.Metadata[MetaQuality] != strconv.Itoa(o.Quality) {
+			t.Errorf("%s: %s %q, result q %d", o.Key, MetaQuality, h.Metadata[MetaQuality], o.Quality)
+		}
+		if v.Format == imgbatch.FormatAuto && o.Format != imgbatch.FormatPNG {
+			if o.Score < imgbatch.DefaultSSIM || h.Metadata[MetaSSIM] != strconv.FormatFloat(o.Score, 'f', 5, 64) {
+				t.Errorf("%s: score %v, %s %q", o.Key, o.Score, MetaSSIM, h.Metadata[MetaSSIM])
+			}
 		}
 		if got, _ := sniff.Inspect(s.get(t, "out", o.Key)); string(got.Format) != o.Format {
 			t.Errorf("%s holds %s, recorded %s", o.Key, got.Format, o.Format)
