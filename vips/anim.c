@@ -48,7 +48,6 @@ load_frames(int loader, const void *buf, size_t len, int fail_on, double scale)
 	const char *name = loader == IMGB_LOAD_GIF ? "gifload_buffer" : "webpload_buffer";
 	VipsOperation *op;
 	VipsBlob *blob;
-	VipsImage *out = NULL;
 	int err;
 
 	if (!(op = vips_operation_new(name)))
@@ -64,16 +63,7 @@ load_frames(int loader, const void *buf, size_t len, int fail_on, double scale)
 	vips_area_unref(VIPS_AREA(blob));
 	if (!err && loader == IMGB_LOAD_WEBP && scale < 1)
 		err = vips_object_set(VIPS_OBJECT(op), "scale", scale, NULL);
-	/* Not through the operation cache: see open_image in render.c. */
-	if (err || vips_object_build(VIPS_OBJECT(op))) {
-		vips_object_unref_outputs(VIPS_OBJECT(op));
-		g_object_unref(op);
-		return NULL;
-	}
-	g_object_get(op, "out", &out, NULL);
-	vips_object_unref_outputs(VIPS_OBJECT(op));
-	g_object_unref(op);
-	return out;
+	return imgb_build_load(op, err);
 }
 
 /* geometry works out variant v for w x h frames, with render.c's rules

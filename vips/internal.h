@@ -30,4 +30,9 @@ void imgb_profiles(int has_icc, int cmyk, int bands, int icc,
  * from that stripping took it from). */
 void imgb_keep_profile(VipsImage *from, VipsImage *to);
 
+/* imgb_build_load builds a load operation outside the operation cache
+ * and returns its "out", or NULL (err set, or the build failed); op is
+ * unreffed either way (render.c). */
+VipsImage *imgb_build_load(VipsOperation *op, int err);
+
 #endif /* IMGB_INTERNAL_H */

@@ -67,7 +67,6 @@ open_image(const source *src, double shrink, int heif_thumbnail)
 	int loader = src->loader;
 	VipsOperation *op;
 	VipsBlob *blob;
-	VipsImage *out = NULL;
 	int err;
 
 	if (loader < 0 || loader >= N_LOADERS) {
@@ -93,8 +92,18 @@ open_image(const source *src, double shrink, int heif_thumbnail)
 	else if (!err && loader == IMGB_LOAD_HEIF && heif_thumbnail)
 		err = vips_object_set(VIPS_OBJECT(op), "thumbnail", TRUE, NULL);
 
-	/* Built without the operation cache: a cached load keyed on a buffer
-	 * address could hand back another image that once lived there. */
+	return imgb_build_load(op, err);
+}
+
+/* imgb_build_load builds a load operation and returns its "out" (a new
+ * reference), or NULL if err is set or the build fails; op is unreffed
+ * either way. Built without the operation cache: a cached load keyed on
+ * a buffer address could hand back another image that once lived there. */
+VipsImage *
+imgb_build_load(VipsOperation *op, int err)
+{
+	VipsImage *out = NULL;
+
 	if (err || vips_object_build(VIPS_OBJECT(op))) {
 		vips_object_unref_outputs(VIPS_OBJECT(op));
 		g_object_unref(op);
