@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/imgbatch/imgbatch/batch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
+	"github.com/imgbatch/imgbatch/internal/s3limit"
 	"github.com/imgbatch/imgbatch/internal/s3region"
 )
 
@@ -47,18 +47,16 @@ func loadClientsFor(ctx context.Context, command string) (*clients, error) {
 }
 
 func loadClientsWith(ctx context.Context, p clientProfile) (*clients, error) {
+	rate, limiter, err := s3RateControl()
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithLogger(sdkLogger{}),
-		config.WithRetryer(func() aws.Retryer {
-			// S3 SlowDown and 5xx are retried with exponential backoff and jitter.
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = p.attempts
-				o.MaxBackoff = p.maxBackoff
-				// A batch job must ride out bursts of 5xx/SlowDown: no client-side
-				// retry quota that, once spent, fails items without retrying.
-				o.RateLimiter = ratelimit.None
-			})
-		}),
+		// S3 SlowDown and 5xx are retried with exponential backoff and jitter;
+		// a batch job must ride out bursts of 5xx/SlowDown: no client-side
+		// retry quota that, once spent, fails items without retrying.
+		config.WithRetryer(s3limit.Retryer(rate, p.attempts, p.maxBackoff)),
 		config.WithHTTPClient(p.httpClient()),
 	)
 	if err != nil {
@@ -78,6 +76,9 @@ func loadClientsWith(ctx context.Context, p clientProfile) (*clients, error) {
 			// uploads, stores that keep none) are read unchecked, and the SDK
 			// would say so in a plain-text line per GET among the JSON logs.
 			o.DisableLogOutputChecksumValidationSkipped = true
+			if limiter != nil {
+				o.HTTPClient = limiter.Wrap(o.HTTPClient)
+			}
 		}),
 		eb: eventbridge.NewFromConfig(cfg),
 		bt: awsbatch.NewFromConfig(cfg),
@@ -86,6 +87,24 @@ func loadClientsWith(ctx context.Context, p clientProfile) (*clients, error) {
 	// keeps the plain client. Source and output buckets may be anywhere.
 	cl.s3r = s3region.New(cl.s3, nil)
 	return cl, nil
+}
+
+// s3RateControl is the S3 rate control of this process
+// (IMGBATCH_S3_RATE: aimd, the default, adaptive or off; see
+// internal/s3limit). With aimd an array child starts at its share of S3's
+// documented per-prefix budgets (3,500 PUT-class and 5,500 GET-class
+// requests a second) for the array's width, per bucket; a process outside
+// an array starts unlimited. Both adapt to SlowDown.
+func s3RateControl() (s3limit.Mode, *s3limit.Limiter, error) {
+	mode, err := s3limit.ParseMode(os.Getenv("IMGBATCH_S3_RATE"))
+	if err != nil || mode != s3limit.AIMD {
+		return mode, nil, err
+	}
+	var cfg s3limit.Config
+	if w, _ := strconv.Atoi(os.Getenv("AWS_BATCH_JOB_ARRAY_SIZE")); w > 1 {
+		cfg.Put, cfg.Get = 3500/float64(w), 5500/float64(w)
+	}
+	return mode, s3limit.New(cfg), nil
 }
 
 func (c *clients) store(bucket string) *batch.Store { return &batch.Store{S3: c.s3, Bucket: bucket} }

@@ -156,6 +156,7 @@ func workAction(c *cli.Context, cl *clients, o workOptions) error {
 		Store: cl.store(o.workBucket), RunID: o.runID, Me: me,
 		Processor: worker.New(cl.s3r, wcfg), Notifier: n, Log: log,
 		LeaseTTL: o.leaseTTL, Grace: o.grace, Linger: o.linger, Poll: o.poll, ControlEvery: o.controlEvery,
+		Ramp: batch.DefaultRamp(me.ArraySize),
 	}
 	st, err := r.Run(stop)
 	log.Info("worker done", "shards", st.Shards, "succeeded", st.Counts.Succeeded, "failed", st.Counts.Failed,
