@@ -25,8 +25,10 @@ type clients struct {
 	cfg aws.Config
 	s3  *s3.Client
 	s3r *s3region.Router // s3, each request sent to its bucket's region (sources and outputs)
-	eb  *eventbridge.Client
-	bt  *awsbatch.Client
+	// limiter paces s3's requests (IMGBATCH_S3_RATE=aimd); nil when off
+	limiter *s3limit.Limiter
+	eb      *eventbridge.Client
+	bt      *awsbatch.Client
 }
 
 // loadClients loads the standard AWS configuration (environment, shared
@@ -69,7 +71,7 @@ func loadClientsWith(ctx context.Context, p clientProfile) (*clients, error) {
 	cfg.HTTPClient = namedEndpoints{cfg.HTTPClient}
 	pathStyle := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("IMGBATCH_S3_PATH_STYLE") == "true"
 	cl := &clients{
-		cfg: cfg,
+		cfg: cfg, limiter: limiter,
 		s3: s3.NewFromConfig(cfg, func(o *s3.Options) {
 			o.UsePathStyle = pathStyle
 			// GETs ask for checksums; objects stored without one (multipart

@@ -144,6 +144,9 @@ func workAction(c *cli.Context, cl *clients, o workOptions) error {
 		"usableCPUs", worker.UsableCPUs(), "maxInflightBytes", wcfg.MaxInFlightBytes, "itemTimeout", wcfg.ItemTimeout.String(), "arraySize", me.ArraySize)
 	logHEIC(c.Context, log, wcfg.HEIC)
 
+	if cl.limiter != nil {
+		cl.limiter.Control(o.workBucket) // leases and checkpoints are not paced at a data bucket's share
+	}
 	var n batch.Notifier = noNotifier{}
 	if o.bus != "" {
 		n = notifier{pub: cl.publisher(o.bus, o.source)}

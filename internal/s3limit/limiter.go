@@ -17,9 +17,13 @@ type Config struct {
 	// rate from what was sent at the first SlowDown.
 	Put, Get float64
 	Min      float64       // the lowest rate (default 0.05/s)
-	Increase float64       // added per second of held-back requests, as a share of the starting rate (default 0.002)
+	Increase float64       // added per second of held-back requests, as a share of the starting rate (default 0.01)
 	Decrease float64       // the rate is multiplied by it on SlowDown (default 0.5)
 	Cooldown time.Duration // at most one decrease per lane this often (default 2 s): the answers already in flight say nothing new
+	// Burst is how many requests a lane that was idle may send at once
+	// (default 4): the few control writes at a shard's end pass at once
+	// where their bucket's share is a fraction of a request a second.
+	Burst float64
 }
 
 func (c *Config) defaults() {
@@ -27,13 +31,16 @@ func (c *Config) defaults() {
 		c.Min = 0.05
 	}
 	if c.Increase <= 0 {
-		c.Increase = 0.002
+		c.Increase = 0.01
 	}
 	if c.Decrease <= 0 || c.Decrease >= 1 {
 		c.Decrease = 0.5
 	}
 	if c.Cooldown <= 0 {
 		c.Cooldown = 2 * time.Second
+	}
+	if c.Burst < 1 {
+		c.Burst = 4
 	}
 }
 
@@ -42,9 +49,23 @@ type Limiter struct {
 	cfg Config
 	now func() time.Time
 
-	mu    sync.Mutex
-	lanes map[lane]*pace
-	stats Stats
+	mu      sync.Mutex
+	lanes   map[lane]*pace
+	control map[string]bool
+	stats   Stats
+}
+
+// Control marks bucket as a control-plane bucket (the work bucket: leases,
+// checkpoints, scans): its lanes start unlimited whatever Put and Get say,
+// and get a rate only from a SlowDown. Its requests are few and a late one
+// costs a lease; pacing them at a data bucket's share would stall a child
+// at every shard's end.
+func (l *Limiter) Control(bucket string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.control[bucket] = true
+	delete(l.lanes, lane{bucket, true})
+	delete(l.lanes, lane{bucket, false})
 }
 
 // lane is one budget of one bucket.
@@ -65,7 +86,7 @@ type Stats struct {
 // New makes a limiter.
 func New(cfg Config) *Limiter {
 	cfg.defaults()
-	return &Limiter{cfg: cfg, now: time.Now, lanes: map[lane]*pace{}}
+	return &Limiter{cfg: cfg, now: time.Now, lanes: map[lane]*pace{}, control: map[string]bool{}}
 }
 
 // Stats returns the counters.
@@ -132,11 +153,13 @@ func (l *Limiter) wait(ctx context.Context, ln lane) (held bool, err error) {
 		l.mu.Unlock()
 		return false, nil
 	}
+	// The slots of an idle lane start up to Burst intervals in the past.
+	interval := time.Duration(float64(time.Second) / p.rate)
 	slot := p.next
-	if slot.Before(now) {
-		slot = now
+	if early := now.Add(-time.Duration(l.cfg.Burst-1) * interval); slot.Before(early) {
+		slot = early
 	}
-	p.next = slot.Add(time.Duration(float64(time.Second) / p.rate))
+	p.next = slot.Add(interval)
 	d := slot.Sub(now)
 	if d > 0 {
 		l.stats.Held++
@@ -162,6 +185,9 @@ func (l *Limiter) lane(ln lane) *pace {
 		start := l.cfg.Get
 		if ln.put {
 			start = l.cfg.Put
+		}
+		if l.control[ln.bucket] {
+			start = 0
 		}
 		p = &pace{rate: start, step: l.cfg.Increase * start}
 		l.lanes[ln] = p

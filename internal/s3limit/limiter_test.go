@@ -26,7 +26,7 @@ func do(t *testing.T, c interface {
 
 // TestLimiterPaces: a lane sends at its rate; others are apart.
 func TestLimiterPaces(t *testing.T) {
-	l := New(Config{Put: 20, Get: 1})
+	l := New(Config{Put: 20, Get: 1, Burst: 1})
 	s := &stub{}
 	s.status.Store(200)
 	c := l.Wrap(s)
@@ -46,13 +46,32 @@ func TestLimiterPaces(t *testing.T) {
 	if st := l.Stats(); st.Requests != 13 || st.Held < 9 {
 		t.Errorf("stats %+v, want 13 requests, ≥ 9 held", st)
 	}
+
+	ctl := New(Config{Put: 1, Burst: 1})
+	ctl.Control("work")
+	start = time.Now()
+	for i := 0; i < 4; i++ {
+		do(t, ctl.Wrap(s), http.MethodPut, "http://h/work/k")
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("4 PUTs to a control bucket took %s, want at once", d)
+	}
+
+	burst := New(Config{Put: 1, Burst: 4}).Wrap(s)
+	start = time.Now()
+	for i := 0; i < 4; i++ {
+		do(t, burst, http.MethodPut, "http://h/work/k")
+	}
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("a burst of 4 at 1/s with Burst 4 took %s, want at once", d)
+	}
 }
 
 // TestLimiterAdapts: a SlowDown halves the rate (once per cooldown);
 // held-back requests that succeed raise it; an unlimited lane gets a
 // rate from what it sent at its first SlowDown.
 func TestLimiterAdapts(t *testing.T) {
-	l := New(Config{Put: 100, Increase: 0.5, Cooldown: 100 * time.Millisecond})
+	l := New(Config{Put: 100, Increase: 0.5, Cooldown: 100 * time.Millisecond, Burst: 1})
 	s := &stub{}
 	c := l.Wrap(s)
 	s.status.Store(503)
