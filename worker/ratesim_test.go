@@ -65,7 +65,7 @@ type rateSimReport struct {
 	ControlPerItem float64       // requests to the work bucket per item
 	Splits         int
 	SourceSize     int
-	Curve          []string // output PUTs served/refused, second by second
+	Curve          []string      // output PUTs served/refused, second by second
 	Limiter        s3limit.Stats // summed over the children
 }
 
@@ -422,8 +422,9 @@ func utilization(series []s3fault.Second, put float64) (float64, [2]int) {
 // budgets ÷50 with the controls on (AIMD limiter, ramp) and checks the
 // goals of issue 20: ≥ 90 % of the PUT budget used, SlowDown < 1 % of the
 // requests, no item failed by throttling, held bytes within the budget.
-// IMGBATCH_RATE_SIM=long (make scale) runs 200 children over 3,000 items
-// with the controls off, the SDK's adaptive mode, and AIMD with and
+// IMGBATCH_RATE_SIM=long (make scale) runs 100 children over 2,000 items
+// against the budgets ÷100 (a child's share is that of 10,000 children on
+// S3) with the controls off, the SDK's adaptive mode, and AIMD with and
 // without partition splits, and prints the figures of the README.
 func TestS3RateSimulation(t *testing.T) {
 	base := rateSimConfig{Mode: s3limit.AIMD, Ramp: true, Children: 20, Items: 600, ShardSize: 5, Scale: 50,
@@ -435,7 +436,7 @@ func TestS3RateSimulation(t *testing.T) {
 		checkRateGoals(t, rep)
 		return
 	}
-	base.Children, base.Items, base.ShardSize, base.MaxRun = 200, 3000, 10, 20*time.Minute
+	base.Children, base.Items, base.Scale, base.MaxRun = 100, 2000, 100, 20*time.Minute
 	for _, c := range []struct {
 		mode        s3limit.Mode
 		ramp, split bool
@@ -444,6 +445,7 @@ func TestS3RateSimulation(t *testing.T) {
 		cfg.Mode, cfg.Ramp, cfg.Split = c.mode, c.ramp, c.split
 		rep := runRateSim(t, cfg)
 		fmt.Println(rep)
+		fmt.Println("  output PUTs served/refused per second:", strings.Join(rep.Curve, " "))
 		if c.mode == s3limit.AIMD && !c.split {
 			checkRateGoals(t, rep)
 		}
