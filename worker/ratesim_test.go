@@ -78,19 +78,21 @@ func (r rateSimReport) String() string {
 
 // rateSim is one simulation's shared state.
 type rateSim struct {
-	cfg    rateSimConfig
-	srv    *s3test.Server
-	log    *slog.Logger
-	next   http.Handler // the S3 server behind the model
-	model  atomic.Pointer[s3fault.RateModel]
-	runID  string
-	src    []byte
-	start  time.Time
-	mu     sync.Mutex
-	lat    []time.Duration
-	res    map[string]imgbatch.Result
-	peak   int64
-	limits []*s3limit.Limiter
+	cfg rateSimConfig
+	srv *s3test.Server
+	// finished stops every child (the run is final)
+	finished func()
+	log      *slog.Logger
+	next     http.Handler // the S3 server behind the model
+	model    atomic.Pointer[s3fault.RateModel]
+	runID    string
+	src      []byte
+	start    time.Time
+	mu       sync.Mutex
+	lat      []time.Duration
+	res      map[string]imgbatch.Result
+	peak     int64
+	limits   []*s3limit.Limiter
 }
 
 func runRateSim(t testing.TB, cfg rateSimConfig) rateSimReport {
@@ -110,8 +112,13 @@ func runRateSim(t testing.TB, cfg rateSimConfig) rateSimReport {
 	if cfg.Split {
 		lim.SplitAfter, lim.SplitDelay = 20*time.Second, 10*time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.MaxRun)
+	limit, cancel := context.WithTimeout(context.Background(), cfg.MaxRun)
 	defer cancel()
+	// The run's end (RunFinished) stops the children still lingering: they
+	// would wait for the finalizer's lease to expire.
+	ctx, finished := context.WithCancel(limit)
+	defer finished()
+	sm.finished = finished
 	sm.start = time.Now()
 	model := s3fault.NewRateModel(sm.next, lim)
 	sm.model.Store(model)
@@ -124,7 +131,7 @@ func runRateSim(t testing.TB, cfg rateSimConfig) rateSimReport {
 	stop()
 	wall := time.Since(sm.start)
 	sm.model.Store(nil)
-	if ctx.Err() != nil {
+	if limit.Err() != nil {
 		t.Fatalf("the run did not finish within %s: %s", cfg.MaxRun, sm.report(model, time.Since(sm.start)))
 	}
 	sm.checkFinal(t)
@@ -213,9 +220,7 @@ func (sm *rateSim) child(ctx context.Context, t testing.TB, i int) {
 	w.render = sm.render
 	r := &batch.Runner{Store: &batch.Store{S3: client, Bucket: "work"}, RunID: sm.runID,
 		Me:        batch.Identity{JobID: "ratesim", Index: i, ArraySize: sm.cfg.Children, Attempt: 1},
-		Processor: &simWorker{w: w, sm: sm, held: held}, Notifier: quietNotifier{}, Log: log, Linger: true,
-		// A watcher waits for a finalizer lease to expire: short leases end the run soon after.
-		LeaseTTL: 10 * time.Second, Poll: time.Second}
+		Processor: &simWorker{w: w, sm: sm, held: held}, Notifier: quietNotifier{sm.finished}, Log: log, Linger: true, Abort: ctx}
 	if sm.cfg.Ramp {
 		r.Ramp = batch.DefaultRamp(sm.cfg.Children)
 	}
@@ -240,12 +245,17 @@ func (sm *rateSim) render(ctx context.Context, src []byte, _ sniff.Info, vs []im
 	return out, nil
 }
 
-type quietNotifier struct{}
+// quietNotifier sends no events; the run's end stops the simulation.
+type quietNotifier struct{ finished func() }
 
 func (quietNotifier) ShardCompleted(context.Context, *imgbatch.Run, batch.DoneMarker) error {
 	return nil
 }
-func (quietNotifier) RunFinished(context.Context, *imgbatch.Run, batch.Final) error { return nil }
+
+func (n quietNotifier) RunFinished(context.Context, *imgbatch.Run, batch.Final) error {
+	time.AfterFunc(time.Second, n.finished) // once final.json says the event is sent
+	return nil
+}
 
 // simWorker is the Worker as the child's Processor, timing each item from
 // the task handed over to its result and releasing its held bytes.
