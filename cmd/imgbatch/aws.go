@@ -92,22 +92,33 @@ func loadClientsWith(ctx context.Context, p clientProfile) (*clients, error) {
 }
 
 // s3RateControl is the S3 rate control of this process
-// (IMGBATCH_S3_RATE: aimd, the default, adaptive or off; see
-// internal/s3limit). With aimd an array child starts at its share of S3's
-// documented per-prefix budgets (3,500 PUT-class and 5,500 GET-class
-// requests a second) for the array's width, per bucket; a process outside
-// an array starts unlimited. Both adapt to SlowDown.
+// (IMGBATCH_S3_RATE: aimd, adaptive or off; see internal/s3limit). Unset,
+// it is aimd in an array of aimdFrom children or more — where the fleet
+// can ask one prefix for more than its budget (~50 PUTs a second a child
+// against 3,500) — and off below, as before. With aimd an array child
+// starts at its share of S3's documented per-prefix budgets (3,500
+// PUT-class and 5,500 GET-class requests a second) for the array's width,
+// per bucket; a process outside an array starts unlimited. Both adapt to
+// SlowDown.
 func s3RateControl() (s3limit.Mode, *s3limit.Limiter, error) {
-	mode, err := s3limit.ParseMode(os.Getenv("IMGBATCH_S3_RATE"))
+	w, _ := strconv.Atoi(os.Getenv("AWS_BATCH_JOB_ARRAY_SIZE"))
+	env := os.Getenv("IMGBATCH_S3_RATE")
+	if env == "" && w < aimdFrom {
+		return s3limit.Off, nil, nil
+	}
+	mode, err := s3limit.ParseMode(env)
 	if err != nil || mode != s3limit.AIMD {
 		return mode, nil, err
 	}
 	var cfg s3limit.Config
-	if w, _ := strconv.Atoi(os.Getenv("AWS_BATCH_JOB_ARRAY_SIZE")); w > 1 {
+	if w > 1 {
 		cfg.Put, cfg.Get = 3500/float64(w), 5500/float64(w)
 	}
 	return mode, s3limit.New(cfg), nil
 }
+
+// aimdFrom is the smallest array that gets the AIMD limiter by default.
+const aimdFrom = 64
 
 func (c *clients) store(bucket string) *batch.Store { return &batch.Store{S3: c.s3, Bucket: bucket} }
 

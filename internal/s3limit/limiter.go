@@ -16,13 +16,19 @@ type Config struct {
 	// GET-class requests, per second; 0 starts unlimited and sets the
 	// rate from what was sent at the first SlowDown.
 	Put, Get float64
-	Min      float64       // the lowest rate (default 0.05/s)
-	Increase float64       // added per second of held-back requests, as a share of the starting rate (default 0.01)
+	Min      float64 // the lowest rate (default 0.05/s)
+	// Increase is added per second of held-back requests, as a share of
+	// the starting rate (default 0.001). Small on purpose: with N
+	// children sharing a budget C, the SlowDown share at equilibrium is
+	// about Increase·N/((1−Decrease)·C), i.e. 0.6 % for 10,000 children
+	// on one prefix (a child's share, 0.35 PUTs a second, hears of a
+	// SlowDown rarely).
+	Increase float64
 	Decrease float64       // the rate is multiplied by it on SlowDown (default 0.5)
 	Cooldown time.Duration // at most one decrease per lane this often (default 2 s): the answers already in flight say nothing new
 	// Burst is how many requests a lane that was idle may send at once
-	// (default 4): the few control writes at a shard's end pass at once
-	// where their bucket's share is a fraction of a request a second.
+	// (default 1: a fleet of children at their share has no room for
+	// bursts).
 	Burst float64
 }
 
@@ -31,7 +37,7 @@ func (c *Config) defaults() {
 		c.Min = 0.05
 	}
 	if c.Increase <= 0 {
-		c.Increase = 0.01
+		c.Increase = 0.001
 	}
 	if c.Decrease <= 0 || c.Decrease >= 1 {
 		c.Decrease = 0.5
@@ -40,7 +46,7 @@ func (c *Config) defaults() {
 		c.Cooldown = 2 * time.Second
 	}
 	if c.Burst < 1 {
-		c.Burst = 4
+		c.Burst = 1
 	}
 }
 
@@ -55,17 +61,16 @@ type Limiter struct {
 	stats   Stats
 }
 
-// Control marks bucket as a control-plane bucket (the work bucket: leases,
-// checkpoints, scans): its lanes start unlimited whatever Put and Get say,
-// and get a rate only from a SlowDown. Its requests are few and a late one
-// costs a lease; pacing them at a data bucket's share would stall a child
-// at every shard's end.
+// Control exempts bucket, a control-plane bucket (the work bucket:
+// leases, checkpoints, scans, the finalizer's reads), from pacing: its
+// requests are few, a late one costs a lease, and pacing them at a data
+// bucket's share (or at a rate cut by one SlowDown) would stall a child at
+// every shard's end and the finalizer for minutes. The SDK's retries with
+// backoff answer its SlowDowns.
 func (l *Limiter) Control(bucket string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.control[bucket] = true
-	delete(l.lanes, lane{bucket, true})
-	delete(l.lanes, lane{bucket, false})
 }
 
 // lane is one budget of one bucket.
@@ -117,6 +122,9 @@ type client struct {
 
 func (c client) Do(req *http.Request) (*http.Response, error) {
 	ln := laneOf(req)
+	if c.l.exempt(ln.bucket) {
+		return c.next.Do(req)
+	}
 	held, err := c.l.wait(req.Context(), ln)
 	if err != nil {
 		return nil, err
@@ -126,6 +134,12 @@ func (c client) Do(req *http.Request) (*http.Response, error) {
 		c.l.observe(ln, resp.StatusCode, held)
 	}
 	return resp, err
+}
+
+func (l *Limiter) exempt(bucket string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.control[bucket]
 }
 
 // laneOf names the bucket (virtual-hosted "b.s3.region.amazonaws.com" or
@@ -186,9 +200,6 @@ func (l *Limiter) lane(ln lane) *pace {
 		if ln.put {
 			start = l.cfg.Put
 		}
-		if l.control[ln.bucket] {
-			start = 0
-		}
 		p = &pace{rate: start, step: l.cfg.Increase * start}
 		l.lanes[ln] = p
 	}
@@ -217,7 +228,9 @@ func (l *Limiter) observe(ln lane, status int, held bool) {
 		p.lastCut, p.lastInc = now, now
 		l.stats.Cuts++
 	case held && status < 500 && now.Sub(p.lastCut) >= l.cfg.Cooldown:
-		dt := min(time.Second, now.Sub(p.lastInc))
+		// The time since the last increase, up to two intervals: a slow
+		// lane's requests are seconds apart, and all that time was held.
+		dt := min(max(time.Second, 2*time.Duration(float64(time.Second)/p.rate)), now.Sub(p.lastInc))
 		p.rate += p.step * dt.Seconds()
 		p.lastInc = now
 	}

@@ -56,6 +56,9 @@ func TestLimiterPaces(t *testing.T) {
 	if d := time.Since(start); d > 100*time.Millisecond {
 		t.Errorf("4 PUTs to a control bucket took %s, want at once", d)
 	}
+	if st := ctl.Stats(); st.Requests != 0 {
+		t.Errorf("a control bucket's requests were paced: %+v", st)
+	}
 
 	burst := New(Config{Put: 1, Burst: 4}).Wrap(s)
 	start = time.Now()
