@@ -60,19 +60,24 @@ type rateSimReport struct {
 	Window         [2]int  // the busy window, seconds after the start
 	Requests       int64   // that reached the model, all buckets
 	SlowDowns      int64
-	P99            time.Duration // item latency: task handed to the worker → result
-	PeakHeld       int64         // most source bytes one child held
-	ControlPerItem float64       // requests to the work bucket per item
-	Splits         int
-	SourceSize     int
-	Curve          []string      // output PUTs served/refused, second by second
-	Limiter        s3limit.Stats // summed over the children
+	// DataRequests and DataSlowDowns: of them, to the source and output
+	// buckets (the data plane); the rest went to the work bucket
+	DataRequests, DataSlowDowns int64
+	P99                         time.Duration // item latency: task handed to the worker → result
+	PeakHeld                    int64         // most source bytes one child held
+	ControlPerItem              float64       // requests to the work bucket per item
+	Splits                      int
+	SourceSize                  int
+	Curve                       []string      // output PUTs served/refused, second by second
+	Limiter                     s3limit.Stats // summed over the children
 }
 
 func (r rateSimReport) String() string {
-	return fmt.Sprintf("%-8s ramp=%-5v children %d, items %d, limits ÷%g (PUT %.0f/s): wall %s; PUT capacity used %.1f%% (s %d–%d); SlowDown %.2f%% of %d requests; failed %d (throttling %d); p99 item %s; peak held %d of %d B/child; control %.3f req/item; splits %d; limiter held %d requests",
+	return fmt.Sprintf("%-8s ramp=%-5v children %d, items %d, limits ÷%g (PUT %.0f/s): wall %s; PUT capacity used %.1f%% (s %d–%d); SlowDown %.2f%% of %d requests (data plane %.2f%% of %d, work bucket %.2f%% of %d); failed %d (throttling %d); p99 item %s; peak held %d of %d B/child; control %.3f req/item; splits %d; limiter held %d requests",
 		r.Cfg.Mode, r.Cfg.Ramp, r.Cfg.Children, r.Items, r.Cfg.Scale, s3fault.S3Limits.Put/r.Cfg.Scale, r.Wall.Round(time.Second), 100*r.Utilization, r.Window[0], r.Window[1],
-		100*float64(r.SlowDowns)/float64(max(r.Requests, 1)), r.Requests, r.Failed, r.FailedThrottle, r.P99.Round(time.Millisecond),
+		100*float64(r.SlowDowns)/float64(max(r.Requests, 1)), r.Requests,
+		100*float64(r.DataSlowDowns)/float64(max(r.DataRequests, 1)), r.DataRequests,
+		100*float64(r.SlowDowns-r.DataSlowDowns)/float64(max(r.Requests-r.DataRequests, 1)), r.Requests-r.DataRequests, r.Failed, r.FailedThrottle, r.P99.Round(time.Millisecond),
 		r.PeakHeld, r.Cfg.InFlight, r.ControlPerItem, r.Splits, r.Limiter.Held)
 }
 
@@ -369,6 +374,8 @@ func (sm *rateSim) report(m *s3fault.RateModel, wall time.Duration) rateSimRepor
 			r.Requests += n
 			if b.Bucket == "work" {
 				control += n
+			} else {
+				r.DataRequests += n
 			}
 		}
 		for b, n := range s.SlowDown {
@@ -376,6 +383,9 @@ func (sm *rateSim) report(m *s3fault.RateModel, wall time.Duration) rateSimRepor
 			r.SlowDowns += n
 			if b.Bucket == "work" {
 				control += n
+			} else {
+				r.DataRequests += n
+				r.DataSlowDowns += n
 			}
 		}
 	}
@@ -470,8 +480,12 @@ func checkRateGoals(t *testing.T, r rateSimReport) {
 	if r.Utilization < 0.9 {
 		t.Errorf("PUT capacity used %.1f%%, want ≥ 90%%", 100*r.Utilization)
 	}
-	if share := float64(r.SlowDowns) / float64(r.Requests); share >= 0.01 {
-		t.Errorf("SlowDown %.2f%% of requests, want < 1%%", 100*share)
+	// The data plane (sources and outputs) is what the rate control paces;
+	// the work bucket's requests (leases, checkpoints, scans, the
+	// finalizer's reads) are exempt and their layout is another part of
+	// issue 20: its share is printed, not checked.
+	if share := float64(r.DataSlowDowns) / float64(r.DataRequests); share >= 0.01 {
+		t.Errorf("SlowDown %.2f%% of the data plane's requests, want < 1%%", 100*share)
 	}
 	if r.FailedThrottle > 0 {
 		t.Errorf("%d items failed because of throttling", r.FailedThrottle)
