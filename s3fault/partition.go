@@ -16,16 +16,17 @@ type partition struct {
 	tokens         map[Class]float64
 	last           map[Class]time.Time // of the last refill
 
-	window   time.Time       // start of the current one-second window
-	demand   map[Class]int64 // requests in the window, served or not
-	hotSince time.Time       // demand at SplitLoad since (zero: not hot)
-	splitAt  time.Time       // a decided split takes effect (zero: none)
-	keys     []string        // ring of recent keys
+	window   time.Time         // start of the current one-second window
+	demand   map[Class]int64   // requests in the window, served or not
+	past     map[Class][]int64 // demand of the last loadWindows windows
+	hotSince time.Time         // demand at SplitLoad since (zero: not hot)
+	splitAt  time.Time         // a decided split takes effect (zero: none)
+	keys     []string          // ring of recent keys
 	next     int
 }
 
 func newPartition(bucket, lo, hi string, now time.Time) *partition {
-	return &partition{bucket: bucket, lo: lo, hi: hi, tokens: map[Class]float64{}, last: map[Class]time.Time{}, window: now, demand: map[Class]int64{}, keys: make([]string, 0, recentKeys)}
+	return &partition{bucket: bucket, lo: lo, hi: hi, tokens: map[Class]float64{}, last: map[Class]time.Time{}, window: now, demand: map[Class]int64{}, past: map[Class][]int64{}, keys: make([]string, 0, recentKeys)}
 }
 
 // take refills the classes' buckets and takes one token of class.
@@ -58,7 +59,7 @@ func (p *partition) note(key string, class Class, now time.Time, m *RateModel) {
 	for now.Sub(p.window) >= time.Second {
 		hot := false
 		for _, c := range []Class{ClassPut, ClassGet} {
-			hot = hot || float64(p.demand[c]) >= m.lim.SplitLoad*m.rate(c)
+			hot = hot || p.load(c) >= m.lim.SplitLoad*m.rate(c)
 			p.demand[c] = 0
 		}
 		switch {
@@ -78,6 +79,26 @@ func (p *partition) note(key string, class Class, now time.Time, m *RateModel) {
 		(lim.MaxPartitions == 0 || len(m.buckets[p.bucket]) < lim.MaxPartitions) {
 		p.splitAt = now.Add(lim.SplitDelay)
 	}
+}
+
+// loadWindows is how many one-second windows the load is averaged over:
+// clients that pace themselves at the budget send 25 one second and 45
+// the next; S3 watches sustained load, not single seconds.
+const loadWindows = 5
+
+// load is the demand of class averaged over the last windows, the one
+// that just ended included (mu held).
+func (p *partition) load(c Class) float64 {
+	ws := append(p.past[c], p.demand[c])
+	if len(ws) > loadWindows {
+		ws = ws[len(ws)-loadWindows:]
+	}
+	p.past[c] = ws
+	var sum int64
+	for _, n := range ws {
+		sum += n
+	}
+	return float64(sum) / float64(len(ws))
 }
 
 // split cuts p at the median of its recent keys; ok is false when they

@@ -19,14 +19,14 @@ import (
 //     rate") and does not do the request;
 //   - S3 scales by splitting a prefix that sees sustained high load into
 //     more partitions, each with the full budgets; until it has (it takes
-//     time, minutes on AWS) the 503s go on.
+//     time: 30 to 60 minutes, AWS said on re:Post) the 503s go on.
 //
 // A partition here is a key range of one bucket, [lo, hi); a bucket starts
 // as one. Each partition has a token bucket per class, refilled at the
 // class's rate and holding Burst worth of unused budget (S3 does not
 // publish its burst; one second is a plain guess). A partition whose
-// demand (requests answered or refused, per one-second window) stays at or
-// over SplitLoad of a budget for SplitAfter is split, SplitDelay later, at
+// demand (requests answered or refused, averaged over five one-second
+// windows) stays at or over SplitLoad of a budget for SplitAfter is split, SplitDelay later, at
 // the median of the keys it saw recently: the two halves each get the full
 // budgets. Limits are per second, so a simulation scales them down with
 // its fleet (÷100 for a hundredth of the children).

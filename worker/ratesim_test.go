@@ -73,8 +73,8 @@ type rateSimReport struct {
 }
 
 func (r rateSimReport) String() string {
-	return fmt.Sprintf("%-8s ramp=%-5v children %d, items %d, limits ÷%g (PUT %.0f/s): wall %s; PUT capacity used %.1f%% (s %d–%d); SlowDown %.2f%% of %d requests (data plane %.2f%% of %d, work bucket %.2f%% of %d); failed %d (throttling %d); p99 item %s; peak held %d of %d B/child; control %.3f req/item; splits %d; limiter held %d requests",
-		r.Cfg.Mode, r.Cfg.Ramp, r.Cfg.Children, r.Items, r.Cfg.Scale, s3fault.S3Limits.Put/r.Cfg.Scale, r.Wall.Round(time.Second), 100*r.Utilization, r.Window[0], r.Window[1],
+	return fmt.Sprintf("%-8s ramp=%-5v split=%-5v children %d, items %d, limits ÷%g (PUT %.0f/s): wall %s; PUT capacity used %.1f%% (s %d–%d); SlowDown %.2f%% of %d requests (data plane %.2f%% of %d, work bucket %.2f%% of %d); failed %d (throttling %d); p99 item %s; peak held %d of %d B/child; control %.3f req/item; splits %d; limiter held %d requests",
+		r.Cfg.Mode, r.Cfg.Ramp, r.Cfg.Split, r.Cfg.Children, r.Items, r.Cfg.Scale, s3fault.S3Limits.Put/r.Cfg.Scale, r.Wall.Round(time.Second), 100*r.Utilization, r.Window[0], r.Window[1],
 		100*float64(r.SlowDowns)/float64(max(r.Requests, 1)), r.Requests,
 		100*float64(r.DataSlowDowns)/float64(max(r.DataRequests, 1)), r.DataRequests,
 		100*float64(r.SlowDowns-r.DataSlowDowns)/float64(max(r.Requests-r.DataRequests, 1)), r.Requests-r.DataRequests, r.Failed, r.FailedThrottle, r.P99.Round(time.Millisecond),
