@@ -99,6 +99,13 @@ bench: build
 chaos: deps
 	IMGBATCH_CHAOS=long $(GO) test -count=1 -timeout 120m -v -run . ./chaos/
 
+## scale: the long S3 rate simulation (issue 20; minutes): 100 children against S3's budgets
+##        ÷100 with the rate controls off, the SDK's adaptive mode, AIMD, and AIMD with partition
+##        splits; prints the figures of README's "At scale: S3 request rates" (make test runs the short one)
+.PHONY: scale
+scale: libvips
+	IMGBATCH_RATE_SIM=long $(GO) test -count=1 -timeout 90m -v -run 'TestS3RateSimulation$$' ./worker/
+
 clean:
 	rm -rf bin .imgbatch
 

@@ -46,6 +46,9 @@ type Runner struct {
 	// (pause, cancel) while it works (default 5s): one GET per child, not
 	// per item.
 	ControlEvery time.Duration
+	// Ramp spreads the array's start: child i of W starts after i·Ramp/W,
+	// with jitter (ramp.go; DefaultRamp; 0 starts at once).
+	Ramp time.Duration
 	// Abort, when set, is the parent of all work: cancelling it ends the
 	// child at once, without grace or checkpoint, like a killed process.
 	Abort context.Context
@@ -110,6 +113,9 @@ func (r *Runner) defaults() {
 // because the failure tolerance broke).
 func (r *Runner) Run(stop context.Context) (Stats, error) {
 	r.defaults()
+	if !r.rampUp(stop) {
+		return Stats{Stopped: true}, ErrStopped
+	}
 	cw, err := r.watchControl(stop)
 	if err != nil {
 		return Stats{}, err

@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	awsbatch "github.com/aws/aws-sdk-go-v2/service/batch"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -18,6 +17,7 @@ import (
 	"github.com/imgbatch/imgbatch/batch"
 	ebus "github.com/imgbatch/imgbatch/eventbridge"
 	"github.com/imgbatch/imgbatch/internal/s3count"
+	"github.com/imgbatch/imgbatch/internal/s3limit"
 	"github.com/imgbatch/imgbatch/internal/s3region"
 )
 
@@ -26,9 +26,11 @@ type clients struct {
 	cfg aws.Config
 	s3  *s3.Client
 	s3r *s3region.Router // s3, each request sent to its bucket's region (sources and outputs)
-	eb  *eventbridge.Client
-	bt  *awsbatch.Client
-	req *s3count.Counter // every S3 request of s3 and s3r (work.go names the work bucket)
+	// limiter paces s3's requests (IMGBATCH_S3_RATE=aimd); nil when off
+	limiter *s3limit.Limiter
+	eb      *eventbridge.Client
+	bt      *awsbatch.Client
+	req     *s3count.Counter // every S3 request of s3 and s3r (work.go names the work bucket)
 }
 
 // loadClients loads the standard AWS configuration (environment, shared
@@ -49,18 +51,16 @@ func loadClientsFor(ctx context.Context, command string) (*clients, error) {
 }
 
 func loadClientsWith(ctx context.Context, p clientProfile) (*clients, error) {
+	rate, limiter, err := s3RateControl()
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := config.LoadDefaultConfig(ctx,
 		config.WithLogger(sdkLogger{}),
-		config.WithRetryer(func() aws.Retryer {
-			// S3 SlowDown and 5xx are retried with exponential backoff and jitter.
-			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = p.attempts
-				o.MaxBackoff = p.maxBackoff
-				// A batch job must ride out bursts of 5xx/SlowDown: no client-side
-				// retry quota that, once spent, fails items without retrying.
-				o.RateLimiter = ratelimit.None
-			})
-		}),
+		// S3 SlowDown and 5xx are retried with exponential backoff and jitter;
+		// a batch job must ride out bursts of 5xx/SlowDown: no client-side
+		// retry quota that, once spent, fails items without retrying.
+		config.WithRetryer(s3limit.Retryer(rate, p.attempts, p.maxBackoff)),
 		config.WithHTTPClient(p.httpClient()),
 	)
 	if err != nil {
@@ -74,13 +74,16 @@ func loadClientsWith(ctx context.Context, p clientProfile) (*clients, error) {
 	pathStyle := os.Getenv("AWS_ENDPOINT_URL_S3") != "" || os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("IMGBATCH_S3_PATH_STYLE") == "true"
 	req := &s3count.Counter{}
 	cl := &clients{
-		cfg: cfg, req: req,
+		cfg: cfg, req: req, limiter: limiter,
 		s3: s3.NewFromConfig(cfg, req.Install, func(o *s3.Options) {
 			o.UsePathStyle = pathStyle
 			// GETs ask for checksums; objects stored without one (multipart
 			// uploads, stores that keep none) are read unchecked, and the SDK
 			// would say so in a plain-text line per GET among the JSON logs.
 			o.DisableLogOutputChecksumValidationSkipped = true
+			if limiter != nil {
+				o.HTTPClient = limiter.Wrap(o.HTTPClient)
+			}
 		}),
 		eb: eventbridge.NewFromConfig(cfg),
 		bt: awsbatch.NewFromConfig(cfg),
@@ -90,6 +93,35 @@ func loadClientsWith(ctx context.Context, p clientProfile) (*clients, error) {
 	cl.s3r = s3region.New(cl.s3, nil)
 	return cl, nil
 }
+
+// s3RateControl is the S3 rate control of this process
+// (IMGBATCH_S3_RATE: aimd, adaptive or off; see internal/s3limit). Unset,
+// it is aimd in an array of aimdFrom children or more — where the fleet
+// can ask one prefix for more than its budget (~50 PUTs a second a child
+// against 3,500) — and off below, as before. With aimd an array child
+// starts at its share of S3's documented per-prefix budgets (3,500
+// PUT-class and 5,500 GET-class requests a second) for the array's width,
+// per bucket; a process outside an array starts unlimited. Both adapt to
+// SlowDown.
+func s3RateControl() (s3limit.Mode, *s3limit.Limiter, error) {
+	w, _ := strconv.Atoi(os.Getenv("AWS_BATCH_JOB_ARRAY_SIZE"))
+	env := os.Getenv("IMGBATCH_S3_RATE")
+	if env == "" && w < aimdFrom {
+		return s3limit.Off, nil, nil
+	}
+	mode, err := s3limit.ParseMode(env)
+	if err != nil || mode != s3limit.AIMD {
+		return mode, nil, err
+	}
+	var cfg s3limit.Config
+	if w > 1 {
+		cfg.Put, cfg.Get = 3500/float64(w), 5500/float64(w)
+	}
+	return mode, s3limit.New(cfg), nil
+}
+
+// aimdFrom is the smallest array that gets the AIMD limiter by default.
+const aimdFrom = 64
 
 func (c *clients) store(bucket string) *batch.Store { return &batch.Store{S3: c.s3, Bucket: bucket} }
 

@@ -150,6 +150,9 @@ func workAction(c *cli.Context, cl *clients, o workOptions) error {
 		"usableCPUs", worker.UsableCPUs(), "maxInflightBytes", wcfg.MaxInFlightBytes, "itemTimeout", wcfg.ItemTimeout.String(), "arraySize", me.ArraySize)
 	logHEIC(c.Context, log, wcfg.HEIC)
 
+	if cl.limiter != nil {
+		cl.limiter.Control(o.workBucket) // leases and checkpoints are not paced at a data bucket's share
+	}
 	var n batch.Notifier = noNotifier{}
 	if o.bus != "" {
 		n = notifier{pub: cl.publisher(o.bus, o.source)}
@@ -164,6 +167,7 @@ func workAction(c *cli.Context, cl *clients, o workOptions) error {
 		Processor: worker.New(cl.s3r, wcfg), Notifier: n, Log: log,
 		LeaseTTL: o.leaseTTL, Grace: o.grace, Linger: o.linger, Poll: o.poll, ControlEvery: o.controlEvery,
 		CheckpointAfter: o.checkpointAfter, CheckpointEvery: o.checkpointEvery,
+		Ramp: batch.DefaultRamp(me.ArraySize),
 	}
 	st, err := r.Run(stop)
 	log.Info("worker done", "shards", st.Shards, "succeeded", st.Counts.Succeeded, "failed", st.Counts.Failed,
