@@ -2,6 +2,7 @@ package worker
 
 import (
 	"cmp"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -43,8 +44,14 @@ func (w *Worker) outputs(run *imgbatch.Run, j *job, info sniff.Info, rs []vips.R
 		o := rendered{variant: v, data: r.Data, width: r.Width, height: r.Height,
 			format: cmp.Or(r.Format, v.Format), quality: r.Quality, score: r.Score, frames: r.Frames}
 		if v.KeepSmallerSource && int64(len(r.Data)) > j.size {
-			if f, why := keepSource(v, info, extras, known, r); why == "" {
+			f, why := keepSource(v, info, extras, known, r)
+			if why == "" {
 				o = rendered{variant: v, width: info.Width, height: info.Height, format: f, frames: r.Frames, copied: true, size: j.size}
+			} else {
+				// Never silently: the encoder's cap could not be met
+				// (the lowest q, or no q: PNG, GIF, lossless) and
+				// the source cannot stand for the variant.
+				j.bigger = append(j.bigger, fmt.Sprintf("%s %s %d > %d bytes (%s)", v.Name, o.format, len(r.Data), j.size, why))
 			}
 		}
 		key, err := tmpl.Key(run.OutputPrefix, v.Writing(o.format), j.task.Item.Bucket, j.task.Item.Key)
@@ -116,6 +123,32 @@ func staleMessage(msg string, stale []string) string {
 		return msg
 	}
 	s := "left outputs of an earlier format choice: " + strings.Join(stale, ", ")
+	if msg == "" {
+		return s
+	}
+	return msg + "; " + s
+}
+
+// capped is the variants as the encoder gets them: a KeepSmallerSource
+// variant capped at the source's size (vips/search.c lowers q to stay
+// within it), on a copy: the recipe is shared by every item.
+func capped(vs []imgbatch.Variant, size int64) []imgbatch.Variant {
+	out := slices.Clone(vs)
+	for i := range out {
+		if out[i].KeepSmallerSource {
+			out[i].MaxBytes = size
+		}
+	}
+	return out
+}
+
+// biggerMessage adds to a result's message the keepSmallerSource outputs
+// left bigger than their source.
+func biggerMessage(msg string, bigger []string) string {
+	if len(bigger) == 0 {
+		return msg
+	}
+	s := "bigger than its source: " + strings.Join(bigger, "; ")
 	if msg == "" {
 		return s
 	}
