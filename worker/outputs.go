@@ -31,7 +31,8 @@ const (
 // outputs turns the render's results into the item's outputs: each goes to
 // the key of the format it was written in (a FormatAuto variant's
 // choice), or, under keepSmallerSource, is the source itself when the
-// encode came out bigger and the source already fits (keepSource).
+// encode came out bigger (or was capped to fit) and the source already
+// fits (keepSource); an output left bigger is named in the message.
 func (w *Worker) outputs(run *imgbatch.Run, j *job, info sniff.Info, rs []vips.Result) ([]rendered, error) {
 	tmpl, err := run.KeyTemplate()
 	if err != nil {
@@ -43,11 +44,15 @@ func (w *Worker) outputs(run *imgbatch.Run, j *job, info sniff.Info, rs []vips.R
 		r := rs[i]
 		o := rendered{variant: v, data: r.Data, width: r.Width, height: r.Height,
 			format: cmp.Or(r.Format, v.Format), quality: r.Quality, score: r.Score, frames: r.Frames}
-		if v.KeepSmallerSource && int64(len(r.Data)) > j.size {
+		// Capped: the encode at the variant's q was bigger than the
+		// source, and q was lowered to fit (vips/search.c); a source
+		// that can stand for the variant is better still.
+		bigger := int64(len(r.Data)) > j.size
+		if v.KeepSmallerSource && (bigger || r.Capped) {
 			f, why := keepSource(v, info, extras, known, r)
 			if why == "" {
 				o = rendered{variant: v, width: info.Width, height: info.Height, format: f, frames: r.Frames, copied: true, size: j.size}
-			} else {
+			} else if bigger {
 				// Never silently: the encoder's cap could not be met
 				// (the lowest q, or no q: PNG, GIF, lossless) and
 				// the source cannot stand for the variant.
