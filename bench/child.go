@@ -86,6 +86,10 @@ type ChildResult struct {
 	// (sampled every 100 ms): VmHWM minus it is roughly libvips' and
 	// glibc malloc's share.
 	GoPeak int64 `json:"goPeak"`
+	// Pipeline mode: outputs bigger than their source, and copies of the
+	// source (keepSmallerSource).
+	Bigger int `json:"bigger,omitempty"`
+	Copies int `json:"copies,omitempty"`
 }
 
 // RunChild reads a ChildSpec from in, runs it and writes the ChildResult
@@ -176,6 +180,9 @@ type tally struct {
 	succeeded, failed int
 	bytesIn, bytesOut int64
 	errors            map[string]int
+	// Of the outputs (pipeline mode, keepSmallerSource): bigger than
+	// their source, and copies of it.
+	bigger, copies int
 }
 
 func (t *tally) ok(in, out int64) {
@@ -205,6 +212,21 @@ func (t *tally) fail(in int64, reason string) {
 func (t *tally) into(r *ChildResult) {
 	r.Succeeded, r.Failed, r.BytesIn, r.BytesOut, r.Errors = t.succeeded, t.failed, t.bytesIn, t.bytesOut, t.errors
 	r.Images = t.succeeded + t.failed
+	r.Bigger, r.Copies = t.bigger, t.copies
+}
+
+// outputs counts a result's outputs bigger than the source, and copies.
+func (t *tally) outputs(res imgbatch.Result) {
+	t.mu.Lock()
+	for _, o := range res.Outputs {
+		switch {
+		case o.Copied:
+			t.copies++
+		case o.Bytes > res.BytesIn:
+			t.bigger++
+		}
+	}
+	t.mu.Unlock()
 }
 
 // runProcess is the files-in, files-out mode: Pool goroutines each read a
@@ -381,6 +403,7 @@ func (r *recorder) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan 
 		switch res.Status {
 		case imgbatch.StatusSucceeded:
 			r.t.ok(res.BytesIn, res.BytesOut)
+			r.t.outputs(res)
 			r.st.add("item", time.Duration(res.Millis)*time.Millisecond)
 		default:
 			r.t.fail(res.BytesIn, res.ErrorCode)

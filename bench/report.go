@@ -98,6 +98,10 @@ type Result struct {
 
 	BytesIn  int64 `json:"bytesIn"`
 	BytesOut int64 `json:"bytesOut"`
+	// Pipeline cases: outputs bigger than their source, and copies of
+	// the source (keepSmallerSource); the process mode does not know.
+	Bigger int `json:"bigger,omitempty"`
+	Copies int `json:"copies,omitempty"`
 
 	Stages map[string]Latency `json:"stages,omitempty"`
 	Errors map[string]int     `json:"errors,omitempty"`
@@ -301,6 +305,7 @@ func (rep *Report) Markdown() string {
 	rep.mdHeader(&b)
 	rep.mdResults(&b)
 	rep.mdQuality(&b)
+	rep.mdSources(&b)
 	rep.mdStages(&b)
 	rep.mdNotes(&b)
 	return b.String()
@@ -518,4 +523,23 @@ func (rep *Report) WriteQualityCSV(w interface{ Write([]byte) (int, error) }) er
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// mdSources is, for pipeline cases, how many outputs came out bigger than
+// their source and how many are copies of it (keepSmallerSource: issue
+// 16's "no output is larger than its source").
+func (rep *Report) mdSources(b *strings.Builder) {
+	var rows []Result
+	for _, r := range rep.Results {
+		if r.Impl == ImplPipeline && r.Error == "" {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("\nOutputs against their sources (pipeline cases):\n\n| case | items | outputs bigger than their source | copies of the source |\n|---|---:|---:|---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(b, "| %s | %d | %d | %d |\n", r.Label, r.Succeeded, r.Bigger, r.Copies)
+	}
 }

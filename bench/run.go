@@ -351,7 +351,7 @@ func (rc *runCtx) execute(ctx context.Context, g *procGroup, c Case, spec ChildS
 	switch c.Impl {
 	case ImplProcess, ImplPipeline:
 		cr, err := rc.runSelf(ctx, g, env, spec)
-		r.GoPeak = cr.GoPeak
+		r.GoPeak, r.Bigger, r.Copies = cr.GoPeak, cr.Bigger, cr.Copies
 		r.Libvips, r.Succeeded, r.Failed, r.BytesIn, r.BytesOut, r.Stages, r.Errors = cr.Libvips, cr.Succeeded, cr.Failed, cr.BytesIn, cr.BytesOut, cr.Stages, cr.Errors
 		return cr.VmHWM, err
 	}

@@ -25,6 +25,9 @@ type Result struct {
 	Quality       int     // the q used
 	Score         float64 // measured SSIM to the resized image; 0: not measured
 	Frames        int     // frames written (1 unless animated)
+	// Capped: q was lowered below the variant's to keep the output
+	// within its MaxBytes; Score is then measured (search.c).
+	Capped bool
 }
 
 // FailOn is the libvips load error level at which an image fails; decoder
@@ -240,6 +243,7 @@ func renderInfo(src []byte, format sniff.Format, variants []imgbatch.Variant, o 
 			Quality: int(cv.out_quality),
 			Score:   float64(cv.out_score),
 			Frames:  int(cv.out_frames),
+			Capped:  cv.out_capped != 0,
 		}
 		C.imgb_free(cv.out)
 		cv.out = nil

@@ -89,6 +89,8 @@ typedef struct {
 	int candidate_effort[IMGB_MAX_CANDIDATES]; /* effort of each */
 	int max_probes;	    /* encodes of one format at most */
 	int budget_ms;	    /* no new probe after this, once one passed */
+	size_t max_bytes;   /* byte cap of the output (keepSmallerSource: the
+			     * source's size); 0: none. search.c */
 
 	/* Out: out is g_malloc()ed, the caller frees it with imgb_free. */
 	void *out;
@@ -97,6 +99,8 @@ typedef struct {
 	int out_format;	   /* IMGB_JPEG, ...: the format written */
 	int out_quality;   /* the q used */
 	double out_score;  /* measured SSIM to the resized image, 0: not measured */
+	int out_capped;	   /* q was lowered to fit max_bytes (out_score then
+			    * measured) */
 	int out_frames;	   /* frames written (1 unless animated) */
 } imgb_variant;
 

@@ -38,6 +38,9 @@ func preparedAs(formats []string) string {
 func searchToC(v imgbatch.Variant, c *C.imgb_variant) error {
 	c.max_probes = searchProbes
 	c.budget_ms = searchBudgetMs
+	if v.MaxBytes > 0 {
+		c.max_bytes = C.size_t(v.MaxBytes)
+	}
 	if t := v.Target; t != nil {
 		if !(t.SSIM > 0.5 && t.SSIM < 1) || t.MinQuality < 1 || t.MaxQuality > 100 || t.MinQuality > t.MaxQuality {
 			return fmt.Errorf("quality target %+v: not normalized", *t)

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"cmp"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -30,7 +31,8 @@ const (
 // outputs turns the render's results into the item's outputs: each goes to
 // the key of the format it was written in (a FormatAuto variant's
 // choice), or, under keepSmallerSource, is the source itself when the
-// encode came out bigger and the source already fits (keepSource).
+// encode came out bigger (or was capped to fit) and the source already
+// fits (keepSource); an output left bigger is named in the message.
 func (w *Worker) outputs(run *imgbatch.Run, j *job, info sniff.Info, rs []vips.Result) ([]rendered, error) {
 	tmpl, err := run.KeyTemplate()
 	if err != nil {
@@ -42,9 +44,19 @@ func (w *Worker) outputs(run *imgbatch.Run, j *job, info sniff.Info, rs []vips.R
 		r := rs[i]
 		o := rendered{variant: v, data: r.Data, width: r.Width, height: r.Height,
 			format: cmp.Or(r.Format, v.Format), quality: r.Quality, score: r.Score, frames: r.Frames}
-		if v.KeepSmallerSource && int64(len(r.Data)) > j.size {
-			if f, why := keepSource(v, info, extras, known, r); why == "" {
+		// Capped: the encode at the variant's q was bigger than the
+		// source, and q was lowered to fit (vips/search.c); a source
+		// that can stand for the variant is better still.
+		bigger := int64(len(r.Data)) > j.size
+		if v.KeepSmallerSource && (bigger || r.Capped) {
+			f, why := keepSource(v, info, extras, known, r)
+			if why == "" {
 				o = rendered{variant: v, width: info.Width, height: info.Height, format: f, frames: r.Frames, copied: true, size: j.size}
+			} else if bigger {
+				// Never silently: the encoder's cap could not be met
+				// (the lowest q, or no q: PNG, GIF, lossless) and
+				// the source cannot stand for the variant.
+				j.bigger = append(j.bigger, fmt.Sprintf("%s %s %d > %d bytes (%s)", v.Name, o.format, len(r.Data), j.size, why))
 			}
 		}
 		key, err := tmpl.Key(run.OutputPrefix, v.Writing(o.format), j.task.Item.Bucket, j.task.Item.Key)
@@ -116,6 +128,32 @@ func staleMessage(msg string, stale []string) string {
 		return msg
 	}
 	s := "left outputs of an earlier format choice: " + strings.Join(stale, ", ")
+	if msg == "" {
+		return s
+	}
+	return msg + "; " + s
+}
+
+// capped is the variants as the encoder gets them: a KeepSmallerSource
+// variant capped at the source's size (vips/search.c lowers q to stay
+// within it), on a copy: the recipe is shared by every item.
+func capped(vs []imgbatch.Variant, size int64) []imgbatch.Variant {
+	out := slices.Clone(vs)
+	for i := range out {
+		if out[i].KeepSmallerSource {
+			out[i].MaxBytes = size
+		}
+	}
+	return out
+}
+
+// biggerMessage adds to a result's message the keepSmallerSource outputs
+// left bigger than their source.
+func biggerMessage(msg string, bigger []string) string {
+	if len(bigger) == 0 {
+		return msg
+	}
+	s := "bigger than its source: " + strings.Join(bigger, "; ")
 	if msg == "" {
 		return s
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"image"
+	"image/color"
 	"slices"
 	"strconv"
 	"strings"
@@ -343,4 +345,76 @@ func TestCopyOfChangedSource(t *testing.T) {
 	if r.Status != imgbatch.StatusFailed || r.ErrorCode != CodeS3 || r.HTTPStatus != 412 || !strings.Contains(r.Message, "source changed") {
 		t.Errorf("%s %s %d %q", r.Status, r.ErrorCode, r.HTTPStatus, r.Message)
 	}
+}
+
+// TestKeepSmallerSourceCap: issue 16's case, a 1360x1020 JPEG of q60
+// whose 1280 px JPEG at q82 is bigger than itself. Under
+// keepSmallerSource the encoder lowers q until the output fits (fixed q,
+// and auto with a quality target); without it the output is as before.
+// A palette PNG whose resized PNG (no q) stays bigger is written and
+// named in the message; where it fits the box it is copied.
+func TestKeepSmallerSourceCap(t *testing.T) {
+	s := newTestS3(t, "src", "out")
+	src := testutil.JPEG(t, testutil.Photo(1360, 1020, 3), 60)
+	s.put(t, "src", "p.jpg", src)
+	pal := palettePNG(t, 1360, 1020)
+	s.put(t, "src", "pal.png", pal)
+	target := &imgbatch.QualityTarget{SSIM: 0.98}
+	run := templRun(t,
+		imgbatch.Variant{Name: "web", Width: 1280, Height: 1280, Format: imgbatch.FormatJPEG, Quality: 82, KeepSmallerSource: true},
+		imgbatch.Variant{Name: "auto", Width: 1280, Height: 1280, Format: imgbatch.FormatAuto, Formats: []string{"webp", "jpeg"}, Target: target, KeepSmallerSource: true},
+		imgbatch.Variant{Name: "plain", Width: 1280, Height: 1280, Format: imgbatch.FormatJPEG, Quality: 82})
+	rs := succeeded(t, processAll(t, context.Background(), newTestWorker(s, Config{}), run, items("src", "p.jpg")), 1)
+	size := int64(len(src))
+	got := map[string]imgbatch.Output{}
+	for _, o := range rs[0].Outputs {
+		got[o.Variant] = o
+		t.Logf("%s: %s q%d %d bytes (source %d) SSIM %.4f copied %v", o.Variant, o.Format, o.Quality, o.Bytes, size, o.Score, o.Copied)
+	}
+	if p := got["plain"]; p.Bytes <= size {
+		t.Fatalf("plain q82: %d bytes, source %d: the test proves nothing", p.Bytes, size)
+	}
+	if o := got["web"]; o.Bytes > size || o.Copied || o.Quality >= 82 || o.Score <= 0 || o.Width != 1280 {
+		t.Errorf("web: %+v, want a re-encode of at most %d bytes at q < 82, SSIM measured", o, size)
+	}
+	if o := got["auto"]; o.Bytes > size || o.Copied || o.Score <= 0 {
+		t.Errorf("auto: %+v, want at most %d bytes", o, size)
+	}
+	for _, o := range rs[0].Outputs {
+		if b := s.get(t, "out", o.Key); int64(len(b)) != o.Bytes {
+			t.Errorf("%s: %d bytes stored, %d recorded", o.Key, len(b), o.Bytes)
+		}
+	}
+	if rs[0].Message != "" {
+		t.Errorf("message %q", rs[0].Message)
+	}
+
+	run = templRun(t,
+		imgbatch.Variant{Name: "fit", Width: 2000, Height: 2000, Format: imgbatch.FormatPNG, KeepSmallerSource: true},
+		imgbatch.Variant{Name: "web", Width: 1280, Height: 1280, Format: imgbatch.FormatPNG, KeepSmallerSource: true})
+	r := succeeded(t, processAll(t, context.Background(), newTestWorker(s, Config{}), run, items("src", "pal.png")), 1)[0]
+	if o := r.Outputs[0]; !o.Copied || o.Bytes != int64(len(pal)) {
+		t.Errorf("fit: %+v, want a copy of the %d-byte source", o, len(pal))
+	}
+	o := r.Outputs[1]
+	if o.Copied || o.Bytes <= int64(len(pal)) {
+		t.Fatalf("web: %+v (source %d bytes): the test proves nothing", o, len(pal))
+	}
+	if !strings.Contains(r.Message, "bigger than its source: web png") || !strings.Contains(r.Message, "resizes") {
+		t.Errorf("message %q, want web named bigger than its source", r.Message)
+	}
+}
+
+// palettePNG is a 4-colour palette PNG of bands: tiny, and a resize makes
+// it RGB with many colours (bigger).
+func palettePNG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	p := color.Palette{color.RGBA{200, 30, 30, 255}, color.RGBA{30, 200, 30, 255}, color.RGBA{30, 30, 200, 255}, color.RGBA{240, 240, 240, 255}}
+	img := image.NewPaletted(image.Rect(0, 0, w, h), p)
+	for y := range h {
+		for x := range w {
+			img.SetColorIndex(x, y, uint8((x/37+y/23)%4))
+		}
+	}
+	return testutil.PNG(t, img)
 }

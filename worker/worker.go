@@ -181,6 +181,10 @@ type job struct {
 	// changed), left in place and named in the result (outputs.go).
 	own   map[string]bool
 	stale []string
+	// bigger names the keepSmallerSource outputs still bigger than the
+	// source, for the result's message (outputs.go).
+	bigger []string
+
 	image *imgbatch.ImageInfo // the source, for the catalog (catalog.go)
 }
 
@@ -430,7 +434,7 @@ func (w *Worker) result(j *job, err error) imgbatch.Result {
 	if j.foreign != "" {
 		r.Message = "overwrote an output of another source: " + j.foreign
 	}
-	r.Message = staleMessage(r.Message, j.stale)
+	r.Message = staleMessage(biggerMessage(r.Message, j.bigger), j.stale)
 	for _, o := range j.outputs {
 		out := o.output()
 		r.Outputs = append(r.Outputs, out)
