@@ -45,7 +45,8 @@ func (w *Worker) process(ctx context.Context, run *imgbatch.Run, j *job) error {
 		rs, facts, err := render(rctx, data, info, variants, len(run.Recipe.Placeholders) > 0)
 		done <- out{rs, facts, err}
 	}()
-	timer := time.NewTimer(w.cfg.ItemTimeout)
+	deadline := w.cfg.itemTimeout(run)
+	timer := time.NewTimer(deadline)
 	defer timer.Stop()
 	select {
 	case o := <-done:
@@ -69,9 +70,9 @@ func (w *Worker) process(ctx context.Context, run *imgbatch.Run, j *job) error {
 		go func() { <-done; w.stuck.Add(-1) }()
 		w.cfg.Log.Warn("image processing passed the item deadline; the libvips call is abandoned",
 			"item", j.task.Item.String(), "format", info.Format, "width", info.Width, "height", info.Height,
-			"deadline", w.cfg.ItemTimeout, "stuck", w.stuck.Load())
+			"deadline", deadline, "stuck", w.stuck.Load())
 		return itemErr(CodeTimeout, http.StatusRequestTimeout, "timed out after %s: %s %dx%d image processing passed the item deadline (--item-timeout)",
-			w.cfg.ItemTimeout, info.Format, info.Width, info.Height)
+			deadline, info.Format, info.Width, info.Height)
 	case <-ctx.Done():
 		return ctx.Err()
 	}

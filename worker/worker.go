@@ -48,7 +48,7 @@ type Config struct {
 	MaxPixels        int64         // pixels of one frame, canvas included (default 100 MP)
 	MaxTotalPixels   int64         // pixels of all frames or pages (default 10 × MaxPixels)
 	MaxFrames        int           // frames of an animated GIF or WebP (default DefaultMaxFrames)
-	ItemTimeout      time.Duration // per-item image deadline (default 30 s)
+	ItemTimeout      time.Duration // per-item image deadline (default 30 s, plus SearchItemTimeout per searching variant)
 	MaxStuck         int           // abandoned libvips calls before the attempt gives up (default 2 × Processors)
 	S3Timeout        time.Duration // one S3 request, SDK retries included (default 5 min)
 	Incremental      bool          // skip items whose outputs carry this source ETag and recipe hash
@@ -57,11 +57,38 @@ type Config struct {
 	// (default heic.Default(): on unless IMGBATCH_HEIC=off; --heic).
 	HEIC *heic.Decoder
 	Log  *slog.Logger
+
+	// searchTimeout: ItemTimeout was left to the default, which grows by
+	// SearchItemTimeout per searching variant of the run (itemTimeout).
+	searchTimeout bool
+}
+
+// itemTimeout is the image deadline of an item of run: ItemTimeout, and,
+// when that is the default, SearchItemTimeout more per variant that
+// searches (a quality target, format auto, a keepSmallerSource cap).
+func (c Config) itemTimeout(run *imgbatch.Run) time.Duration {
+	d := c.ItemTimeout
+	if !c.searchTimeout {
+		return d
+	}
+	for _, v := range run.Recipe.Variants {
+		if v.Target != nil || v.Format == imgbatch.FormatAuto || v.KeepSmallerSource {
+			d += SearchItemTimeout
+		}
+	}
+	return d
 }
 
 // Defaults of Config.
 const (
-	DefaultItemTimeout      = 30 * time.Second
+	DefaultItemTimeout = 30 * time.Second
+	// SearchItemTimeout is what each variant that searches (a quality
+	// target, format auto, a keepSmallerSource byte cap) adds to the
+	// default deadline: a search stops new probes after 20 s (search.c),
+	// and an AVIF candidate of a large output takes seconds per encode,
+	// so a two-variant auto recipe ran past a flat 30 s on a busy 2-core
+	// machine (5 of 87 mixed images).
+	SearchItemTimeout       = 30 * time.Second
 	DefaultMaxPixels        = 100_000_000
 	DefaultMaxFrames        = 1000
 	DefaultMaxSourceBytes   = 100 << 20
@@ -109,6 +136,7 @@ func (c *Config) defaults() {
 	}
 	if c.ItemTimeout <= 0 {
 		c.ItemTimeout = DefaultItemTimeout
+		c.searchTimeout = true
 	}
 	if c.MaxStuck <= 0 {
 		c.MaxStuck = 2 * c.Processors
