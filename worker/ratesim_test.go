@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,7 @@ type rateSimReport struct {
 	Splits                      int
 	SourceSize                  int
 	Curve                       []string      // output PUTs served/refused, second by second
+	WorkCurve                   []string      // work-bucket GETs and PUTs served/refused, second by second
 	Limiter                     s3limit.Stats // summed over the children
 }
 
@@ -395,6 +397,10 @@ func (sm *rateSim) report(m *s3fault.RateModel, wall time.Duration) rateSimRepor
 	for _, s := range series {
 		r.Curve = append(r.Curve, fmt.Sprintf("%d/%d", s.OK[out], s.SlowDown[out]))
 	}
+	wg, wp := s3fault.Budget{Bucket: "work", Class: s3fault.ClassGet}, s3fault.Budget{Bucket: "work", Class: s3fault.ClassPut}
+	for _, s := range series {
+		r.WorkCurve = append(r.WorkCurve, fmt.Sprintf("%d/%d,%d/%d", s.OK[wg], s.SlowDown[wg], s.OK[wp], s.SlowDown[wp]))
+	}
 	for _, l := range sm.limits {
 		st := l.Stats()
 		r.Limiter.Requests += st.Requests
@@ -456,7 +462,13 @@ func TestS3RateSimulation(t *testing.T) {
 		checkRateGoals(t, rep)
 		return
 	}
-	base.Children, base.Items, base.Scale, base.MaxRun = 100, 2000, 100, 20*time.Minute
+	base.Children, base.Items, base.ShardSize, base.Scale, base.MaxRun = 100, 4000, 20, 100, 20*time.Minute
+	if n, err := strconv.Atoi(os.Getenv("IMGBATCH_RATE_SIM_ITEMS")); err == nil {
+		base.Items = n
+	}
+	if n, err := strconv.Atoi(os.Getenv("IMGBATCH_RATE_SIM_SHARD")); err == nil {
+		base.ShardSize = n
+	}
 	for _, c := range []struct {
 		mode        s3limit.Mode
 		ramp, split bool
@@ -469,6 +481,7 @@ func TestS3RateSimulation(t *testing.T) {
 		rep := runRateSim(t, cfg)
 		fmt.Println(rep)
 		fmt.Println("  output PUTs served/refused per second:", strings.Join(rep.Curve, " "))
+		fmt.Println("  work bucket GETs served/refused,PUTs served/refused per second:", strings.Join(rep.WorkCurve, " "))
 		if c.mode == s3limit.AIMD && !c.split {
 			checkRateGoals(t, rep)
 		}
