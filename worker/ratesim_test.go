@@ -209,8 +209,10 @@ func (sm *rateSim) child(ctx context.Context, t testing.TB, i int) {
 	var hc aws.HTTPClient = &http.Client{Transport: held}
 	if sm.cfg.Mode == s3limit.AIMD { // as cmd/imgbatch/aws.go: the array's share of the budgets
 		// The budgets are ÷Scale and so is the fleet.
+		// The work bucket's lanes get 80 % of a prefix's budgets.
 		l := s3limit.New(s3limit.Config{Put: s3fault.S3Limits.Put / sm.cfg.Scale / float64(sm.cfg.Children),
-			Get: s3fault.S3Limits.Get / sm.cfg.Scale / float64(sm.cfg.Children)})
+			Get:        s3fault.S3Limits.Get / sm.cfg.Scale / float64(sm.cfg.Children),
+			ControlPut: 0.8 * s3fault.S3Limits.Put / sm.cfg.Scale, ControlGet: 0.8 * s3fault.S3Limits.Get / sm.cfg.Scale})
 		l.Control("work")
 		hc = l.Wrap(hc)
 		sm.mu.Lock()
@@ -229,7 +231,10 @@ func (sm *rateSim) child(ctx context.Context, t testing.TB, i int) {
 		Me:        batch.Identity{JobID: "ratesim", Index: i, ArraySize: sm.cfg.Children, Attempt: 1},
 		Processor: &simWorker{w: w, sm: sm, held: held}, Notifier: quietNotifier{sm.finished}, Log: log, Linger: true, Abort: ctx}
 	if sm.cfg.Ramp {
-		r.Ramp = batch.DefaultRamp(sm.cfg.Children)
+		// The ramp of the fleet the children stand for: Scale× as many
+		// children start Scale× as fast against Scale× the budgets, so
+		// each start of the simulation stands for Scale starts.
+		r.Ramp = batch.DefaultRamp(sm.cfg.Children * int(sm.cfg.Scale))
 	}
 	if _, err := r.Run(ctx); err != nil && ctx.Err() == nil {
 		sm.log.Error("child failed", "err", err)
