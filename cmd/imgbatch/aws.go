@@ -117,8 +117,15 @@ func s3RateControl() (s3limit.Mode, *s3limit.Limiter, error) {
 	if w > 1 {
 		cfg.Put, cfg.Get = 3500/float64(w), 5500/float64(w)
 	}
+	// The work bucket (Control) is paced only near one prefix's budget:
+	// what one process (the finalizer) may send alone.
+	cfg.ControlPut, cfg.ControlGet = controlShare*3500, controlShare*5500
 	return mode, s3limit.New(cfg), nil
 }
+
+// controlShare is the share of a prefix's budgets a child may send to the
+// work bucket: the rest is for the other children's leases and scans.
+const controlShare = 0.8
 
 // aimdFrom is the smallest array that gets the AIMD limiter by default.
 const aimdFrom = 64

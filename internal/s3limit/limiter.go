@@ -16,7 +16,14 @@ type Config struct {
 	// GET-class requests, per second; 0 starts unlimited and sets the
 	// rate from what was sent at the first SlowDown.
 	Put, Get float64
-	Min      float64 // the lowest rate (default 0.05/s)
+	// ControlPut and ControlGet are the starting rates of a Control
+	// bucket's lanes; 0 leaves them unpaced. Set them generous — most of
+	// one prefix's budget, not a share: a control bucket's traffic is a
+	// child's leases and checkpoints, bursts at a shard's end, and one
+	// finalizer reading every shard's results, which alone must not take
+	// more than the prefix serves.
+	ControlPut, ControlGet float64
+	Min                    float64 // the lowest rate (default 0.05/s)
 	// Increase is added per second of held-back requests, as a share of
 	// the starting rate (default 0.001). Small on purpose: with N
 	// children sharing a budget C, the SlowDown share at equilibrium is
@@ -24,6 +31,13 @@ type Config struct {
 	// on one prefix (a child's share, 0.35 PUTs a second, hears of a
 	// SlowDown rarely).
 	Increase float64
+	// Recover is the increase per held second, as a share of the starting
+	// rate, while a lane is below it (default 0.02: back from a halving in
+	// 25 s). The starting rate is the fleet's fair share, which the fleet
+	// can send all at once; a child cut by a passing burst that crept back
+	// at Increase would keep its shard for minutes after the others
+	// finished (the slow end of a run).
+	Recover  float64
 	Decrease float64       // the rate is multiplied by it on SlowDown (default 0.5)
 	Cooldown time.Duration // at most one decrease per lane this often (default 2 s): the answers already in flight say nothing new
 	// Burst is how many requests a lane that was idle may send at once
@@ -38,6 +52,9 @@ func (c *Config) defaults() {
 	}
 	if c.Increase <= 0 {
 		c.Increase = 0.001
+	}
+	if c.Recover <= 0 {
+		c.Recover = 0.02
 	}
 	if c.Decrease <= 0 || c.Decrease >= 1 {
 		c.Decrease = 0.5
@@ -61,12 +78,13 @@ type Limiter struct {
 	stats   Stats
 }
 
-// Control exempts bucket, a control-plane bucket (the work bucket:
-// leases, checkpoints, scans, the finalizer's reads), from pacing: its
-// requests are few, a late one costs a lease, and pacing them at a data
-// bucket's share (or at a rate cut by one SlowDown) would stall a child at
-// every shard's end and the finalizer for minutes. The SDK's retries with
-// backoff answer its SlowDowns.
+// Control marks bucket a control-plane bucket (the work bucket: leases,
+// checkpoints, scans, the finalizer's reads): it is not paced at a data
+// bucket's share — its requests are few, a late one costs a lease, and
+// that share (or a rate cut by one SlowDown) would stall a child at every
+// shard's end and the finalizer for minutes. Its lanes start at
+// ControlPut/ControlGet (unpaced when 0) and adapt as the others; the SDK's
+// retries with backoff answer its SlowDowns.
 func (l *Limiter) Control(bucket string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -122,7 +140,7 @@ type client struct {
 
 func (c client) Do(req *http.Request) (*http.Response, error) {
 	ln := laneOf(req)
-	if c.l.exempt(ln.bucket) {
+	if c.l.exempt(ln) {
 		return c.next.Do(req)
 	}
 	held, err := c.l.wait(req.Context(), ln)
@@ -136,10 +154,17 @@ func (c client) Do(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func (l *Limiter) exempt(bucket string) bool {
+// exempt: the lanes of a control bucket without a control rate.
+func (l *Limiter) exempt(ln lane) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.control[bucket]
+	if !l.control[ln.bucket] {
+		return false
+	}
+	if ln.put {
+		return l.cfg.ControlPut <= 0
+	}
+	return l.cfg.ControlGet <= 0
 }
 
 // laneOf names the bucket (virtual-hosted "b.s3.region.amazonaws.com" or
@@ -197,10 +222,15 @@ func (l *Limiter) lane(ln lane) *pace {
 	p := l.lanes[ln]
 	if p == nil {
 		start := l.cfg.Get
-		if ln.put {
+		switch {
+		case l.control[ln.bucket] && ln.put:
+			start = l.cfg.ControlPut
+		case l.control[ln.bucket]:
+			start = l.cfg.ControlGet
+		case ln.put:
 			start = l.cfg.Put
 		}
-		p = &pace{rate: start, step: l.cfg.Increase * start}
+		p = &pace{rate: start, share: start, step: l.cfg.Increase * start}
 		l.lanes[ln] = p
 	}
 	return p
@@ -231,7 +261,7 @@ func (l *Limiter) observe(ln lane, status int, held bool) {
 		// The time since the last increase, up to two intervals: a slow
 		// lane's requests are seconds apart, and all that time was held.
 		dt := min(max(time.Second, 2*time.Duration(float64(time.Second)/p.rate)), now.Sub(p.lastInc))
-		p.rate += p.step * dt.Seconds()
+		p.rate = p.raised(l.cfg, dt.Seconds())
 		p.lastInc = now
 	}
 }
@@ -239,6 +269,7 @@ func (l *Limiter) observe(ln lane, status int, held bool) {
 // pace is one lane's state.
 type pace struct {
 	rate    float64   // requests per second; 0: unlimited
+	share   float64   // the starting rate (0: started unlimited)
 	step    float64   // added per second of held-back requests
 	next    time.Time // the next free slot
 	lastCut time.Time
@@ -261,3 +292,13 @@ func (p *pace) count(now time.Time) {
 
 // sent is the rate the lane sent at lately, per second.
 func (p *pace) sent() float64 { return float64(max(p.was, p.inWin)) }
+
+// raised is the lane's rate after dt held seconds: up by Recover of its
+// share a second while below the share, by step above it (probing for a
+// budget S3 has grown).
+func (p *pace) raised(cfg Config, dt float64) float64 {
+	if p.rate < p.share {
+		return min(p.share, p.rate+cfg.Recover*p.share*dt)
+	}
+	return p.rate + p.step*dt
+}

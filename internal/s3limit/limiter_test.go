@@ -60,6 +60,16 @@ func TestLimiterPaces(t *testing.T) {
 		t.Errorf("a control bucket's requests were paced: %+v", st)
 	}
 
+	lane := New(Config{Put: 1, ControlPut: 20, Burst: 1})
+	lane.Control("work")
+	start = time.Now()
+	for i := 0; i < 11; i++ {
+		do(t, lane.Wrap(s), http.MethodPut, "http://h/work/k")
+	}
+	if d := time.Since(start); d < 450*time.Millisecond || d > 2*time.Second {
+		t.Errorf("11 PUTs to a control bucket with ControlPut 20/s took %s, want ~500 ms", d)
+	}
+
 	burst := New(Config{Put: 1, Burst: 4}).Wrap(s)
 	start = time.Now()
 	for i := 0; i < 4; i++ {
@@ -74,7 +84,7 @@ func TestLimiterPaces(t *testing.T) {
 // held-back requests that succeed raise it; an unlimited lane gets a
 // rate from what it sent at its first SlowDown.
 func TestLimiterAdapts(t *testing.T) {
-	l := New(Config{Put: 100, Increase: 0.5, Cooldown: 100 * time.Millisecond, Burst: 1})
+	l := New(Config{Put: 100, Increase: 0.5, Recover: 0.5, Cooldown: 100 * time.Millisecond, Burst: 1})
 	s := &stub{}
 	c := l.Wrap(s)
 	s.status.Store(503)
@@ -102,5 +112,28 @@ func TestLimiterAdapts(t *testing.T) {
 	do(t, c, http.MethodGet, "http://h/src/k")
 	if r := l.Rate("src", false); r < 10 || r > 11 {
 		t.Errorf("first SlowDown after 21 GETs in a second: rate %v, want half of that", r)
+	}
+}
+
+// TestLimiterRecovers: below its starting rate (the fleet's share) a lane
+// climbs back at Recover; at the share it probes on at Increase only.
+func TestLimiterRecovers(t *testing.T) {
+	l := New(Config{Put: 100, Increase: 0.001, Recover: 0.5, Cooldown: 50 * time.Millisecond, Burst: 1})
+	now := time.Now()
+	l.now = func() time.Time { return now }
+	ln := lane{"out", true}
+	l.observe(ln, http.StatusServiceUnavailable, false)
+	if r := l.Rate("out", true); r != 50 {
+		t.Fatalf("after a SlowDown: rate %v, want 50", r)
+	}
+	now = now.Add(time.Second)
+	l.observe(ln, http.StatusOK, true) // one held second: +0.5·100, capped at the share
+	if r := l.Rate("out", true); r != 100 {
+		t.Errorf("one held second below the share: rate %v, want back at 100", r)
+	}
+	now = now.Add(time.Second)
+	l.observe(ln, http.StatusOK, true)
+	if r := l.Rate("out", true); r < 100.09 || r > 100.11 {
+		t.Errorf("one held second at the share: rate %v, want 100.1 (Increase)", r)
 	}
 }
