@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/sniff"
@@ -38,7 +39,9 @@ func (w *Worker) outputs(run *imgbatch.Run, j *job, info sniff.Info, rs []vips.R
 	if err != nil {
 		return nil, itemErr(CodeInternal, http.StatusBadRequest, "%v", err)
 	}
-	extras, known := sniff.InspectExtras(j.data)
+	// The source's metadata is walked only for a keepSmallerSource
+	// variant that may copy it, once per item.
+	extras := sync.OnceValues(func() (sniff.Extras, bool) { return sniff.InspectExtras(j.data) })
 	outs := make([]rendered, 0, len(rs))
 	for i, v := range run.Recipe.Variants {
 		r := rs[i]
@@ -49,7 +52,8 @@ func (w *Worker) outputs(run *imgbatch.Run, j *job, info sniff.Info, rs []vips.R
 		// that can stand for the variant is better still.
 		bigger := int64(len(r.Data)) > j.size
 		if v.KeepSmallerSource && (bigger || r.Capped) {
-			f, why := keepSource(v, info, extras, known, r)
+			e, known := extras()
+			f, why := keepSource(v, info, e, known, r)
 			if why == "" {
 				o = rendered{variant: v, width: info.Width, height: info.Height, format: f, frames: r.Frames, copied: true, size: j.size}
 			} else if bigger {
