@@ -73,6 +73,7 @@ demo: build demo-data
 test: fmt-check
 	@scripts/install-deps.sh test
 	@$(MAKE) --no-print-directory libvips
+	@$(MAKE) --no-print-directory demo-data
 	$(MAKE) vet
 	IMGBATCH_TEST_STRICT=1 $(GO) test -count=1 -timeout 20m ./...
 

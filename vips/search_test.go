@@ -20,11 +20,11 @@ import (
 
 // searchPhotos are n real photos (2560x1600 JPEG wallpapers of Debian's
 // plasma-workspace-wallpapers), from IMGBATCH_WALLPAPERS, /tmp/wp/x or the
-// repository's .cache (make bench, make demo-data).
+// repository's .cache (make bench; make demo-data, which make test runs).
 func searchPhotos(t testing.TB, n int) [][]byte {
 	t.Helper()
 	var names []string
-	for _, dir := range []string{wallpaperDir(), "../.cache/bench/wallpapers/usr/share/wallpapers"} {
+	for _, dir := range []string{wallpaperDir(), "../.cache/wallpapers/usr/share/wallpapers", "../.cache/bench/wallpapers/usr/share/wallpapers"} {
 		names, _ = filepath.Glob(filepath.Join(dir, "*", "contents", "images", "2560x1600.jpg"))
 		if len(names) >= n {
 			break
