@@ -33,6 +33,7 @@ type Final struct {
 	Remaining  string          `json:"remaining,omitempty"` // key of remaining.csv (a run ended early)
 	Summary    string          `json:"summary"`
 	Catalog    string          `json:"catalog,omitempty"` // prefix of the catalog's Parquet parts
+	Picture    string          `json:"picture,omitempty"` // key of picture.jsonl (batch/picture.go)
 	FinishedAt time.Time       `json:"finishedAt"`
 	DurationMs int64           `json:"durationMs"`
 	EventSent  bool            `json:"eventSent"`

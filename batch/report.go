@@ -24,10 +24,8 @@ type Summary struct {
 	// reads it; final.json says whether the event went out.
 	EventSent *struct{}      `json:"eventSent,omitempty"`
 	Failures  []FailureGroup `json:"failures"`
-	// Variants: bytes in and out, copies and the format mix per variant;
-	// Picture: the key of picture.jsonl (batch/picture.go, savings.go).
+	// Variants: bytes in and out, copies and the format mix per variant.
 	Variants []VariantFigures `json:"variants,omitempty"`
-	Picture  string           `json:"picture,omitempty"`
 
 	// For report.html (not in summary.json): shard timings and a few outputs.
 	shards  []htmlreport.Shard
@@ -188,7 +186,7 @@ func writeReports(ctx context.Context, s *Store, run *imgbatch.Run, partial bool
 	if err := pic.upload(ctx, s, lay.Picture()); err != nil {
 		return fin, sum, err
 	}
-	sum.Picture, sum.Variants = lay.Picture(), sum.variantFigures(run.Recipe)
+	fin.Picture, sum.Variants = lay.Picture(), sum.variantFigures(run.Recipe)
 	if err := cat.close(); err != nil {
 		return fin, sum, err
 	}

@@ -186,8 +186,13 @@ type RunCompleted struct {
 	ReportURI  string          `json:"reportUri"`
 	FailedURI  string          `json:"failedUri,omitempty"` // only when items failed
 	SummaryURI string          `json:"summaryUri"`
-	DurationMs int64           `json:"durationMs"`
-	FinishedAt time.Time       `json:"finishedAt,omitzero"`
+	// CatalogURI is the prefix of the run's Parquet catalog (one table,
+	// catalog/part-NNNN.parquet); PictureURI is picture.jsonl, the
+	// outputs chosen per source. Both are absent from older runs' events.
+	CatalogURI string    `json:"catalogUri,omitempty"`
+	PictureURI string    `json:"pictureUri,omitempty"`
+	DurationMs int64     `json:"durationMs"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
 }
 
 // DetailType implements Event.
@@ -218,6 +223,8 @@ type RunFailed struct {
 	ReportURI    string          `json:"reportUri,omitempty"` // when the run got as far as a report
 	FailedURI    string          `json:"failedUri,omitempty"`
 	SummaryURI   string          `json:"summaryUri,omitempty"`
+	CatalogURI   string          `json:"catalogUri,omitempty"` // as in RunCompleted, when the run got as far as a report
+	PictureURI   string          `json:"pictureUri,omitempty"`
 	DurationMs   int64           `json:"durationMs"`
 	FinishedAt   time.Time       `json:"finishedAt,omitzero"`
 	Reason       string          `json:"reason"`                 // tolerance, cancelled, workers-failed

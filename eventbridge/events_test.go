@@ -78,12 +78,13 @@ func examples() map[string][]Event {
 			RunCompleted{RunID: "r-1", Counts: counts, Shards: 12, ReportURI: S3URI("work", r1.Report()),
 				SummaryURI: S3URI("work", r1.Summary()), DurationMs: 3600000},
 			RunCompleted{RunID: longID, Counts: maxCounts, Shards: math.MaxInt32, ReportURI: longURI, FailedURI: longURI,
-				SummaryURI: longURI, DurationMs: math.MaxInt64, FinishedAt: now},
+				SummaryURI: longURI, CatalogURI: longURI, PictureURI: longURI, DurationMs: math.MaxInt64, FinishedAt: now},
 		},
 		DetailTypeRunFailed: {
 			RunFailed{RunID: "r-1", Counts: counts, Shards: 12, Reason: "1200 of 2000 items failed (> 50%)", DurationMs: 10},
 			RunFailed{RunID: longID, Counts: maxCounts, Shards: math.MaxInt32, ReportURI: longURI, FailedURI: longURI,
-				SummaryURI: longURI, DurationMs: math.MaxInt64, FinishedAt: now, Reason: strings.Repeat("why ", 1024)},
+				SummaryURI: longURI, CatalogURI: longURI, PictureURI: longURI, DurationMs: math.MaxInt64, FinishedAt: now,
+				Reason: strings.Repeat("why ", 1024)},
 		},
 	}
 }

@@ -108,8 +108,8 @@ func TestWholeRunPictureAndSavings(t *testing.T) {
 	if err != nil || json.Unmarshal(b, &sum) != nil {
 		t.Fatalf("summary.json: %v\n%s", err, b)
 	}
-	if sum.Picture != lay.Picture() || len(sum.Variants) != 2 {
-		t.Fatalf("summary: picture %q, variants %+v", sum.Picture, sum.Variants)
+	if sum.Final.Picture != lay.Picture() || len(sum.Variants) != 2 {
+		t.Fatalf("summary: picture %q, variants %+v", sum.Final.Picture, sum.Variants)
 	}
 	web := sum.Variants[1]
 	var webOut int64

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,7 @@ func TestLocalCatalog(t *testing.T) {
 	if len(parts) != 1 {
 		t.Fatalf("want one catalog part, found %v", parts)
 	}
+	checkRunCompletedURIs(t, dir, parts[0])
 	rows := readCatalog(t, parts[0])
 	if len(rows) != 7 {
 		t.Fatalf("catalog has %d rows, want one per item (7)", len(rows))
@@ -113,4 +115,40 @@ func readCatalog(t *testing.T, path string) []map[string]any {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return rows
+}
+
+// checkRunCompletedURIs: the run's "Run Completed" event names the catalog's
+// prefix and picture.jsonl, and both are where it says (part is the
+// catalog's first part on the embedded S3's disk).
+func checkRunCompletedURIs(t *testing.T, dir, part string) {
+	t.Helper()
+	var d struct {
+		CatalogURI string `json:"catalogUri"`
+		PictureURI string `json:"pictureUri"`
+	}
+	n := 0
+	for _, e := range readEvents(t, filepath.Join(dir, "events.jsonl")) {
+		if e.DetailType == "Run Completed" {
+			n++
+			if err := json.Unmarshal(e.Detail, &d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d Run Completed events, want 1", n)
+	}
+	onDisk := func(uri string) string {
+		rest, ok := strings.CutPrefix(uri, "s3://work/")
+		if !ok {
+			t.Fatalf("URI %q is not in the work bucket", uri)
+		}
+		return filepath.Join(dir, "s3", "buckets", "work", filepath.FromSlash(rest))
+	}
+	if got := onDisk(d.CatalogURI + "part-0000.parquet"); got != part {
+		t.Errorf("catalogUri %q: its first part would be %s, the run wrote %s", d.CatalogURI, got, part)
+	}
+	if _, err := os.Stat(onDisk(d.PictureURI)); err != nil || !strings.HasSuffix(d.PictureURI, "/picture.jsonl") {
+		t.Errorf("pictureUri %q: %v", d.PictureURI, err)
+	}
 }

@@ -33,12 +33,23 @@ func (n notifier) RunFinished(ctx context.Context, run *imgbatch.Run, f batch.Fi
 			RunID: run.ID, Counts: f.Counts, Shards: f.Shards, ReportURI: ebus.S3URI(run.WorkBucket, f.Report),
 			FailedURI: failed, SummaryURI: ebus.S3URI(run.WorkBucket, f.Summary), DurationMs: f.DurationMs,
 			FinishedAt: f.FinishedAt, Reason: f.Reason, Detail: f.Detail, RemainingURI: remaining,
+			CatalogURI: optURI(run.WorkBucket, f.Catalog), PictureURI: optURI(run.WorkBucket, f.Picture),
 		})
 	}
 	return n.pub.Publish(ctx, ebus.RunCompleted{
 		RunID: run.ID, Counts: f.Counts, Shards: f.Shards, ReportURI: ebus.S3URI(run.WorkBucket, f.Report),
 		FailedURI: failed, SummaryURI: ebus.S3URI(run.WorkBucket, f.Summary), DurationMs: f.DurationMs, FinishedAt: f.FinishedAt,
+		CatalogURI: optURI(run.WorkBucket, f.Catalog), PictureURI: optURI(run.WorkBucket, f.Picture),
 	})
+}
+
+// optURI is the s3:// URI of key in bucket, or "" for no key (a run
+// finalized by an older imgbatch, or one that ended before its reports).
+func optURI(bucket, key string) string {
+	if key == "" {
+		return ""
+	}
+	return ebus.S3URI(bucket, key)
 }
 
 // noNotifier is used when no event bus is configured.
