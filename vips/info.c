@@ -5,6 +5,7 @@
 
 #include <vips/vips.h>
 
+#include "render.h"
 #include "info.h"
 
 void
@@ -57,8 +58,30 @@ small_srgb(VipsObject *scope, VipsImage **x)
 	return 0;
 }
 
+/* small_from_profile brings a small copy made under colour policy icc
+ * (IMGB_ICC_*) to sRGB through its embedded profile: under keep it is in
+ * the source's space, under p3 in Display P3, and placeholders are for
+ * browsers, which take untagged colour as sRGB. The default path's copy
+ * is sRGB already and left alone. A profile that cannot be used leaves
+ * the pixels as they are: the default path takes those as sRGB too. */
+static int
+small_from_profile(VipsObject *scope, VipsImage **x, int icc)
+{
+	VipsImage **t = (VipsImage **) vips_object_local_array(scope, 1);
+
+	if (icc == IMGB_ICC_SRGB ||
+		!vips_image_get_typeof(*x, VIPS_META_ICC_NAME))
+		return 0;
+	if (vips_icc_transform(*x, &t[0], "srgb", "embedded", TRUE, NULL)) {
+		vips_error_clear();
+		return 0;
+	}
+	*x = t[0];
+	return 0;
+}
+
 void
-imgb_info_small(VipsImage *upright, imgb_info *info)
+imgb_info_small(VipsImage *upright, int icc, imgb_info *info)
 {
 	VipsObject *scope = VIPS_OBJECT(vips_image_new());
 	VipsImage **t = (VipsImage **) vips_object_local_array(scope, 1);
@@ -68,7 +91,11 @@ imgb_info_small(VipsImage *upright, imgb_info *info)
 
 	if (info->small_side <= 0)
 		goto out;
-	if (vips_thumbnail_image(upright, &t[0], info->small_side,
+	/* Transformed before the resize, as thumb transforms the default
+	 * path's decode: the same pixels as the default's copy. */
+	x = upright;
+	if (small_from_profile(scope, &x, icc) ||
+		vips_thumbnail_image(x, &t[0], info->small_side,
 			"height", info->small_side,
 			"size", VIPS_SIZE_DOWN,
 			NULL))

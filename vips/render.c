@@ -541,7 +541,7 @@ small_from_variant(VipsImage **t, const imgb_variant *v, imgb_info *info)
 		return -1;
 	g_object_unref(*t);
 	*t = mem;
-	imgb_info_small(mem, info);
+	imgb_info_small(mem, v->icc, info);
 	return 0;
 }
 
@@ -580,7 +580,7 @@ small_from_source(const source *src, const header *h, imgb_info *info)
 		return;
 	}
 	g_object_unref(in);
-	imgb_info_small(t, info);
+	imgb_info_small(t, IMGB_ICC_SRGB, info);
 	g_object_unref(t);
 }
 
@@ -697,7 +697,8 @@ imgb_render(int loader, const void *buf, size_t len, const imgb_options *opt,
 		if (!(shared = shared_decode(&src, &h, boxes, vs, n, keep_space)))
 			goto done;
 		if (opt->info)
-			imgb_info_small(shared, opt->info);
+			imgb_info_small(shared,
+				keep_space ? IMGB_ICC_KEEP : IMGB_ICC_SRGB, opt->info);
 		/* The shared image is upright, 8-bit sRGB (or in the source's
 		 * space, with its profile) and smaller: the variants need no
 		 * rotation, and colour management only from its profile. */
