@@ -11,6 +11,50 @@ import (
 	"github.com/imgbatch/imgbatch/placeholder"
 )
 
+// toP3 re-encodes a JPEG in Display P3 with its profile embedded.
+func toP3(t *testing.T, jpg []byte) []byte {
+	t.Helper()
+	img, err := govips.NewImageFromBuffer(jpg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if err := img.TransformICCProfile("p3"); err != nil {
+		t.Fatalf("to P3: %v", err)
+	}
+	p := govips.NewJpegExportParams()
+	p.Quality = 90
+	b, _, err := img.ExportJpeg(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The same on real photos made P3, where a copy made in another order (the
+// resize first, the conversion to sRGB after it) moved pixels by up to 27
+// and one photo's dominant colour to another bin (#faf0ab for #f4cfae).
+func TestPlaceholderSmallCopyIsSRGBPhotos(t *testing.T) {
+	recipes := map[string][]imgbatch.Variant{
+		"default": imgbatch.DefaultRecipe.Variants,     // the shared decode
+		"thumb":   imgbatch.DefaultRecipe.Variants[:1], // the copy from the variant
+	}
+	for i, photo := range searchPhotos(t, 6) {
+		src := toP3(t, photo)
+		for name, vs := range recipes {
+			_, ref := renderFacts(t, src, true, withICC(vs, imgbatch.ICCSRGB)...)
+			want := smallPlaceholders(t, ref)
+			for _, icc := range []string{imgbatch.ICCKeep, imgbatch.ICCP3} {
+				_, info := renderFacts(t, src, true, withICC(vs, icc)...)
+				if d := maxDiff(ref.Small.Pix, info.Small.Pix); d > 0 || smallPlaceholders(t, info) != want {
+					t.Errorf("photo %d, %s, icc %s: small copy %d units from the sRGB recipe's, placeholders %+v, want %+v",
+						i, name, icc, d, smallPlaceholders(t, info), want)
+				}
+			}
+		}
+	}
+}
+
 // p3Scene is scene(w, h, ...) converted to Display P3 with its profile
 // embedded: the same colours as the sRGB scene, other stored numbers.
 func p3Scene(t *testing.T, w, h int) []byte {
