@@ -1,5 +1,5 @@
 /* encode.c: the encoders, one libvips save call per output format, with
- * the variant's options. finish (render.c) calls imgb_encode once per
+ * the variant's options. imgb_finish (finish.c) calls imgb_encode once per
  * variant; a search for a quality target or the smallest format calls it
  * once per candidate.
  *

@@ -33,8 +33,10 @@ void imgb_info_reset(imgb_info *info);
 void imgb_info_header(VipsImage *im, imgb_info *info);
 
 /* imgb_info_small makes the small copy of upright, the decoded image (whole
- * frame, upright, 8-bit sRGB or B_W). A failure leaves small NULL and the
+ * frame, upright, 8 bit), made under colour policy icc (IMGB_ICC_*): sRGB
+ * or B_W, or with keep or p3 in another space with its profile, which the
+ * copy is brought to sRGB through. A failure leaves small NULL and the
  * error buffer clear: placeholders are worth no item. */
-void imgb_info_small(VipsImage *upright, imgb_info *info);
+void imgb_info_small(VipsImage *upright, int icc, imgb_info *info);
 
 #endif /* IMGB_INFO_H */

@@ -32,7 +32,64 @@ void imgb_keep_profile(VipsImage *from, VipsImage *to);
 
 /* imgb_build_load builds a load operation outside the operation cache
  * and returns its "out", or NULL (err set, or the build failed); op is
- * unreffed either way (render.c). */
+ * unreffed either way (load.c). */
 VipsImage *imgb_build_load(VipsOperation *op, int err);
+
+/* What the header of the source says. */
+typedef struct {
+	int width, height; /* first page as stored */
+	int swap;	   /* EXIF orientation 5..8: sides swap once upright */
+	int bands;
+	int has_icc;
+	int cmyk;
+	/* A HEIF's embedded thumbnail, when it is smaller than the image. */
+	int heif_thumb_width, heif_thumb_height;
+} imgb_header;
+
+/* The encoded image and how to open it. */
+typedef struct {
+	int loader; /* IMGB_LOAD_* */
+	const void *buf;
+	size_t len;
+	const imgb_options *opt;
+} imgb_source;
+
+/* Arguments of vips_thumbnail_image for one output. */
+typedef struct {
+	int width, height;
+	VipsSize size;
+	VipsInteresting crop;
+} imgb_box;
+
+/* load.c: imgb_open opens src with its loader, shrunk on load by shrink
+ * (JPEG, WebP) or as a HEIF's stored thumbnail; imgb_read_header reads
+ * what h holds (and the facts into src's info). */
+VipsImage *imgb_open(const imgb_source *src, double shrink, int heif_thumbnail);
+int imgb_read_header(const imgb_source *src, imgb_header *h);
+
+/* shrink.c: how much box b shrinks an in_w x in_h input (swap: EXIF
+ * orientation 5..8), src opened with the shrink-on-load b allows under
+ * policy (IMGB_SHRINK_*), and the policy of variant v under opt. */
+double imgb_common_shrink(int in_w, int in_h, int swap, const imgb_box *b);
+VipsImage *imgb_open_for(const imgb_source *src, const imgb_header *h,
+	const imgb_box *b, int policy);
+int imgb_policy_of(const imgb_options *opt, const imgb_variant *v);
+
+/* resize.c: the box of variant v, and in resized into it, upright, in the
+ * colour policy icc asks for (IMGB_ICC_*). */
+void imgb_variant_box(const imgb_variant *v, const imgb_header *h, imgb_box *b);
+int imgb_thumb(VipsImage *in, VipsImage **out, const imgb_box *b,
+	const imgb_header *h, int icc);
+
+/* finish.c: in made into variant v and encoded into v's out fields. */
+int imgb_finish(VipsImage *in, imgb_variant *v);
+
+/* info.c: the catalog's small copy from a variant, whether a lone
+ * variant takes the shared decode for it, or from a decode of its own. */
+int imgb_small_from_variant(VipsImage **t, const imgb_variant *v,
+	struct imgb_info *info);
+int imgb_small_needs_shared(const imgb_options *opt, const imgb_variant *vs);
+void imgb_small_from_source(const imgb_source *src, const imgb_header *h,
+	struct imgb_info *info);
 
 #endif /* IMGB_INTERNAL_H */

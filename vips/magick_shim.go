@@ -6,7 +6,7 @@ package vips
 // command, through bench; this package's tests: see the package comment)
 // fails with an undefined symbol. This definition refuses, as the blocked magick loaders
 // do on Debian's libvips. imgbatch never calls it: only allow-listed formats
-// reach libvips, each through its own loader (render.c).
+// reach libvips, each through its own loader (load.c).
 
 /*
 #include <vips/vips.h>

@@ -347,7 +347,7 @@ func cbool(b bool) C.int {
 	return 0
 }
 
-// jpegShrink is render.c's JPEG shrink-on-load factor for an overall
+// jpegShrink is shrink.c's JPEG shrink-on-load factor for an overall
 // shrink under a policy (for tests).
 func jpegShrink(shrink float64, p shrinkOnLoad) int {
 	return int(C.imgb_jpeg_shrink(C.double(shrink), C.int(p)))

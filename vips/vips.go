@@ -4,7 +4,7 @@
 // imgbatch needs, [Render]: every variant of a source image from one
 // shrink-on-load decode, opened with the loader for the format sniffed
 // from its bytes. No other package of the production path calls libvips,
-// and this one does so through its own cgo only (start.c, render.c).
+// and this one does so through its own cgo only (start.c, render.c and its parts).
 //
 // govips (github.com/davidbyttow/govips/v2) remains where an independent
 // path to libvips is the point, never to run imgbatch's work:
