@@ -1,0 +1,52 @@
+/* frames.c: the frames of an animation that a quality target is scored
+ * on (search.c). An animation is held as a toilet roll (anim.c); scoring
+ * every frame would hold two float planes of the whole roll and score
+ * frames that differ little, so a bounded sample is scored instead: up to
+ * IMGB_SCORED_FRAMES frames spread evenly from the first to the last, the
+ * lowest score counting. Lossy animated WebP codes most frames as changes
+ * on the previous canvas, so error builds up along the animation: the
+ * last frame is the one most likely to fail, the first the least. */
+#include <vips/vips.h>
+
+#include "render.h"
+#include "internal.h"
+
+int
+imgb_frames_scored(int n, int *idx)
+{
+	int k = VIPS_CLIP(1, n, IMGB_SCORED_FRAMES);
+	int i;
+
+	if (k == 1) {
+		idx[0] = 0;
+		return 1;
+	}
+	/* First and last always, the rest evenly between. */
+	for (i = 0; i < k; i++)
+		idx[i] = (int) ((double) i * (n - 1) / (k - 1) + 0.5);
+	return k;
+}
+
+int
+imgb_stack_frames(VipsImage *in, int page, const int *idx, int k,
+	VipsImage **out)
+{
+	VipsObject *scope;
+	VipsImage **f;
+	int i, err = 0;
+
+	if (k == 1 && page == in->Ysize) {
+		g_object_ref(in);
+		*out = in;
+		return 0;
+	}
+	scope = VIPS_OBJECT(vips_image_new());
+	f = (VipsImage **) vips_object_local_array(scope, k);
+	for (i = 0; i < k && !err; i++)
+		err = vips_extract_area(in, &f[i], 0, idx[i] * page,
+			in->Xsize, page, NULL);
+	if (!err)
+		err = vips_arrayjoin(f, out, k, "across", 1, NULL);
+	g_object_unref(scope);
+	return err ? -1 : 0;
+}
