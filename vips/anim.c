@@ -284,6 +284,24 @@ strip_frames_metadata(VipsImage *x)
 	g_strfreev(names);
 }
 
+/* frames_written counts the frames of an output of ours, from its header:
+ * fewer than the roll's when the encoder folded a frame equal to the one
+ * before into it (GIF and WebP both do, adding its delay). */
+static int
+frames_written(int format, void *buf, size_t len, int *n)
+{
+	VipsImage *im;
+	int err = format == IMGB_GIF ?
+		vips_gifload_buffer(buf, len, &im, "n", -1, NULL) :
+		vips_webpload_buffer(buf, len, &im, "n", -1, NULL);
+
+	if (err)
+		return -1;
+	*n = im->Ysize / vips_image_get_page_height(im);
+	g_object_unref(im);
+	return 0;
+}
+
 /* encode_frames encodes the finished animation x for v: at v's format,
  * or searched among v's candidates that animate, with a quality target
  * scored over its frames and v's byte cap (search.c). */
@@ -297,6 +315,10 @@ encode_frames(VipsImage *x, imgb_variant *v)
 	animated_as(v, &one);
 	if (imgb_search_frames(x, &one, &out, &out_len))
 		return -1;
+	if (frames_written(one.out_format, out, out_len, &v->out_frames)) {
+		g_free(out);
+		return -1;
+	}
 	v->out = out;
 	v->out_len = out_len;
 	v->out_width = x->Xsize;
@@ -305,7 +327,6 @@ encode_frames(VipsImage *x, imgb_variant *v)
 	v->out_quality = one.out_format == IMGB_GIF ? 0 : one.out_quality;
 	v->out_score = one.out_score;
 	v->out_capped = one.out_capped;
-	v->out_frames = x->Ysize / v->out_height;
 	return 0;
 }
 

@@ -270,3 +270,52 @@ func TestAnimatedWebPOrientation(t *testing.T) {
 		}
 	}
 }
+
+// repeatGIF is 5 photo-like frames of 100 ms whose third repeats the
+// second: GIF and WebP encoders fold it into the second (200 ms).
+func repeatGIF(t *testing.T) []byte {
+	t.Helper()
+	g := &gif.GIF{}
+	for _, seed := range []int{0, 1, 1, 3, 4} {
+		p := image.NewPaletted(image.Rect(0, 0, 64, 48), palette.Plan9)
+		draw.FloydSteinberg.Draw(p, p.Bounds(), testutil.Photo(64, 48, seed), image.Point{})
+		g.Image, g.Delay = append(g.Image, p), append(g.Delay, 10)
+	}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, g); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestAnimatedRepeatedFrames: an animation with a frame equal to the one
+// before is written with that frame folded in (the encoders' doing), and
+// a target is still searched on it: the probes' frames are matched to the
+// roll's by time. The result reports the frames written, and the timing
+// is the source's.
+func TestAnimatedRepeatedFrames(t *testing.T) {
+	src := repeatGIF(t)
+	for _, v := range []imgbatch.Variant{
+		{Name: "fixed", Width: 64, Format: imgbatch.FormatWebP, Quality: 80},
+		{Name: "target", Width: 64, Format: imgbatch.FormatWebP, Target: target(0.98)},
+		{Name: "auto", Width: 64, Format: imgbatch.FormatAuto, Formats: []string{"gif", "webp"}, Target: target(0.98)},
+	} {
+		r := renderWith(t, src, defaults, v)[0]
+		out := readAnimation(t, r.Data)
+		total := 0
+		for _, d := range out.delays {
+			total += d
+		}
+		t.Logf("%s: %s q%d score %.4f, %d frames %v", v.Name, r.Format, r.Quality, r.Score, out.frames, out.delays)
+		if r.Frames != out.frames || out.frames != 4 || total != 500 {
+			t.Errorf("%s: %d frames reported, %d written, delays %v; want 4 frames over 500 ms", v.Name, r.Frames, out.frames, out.delays)
+		}
+		if v.Target == nil {
+			continue
+		}
+		scores := frameScores(t, r.Data, losslessFrames(t, src, v))
+		if low := slices.Min(scores); r.Score < 0.98 || low < 0.98-2e-3 || r.Score-low > 2e-3 {
+			t.Errorf("%s: reported %.4f, frames measure %.4f; want both at least 0.98", v.Name, r.Score, scores)
+		}
+	}
+}

@@ -5,7 +5,13 @@
  * IMGB_SCORED_FRAMES frames spread evenly from the first to the last, the
  * lowest score counting. Lossy animated WebP codes most frames as changes
  * on the previous canvas, so error builds up along the animation: the
- * last frame is the one most likely to fail, the first the least. */
+ * last frame is the one most likely to fail, the first the least.
+ *
+ * Both GIF and WebP encoders fold a frame equal to the one before into
+ * it, adding its delay: a probe may hold fewer frames than the roll, and
+ * its frames are matched to the roll's by time (imgb_match_frames). */
+#include <string.h>
+
 #include <vips/vips.h>
 
 #include "render.h"
@@ -49,4 +55,45 @@ imgb_stack_frames(VipsImage *in, int page, const int *idx, int k,
 		err = vips_arrayjoin(f, out, k, "across", 1, NULL);
 	g_object_unref(scope);
 	return err ? -1 : 0;
+}
+
+/* delays_of reads the frame delays (ms) of an animation of n frames. */
+static int
+delays_of(VipsImage *im, int n, int **d)
+{
+	int len;
+
+	if (vips_image_get_typeof(im, "delay") &&
+		!vips_image_get_array_int(im, "delay", d, &len) && len == n)
+		return 0;
+	vips_error("search", "an animation of %d frames without their delays", n);
+	return -1;
+}
+
+int
+imgb_match_frames(VipsImage *ref, VipsImage *dec, const int *idx, int k,
+	int *at)
+{
+	int nr = ref->Ysize / vips_image_get_page_height(ref);
+	int nd = dec->Ysize / vips_image_get_page_height(dec);
+	int *dr, *dd;
+	int i, f, j;
+	gint64 t, start;
+
+	if (nr == nd) {
+		memcpy(at, idx, k * sizeof(int));
+		return 0;
+	}
+	/* The encoders merge a frame equal to the one before into it
+	 * (its delay added): find what shows when frame idx[i] starts. */
+	if (delays_of(ref, nr, &dr) || delays_of(dec, nd, &dd))
+		return -1;
+	for (i = 0; i < k; i++) {
+		for (t = 0, f = 0; f < idx[i]; f++)
+			t += dr[f];
+		for (start = 0, j = 0; j < nd - 1 && start + dd[j] <= t; j++)
+			start += dd[j];
+		at[i] = j;
+	}
+	return 0;
 }

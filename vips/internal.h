@@ -29,6 +29,11 @@ int imgb_frames_scored(int n, int *idx);
  * rows high) into a new roll *out. */
 int imgb_stack_frames(VipsImage *in, int page, const int *idx, int k,
 	VipsImage **out);
+/* imgb_match_frames sets at[i] to the frame of dec (an encode of the roll
+ * ref, decoded) that shows when frame idx[i] of ref starts: the same
+ * frame unless the encoder merged equal frames (by their delays). */
+int imgb_match_frames(VipsImage *ref, VipsImage *dec, const int *idx, int k,
+	int *at);
 /* imgb_animate makes the variants of vs that keep frames (animated, GIF or
  * WebP out) from an animated GIF or WebP source (anim.c). It returns how
  * many it made (0 for a still source, or none to make: render.c makes the

@@ -158,20 +158,21 @@ planes_of(VipsImage *in, planes *p)
 	return 0;
 }
 
-/* frame_planes reads the scored frames of img (a roll of s's frames, or
- * a still) into p: the sampled frames stacked, k frames of s->page rows. */
+/* frame_planes reads frames idx (s->n_idx of them) of img, a still or
+ * an animation of s's frame size, into p: stacked, s->page rows each. */
 static int
-frame_planes(const search *s, VipsImage *img, planes *p)
+frame_planes(const search *s, VipsImage *img, const int *idx, planes *p)
 {
+	int page = s->frames > 1 ? vips_image_get_page_height(img) : img->Ysize;
 	VipsImage *t;
 	int err;
 
-	if (img->Xsize != s->x->Xsize || img->Ysize != s->x->Ysize) {
+	if (img->Xsize != s->x->Xsize || page != s->page) {
 		vips_error("search", "decoded %dx%d, encoded %dx%d",
-			img->Xsize, img->Ysize, s->x->Xsize, s->x->Ysize);
+			img->Xsize, page, s->x->Xsize, s->page);
 		return -1;
 	}
-	if (imgb_stack_frames(img, s->page, s->idx, s->n_idx, &t))
+	if (imgb_stack_frames(img, page, idx, s->n_idx, &t))
 		return -1;
 	err = planes_of(t, p);
 	g_object_unref(t);
@@ -340,11 +341,16 @@ score_frame(const planes *ref, const planes *p, int top, int page)
 static int
 score(const search *s, VipsImage *dec, double *out)
 {
+	int at[IMGB_SCORED_FRAMES];
 	planes p;
 	double low = 1;
 	int k;
 
-	if (frame_planes(s, dec, &p))
+	if (s->frames == 1)
+		at[0] = 0;
+	else if (imgb_match_frames(s->x, dec, s->idx, s->n_idx, at))
+		return -1;
+	if (frame_planes(s, dec, at, &p))
 		return -1;
 	for (k = 0; k < s->n_idx; k++)
 		low = VIPS_MIN(low, score_frame(&s->ref, &p, k * s->page, s->page));
@@ -411,9 +417,9 @@ measure(search *s, probe *p)
 		p->score = 1;
 		return 0;
 	}
-	if (!s->ref.y && frame_planes(s, s->x, &s->ref))
+	if (!s->ref.y && frame_planes(s, s->x, s->idx, &s->ref))
 		return -1;
-	if (decode(p->format, p->buf, p->len, s->frames, &dec)) {
+	if (decode(p->format, p->buf, p->len, s->frames > 1 ? -1 : 1, &dec)) {
 		vips_error("search", "cannot read back the output it wrote "
 			"(format %d, q %d)", p->format, p->quality);
 		return -1;
@@ -822,7 +828,7 @@ prepare(search *s, VipsImage *x, imgb_variant *v, int drop, int animated)
 		return -1;
 	if (drop && drop_opaque_alpha(&s->x))
 		return -1;
-	if (s->target && frame_planes(s, s->x, &s->ref))
+	if (s->target && frame_planes(s, s->x, s->idx, &s->ref))
 		return -1;
 	return 0;
 }
