@@ -3,6 +3,7 @@ package worker
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"image"
 	"image/color/palette"
 	"image/draw"
@@ -153,5 +154,48 @@ func TestAnimatedKeepSmallerSource(t *testing.T) {
 				t.Errorf("free: %d bytes, the source %d: the cap was never tested (the target did not grow it)", len(data), len(src))
 			}
 		}
+	}
+}
+
+// withRepeatedFrame copies the second ANMF chunk of an animated WebP
+// after itself: a frame equal to the one before, as other tools than
+// libwebp may write (libwebp folds such a frame into the one before).
+func withRepeatedFrame(t *testing.T, b []byte) []byte {
+	t.Helper()
+	out := append([]byte{}, b[:12]...)
+	anmf := 0
+	for off := 12; off+8 <= len(b); {
+		size := int(binary.LittleEndian.Uint32(b[off+4:]))
+		end := min(len(b), off+8+size+size&1)
+		out = append(out, b[off:end]...)
+		if string(b[off:off+4]) == "ANMF" {
+			if anmf++; anmf == 2 {
+				out = append(out, b[off:end]...)
+			}
+		}
+		off = end
+	}
+	binary.LittleEndian.PutUint32(out[4:], uint32(len(out)-8))
+	return out
+}
+
+// TestAnimatedCopyWithRepeatedFrame: a source whose animation repeats a
+// frame, re-encoded, holds one frame fewer (folded) yet is the same
+// animation: keepSmallerSource still copies the source.
+func TestAnimatedCopyWithRepeatedFrame(t *testing.T) {
+	s := newTestS3(t, "src", "out")
+	src := withRepeatedFrame(t, photoWebP(t, 6, 20))
+	if info, err := sniff.Inspect(src); err != nil || info.Pages != 7 {
+		t.Fatalf("the source: %+v, %v; want 7 frames", info, err)
+	}
+	s.put(t, "src", "r.webp", src)
+	run := testRun(t, imgbatch.Variant{Name: "same", Width: 200, Height: 200, Format: imgbatch.FormatAuto, KeepSmallerSource: true})
+	o := processAll(t, context.Background(), newTestWorker(s, Config{}), run, items("src", "r.webp"))
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	r := o.results[0]
+	if r.Status != imgbatch.StatusSucceeded || !r.Outputs[0].Copied || !bytes.Equal(s.get(t, "out", r.Outputs[0].Key), src) {
+		t.Fatalf("%s %q, outputs %+v; want the 7-frame source copied", r.Status, r.Message, r.Outputs)
 	}
 }
