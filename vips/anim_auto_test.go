@@ -146,13 +146,18 @@ func TestAnimatedTargetOverFrames(t *testing.T) {
 
 // TestAnimatedAutoSmallest: format auto on an animated source searches
 // the candidates that hold frames (WebP, a listed GIF) at the target and
-// keeps the smallest that passes, animated, with the source's timing; a
+// keeps the smallest that passes (on web-safe frames only GIF passes:
+// WebP's q95 falls short), animated, with the source's timing; a
 // list without such a candidate (AVIF, JPEG: no AVIF sequence in this
 // libvips) gets the first frame.
 func TestAnimatedAutoSmallest(t *testing.T) {
-	for name, src := range animatedSources(t) {
+	srcs := animatedSources(t)
+	// Web-safe colours, flat areas: GIF meets the target smaller.
+	srcs["websafe"] = benchGIF(t, 240, 135, 6)
+	gifWins := false
+	for name, src := range srcs {
 		in := readAnimation(t, src)
-		base := imgbatch.Variant{Name: "a", Width: 64, Height: 64, Format: imgbatch.FormatAuto, Target: target(0.97)}
+		base := imgbatch.Variant{Name: "a", Width: 128, Height: 128, Format: imgbatch.FormatAuto, Target: target(0.98)}
 		// Each candidate alone, as the search makes it.
 		alone := map[string]Result{}
 		for _, f := range []string{imgbatch.FormatWebP, imgbatch.FormatGIF} {
@@ -162,8 +167,9 @@ func TestAnimatedAutoSmallest(t *testing.T) {
 		}
 		want := imgbatch.FormatWebP
 		w, g := alone[imgbatch.FormatWebP], alone[imgbatch.FormatGIF]
-		if g.Score >= 0.97 && (w.Score < 0.97 || len(g.Data) < len(w.Data)) {
+		if g.Score >= 0.98 && (w.Score < 0.98 || len(g.Data) < len(w.Data)) {
 			want = imgbatch.FormatGIF
+			gifWins = true
 		}
 		for _, list := range [][]string{imgbatch.DefaultFormats, {imgbatch.FormatGIF, imgbatch.FormatWebP}} {
 			v := base
@@ -189,6 +195,9 @@ func TestAnimatedAutoSmallest(t *testing.T) {
 		if r := renderWith(t, src, defaults, v)[0]; r.Frames != 1 || readAnimation(t, r.Data).frames != 1 {
 			t.Errorf("%s [avif jpeg]: %s of %d frames; want the first frame", name, r.Format, r.Frames)
 		}
+	}
+	if !gifWins {
+		t.Error("GIF won on no source: the case where it is kept is not tested")
 	}
 }
 
@@ -237,8 +246,10 @@ func orientedWebP(t *testing.T, o int) []byte {
 func TestAnimatedWebPOrientation(t *testing.T) {
 	for _, o := range []int{3, 6, 8} {
 		src := orientedWebP(t, o)
-		if info, err := sniff.Inspect(src); err != nil || !info.Animated {
-			t.Fatalf("orientation %d: not an animated WebP (%+v, %v)", o, info, err)
+		// The guard's sniff sees it too (keepSmallerSource copies no
+		// rotated source).
+		if info, err := sniff.Inspect(src); err != nil || !info.Animated || info.Orientation != o {
+			t.Fatalf("orientation %d: sniffed %+v, %v; want an animated WebP of orientation %d", o, info, err, o)
 		}
 		keep := imgbatch.Variant{Name: "k", Width: 48, Height: 48, Format: imgbatch.FormatWebP, Quality: 95, KeepMetadata: true}
 		rs := renderWith(t, src, defaults,
@@ -316,6 +327,33 @@ func TestAnimatedRepeatedFrames(t *testing.T) {
 		scores := frameScores(t, r.Data, losslessFrames(t, src, v))
 		if low := slices.Min(scores); r.Score < 0.98 || low < 0.98-2e-3 || r.Score-low > 2e-3 {
 			t.Errorf("%s: reported %.4f, frames measure %.4f; want both at least 0.98", v.Name, r.Score, scores)
+		}
+	}
+}
+
+// TestAutoGIFCandidateOfStills: a listed GIF competes for a still as for
+// an animation: scored once (no q), kept when it passes and is smallest.
+func TestAutoGIFCandidateOfStills(t *testing.T) {
+	for name, src := range map[string][]byte{
+		"photo": testutil.PhotoFile(t, 400, 300, false),
+		"flat":  encodePNG(t, scene(200, 100, 80, 30, 40)),
+	} {
+		base := imgbatch.Variant{Name: "s", Width: 160, Format: imgbatch.FormatAuto, Formats: []string{"webp", "gif"}, Target: target(0.98)}
+		alone := map[string]Result{}
+		for _, f := range []string{"webp", "gif"} {
+			v := base
+			v.Format, v.Formats = f, nil
+			alone[f] = renderOne(t, src, v)
+		}
+		want := "webp"
+		if g, w := alone["gif"], alone["webp"]; g.Score >= 0.98 && (w.Score < 0.98 || len(g.Data) < len(w.Data)) {
+			want = "gif"
+		}
+		r := renderOne(t, src, base)
+		t.Logf("%s: %s %d bytes score %.4f (webp q%d %d bytes %.4f; gif %d bytes %.4f)", name, r.Format, len(r.Data), r.Score,
+			alone["webp"].Quality, len(alone["webp"].Data), alone["webp"].Score, len(alone["gif"].Data), alone["gif"].Score)
+		if r.Format != want || !bytes.Equal(r.Data, alone[want].Data) || r.Frames != 1 {
+			t.Errorf("%s: wrote %s (%d bytes, %d frames); want %s's own output", name, r.Format, len(r.Data), r.Frames, want)
 		}
 	}
 }

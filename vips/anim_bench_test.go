@@ -13,7 +13,7 @@ import (
 
 // benchGIF is a GIF of a typical size: w x h, n frames of a gradient with
 // a moving disc, in the 216 web-safe colours, 40 ms a frame.
-func benchGIF(b *testing.B, w, h, n int) []byte {
+func benchGIF(b testing.TB, w, h, n int) []byte {
 	b.Helper()
 	g := &gif.GIF{}
 	for f := 0; f < n; f++ {

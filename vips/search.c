@@ -23,6 +23,11 @@
  * its score says so. IMGB_SEARCH_DEBUG in the environment prints every
  * probe on stderr.
  *
+ * An animation (imgb_search_frames, from anim.c) is encoded whole by
+ * every probe and scored on a sample of its frames, the lowest score
+ * counting (frames.c). PNG and GIF have no q: one encode each, GIF scored
+ * like any other (its palette loses).
+ *
  * Pruning: the cheapest candidate goes first and calibrates the start of
  * the others, which go in the order given (the likely winner, AVIF, first
  * by default). Once some output passed, a probe of another format
