@@ -284,10 +284,10 @@ func TestAnimatedWebPOrientation(t *testing.T) {
 
 // repeatGIF is 5 photo-like frames of 100 ms whose third repeats the
 // second: GIF and WebP encoders fold it into the second (200 ms).
-func repeatGIF(t *testing.T) []byte {
+func repeatGIF(t *testing.T, seeds ...int) []byte {
 	t.Helper()
 	g := &gif.GIF{}
-	for _, seed := range []int{0, 1, 1, 3, 4} {
+	for _, seed := range seeds {
 		p := image.NewPaletted(image.Rect(0, 0, 64, 48), palette.Plan9)
 		draw.FloydSteinberg.Draw(p, p.Bounds(), testutil.Photo(64, 48, seed), image.Point{})
 		g.Image, g.Delay = append(g.Image, p), append(g.Delay, 10)
@@ -305,7 +305,7 @@ func repeatGIF(t *testing.T) []byte {
 // roll's by time. The result reports the frames written, and the timing
 // is the source's.
 func TestAnimatedRepeatedFrames(t *testing.T) {
-	src := repeatGIF(t)
+	src := repeatGIF(t, 0, 1, 1, 3, 4)
 	for _, v := range []imgbatch.Variant{
 		{Name: "fixed", Width: 64, Format: imgbatch.FormatWebP, Quality: 80},
 		{Name: "target", Width: 64, Format: imgbatch.FormatWebP, Target: target(0.98)},
@@ -327,6 +327,15 @@ func TestAnimatedRepeatedFrames(t *testing.T) {
 		scores := frameScores(t, r.Data, losslessFrames(t, src, v))
 		if low := slices.Min(scores); r.Score < 0.98 || low < 0.98-2e-3 || r.Score-low > 2e-3 {
 			t.Errorf("%s: reported %.4f, frames measure %.4f; want both at least 0.98", v.Name, r.Score, scores)
+		}
+	}
+	// Three equal frames: folded into one picture, searched all the same.
+	same := repeatGIF(t, 2, 2, 2)
+	for _, f := range []string{"webp", "gif"} {
+		v := imgbatch.Variant{Name: "same", Width: 64, Format: imgbatch.FormatAuto, Formats: []string{f, "png"}, Target: target(0.98)}
+		r := renderWith(t, same, defaults, v)[0]
+		if out := readAnimation(t, r.Data); r.Frames != out.frames || r.Frames != 1 || r.Score < 0.98 {
+			t.Errorf("three equal frames as %s: %s of %d frames (reported %d), score %.4f; want one frame at 0.98", f, r.Format, out.frames, r.Frames, r.Score)
 		}
 	}
 }

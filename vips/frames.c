@@ -10,8 +10,6 @@
  * Both GIF and WebP encoders fold a frame equal to the one before into
  * it, adding its delay: a probe may hold fewer frames than the roll, and
  * its frames are matched to the roll's by time (imgb_match_frames). */
-#include <string.h>
-
 #include <vips/vips.h>
 
 #include "render.h"
@@ -80,8 +78,10 @@ imgb_match_frames(VipsImage *ref, VipsImage *dec, const int *idx, int k,
 	int i, f, j;
 	gint64 t, start;
 
-	if (nr == nd) {
-		memcpy(at, idx, k * sizeof(int));
+	if (nr == nd || nd == 1) {
+		/* Every frame folded into one: a still, without delays. */
+		for (i = 0; i < k; i++)
+			at[i] = nr == nd ? idx[i] : 0;
 		return 0;
 	}
 	/* The encoders merge a frame equal to the one before into it
