@@ -4,8 +4,10 @@ package imgbatch
 // animated WebP) stays animated in a variant whose format can hold frames
 // (GIF, WebP), every frame resized alike, with its delays and loop count;
 // JPEG, PNG and AVIF variants get the first frame (libvips 8.18's heifsave
-// writes pages as separate still images, not an AVIS sequence). Animated
-// false asks for the first frame everywhere, as before.
+// writes pages as separate still images, not an AVIS sequence). Format auto
+// or a list animates in the candidates that can (WebP, a listed GIF), at
+// its quality target scored over the frames; with none, the first frame.
+// Animated false asks for the first frame everywhere, as before.
 
 // normalizeAnimation makes Animated canonical, so that recipes that make
 // the same outputs share a hash: nil is the default (animate), so an

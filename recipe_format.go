@@ -12,8 +12,10 @@ import (
 var DefaultFormats = []string{FormatAVIF, FormatWebP, FormatJPEG}
 
 // candidateFormats are the formats a search may pick from: the ones with an
-// encoder in vips (GIF is a format of animations, not a candidate).
-var candidateFormats = []string{FormatJPEG, FormatPNG, FormatWebP, FormatAVIF}
+// encoder in vips. GIF is only ever a candidate when listed (it has no q
+// to search, and seldom beats WebP): for an animated source, auto's
+// candidates that hold frames are WebP and a listed GIF (vips/anim.c).
+var candidateFormats = []string{FormatJPEG, FormatPNG, FormatWebP, FormatAVIF, FormatGIF}
 
 // normalizeFormats checks Format "auto" and its candidate Formats:
 // known, no duplicates; no list means DefaultFormats; a list of one is
@@ -55,8 +57,8 @@ func (v *Variant) normalizeFormats() error {
 	}
 	if len(v.Formats) == 1 {
 		v.Format, v.Formats = v.Formats[0], nil
-		if v.Format == FormatPNG {
-			v.Quality, v.Target = 0, nil // lossless: nothing to search
+		if v.Format == FormatPNG || v.Format == FormatGIF {
+			v.Quality, v.Target = 0, nil // no q: nothing to search
 		}
 	}
 	return nil

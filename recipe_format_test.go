@@ -2,6 +2,7 @@ package imgbatch
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -50,11 +51,21 @@ func TestFormatAutoOfOneIsThatFormat(t *testing.T) {
 	if err != nil || png.Format != FormatPNG || png.Target != nil || png.Quality != 0 {
 		t.Errorf("auto [png] = %+v, %v; want png, no target", png, err)
 	}
+	// GIF is a candidate when listed (for animations, beside WebP); alone
+	// it is the fixed GIF variant, which has no q to search.
+	both, err := normalized(t, Variant{Name: "w", Width: 100, Format: FormatAuto, Formats: []string{"webp", "gif"}})
+	if err != nil || both.Format != FormatAuto || !slices.Equal(both.Formats, []string{"webp", "gif"}) || both.Target == nil {
+		t.Errorf("auto [webp gif] = %+v, %v; want both candidates under the default target", both, err)
+	}
+	gif, err := normalized(t, Variant{Name: "w", Width: 100, Format: FormatAuto, Formats: []string{"gif"}})
+	if err != nil || gif.Format != FormatGIF || gif.Target != nil || gif.Quality != 0 {
+		t.Errorf("auto [gif] = %+v, %v; want gif, no target", gif, err)
+	}
 }
 
 func TestFormatAutoRefusals(t *testing.T) {
 	for why, v := range map[string]Variant{
-		"cannot be a candidate":   {Format: FormatAuto, Formats: []string{"webp", "gif"}},
+		"cannot be a candidate":   {Format: FormatAuto, Formats: []string{"webp", "tiff"}},
 		`"bmp" cannot be`:         {Format: FormatAuto, Formats: []string{"bmp"}},
 		"listed twice":            {Format: FormatAuto, Formats: []string{"webp", "jpeg", "jpg"}},
 		"candidates for format":   {Format: FormatWebP, Formats: []string{"webp", "jpeg"}},

@@ -10,8 +10,16 @@
  * would treat the roll as one picture, so cover and contain cut or pad
  * each frame here (reframe), the same region of every frame.
  *
- * Variants that do not animate (JPEG, PNG, AVIF, animated false) are left
- * to render.c, which decodes the first frame only. */
+ * A variant with candidate formats (format auto, a list) is searched
+ * among those that hold frames (GIF, WebP), and a quality target is
+ * scored over a sample of the frames (search.c, frames.c). AVIF does not
+ * animate here: libvips 8.18's heifsave writes each frame as a separate
+ * still image (brand mif1, no AVIS sequence), which browsers show as its
+ * first. An animated WebP's EXIF orientation is applied to every frame.
+ *
+ * Variants that do not animate (JPEG, PNG, AVIF, animated false, or
+ * candidates none of which animates) are left to render.c, which decodes
+ * the first frame only. */
 #include <math.h>
 
 #include <vips/vips.h>
@@ -35,9 +43,41 @@ typedef struct {
 } anim_geom;
 
 static int
+animates(int format)
+{
+	return format == IMGB_GIF || format == IMGB_WEBP;
+}
+
+/* animated_as makes *one: v with its candidates narrowed to those that
+ * hold frames, in v's order. It returns how many formats one may write
+ * animated (a fixed format is one), 0 when v gets the first frame. */
+static int
+animated_as(const imgb_variant *v, imgb_variant *one)
+{
+	int i, n = 0;
+
+	*one = *v;
+	if (!v->animated)
+		return 0;
+	if (v->n_candidates == 0)
+		return animates(v->format);
+	for (i = 0; i < v->n_candidates; i++)
+		if (animates(v->candidates[i])) {
+			one->candidates[n] = v->candidates[i];
+			one->candidate_effort[n++] = v->candidate_effort[i];
+		}
+	one->n_candidates = n;
+	if (n > 0)
+		one->format = one->candidates[0];
+	return n;
+}
+
+static int
 wants_frames(const imgb_variant *v)
 {
-	return v->animated && (v->format == IMGB_GIF || v->format == IMGB_WEBP);
+	imgb_variant one;
+
+	return animated_as(v, &one) > 0;
 }
 
 /* load_frames opens every frame of buf as one toilet roll. scale < 1 asks
@@ -108,25 +148,55 @@ geometry(const imgb_variant *v, int w, int h, anim_geom *g)
 	g->shrink = VIPS_MIN((double) w / g->tw, (double) h / g->th);
 }
 
-/* resize_frames resizes every frame of in to g's tw x th, in sRGB (through
+/* resize_frames resizes every frame of in to tw x th, in sRGB (through
  * an embedded profile, as render.c's thumb), without EXIF rotation (one
- * would turn the roll, not the frames). */
+ * would turn the roll, not the frames: upright_frames turns them). */
 static int
-resize_frames(VipsImage *in, VipsImage **out, const anim_geom *g)
+resize_frames(VipsImage *in, VipsImage **out, int tw, int th)
 {
 	if (vips_image_get_typeof(in, VIPS_META_ICC_NAME))
-		return vips_thumbnail_image(in, out, g->tw,
-			"height", g->th,
+		return vips_thumbnail_image(in, out, tw,
+			"height", th,
 			"size", VIPS_SIZE_FORCE,
 			"no_rotate", TRUE,
 			"import_profile", "srgb",
 			"export_profile", "srgb",
 			NULL);
-	return vips_thumbnail_image(in, out, g->tw,
-		"height", g->th,
+	return vips_thumbnail_image(in, out, tw,
+		"height", th,
 		"size", VIPS_SIZE_FORCE,
 		"no_rotate", TRUE,
 		NULL);
+}
+
+/* upright_frames turns every frame of *x upright by EXIF orientation o
+ * (2..8), each frame on its own, as render.c turns a still. The result
+ * says orientation 1, so that a variant keeping metadata is not turned
+ * twice by a viewer. */
+static int
+upright_frames(VipsObject *scope, VipsImage **x, int o)
+{
+	int page = vips_image_get_page_height(*x);
+	int n = (*x)->Ysize / page;
+	VipsImage **f = (VipsImage **) vips_object_local_array(scope, 3 * n + 2);
+	int i, err = 0;
+
+	for (i = 0; i < n && !err; i++) {
+		err = vips_extract_area(*x, &f[i], 0, i * page, (*x)->Xsize, page,
+			NULL) || vips_copy(f[i], &f[n + i], NULL);
+		if (!err) {
+			vips_image_set_int(f[n + i], VIPS_META_ORIENTATION, o);
+			err = vips_autorot(f[n + i], &f[2 * n + i], NULL);
+		}
+	}
+	if (err ||
+		vips_arrayjoin(f + 2 * n, &f[3 * n], n, "across", 1, NULL) ||
+		vips_copy(f[3 * n], &f[3 * n + 1], NULL))
+		return -1;
+	*x = f[3 * n + 1];
+	vips_image_set_int(*x, VIPS_META_PAGE_HEIGHT, (*x)->Ysize / n);
+	vips_image_set_int(*x, VIPS_META_ORIENTATION, 1);
+	return 0;
 }
 
 /* reframe replaces each frame of *x by its region (left, top, w, h),
@@ -214,25 +284,72 @@ strip_frames_metadata(VipsImage *x)
 	g_strfreev(names);
 }
 
+/* frames_written counts the frames of an output of ours, from its header:
+ * fewer than the roll's when the encoder folded a frame equal to the one
+ * before into it (GIF and WebP both do, adding its delay). */
+static int
+frames_written(int format, void *buf, size_t len, int *n)
+{
+	VipsImage *im;
+	int err = format == IMGB_GIF ?
+		vips_gifload_buffer(buf, len, &im, "n", -1, NULL) :
+		vips_webpload_buffer(buf, len, &im, "n", -1, NULL);
+
+	if (err)
+		return -1;
+	*n = im->Ysize / vips_image_get_page_height(im);
+	g_object_unref(im);
+	return 0;
+}
+
+/* encode_frames encodes the finished animation x for v: at v's format,
+ * or searched among v's candidates that animate, with a quality target
+ * scored over its frames and v's byte cap (search.c). */
+static int
+encode_frames(VipsImage *x, imgb_variant *v)
+{
+	imgb_variant one;
+	void *out = NULL;
+	size_t out_len = 0;
+
+	animated_as(v, &one);
+	if (imgb_search_frames(x, &one, &out, &out_len))
+		return -1;
+	if (frames_written(one.out_format, out, out_len, &v->out_frames)) {
+		g_free(out);
+		return -1;
+	}
+	v->out = out;
+	v->out_len = out_len;
+	v->out_width = x->Xsize;
+	v->out_height = vips_image_get_page_height(x);
+	v->out_format = one.out_format;
+	v->out_quality = one.out_format == IMGB_GIF ? 0 : one.out_quality;
+	v->out_score = one.out_score;
+	v->out_capped = one.out_capped;
+	return 0;
+}
+
 /* animate_one makes variant v from the animation in buf, whose frames are
- * w x h. */
+ * w x h as stored, with EXIF orientation o. */
 static int
 animate_one(int loader, const void *buf, size_t len, int fail_on,
-	int w, int h, imgb_variant *v)
+	int w, int h, int o, imgb_variant *v)
 {
 	VipsObject *scope = VIPS_OBJECT(vips_image_new());
 	VipsImage **t = (VipsImage **) vips_object_local_array(scope, 4);
 	VipsImage *x;
 	anim_geom g;
-	void *out = NULL;
-	size_t out_len = 0;
+	int swap = o >= 5; /* a quarter turn: the upright frame is h x w */
 	int err;
 
-	geometry(v, w, h, &g);
+	geometry(v, swap ? h : w, swap ? w : h, &g);
 	err = !(t[0] = load_frames(loader, buf, len, fail_on,
 		1.0 / VIPS_MAX(1.0, g.shrink))) ||
-		resize_frames(t[0], &t[1], &g);
+		resize_frames(t[0], &t[1], swap ? g.th : g.tw, swap ? g.tw : g.th);
 	x = t[1];
+	if (!err && o > 1)
+		err = upright_frames(scope, &x, o);
 	if (!err && g.cw > 0)
 		err = cut_frames(scope, &x, &g, v->smartcrop);
 	if (!err && g.pw > 0 &&
@@ -243,26 +360,18 @@ animate_one(int loader, const void *buf, size_t len, int fail_on,
 		x = t[2];
 		if (!v->keep_metadata)
 			strip_frames_metadata(x);
-		err = imgb_encode(x, v, &out, &out_len);
-	}
-	if (!err) {
-		v->out = out;
-		v->out_len = out_len;
-		v->out_width = x->Xsize;
-		v->out_height = vips_image_get_page_height(x);
-		v->out_format = v->format;
-		v->out_quality = v->format == IMGB_GIF ? 0 : v->quality;
-		v->out_frames = x->Ysize / v->out_height;
+		err = encode_frames(x, v);
 	}
 	g_object_unref(scope);
 	return err ? -1 : 0;
 }
 
-/* frames_of reads the frame size and count of an animation without
- * decoding it; *n is 1 for a still image. */
+/* frames_of reads the frame size and count of an animation, and its EXIF
+ * orientation (an animated WebP may carry an EXIF chunk; 1 if none),
+ * without decoding it; *n is 1 for a still image. */
 static int
 frames_of(int loader, const void *buf, size_t len, int fail_on,
-	int *w, int *h, int *n)
+	int *w, int *h, int *n, int *o)
 {
 	VipsImage *im;
 
@@ -271,6 +380,7 @@ frames_of(int loader, const void *buf, size_t len, int fail_on,
 	*w = im->Xsize;
 	*h = vips_image_get_page_height(im);
 	*n = im->Ysize / *h;
+	*o = VIPS_CLIP(1, vips_image_get_orientation(im), 8);
 	g_object_unref(im);
 	return 0;
 }
@@ -279,7 +389,7 @@ int
 imgb_animate(int loader, const void *buf, size_t len, int fail_on,
 	imgb_variant *vs, int n)
 {
-	int w, h, frames, i, made = 0, want = 0;
+	int w, h, frames, o, i, made = 0, want = 0;
 
 	if (loader != IMGB_LOAD_GIF && loader != IMGB_LOAD_WEBP)
 		return 0;
@@ -287,14 +397,14 @@ imgb_animate(int loader, const void *buf, size_t len, int fail_on,
 		want |= wants_frames(&vs[i]);
 	if (!want)
 		return 0;
-	if (frames_of(loader, buf, len, fail_on, &w, &h, &frames))
+	if (frames_of(loader, buf, len, fail_on, &w, &h, &frames, &o))
 		return -1;
 	if (frames < 2)
 		return 0;
 	for (i = 0; i < n; i++) {
 		if (!wants_frames(&vs[i]))
 			continue;
-		if (animate_one(loader, buf, len, fail_on, w, h, &vs[i]))
+		if (animate_one(loader, buf, len, fail_on, w, h, o, &vs[i]))
 			return -1;
 		made++;
 	}

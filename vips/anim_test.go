@@ -255,6 +255,8 @@ func TestAnimatedReleasesEverything(t *testing.T) {
 		{Name: "a", Width: 32, Height: 32, Fit: imgbatch.FitCover, SmartCrop: true, Format: imgbatch.FormatGIF},
 		{Name: "b", Width: 50, Height: 50, Fit: imgbatch.FitContain, Format: imgbatch.FormatWebP},
 		{Name: "c", Width: 20, Format: imgbatch.FormatJPEG},
+		// The search over frames, and its probes read back.
+		{Name: "d", Width: 40, Format: imgbatch.FormatAuto, Formats: []string{"gif", "webp"}, Target: target(0.98)},
 	}
 	run := func() {
 		for _, src := range srcs {

@@ -11,7 +11,7 @@ enum { IMGB_FIT_INSIDE, IMGB_FIT_COVER, IMGB_FIT_CONTAIN, IMGB_FIT_FILL };
 
 /* Output formats (imgbatch.Format*). */
 enum { IMGB_JPEG, IMGB_PNG, IMGB_WEBP, IMGB_AVIF, IMGB_GIF };
-#define IMGB_MAX_CANDIDATES 4 /* jpeg, png, webp, avif */
+#define IMGB_MAX_CANDIDATES 5 /* jpeg, png, webp, avif, gif */
 
 /* Colour of an output (imgbatch.ICC*): sRGB without a profile, the
  * source's own space and profile, or Display P3 with its profile. */

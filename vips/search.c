@@ -23,6 +23,11 @@
  * its score says so. IMGB_SEARCH_DEBUG in the environment prints every
  * probe on stderr.
  *
+ * An animation (imgb_search_frames, from anim.c) is encoded whole by
+ * every probe and scored on a sample of its frames, the lowest score
+ * counting (frames.c). PNG and GIF have no q: one encode each, GIF scored
+ * like any other (its palette loses).
+ *
  * Pruning: the cheapest candidate goes first and calibrates the start of
  * the others, which go in the order given (the likely winner, AVIF, first
  * by default). Once some output passed, a probe of another format
@@ -86,6 +91,10 @@ typedef struct {
 	int shift;	/* q the first format's search moved from its start */
 	int shift_format; /* that format; -1: none yet */
 	int capped;	/* best was searched down to fit v->max_bytes */
+	int page;	/* frame height: x->Ysize for a still */
+	int frames;	/* frames of x, 1 for a still */
+	int idx[IMGB_SCORED_FRAMES]; /* the frames scored (frames.c) */
+	int n_idx;
 } search;
 
 /* What a q search knows: q lo failed, q hi passed (q_min - 1 and
@@ -152,6 +161,27 @@ planes_of(VipsImage *in, planes *p)
 	}
 	g_free(pix);
 	return 0;
+}
+
+/* frame_planes reads frames idx (s->n_idx of them) of img, a still or
+ * an animation of s's frame size, into p: stacked, s->page rows each. */
+static int
+frame_planes(const search *s, VipsImage *img, const int *idx, planes *p)
+{
+	int page = s->frames > 1 ? vips_image_get_page_height(img) : img->Ysize;
+	VipsImage *t;
+	int err;
+
+	if (img->Xsize != s->x->Xsize || page != s->page) {
+		vips_error("search", "decoded %dx%d, encoded %dx%d",
+			img->Xsize, page, s->x->Xsize, s->page);
+		return -1;
+	}
+	if (imgb_stack_frames(img, page, idx, s->n_idx, &t))
+		return -1;
+	err = planes_of(t, p);
+	g_object_unref(t);
+	return err;
 }
 
 static double
@@ -288,44 +318,56 @@ ssim_plane(const float *x, const float *y, int w, int h)
 	return total / ((double) ow * oh);
 }
 
-/* score compares a decoded output with the reference: SSIM of luma, and of
- * alpha when either has it (a missing alpha is opaque). */
-static int
-score(const planes *ref, VipsImage *dec, double *out)
+/* score_frame is the SSIM of one frame (page rows from row top) of the
+ * reference and a decoded output: of luma, and of alpha when either has
+ * it (a missing alpha is opaque). */
+static double
+score_frame(const planes *ref, const planes *p, int top, int page)
 {
+	size_t off = (size_t) top * p->w, i, n = (size_t) p->w * page;
+	double s = ssim_plane(ref->y + off, p->y + off, p->w, page);
+	float *opaque = NULL;
+
+	if (!ref->a && !p->a)
+		return s;
+	if (!ref->a || !p->a) {
+		opaque = g_new(float, n);
+		for (i = 0; i < n; i++)
+			opaque[i] = 255 - 128;
+	}
+	s = VIPS_MIN(s, ssim_plane(ref->a ? ref->a + off : opaque,
+				p->a ? p->a + off : opaque, p->w, page));
+	g_free(opaque);
+	return s;
+}
+
+/* score compares a decoded output with the reference, frame by scored
+ * frame (one for a still): the lowest score counts. */
+static int
+score(const search *s, VipsImage *dec, double *out)
+{
+	int at[IMGB_SCORED_FRAMES];
 	planes p;
-	double s;
+	double low = 1;
+	int k;
 
-	if (planes_of(dec, &p))
+	if (s->frames == 1)
+		at[0] = 0;
+	else if (imgb_match_frames(s->x, dec, s->idx, s->n_idx, at))
 		return -1;
-	if (p.w != ref->w || p.h != ref->h) {
-		vips_error("search", "decoded %dx%d, encoded %dx%d",
-			p.w, p.h, ref->w, ref->h);
-		planes_free(&p);
+	if (frame_planes(s, dec, at, &p))
 		return -1;
-	}
-	s = ssim_plane(ref->y, p.y, p.w, p.h);
-	if (ref->a || p.a) {
-		size_t i, n = (size_t) p.w * p.h;
-		float *opaque = NULL;
-
-		if (!ref->a || !p.a) {
-			opaque = g_new(float, n);
-			for (i = 0; i < n; i++)
-				opaque[i] = 255 - 128;
-		}
-		s = VIPS_MIN(s, ssim_plane(ref->a ? ref->a : opaque,
-					p.a ? p.a : opaque, p.w, p.h));
-		g_free(opaque);
-	}
+	for (k = 0; k < s->n_idx; k++)
+		low = VIPS_MIN(low, score_frame(&s->ref, &p, k * s->page, s->page));
 	planes_free(&p);
-	*out = s;
+	*out = low;
 	return 0;
 }
 
-/* decode opens an output of ours with the loader of its format. */
+/* decode opens an output of ours with the loader of its format, every
+ * frame of an animation (n frames). */
 static int
-decode(int format, void *buf, size_t len, VipsImage **out)
+decode(int format, void *buf, size_t len, int n, VipsImage **out)
 {
 	switch (format) {
 	case IMGB_JPEG:
@@ -333,12 +375,22 @@ decode(int format, void *buf, size_t len, VipsImage **out)
 	case IMGB_PNG:
 		return vips_pngload_buffer(buf, len, out, NULL);
 	case IMGB_WEBP:
-		return vips_webpload_buffer(buf, len, out, NULL);
+		return vips_webpload_buffer(buf, len, out, "n", n, NULL);
+	case IMGB_GIF:
+		return vips_gifload_buffer(buf, len, out, "n", n, NULL);
 	case IMGB_AVIF:
 		return vips_heifload_buffer(buf, len, out, NULL);
 	}
 	vips_error("search", "no loader for format %d", format);
 	return -1;
+}
+
+/* has_q says whether format has a quality to search: PNG is lossless,
+ * GIF quantises to a palette whatever q (one encode each). */
+static int
+has_q(int format)
+{
+	return format != IMGB_PNG && format != IMGB_GIF;
 }
 
 /* encode_probe encodes the reference as format at q. */
@@ -352,7 +404,7 @@ encode_probe(search *s, int format, int effort, int q, probe *p)
 	cv.effort = effort;
 	memset(p, 0, sizeof(*p));
 	p->format = format;
-	p->quality = format == IMGB_PNG ? 0 : q;
+	p->quality = has_q(format) ? q : 0;
 	p->score = -1;
 	g_atomic_int_inc(&probes);
 	return imgb_encode(s->x, &cv, &p->buf, &p->len);
@@ -370,14 +422,14 @@ measure(search *s, probe *p)
 		p->score = 1;
 		return 0;
 	}
-	if (!s->ref.y && planes_of(s->x, &s->ref))
+	if (!s->ref.y && frame_planes(s, s->x, s->idx, &s->ref))
 		return -1;
-	if (decode(p->format, p->buf, p->len, &dec)) {
+	if (decode(p->format, p->buf, p->len, s->frames > 1 ? -1 : 1, &dec)) {
 		vips_error("search", "cannot read back the output it wrote "
 			"(format %d, q %d)", p->format, p->quality);
 		return -1;
 	}
-	err = score(&s->ref, dec, &p->score);
+	err = score(s, dec, &p->score);
 	g_object_unref(dec);
 	if (getenv("IMGB_SEARCH_DEBUG"))
 		fprintf(stderr, "search: format %d q %d: %zu bytes, ssim %.4f\n",
@@ -606,7 +658,7 @@ run(search *s)
 			continue; /* JPEG has no alpha */
 		if (i > 0 && s->passed && g_get_monotonic_time() > s->deadline)
 			break;
-		if (s->target && f != IMGB_PNG) {
+		if (s->target && has_q(f)) {
 			if (search_format(s, f, effort))
 				return -1;
 			continue;
@@ -718,7 +770,7 @@ fit_cap(search *s)
 {
 	const imgb_variant *v = s->v;
 	int alpha = vips_image_hasalpha(s->x);
-	int scored = (double) s->x->Xsize * s->x->Ysize <=
+	int scored = (double) s->x->Xsize * s->page * s->n_idx <=
 		IMGB_SEARCH_MAX_PIXELS;
 	probe fit = { 0 };
 	int k;
@@ -756,21 +808,32 @@ fit_cap(search *s)
 	return 0;
 }
 
-/* prepare fills s for variant v on the finished image x; drop drops an
- * alpha band that is opaque everywhere. */
+/* frames_of sets the frames of x: a roll of page-height frames when
+ * animated, else one. */
+static void
+frames_of(search *s, VipsImage *x, int animated)
+{
+	s->page = animated ? vips_image_get_page_height(x) : x->Ysize;
+	s->frames = x->Ysize / s->page;
+	s->n_idx = imgb_frames_scored(s->frames, s->idx);
+}
+
+/* prepare fills s for variant v on the finished image x (an animation
+ * when animated); drop drops an alpha band that is opaque everywhere. */
 static int
-prepare(search *s, VipsImage *x, imgb_variant *v, int drop)
+prepare(search *s, VipsImage *x, imgb_variant *v, int drop, int animated)
 {
 	memset(s, 0, sizeof(*s));
 	s->v = v;
 	s->target = v->target_ssim;
 	s->shift_format = -1;
 	s->deadline = g_get_monotonic_time() + (gint64) v->budget_ms * 1000;
+	frames_of(s, x, animated);
 	if (!(s->x = vips_image_copy_memory(x)))
 		return -1;
 	if (drop && drop_opaque_alpha(&s->x))
 		return -1;
-	if (s->target && planes_of(s->x, &s->ref))
+	if (s->target && frame_planes(s, s->x, s->idx, &s->ref))
 		return -1;
 	return 0;
 }
@@ -809,7 +872,8 @@ finish_search(search *s, int err, imgb_variant *v, void **out,
  * one encode, as before caps. With one, x is first copied to memory (a
  * sequential pipeline cannot be read twice): the same bytes. */
 static int
-encode_capped(VipsImage *x, imgb_variant *v, void **out, size_t *out_len)
+encode_capped(VipsImage *x, imgb_variant *v, void **out, size_t *out_len,
+	int animated)
 {
 	imgb_variant one = *v;
 	search s;
@@ -822,29 +886,34 @@ encode_capped(VipsImage *x, imgb_variant *v, void **out, size_t *out_len)
 	one.n_candidates = 1;
 	one.candidates[0] = v->format;
 	one.candidate_effort[0] = v->effort;
-	if (prepare(&s, x, &one, 0) ||
+	if (prepare(&s, x, &one, 0, animated) ||
 		encode_probe(&s, v->format, v->effort, v->quality, &s.best))
 		return finish_search(&s, -1, v, out, out_len);
 	err = over_cap(&s) && fit_cap(&s);
 	return finish_search(&s, err, v, out, out_len);
 }
 
-int
-imgb_search(VipsImage *x, imgb_variant *v, void **out, size_t *out_len)
+/* search_image is imgb_search of a still or (animated) of an animation,
+ * whose whole roll is held in memory and encoded by every probe, but
+ * only a sample of its frames is scored. */
+static int
+search_image(VipsImage *x, imgb_variant *v, void **out, size_t *out_len,
+	int animated)
 {
 	imgb_variant one = *v;
 	search s;
 	int err;
 
 	if (!v->target_ssim && v->n_candidates == 0)
-		return encode_capped(x, v, out, out_len);
+		return encode_capped(x, v, out, out_len, animated);
 	/* The reference, its planes and a decoded probe are held at once:
-	 * ~15 bytes a pixel. */
+	 * ~15 bytes a scored pixel. */
+	frames_of(&s, x, animated);
 	if (v->target_ssim &&
-		(double) x->Xsize * x->Ysize > IMGB_SEARCH_MAX_PIXELS) {
-		vips_error("search", "a quality target on a %dx%d output: "
-			"over the search's limit of %d pixels",
-			x->Xsize, x->Ysize, IMGB_SEARCH_MAX_PIXELS);
+		(double) x->Xsize * s.page * s.n_idx > IMGB_SEARCH_MAX_PIXELS) {
+		vips_error("search", "a quality target on a %dx%d output "
+			"(%d frames scored): over the search's limit of %d pixels",
+			x->Xsize, s.page, s.n_idx, IMGB_SEARCH_MAX_PIXELS);
 		return -1;
 	}
 	if (v->n_candidates == 0) {
@@ -853,7 +922,20 @@ imgb_search(VipsImage *x, imgb_variant *v, void **out, size_t *out_len)
 		one.candidates[0] = v->format;
 		one.candidate_effort[0] = v->effort;
 	}
-	err = prepare(&s, x, &one, 1) || run(&s) ||
+	err = prepare(&s, x, &one, 1, animated) || run(&s) ||
 		(over_cap(&s) && fit_cap(&s));
 	return finish_search(&s, err, v, out, out_len);
+}
+
+int
+imgb_search(VipsImage *x, imgb_variant *v, void **out, size_t *out_len)
+{
+	return search_image(x, v, out, out_len, 0);
+}
+
+int
+imgb_search_frames(VipsImage *x, imgb_variant *v, void **out,
+	size_t *out_len)
+{
+	return search_image(x, v, out, out_len, 1);
 }

@@ -84,6 +84,8 @@ func candidateC(f string) (format, effort C.int, err error) {
 		return C.IMGB_WEBP, webpEffort, nil
 	case imgbatch.FormatAVIF:
 		return C.IMGB_AVIF, avifEffort, nil
+	case imgbatch.FormatGIF:
+		return C.IMGB_GIF, -1, nil
 	}
 	return 0, 0, fmt.Errorf("unknown candidate format %q", f)
 }

@@ -314,10 +314,12 @@ func TestAutoWithoutTarget(t *testing.T) {
 
 // TestSearchTinyAndAnimated: images smaller than an SSIM window (one
 // uniform window) and an animated GIF of 10,000 1x1 frames (its first
-// frame, as every variant) search like any other.
+// frame, asked for with animated false; an animated auto variant is
+// TestAnimatedAutoSmallest's) search like any other.
 func TestSearchTinyAndAnimated(t *testing.T) {
+	off := false
 	v := imgbatch.Variant{Name: "t", Width: 64, Height: 64, Fit: imgbatch.FitInside, Format: imgbatch.FormatAuto,
-		Formats: []string{imgbatch.FormatAVIF, imgbatch.FormatWebP, imgbatch.FormatJPEG}, Target: target(0.9)}
+		Formats: []string{imgbatch.FormatAVIF, imgbatch.FormatWebP, imgbatch.FormatJPEG}, Target: target(0.9), Animated: &off}
 	for name, src := range map[string][]byte{
 		"1x1 png":          testutil.PNG(t, testutil.Photo(1, 1, 0)),
 		"7x5 jpeg":         testutil.JPEG(t, testutil.Photo(7, 5, 0), 90),

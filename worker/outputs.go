@@ -109,7 +109,10 @@ func keepSource(v imgbatch.Variant, info sniff.Info, e sniff.Extras, known bool,
 		return "", "the source is not upright (EXIF orientation)"
 	case r.Width != info.Width || r.Height != info.Height:
 		return "", "the variant resizes, crops or pads the source"
-	case info.Animated != (r.Frames > 1) || (info.Animated && r.Frames != info.Pages):
+	case info.Animated != (r.Frames > 1):
+		// Kept animated, the output may hold fewer frames than the
+		// source: the encoders fold a frame equal to the one before
+		// into it (vips/anim.c), the same animation.
 		return "", "the variant changes the source's animation"
 	case e.Components == 4 || e.BitDepth > 8:
 		return "", "the variant converts the source's colours (CMYK JPEG, 16-bit PNG)"
