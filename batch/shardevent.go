@@ -78,19 +78,25 @@ func (r *Runner) sendOutbox(ctx context.Context, run *imgbatch.Run, unsent []Don
 	return nil
 }
 
+// firstOwnerLook is the first wait of awaitOwner: an owner caught between
+// its done marker and its "sent" update is usually done in milliseconds.
+const firstOwnerLook = 50 * time.Millisecond
+
 // awaitOwner re-reads the done marker m until its event is sent (nil) or
 // its owner's window has ended (the marker as now read, for the finalizer
-// to send): every Poll, for at most the window (which ends a lease TTL
-// after the marker was written).
+// to send): after 50 ms, then twice as long each time up to Poll, for at
+// most the window (which ends a lease TTL after the marker was written).
 func (r *Runner) awaitOwner(ctx context.Context, lay imgbatch.Layout, m DoneMarker) (*DoneMarker, error) {
+	wait := min(firstOwnerLook, r.Poll)
 	for !m.EventSent {
 		left := m.EventBy.Sub(r.Now())
 		if m.EventBy.IsZero() || left <= 0 {
 			return &m, nil
 		}
-		if !sleep(ctx, min(left, r.Poll)) {
+		if !sleep(ctx, min(left, wait)) {
 			return nil, ctx.Err()
 		}
+		wait = min(2*wait, r.Poll)
 		cur, err := r.Store.LoadDoneAt(ctx, lay, m.Shard)
 		if err != nil {
 			return nil, err
