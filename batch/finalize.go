@@ -252,12 +252,8 @@ func (r *Runner) writeOutcome(ctx context.Context, run *imgbatch.Run, reason str
 	if r.Notifier != nil {
 		// Shard events a child could not send (it died, or EventBridge said no)
 		// go out now, with their deterministic ids, before the run's event.
-		for _, m := range sum.unsent {
-			if err := r.Notifier.ShardCompleted(ctx, run, m); err != nil {
-				log.Warn("shard event still not sent", "shard", m.Shard, "err", err)
-				continue
-			}
-			r.Store.markEventSent(ctx, imgbatch.LayoutOf(run), m)
+		if err := r.sendOutbox(ctx, run, sum.unsent, log); err != nil {
+			return fin, err
 		}
 	}
 	if err := writeHTMLReport(ctx, r.Store, run, sum); err != nil {

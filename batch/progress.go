@@ -40,6 +40,12 @@ type DoneMarker struct {
 	// EventSent turns true once "Shard Completed" was accepted: the marker is
 	// the event's outbox, and the finalizer re-sends (same id) what is not.
 	EventSent bool `json:"eventSent"`
+	// EventBy ends the owner's window to send the event itself: until then
+	// the finalizer leaves an unsent event to the owner (which may be sending
+	// it this moment), after it the finalizer sends it. Zero (markers before
+	// this field, or an owner whose send failed) hands it over at once
+	// (shardevent.go).
+	EventBy time.Time `json:"eventBy,omitzero"`
 	// Requests are the S3 requests the owner sent since its previous done
 	// marker (the claim, reads and checkpoints of this shard, the scans
 	// before it): the finalizer sums them into summary.json.

@@ -274,6 +274,9 @@ func (sw *shardWork) publish(work context.Context, all map[int]imgbatch.Result, 
 	if _, err := r.Store.Put(work, m.Results, encodeResults(rs), "application/x-ndjson", Cond{}); err != nil {
 		return nil, err
 	}
+	if r.Notifier != nil { // a child without one leaves its events to the finalizer at once
+		m.EventBy = r.Now().Add(r.LeaseTTL).UTC()
+	}
 	doneTag, err := r.Store.PutJSON(work, sw.lay.Done(l.Shard), m, Cond{IfNoneMatch: true})
 	if err != nil {
 		if errors.Is(err, ErrConflict) {
@@ -285,12 +288,8 @@ func (sw *shardWork) publish(work context.Context, all map[int]imgbatch.Result, 
 	r.requestsMarked(&m)
 	log.Info("shard done", "succeeded", m.Counts.Succeeded, "failed", m.Counts.Failed, "skipped", m.Counts.Skipped, "ms", m.DurationMs)
 	if r.Notifier != nil {
-		if err := r.Notifier.ShardCompleted(work, sw.run, m); err != nil {
-			log.Warn("shard event not sent; it stays in the done marker for the finalizer", "err", err)
-		} else {
-			m.etag = doneTag
-			r.Store.markEventSent(work, sw.lay, m)
-		}
+		m.etag = doneTag
+		r.sendOwnShardEvent(work, sw.run, sw.lay, m, log)
 	}
 	return &m, nil
 }

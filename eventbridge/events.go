@@ -140,7 +140,10 @@ func (e RunRequested) MarshalJSON() ([]byte, error) {
 }
 
 // ShardCompleted reports one finished shard (its write-once done marker is
-// the outbox of this event).
+// the outbox of this event). There is one per shard of a run, sent by the
+// shard's owner or, after the owner's window, by the finalizer, never by
+// both at once (batch/shardevent.go); delivery is still at least once, so
+// consumers dedupe on EventID.
 type ShardCompleted struct {
 	EventID     string          `json:"eventId"`
 	RunID       string          `json:"runId"`

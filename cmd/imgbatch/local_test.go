@@ -336,11 +336,13 @@ func TestLocalViaBatch(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 	count := map[string]int{}
-	for _, e := range readEvents(t, filepath.Join(dir, "events.jsonl")) {
+	evs := readEvents(t, filepath.Join(dir, "events.jsonl"))
+	for _, e := range evs {
 		count[e.DetailType]++
 	}
 	if count["Run Requested"] != 0 || count["Shard Completed"] != 3 || count["Run Completed"] != 1 {
 		t.Errorf("events %v: want no Run Requested (SubmitJob started the run), 3 Shard Completed, 1 Run Completed", count)
+		logShardEvents(t, evs, dir)
 	}
 	for _, name := range []string{"a", "b", "c"} { // {variant}/{key}.{outext}
 		if _, err := os.Stat(filepath.Join(dir, "s3", "buckets", "output", "t", name+".jpg.jpg")); err != nil {
@@ -377,5 +379,27 @@ func assertJSONLogs(t *testing.T, logDir string) {
 	}
 	if lines == 0 {
 		t.Errorf("the children logged nothing: the check proves nothing")
+	}
+}
+
+// logShardEvents logs each Shard Completed that was delivered (its id,
+// epoch and completion time) and the children's log lines about shard
+// events, so that a wrong count says which shard went out twice and who
+// sent it.
+func logShardEvents(t *testing.T, evs []recordedEvent, dir string) {
+	t.Helper()
+	for _, e := range evs {
+		if e.DetailType == "Shard Completed" {
+			t.Logf("delivered: %s", e.Detail)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "logs", "*", "*.log"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "shard") && (strings.Contains(l, "event") || strings.Contains(l, "done")) {
+				t.Logf("%s: %s", filepath.Base(f), l)
+			}
+		}
 	}
 }
