@@ -11,10 +11,10 @@ import (
 	"github.com/imgbatch/imgbatch/placeholder"
 )
 
-// toP3 re-encodes a JPEG in Display P3 with its profile embedded.
-func toP3(t *testing.T, jpg []byte) []byte {
+// toP3 re-encodes an image as a JPEG at q in Display P3, its profile embedded.
+func toP3(t *testing.T, src []byte, q int) []byte {
 	t.Helper()
-	img, err := govips.NewImageFromBuffer(jpg)
+	img, err := govips.NewImageFromBuffer(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func toP3(t *testing.T, jpg []byte) []byte {
 		t.Fatalf("to P3: %v", err)
 	}
 	p := govips.NewJpegExportParams()
-	p.Quality = 90
+	p.Quality = q
 	b, _, err := img.ExportJpeg(p)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +40,7 @@ func TestPlaceholderSmallCopyIsSRGBPhotos(t *testing.T) {
 		"thumb":   imgbatch.DefaultRecipe.Variants[:1], // the copy from the variant
 	}
 	for i, photo := range searchPhotos(t, 6) {
-		src := toP3(t, photo)
+		src := toP3(t, photo, 90)
 		for name, vs := range recipes {
 			_, ref := renderFacts(t, src, true, withICC(vs, imgbatch.ICCSRGB)...)
 			want := smallPlaceholders(t, ref)
@@ -59,21 +59,7 @@ func TestPlaceholderSmallCopyIsSRGBPhotos(t *testing.T) {
 // embedded: the same colours as the sRGB scene, other stored numbers.
 func p3Scene(t *testing.T, w, h int) []byte {
 	t.Helper()
-	img, err := govips.NewImageFromBuffer(encodePNG(t, scene(w, h, w/4, h/4, h/2)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer img.Close()
-	if err := img.TransformICCProfile("p3"); err != nil {
-		t.Fatalf("to P3: %v", err)
-	}
-	p := govips.NewJpegExportParams()
-	p.Quality = 95
-	b, _, err := img.ExportJpeg(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return toP3(t, encodePNG(t, scene(w, h, w/4, h/4, h/2)), 95)
 }
 
 // withICC gives every variant of vs colour policy icc ("" the default).
