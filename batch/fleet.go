@@ -1,0 +1,95 @@
+package batch
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+)
+
+// The slow end of a run. An array child paces its S3 requests at its share
+// of the budgets for the whole array (budget ÷ W). When children run out
+// of shards and leave, those still working kept that share, so the budget
+// of the children gone went unused and the last shards drained at a
+// fraction of what S3 serves (the last ~5 % of a simulated run took ~90 s).
+//
+// No child knows how many others are live, but no more children can be
+// working than shards are left without a done marker, and the watchers
+// list the done markers anyway. A watcher that counts markedly fewer
+// shards left than the run's control object says writes that count there
+// (a few writes a run, never per item), and every child reads the control
+// object every ControlEvery anyway: its share becomes budget ÷ min(W,
+// undone). Done markers are write-once, so the count only falls, and a
+// stale count is higher than the truth: the shares still sum to at most
+// the budget.
+
+// fleetState is what a Runner saw and wrote of the fleet's bound: seen by
+// the control watch's goroutine, wrote and tried by the runner's own.
+type fleetState struct {
+	seen  int64     // Control.Undone last read (0: none); atomic (a Runner is copied, so no atomic.Int64)
+	live  int       // last told to Runner.Fleet
+	wrote int       // last written, or found written, by this child
+	tried time.Time // last write tried
+}
+
+// fleetShrink is how much smaller a count must be than the one written
+// before a watcher writes it: W → 1 in ~20 writes for W = 100.
+const fleetShrink = 0.8
+
+// sawFleet tells Fleet the bound in c (the width when c has none).
+func (r *Runner) sawFleet(c *Control) {
+	undone := 0
+	if c != nil {
+		undone = c.Undone
+	}
+	atomic.StoreInt64(&r.fleet.seen, int64(undone))
+	if r.Fleet == nil {
+		return
+	}
+	live := max(r.Me.ArraySize, 1)
+	if undone > 0 {
+		live = min(live, undone)
+	}
+	if live != r.fleet.live {
+		r.fleet.live = live
+		r.Fleet(live)
+	}
+}
+
+// noteUndone is a watcher's part, after it learnt of done markers: it
+// writes the count of shards left to the control object when that is at
+// most fleetShrink of the count written there (or of the width), at most
+// once per Poll. A failed write is only logged: the children keep their
+// narrower share.
+func (c *child) noteUndone(ctx context.Context) {
+	r := c.r
+	undone := c.run.Shards - c.sc.ndone
+	ref := c.width
+	for _, v := range []int{r.fleet.wrote, int(atomic.LoadInt64(&r.fleet.seen))} {
+		if v > 0 {
+			ref = min(ref, v)
+		}
+	}
+	if undone <= 0 || float64(undone) > fleetShrink*float64(ref) || r.Now().Sub(r.fleet.tried) < r.Poll {
+		return
+	}
+	r.fleet.tried = r.Now()
+	cur, err := r.Store.UpdateControl(ctx, c.run.ID, func(cur *Control) (*Control, error) {
+		if cur.stops() || (cur != nil && cur.Undone > 0 && cur.Undone <= undone) {
+			return nil, nil // stopping, or a lower count is there
+		}
+		next := Control{}
+		if cur != nil {
+			next = *cur
+		}
+		next.Undone, next.UndoneAt = undone, r.Now().UTC()
+		return &next, nil
+	})
+	if err != nil {
+		c.log.Warn("shards left not written to the control object", "undone", undone, "err", err)
+		return
+	}
+	if cur != nil && cur.Undone > 0 {
+		r.fleet.wrote = cur.Undone
+		c.log.Info("shards left written for the children's S3 share", "undone", cur.Undone, "wrote", cur.Undone == undone)
+	}
+}
