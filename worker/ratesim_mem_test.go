@@ -24,6 +24,9 @@ type memSampler struct {
 	base   uint64 // live heap before the children started
 	peak   int64  // most growth, less the outputs stored
 	peakAt time.Duration
+	// busy is peak before 95 % of the items were done: the children at
+	// work, without the finalizer's reports (built in one child's memory)
+	busy   int64
 	done   chan struct{}
 	exited chan struct{}
 }
@@ -54,10 +57,14 @@ func (sm *rateSim) sampleMemory() *memSampler {
 			case <-tick.C:
 			}
 			sm.mu.Lock()
-			stored := int64(len(sm.res)) * outSize
+			n := len(sm.res)
 			sm.mu.Unlock()
-			if g := int64(readLiveHeap()) - int64(ms.base) - stored; g > ms.peak {
+			g := int64(readLiveHeap()) - int64(ms.base) - int64(n)*outSize
+			if g > ms.peak {
 				ms.peak, ms.peakAt = g, time.Since(sm.start)
+			}
+			if n < sm.cfg.Items*95/100 {
+				ms.busy = max(ms.busy, g)
 			}
 		}
 	}()

@@ -75,9 +75,10 @@ type rateSimReport struct {
 	// The slow end: Tail is from the 95th percent of the items' results
 	// to the last; Gap from the last result to final.json's FinishedAt.
 	Tail, Gap time.Duration
-	// HeapPerChild is the peak live heap growth ÷ children (ratesim_mem_test.go), at HeapAt
-	HeapPerChild int64
-	HeapAt       time.Duration
+	// HeapPerChild is the peak live heap growth ÷ children (ratesim_mem_test.go), at HeapAt;
+	// HeapBusy the same before 95 % of the items were done (no finalizer)
+	HeapPerChild, HeapBusy int64
+	HeapAt                 time.Duration
 }
 
 func (r rateSimReport) String() string {
@@ -87,8 +88,8 @@ func (r rateSimReport) String() string {
 		100*float64(r.DataSlowDowns)/float64(max(r.DataRequests, 1)), r.DataRequests,
 		100*float64(r.SlowDowns-r.DataSlowDowns)/float64(max(r.Requests-r.DataRequests, 1)), r.Requests-r.DataRequests, r.Failed, r.FailedThrottle, r.P99.Round(time.Millisecond),
 		r.PeakHeld, r.Cfg.InFlight, r.ControlPerItem, r.Splits, r.Limiter.Held) +
-		fmt.Sprintf("; last 5%% of items %s, last result → final.json %s; live heap ≤ %d KiB/child (peak at %s)",
-			r.Tail.Round(100*time.Millisecond), r.Gap.Round(100*time.Millisecond), r.HeapPerChild>>10, r.HeapAt.Round(time.Second))
+		fmt.Sprintf("; last 5%% of items %s, last result → final.json %s; live heap ≤ %d KiB/child working (≤ %d KiB/child with the finalizer, peak at %s)",
+			r.Tail.Round(100*time.Millisecond), r.Gap.Round(100*time.Millisecond), r.HeapBusy>>10, r.HeapPerChild>>10, r.HeapAt.Round(time.Second))
 }
 
 // rateSim is one simulation's shared state.
@@ -401,7 +402,8 @@ func (sm *rateSim) report(m *s3fault.RateModel, wall time.Duration) rateSimRepor
 		}
 	}
 	if sm.mem != nil {
-		r.HeapPerChild, r.HeapAt = sm.mem.peak/int64(max(sm.cfg.Children, 1)), sm.mem.peakAt
+		per := int64(max(sm.cfg.Children, 1))
+		r.HeapPerChild, r.HeapBusy, r.HeapAt = sm.mem.peak/per, sm.mem.busy/per, sm.mem.peakAt
 	}
 	series := m.Series()
 	var control int64
