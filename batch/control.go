@@ -146,7 +146,7 @@ func (r *Runner) watchControl(stop context.Context) (*controlWatch, error) {
 		w.cancel()
 		return nil, err
 	}
-	r.sawFleet(c)
+	r.sawFleet(c, true)
 	if w.saw(c) {
 		close(w.done)
 		return w, nil
@@ -166,9 +166,10 @@ func (r *Runner) watchControl(stop context.Context) (*controlWatch, error) {
 				if w.ctx.Err() == nil {
 					r.Log.Warn("control object not read", "err", err)
 				}
+				r.sawFleet(nil, false) // the ramp's bound moves on
 				continue
 			}
-			r.sawFleet(c)
+			r.sawFleet(c, true)
 			if w.saw(c) {
 				return
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
+
+	"github.com/imgbatch/imgbatch"
 )
 
 // The slow end of a run. An array child paces its S3 requests at its share
@@ -25,27 +27,36 @@ import (
 // fleetState is what a Runner saw and wrote of the fleet's bound: seen by
 // the control watch's goroutine, wrote and tried by the runner's own.
 type fleetState struct {
-	seen  int64     // Control.Undone last read (0: none); atomic (a Runner is copied, so no atomic.Int64)
-	live  int       // last told to Runner.Fleet
-	wrote int       // last written, or found written, by this child
-	tried time.Time // last write tried
+	seen    int64     // Control.Undone last read (0: none); atomic (a Runner is copied, so no atomic.Int64)
+	created int64     // the run's CreatedAt in Unix ns once loaded (0: not yet); atomic
+	live    int       // last told to Runner.Fleet
+	wrote   int       // last written, or found written, by this child
+	tried   time.Time // last write tried
 }
 
 // fleetShrink is how much smaller a count must be than the one written
 // before a watcher writes it: W → 1 in ~20 writes for W = 100.
 const fleetShrink = 0.8
 
-// sawFleet tells Fleet the bound in c (the width when c has none).
-func (r *Runner) sawFleet(c *Control) {
-	undone := 0
-	if c != nil {
-		undone = c.Undone
+// sawFleet tells Fleet the bound in c (the width when c has none; the
+// last one read when read failed), and the ramp's (rampBound) as it will be
+// at the next read.
+func (r *Runner) sawFleet(c *Control, read bool) {
+	undone := int(atomic.LoadInt64(&r.fleet.seen)) // a failed read keeps the last
+	if read {
+		undone = 0
+		if c != nil {
+			undone = c.Undone
+		}
+		atomic.StoreInt64(&r.fleet.seen, int64(undone))
 	}
-	atomic.StoreInt64(&r.fleet.seen, int64(undone))
 	if r.Fleet == nil {
 		return
 	}
 	live := max(r.Me.ArraySize, 1)
+	if ns := atomic.LoadInt64(&r.fleet.created); ns != 0 {
+		live = r.rampBound(time.Unix(0, ns), r.Now().Add(r.ControlEvery+time.Second))
+	}
 	if undone > 0 {
 		live = min(live, undone)
 	}
@@ -91,5 +102,12 @@ func (c *child) noteUndone(ctx context.Context) {
 	if cur != nil && cur.Undone > 0 {
 		r.fleet.wrote = cur.Undone
 		c.log.Info("shards left written for the children's S3 share", "undone", cur.Undone, "wrote", cur.Undone == undone)
+	}
+}
+
+// fleetRun gives the control watch the run's plan time, for rampBound.
+func (r *Runner) fleetRun(run *imgbatch.Run) {
+	if !run.CreatedAt.IsZero() {
+		atomic.StoreInt64(&r.fleet.created, run.CreatedAt.UnixNano())
 	}
 }

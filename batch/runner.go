@@ -145,6 +145,7 @@ func (r *Runner) run(stop context.Context) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
+	r.fleetRun(run)
 	c := r.newChild(run)
 	if err := c.ownSlots(stop, work, &st); err != nil {
 		return st, err
