@@ -29,7 +29,7 @@ import (
 type fleetState struct {
 	seen    int64     // Control.Undone last read (0: none); atomic (a Runner is copied, so no atomic.Int64)
 	created int64     // the run's CreatedAt in Unix ns once loaded (0: not yet); atomic
-	live    int       // last told to Runner.Fleet
+	live    int64     // last told to Runner.Fleet; atomic (the runner's goroutine tells it once, at the run's load)
 	wrote   int       // last written, or found written, by this child
 	tried   time.Time // last write tried
 }
@@ -60,8 +60,7 @@ func (r *Runner) sawFleet(c *Control, read bool) {
 	if undone > 0 {
 		live = min(live, undone)
 	}
-	if live != r.fleet.live {
-		r.fleet.live = live
+	if atomic.SwapInt64(&r.fleet.live, int64(live)) != int64(live) {
 		r.Fleet(live)
 	}
 }
@@ -84,6 +83,7 @@ func (c *child) noteUndone(ctx context.Context) {
 		return
 	}
 	r.fleet.tried = r.Now()
+	wrote := false
 	cur, err := r.Store.UpdateControl(ctx, c.run.ID, func(cur *Control) (*Control, error) {
 		if cur.stops() || (cur != nil && cur.Undone > 0 && cur.Undone <= undone) {
 			return nil, nil // stopping, or a lower count is there
@@ -93,6 +93,7 @@ func (c *child) noteUndone(ctx context.Context) {
 			next = *cur
 		}
 		next.Undone, next.UndoneAt = undone, r.Now().UTC()
+		wrote = true
 		return &next, nil
 	})
 	if err != nil {
@@ -101,13 +102,18 @@ func (c *child) noteUndone(ctx context.Context) {
 	}
 	if cur != nil && cur.Undone > 0 {
 		r.fleet.wrote = cur.Undone
-		c.log.Info("shards left written for the children's S3 share", "undone", cur.Undone, "wrote", cur.Undone == undone)
+	}
+	if wrote {
+		c.log.Info("shards left written for the children's S3 share", "undone", undone)
 	}
 }
 
-// fleetRun gives the control watch the run's plan time, for rampBound.
+// fleetRun gives the control watch the run's plan time, for rampBound,
+// and applies the ramp's bound at once (the next read is up to
+// ControlEvery away, and a short ramp may be over by then).
 func (r *Runner) fleetRun(run *imgbatch.Run) {
 	if !run.CreatedAt.IsZero() {
 		atomic.StoreInt64(&r.fleet.created, run.CreatedAt.UnixNano())
+		r.sawFleet(nil, false)
 	}
 }
