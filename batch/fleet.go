@@ -15,14 +15,16 @@ import (
 // fraction of what S3 serves (the last ~5 % of a simulated run took ~90 s).
 //
 // No child knows how many others are live, but no more children can be
-// working than shards are left without a done marker, and the watchers
-// list the done markers anyway. A watcher that counts markedly fewer
-// shards left than the run's control object says writes that count there
-// (a few writes a run, never per item), and every child reads the control
-// object every ControlEvery anyway: its share becomes budget ÷ min(W,
+// working than the ramp has started since the run was planned (rampBound),
+// nor than shards are left without a done marker, and the watchers list
+// the done markers anyway. A watcher that counts markedly fewer shards
+// left than the run's control object says writes that count there (a few
+// writes a run, never per item), and every child reads the control object
+// every ControlEvery anyway: its share becomes budget ÷ min(W, started,
 // undone). Done markers are write-once, so the count only falls, and a
 // stale count is higher than the truth: the shares still sum to at most
-// the budget.
+// the budget. The same early in a run: the children started so far share
+// the budget of those not started yet.
 
 // fleetState is what a Runner saw and wrote of the fleet's bound: seen by
 // the control watch's goroutine, wrote and tried by the runner's own.
@@ -68,10 +70,14 @@ func (r *Runner) sawFleet(c *Control, read bool) {
 // noteUndone is a watcher's part, after it learnt of done markers: it
 // writes the count of shards left to the control object when that is at
 // most fleetShrink of the count written there (or of the width), at most
-// once per Poll. A failed write is only logged: the children keep their
-// narrower share.
+// once per Poll. Only the Watchers write (without Linger every child
+// steals and scans). A failed write is only logged: the children keep
+// their narrower share.
 func (c *child) noteUndone(ctx context.Context) {
 	r := c.r
+	if r.Me.Index >= Watchers(c.width) {
+		return
+	}
 	undone := c.run.Shards - c.sc.ndone
 	ref := c.width
 	for _, v := range []int{r.fleet.wrote, int(atomic.LoadInt64(&r.fleet.seen))} {
