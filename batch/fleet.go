@@ -2,6 +2,8 @@ package batch
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -114,12 +116,32 @@ func (c *child) noteUndone(ctx context.Context) {
 	}
 }
 
-// fleetRun gives the control watch the run's plan time, for rampBound,
-// and applies the ramp's bound at once (the next read is up to
-// ControlEvery away, and a short ramp may be over by then).
-func (r *Runner) fleetRun(run *imgbatch.Run) {
-	if !run.CreatedAt.IsZero() {
-		atomic.StoreInt64(&r.fleet.created, run.CreatedAt.UnixNano())
+// loadRun is Store.LoadRun for a runner: the same one GET, which also
+// gives the control watch the run's plan time for rampBound and applies
+// the ramp's bound at once (the next read is up to ControlEvery away, and
+// a short ramp may be over by then). The plan time is the earlier of the
+// planner's CreatedAt and S3's LastModified of run.json: a planner's clock
+// ahead (a laptop's) would make the bound too low, and S3's is right.
+func (r *Runner) loadRun(ctx context.Context) (*imgbatch.Run, error) {
+	key := imgbatch.Layout{RunID: r.RunID}.Run()
+	b, _, mod, err := r.Store.getAt(ctx, key)
+	if IsNotFound(err) {
+		return nil, fmt.Errorf("run %q not found in s3://%s (no run.json): %w", r.RunID, r.Store.Bucket, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var run imgbatch.Run
+	if err := json.Unmarshal(b, &run); err != nil {
+		return nil, fmt.Errorf("decode s3://%s/%s: %w", r.Store.Bucket, key, err)
+	}
+	created := run.CreatedAt
+	if !mod.IsZero() && (created.IsZero() || mod.Before(created)) {
+		created = mod
+	}
+	if !created.IsZero() {
+		atomic.StoreInt64(&r.fleet.created, created.UnixNano())
 		r.sawFleet(nil, false)
 	}
+	return &run, nil
 }

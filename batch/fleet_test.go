@@ -85,3 +85,34 @@ func TestFleetBound(t *testing.T) {
 		t.Errorf("a watcher wrote over a pause: %+v", ctl)
 	}
 }
+
+// TestLoadRunPlanTime: a planner whose clock is an hour ahead does not
+// make the ramp's bound too low: S3's LastModified of run.json is earlier.
+func TestLoadRunPlanTime(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	o := planOpts()
+	o.Width = 100
+	p := mustPlan(t, s, itemtest.NewSource(items(10)...), o)
+	run := p.Run
+	run.CreatedAt = time.Now().Add(time.Hour)
+	if _, err := s.PutJSON(ctx, imgbatch.LayoutOf(&run).Run(), run, Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	var told []int
+	r := &Runner{Store: s, RunID: run.ID, Ramp: 100 * time.Second, Me: Identity{JobID: "j", Index: 3, ArraySize: 100, Attempt: 1},
+		Fleet: func(n int) { told = append(told, n) }}
+	r.defaults()
+	got, err := r.loadRun(ctx)
+	if err != nil || got.ID != run.ID {
+		t.Fatalf("loadRun: %v", err)
+	}
+	// 5 s to the next control read, 1 s of margin, S3's whole seconds:
+	// 7 or 8 children may have started (1 by the planner's clock).
+	if len(told) != 1 || told[0] < 7 || told[0] > 8 {
+		t.Errorf("Fleet told %v, want [7] or [8]", told)
+	}
+	if _, err := (&Runner{Store: s, RunID: "nope"}).loadRun(ctx); !IsNotFound(err) {
+		t.Errorf("a missing run: %v, want not found", err)
+	}
+}

@@ -141,11 +141,10 @@ func (r *Runner) run(stop context.Context) (Stats, error) {
 	defer cancelWork()
 
 	var st Stats
-	run, err := r.Store.LoadRun(work, r.RunID)
+	run, err := r.loadRun(work) // Store.LoadRun, and the plan time for fleet.go
 	if err != nil {
 		return st, err
 	}
-	r.fleetRun(run)
 	c := r.newChild(run)
 	if err := c.ownSlots(stop, work, &st); err != nil {
 		return st, err
