@@ -19,6 +19,11 @@ type Control struct {
 	Reason string    `json:"reason,omitempty"`
 	Who    string    `json:"who,omitempty"`
 	At     time.Time `json:"at"`
+	// Undone is the most children that can still be working: the shards
+	// without a done marker when a watcher counted them (UndoneAt). The
+	// children widen their S3 rate share by it (fleet.go). 0: not counted.
+	Undone   int       `json:"undone,omitempty"`
+	UndoneAt time.Time `json:"undoneAt,omitzero"`
 }
 
 // Control actions. Pause, cancel and abort stop the children between
@@ -141,6 +146,7 @@ func (r *Runner) watchControl(stop context.Context) (*controlWatch, error) {
 		w.cancel()
 		return nil, err
 	}
+	r.sawFleet(c, true)
 	if w.saw(c) {
 		close(w.done)
 		return w, nil
@@ -160,8 +166,10 @@ func (r *Runner) watchControl(stop context.Context) (*controlWatch, error) {
 				if w.ctx.Err() == nil {
 					r.Log.Warn("control object not read", "err", err)
 				}
+				r.sawFleet(nil, false) // the ramp's bound moves on
 				continue
 			}
+			r.sawFleet(c, true)
 			if w.saw(c) {
 				return
 			}

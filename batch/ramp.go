@@ -45,3 +45,23 @@ func (r *Runner) rampUp(stop context.Context) bool {
 	r.Log.Debug("waiting for my start in the array's ramp", "delay", d.String())
 	return sleep(stop, d)
 }
+
+// rampBound is the most children of the array that can have started work
+// by at: child j starts no earlier than j·Ramp/W after the array did, and
+// the array started after the run was planned (run.CreatedAt), so by at
+// no more than (at − CreatedAt)·W/Ramp + 1 have. Early in the ramp the
+// fleet is small, and its children may take a larger share of S3's
+// budgets (fleet.go); the width without a ramp or a plan time. A planner's
+// clock ahead of the children's makes the bound too low: AWS's clocks are
+// NTP-synced, and a SlowDown still halves the rate.
+func (r *Runner) rampBound(created, at time.Time) int {
+	w := max(r.Me.ArraySize, 1)
+	if r.Ramp <= 0 || created.IsZero() || w == 1 {
+		return w
+	}
+	slot := r.Ramp / time.Duration(w)
+	if slot <= 0 {
+		return w
+	}
+	return min(w, int(max(at.Sub(created), 0)/slot)+1)
+}

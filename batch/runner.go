@@ -57,8 +57,14 @@ type Runner struct {
 	// its S3 client); each done marker carries what it counted since the
 	// previous one, and the finalizer sums them (requests.go).
 	Requests *s3count.Counter
+	// Fleet, when set, is told the most children of the array that can
+	// still be working (the width, until a watcher counts fewer shards
+	// left: fleet.go), whenever that changes; the S3 rate limiter widens
+	// the child's share by width ÷ live.
+	Fleet func(live int)
 
 	reqMark s3count.Requests // Requests at the last done marker written
+	fleet   fleetState       // what this child saw and wrote of the fleet's bound
 }
 
 // Stats of one child's work.
@@ -135,7 +141,7 @@ func (r *Runner) run(stop context.Context) (Stats, error) {
 	defer cancelWork()
 
 	var st Stats
-	run, err := r.Store.LoadRun(work, r.RunID)
+	run, err := r.loadRun(work) // Store.LoadRun, and the plan time for fleet.go
 	if err != nil {
 		return st, err
 	}
@@ -240,6 +246,7 @@ func (c *child) steal(stop, work context.Context, st *Stats) error {
 		if sc.allDone() {
 			return nil
 		}
+		c.noteUndone(work)
 		progressed, err := c.tryClaimable(stop, work, state, st)
 		if err != nil {
 			return err
@@ -301,7 +308,7 @@ func (c *child) idle(stop, work context.Context) error {
 		wait = min(max(next.Sub(r.Now()), r.Poll), r.LeaseTTL)
 	}
 	c.sc.reset()
-	_, err := r.waitForEnd(stop, work, c.run, c.sc, jitter(wait))
+	_, err := c.waitForEnd(stop, work, jitter(wait))
 	return err
 }
 
@@ -342,38 +349,30 @@ func strideOrder(cs []candidate, index, width int) []candidate {
 	return out
 }
 
-// maxEndHeads bounds the done markers waitForEnd reads per look.
+// maxEndHeads bounds the done markers a look of a run listed whole reads.
 const maxEndHeads = 16
 
 // waitForEnd waits d, looking every Poll whether the shards not known to
-// be done are done now: one HEAD of the first one's done marker, more (up
-// to maxEndHeads a look) only as they turn out done, going on from there
-// at the next look. It reports whether every shard is done.
-func (r *Runner) waitForEnd(stop, work context.Context, run *imgbatch.Run, sc *scanner, d time.Duration) (bool, error) {
-	lay := imgbatch.LayoutOf(run)
+// be done are done now (scanner.lookDone: one LIST of the done markers of
+// the range of the first such shard) and writing the count of shards left
+// for the children's S3 share (fleet.go). It reports whether every shard
+// is done.
+func (c *child) waitForEnd(stop, work context.Context, d time.Duration) (bool, error) {
 	end := time.Now().Add(d)
-	n := 0
 	for {
 		left := time.Until(end)
 		if left <= 0 {
 			return false, nil
 		}
-		if !sleep(stop, min(left, jitter(r.Poll))) {
+		if !sleep(stop, min(left, jitter(c.r.Poll))) {
 			return false, nil
 		}
-		for heads := 0; n < len(sc.isDone) && heads < maxEndHeads; n++ {
-			if sc.isDone[n] {
-				continue
-			}
-			heads++
-			done, err := r.Store.Exists(work, lay.Done(n))
-			if err != nil || !done {
-				break
-			}
-			sc.markDone(n)
+		if err := c.sc.lookDone(work); err != nil && work.Err() == nil {
+			c.log.Debug("done markers not read", "err", err)
 		}
-		if sc.allDone() {
+		if c.sc.allDone() {
 			return true, nil
 		}
+		c.noteUndone(work)
 	}
 }

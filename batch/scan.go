@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -231,4 +232,36 @@ func (s *scanState) claimable(now time.Time, ttl time.Duration) []candidate {
 		unclaimed[i], unclaimed[j] = unclaimed[j], unclaimed[i]
 	}
 	return append(expired, unclaimed...)
+}
+
+// lookDone learns which shards turned done since the last look, for a
+// watcher waiting for the run's end: one LIST of the done markers of the
+// range that holds the first shard not known done. Shards end in any
+// order: a watcher that asked one HEAD at a time, in shard order, took
+// tens of seconds after a busy tail to see that the last one was done
+// (the gap before final.json). A run listed whole (layout 0, over
+// maxRangedShards) is asked with HEADs in order, as many as turn out done
+// (at most maxEndHeads).
+func (sc *scanner) lookDone(ctx context.Context) error {
+	first := slices.Index(sc.isDone, false)
+	if first < 0 {
+		return nil
+	}
+	lay := imgbatch.LayoutOf(sc.run)
+	if !sc.unranged() {
+		k := first / scanRange
+		return sc.listRange(ctx, lay.DonePrefix(), k, lay.Done, func(n int, _ time.Time) { sc.markDone(n) })
+	}
+	for n, heads := first, 0; n < len(sc.isDone) && heads < maxEndHeads; n++ {
+		if sc.isDone[n] {
+			continue
+		}
+		heads++
+		done, err := sc.store.Exists(ctx, lay.Done(n))
+		if err != nil || !done {
+			return err
+		}
+		sc.markDone(n)
+	}
+	return nil
 }

@@ -68,8 +68,15 @@ var bodyReread = s3err.Reread{Tries: bodyTries, Wait: func(try int) time.Duratio
 
 // Get reads a whole object and its ETag.
 func (s *Store) Get(ctx context.Context, key string) ([]byte, string, error) {
+	b, etag, _, err := s.getAt(ctx, key)
+	return b, etag, err
+}
+
+// getAt is Get, and when S3 last wrote the object (by S3's clock).
+func (s *Store) getAt(ctx context.Context, key string) ([]byte, string, time.Time, error) {
 	var b []byte
 	var etag string
+	var mod time.Time
 	err := bodyReread.Do(ctx, func() error {
 		out, err := s.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key, ChecksumMode: types.ChecksumModeEnabled})
 		if err != nil {
@@ -79,17 +86,17 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, string, error) {
 			return fmt.Errorf("get s3://%s/%s: %w", s.Bucket, key, err)
 		}
 		defer out.Body.Close()
-		etag = aws.ToString(out.ETag)
+		etag, mod = aws.ToString(out.ETag), aws.ToTime(out.LastModified)
 		b, err = s3err.ReadAll(out.Body, out.ContentLength)
 		return err
 	})
 	if s3err.IsBody(err) {
-		return nil, "", fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
+		return nil, "", mod, fmt.Errorf("read s3://%s/%s: %w", s.Bucket, key, err)
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", mod, err
 	}
-	return b, etag, nil
+	return b, etag, mod, nil
 }
 
 // GetJSON reads a JSON object into v and returns its ETag.

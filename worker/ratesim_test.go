@@ -72,6 +72,13 @@ type rateSimReport struct {
 	Curve                       []string      // output PUTs served/refused, second by second
 	WorkCurve                   []string      // work-bucket GETs and PUTs served/refused, second by second
 	Limiter                     s3limit.Stats // summed over the children
+	// The slow end: Tail is from the 95th percent of the items' results
+	// to the last; Gap from the last result to final.json's FinishedAt.
+	Tail, Gap time.Duration
+	// HeapPerChild is the peak live heap growth ÷ children (ratesim_mem_test.go), at HeapAt;
+	// HeapBusy the same before 95 % of the items were done (no finalizer)
+	HeapPerChild, HeapBusy int64
+	HeapAt                 time.Duration
 }
 
 func (r rateSimReport) String() string {
@@ -80,7 +87,9 @@ func (r rateSimReport) String() string {
 		100*float64(r.SlowDowns)/float64(max(r.Requests, 1)), r.Requests,
 		100*float64(r.DataSlowDowns)/float64(max(r.DataRequests, 1)), r.DataRequests,
 		100*float64(r.SlowDowns-r.DataSlowDowns)/float64(max(r.Requests-r.DataRequests, 1)), r.Requests-r.DataRequests, r.Failed, r.FailedThrottle, r.P99.Round(time.Millisecond),
-		r.PeakHeld, r.Cfg.InFlight, r.ControlPerItem, r.Splits, r.Limiter.Held)
+		r.PeakHeld, r.Cfg.InFlight, r.ControlPerItem, r.Splits, r.Limiter.Held) +
+		fmt.Sprintf("; last 5%% of items %s, last result → final.json %s; live heap ≤ %d KiB/child working (≤ %d KiB/child with the finalizer, peak at %s)",
+			r.Tail.Round(100*time.Millisecond), r.Gap.Round(100*time.Millisecond), r.HeapBusy>>10, r.HeapPerChild>>10, r.HeapAt.Round(time.Second))
 }
 
 // rateSim is one simulation's shared state.
@@ -97,6 +106,9 @@ type rateSim struct {
 	start    time.Time
 	mu       sync.Mutex
 	lat      []time.Duration
+	resAt    []time.Duration // when each result came, since start
+	final    batch.Final
+	mem      *memSampler
 	res      map[string]imgbatch.Result
 	peak     int64
 	limits   []*s3limit.Limiter
@@ -126,6 +138,7 @@ func runRateSim(t testing.TB, cfg rateSimConfig) rateSimReport {
 	ctx, finished := context.WithCancel(limit)
 	defer finished()
 	sm.finished = finished
+	sm.mem = sm.sampleMemory()
 	sm.start = time.Now()
 	model := s3fault.NewRateModel(sm.next, lim)
 	sm.model.Store(model)
@@ -136,6 +149,7 @@ func runRateSim(t testing.TB, cfg rateSimConfig) rateSimReport {
 	stop := sm.watch(t, model)
 	wg.Wait()
 	stop()
+	sm.mem.stop()
 	wall := time.Since(sm.start)
 	sm.model.Store(nil)
 	if limit.Err() != nil {
@@ -207,6 +221,7 @@ func (sm *rateSim) child(ctx context.Context, t testing.TB, i int) {
 	held := &heldBytes{sm: sm, base: &http.Transport{MaxIdleConnsPerHost: 8, IdleConnTimeout: 30 * time.Second}, keys: map[string]int64{}}
 	defer held.base.CloseIdleConnections()
 	var hc aws.HTTPClient = &http.Client{Transport: held}
+	var lim *s3limit.Limiter
 	if sm.cfg.Mode == s3limit.AIMD { // as cmd/imgbatch/aws.go: the array's share of the budgets
 		// The budgets are ÷Scale and so is the fleet.
 		// The work bucket's lanes get 80 % of a prefix's budgets.
@@ -214,7 +229,7 @@ func (sm *rateSim) child(ctx context.Context, t testing.TB, i int) {
 			Get:        s3fault.S3Limits.Get / sm.cfg.Scale / float64(sm.cfg.Children),
 			ControlPut: 0.8 * s3fault.S3Limits.Put / sm.cfg.Scale, ControlGet: 0.8 * s3fault.S3Limits.Get / sm.cfg.Scale})
 		l.Control("work")
-		hc = l.Wrap(hc)
+		hc, lim = l.Wrap(hc), l
 		sm.mu.Lock()
 		sm.limits = append(sm.limits, l)
 		sm.mu.Unlock()
@@ -230,6 +245,9 @@ func (sm *rateSim) child(ctx context.Context, t testing.TB, i int) {
 	r := &batch.Runner{Store: &batch.Store{S3: client, Bucket: "work"}, RunID: sm.runID,
 		Me:        batch.Identity{JobID: "ratesim", Index: i, ArraySize: sm.cfg.Children, Attempt: 1},
 		Processor: &simWorker{w: w, sm: sm, held: held}, Notifier: quietNotifier{sm.finished}, Log: log, Linger: true, Abort: ctx}
+	if lim != nil { // as cmd/imgbatch/work.go
+		r.Fleet = func(live int) { lim.Widen(float64(sm.cfg.Children) / float64(live)) }
+	}
 	if sm.cfg.Ramp {
 		// The ramp of the fleet the children stand for: Scale× as many
 		// children start Scale× as fast against Scale× the budgets, so
@@ -300,6 +318,7 @@ func (p *simWorker) Process(ctx context.Context, run *imgbatch.Run, tasks <-chan
 		p.held.release(r.Item.Key)
 		p.sm.mu.Lock()
 		p.sm.lat = append(p.sm.lat, d)
+		p.sm.resAt = append(p.sm.resAt, time.Since(p.sm.start))
 		p.sm.res[r.Item.Key] = r
 		p.sm.mu.Unlock()
 		emit(r)
@@ -351,6 +370,7 @@ func (sm *rateSim) checkFinal(t testing.TB) {
 	if _, err := st.GetJSON(context.Background(), imgbatch.Layout{RunID: sm.runID}.Final(), &fin); err != nil {
 		t.Fatalf("final.json: %v", err)
 	}
+	sm.final = fin
 	if fin.Counts.Items != int64(sm.cfg.Items) || !fin.EventSent {
 		t.Errorf("final.json counts %+v, want %d items and the event sent", fin.Counts, sm.cfg.Items)
 	}
@@ -373,6 +393,17 @@ func (sm *rateSim) report(m *s3fault.RateModel, wall time.Duration) rateSimRepor
 	slices.Sort(sm.lat)
 	if n := len(sm.lat); n > 0 {
 		r.P99 = sm.lat[min(n-1, n*99/100)]
+	}
+	slices.Sort(sm.resAt)
+	if n := len(sm.resAt); n > 0 {
+		r.Tail = sm.resAt[n-1] - sm.resAt[n*95/100]
+		if !sm.final.FinishedAt.IsZero() {
+			r.Gap = sm.final.FinishedAt.Sub(sm.start.Add(sm.resAt[n-1]))
+		}
+	}
+	if sm.mem != nil {
+		per := int64(max(sm.cfg.Children, 1))
+		r.HeapPerChild, r.HeapBusy, r.HeapAt = sm.mem.peak/per, sm.mem.busy/per, sm.mem.peakAt
 	}
 	series := m.Series()
 	var control int64
@@ -479,8 +510,12 @@ func TestS3RateSimulation(t *testing.T) {
 		mode        s3limit.Mode
 		ramp, split bool
 	}{{s3limit.Off, false, false}, {s3limit.Adaptive, true, false}, {s3limit.AIMD, true, false}, {s3limit.AIMD, true, true}} {
-		if m := os.Getenv("IMGBATCH_RATE_SIM_MODES"); m != "" && !strings.Contains(m, string(c.mode)) {
-			continue // e.g. IMGBATCH_RATE_SIM_MODES=aimd
+		name := string(c.mode)
+		if c.split {
+			name += "+split"
+		}
+		if m := os.Getenv("IMGBATCH_RATE_SIM_MODES"); m != "" && !slices.Contains(strings.Split(m, ","), name) {
+			continue // e.g. IMGBATCH_RATE_SIM_MODES=aimd,aimd+split (off, adaptive)
 		}
 		cfg := base
 		cfg.Mode, cfg.Ramp, cfg.Split = c.mode, c.ramp, c.split

@@ -159,7 +159,7 @@ func printStatus(w io.Writer, st *batch.RunStatus, shards bool) {
 			fmt.Fprintf(w, "  S3      %d control requests (%.3f per item), %d data requests\n", q.Control.Total(), st.Final.ControlPerItem, q.Data.Total())
 		}
 	}
-	if c := st.Control; c != nil && st.Final == nil {
+	if c := st.Control; c != nil && c.Action != "" && st.Final == nil { // "": only the shards-left count
 		fmt.Fprintf(w, "  control %s by %s at %s %s\n", c.Action, c.Who, c.At.Format(time.RFC3339), c.Reason)
 	}
 	if len(st.Failures) > 0 {

@@ -169,6 +169,10 @@ func workAction(c *cli.Context, cl *clients, o workOptions) error {
 		CheckpointAfter: o.checkpointAfter, CheckpointEvery: o.checkpointEvery,
 		Ramp: batch.DefaultRamp(me.ArraySize),
 	}
+	if cl.limiter != nil && me.ArraySize > 1 {
+		// Fewer children left working: the child's share of S3's budgets grows.
+		r.Fleet = func(live int) { cl.limiter.Widen(float64(me.ArraySize) / float64(live)) }
+	}
 	st, err := r.Run(stop)
 	log.Info("worker done", "shards", st.Shards, "succeeded", st.Counts.Succeeded, "failed", st.Counts.Failed,
 		"skipped", st.Counts.Skipped, "finalized", st.Finalized)

@@ -76,6 +76,7 @@ type Limiter struct {
 	lanes   map[lane]*pace
 	control map[string]bool
 	stats   Stats
+	widen   float64 // the data lanes' share is widen × their starting rate (Widen; 1 at first)
 }
 
 // Control marks bucket a control-plane bucket (the work bucket: leases,
@@ -109,7 +110,7 @@ type Stats struct {
 // New makes a limiter.
 func New(cfg Config) *Limiter {
 	cfg.defaults()
-	return &Limiter{cfg: cfg, now: time.Now, lanes: map[lane]*pace{}, control: map[string]bool{}}
+	return &Limiter{cfg: cfg, now: time.Now, lanes: map[lane]*pace{}, control: map[string]bool{}, widen: 1}
 }
 
 // Stats returns the counters.
@@ -229,6 +230,9 @@ func (l *Limiter) lane(ln lane) *pace {
 			start = l.cfg.ControlGet
 		case ln.put:
 			start = l.cfg.Put
+		}
+		if !l.control[ln.bucket] {
+			start *= l.widen
 		}
 		p = &pace{rate: start, share: start, step: l.cfg.Increase * start}
 		l.lanes[ln] = p
