@@ -68,11 +68,6 @@ type Variant struct {
 	Animated *bool `json:"animated,omitempty"`
 	// Encoder options (recipe_encode.go).
 	Encoder *EncoderOptions `json:"encoder,omitempty"`
-
-	// MaxBytes caps the encoded output (0: none); not part of a recipe:
-	// the worker sets it to the source's size on a KeepSmallerSource
-	// variant, and the encoder lowers q to stay within it (vips/search.c).
-	MaxBytes int64 `json:"-"`
 }
 
 // QualityTarget is a perceptual quality a variant's encoder must reach.

@@ -94,7 +94,7 @@ func frameScores(t *testing.T, out, ref []byte) []float64 {
 // roll the search compared its probes with.
 func losslessFrames(t *testing.T, src []byte, v imgbatch.Variant) []byte {
 	t.Helper()
-	v.Format, v.Formats, v.Target, v.Quality, v.MaxBytes = imgbatch.FormatWebP, nil, nil, 0, 0
+	v.Format, v.Formats, v.Target, v.Quality = imgbatch.FormatWebP, nil, nil, 0
 	v.Encoder = &imgbatch.EncoderOptions{Lossless: true}
 	return renderWith(t, src, defaults, v)[0].Data
 }
@@ -207,11 +207,11 @@ func TestAnimatedAutoCapped(t *testing.T) {
 	src := flatThenPhotoGIF(t, 160, 120, 6)
 	v := imgbatch.Variant{Name: "c", Width: 160, Format: imgbatch.FormatAuto, Formats: imgbatch.DefaultFormats, Target: target(0.98)}
 	free := renderWith(t, src, defaults, v)[0]
-	v.MaxBytes = int64(len(free.Data)) * 6 / 10
-	r := renderWith(t, src, defaults, v)[0]
-	t.Logf("uncapped %s q%d %d bytes; cap %d: %s q%d %d bytes score %.4f", free.Format, free.Quality, len(free.Data), v.MaxBytes, r.Format, r.Quality, len(r.Data), r.Score)
-	if !r.Capped || int64(len(r.Data)) > v.MaxBytes || r.Quality >= free.Quality {
-		t.Errorf("capped at %d: %d bytes q%d capped %v; want at most the cap, a lower q than %d", v.MaxBytes, len(r.Data), r.Quality, r.Capped, free.Quality)
+	maxBytes := int64(len(free.Data)) * 6 / 10
+	r := renderCap(t, src, v, maxBytes)
+	t.Logf("uncapped %s q%d %d bytes; cap %d: %s q%d %d bytes score %.4f", free.Format, free.Quality, len(free.Data), maxBytes, r.Format, r.Quality, len(r.Data), r.Score)
+	if !r.Capped || int64(len(r.Data)) > maxBytes || r.Quality >= free.Quality {
+		t.Errorf("capped at %d: %d bytes q%d capped %v; want at most the cap, a lower q than %d", maxBytes, len(r.Data), r.Quality, r.Capped, free.Quality)
 	}
 	if out := readAnimation(t, r.Data); r.Format != imgbatch.FormatWebP || out.frames != 6 || r.Frames != 6 {
 		t.Errorf("capped: %s of %d frames (reported %d); want an animated WebP of 6", r.Format, out.frames, r.Frames)

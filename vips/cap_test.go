@@ -6,6 +6,7 @@ import (
 
 	"github.com/imgbatch/imgbatch"
 	"github.com/imgbatch/imgbatch/internal/testutil"
+	"github.com/imgbatch/imgbatch/sniff"
 )
 
 // capSource is issue 16's case: a 1360x1020 JPEG of q60, whose 1280 px
@@ -34,16 +35,14 @@ func TestCapFixedQuality(t *testing.T) {
 	if len(plain.Data) <= len(src) {
 		t.Fatalf("precondition: q82 output %d bytes, source %d: not bigger", len(plain.Data), len(src))
 	}
-	loose := v
-	loose.MaxBytes = int64(len(plain.Data))
-	if r := renderOne(t, src, loose); !bytes.Equal(r.Data, plain.Data) || r.Capped || r.Quality != 82 {
+	if r := renderCap(t, src, v, int64(len(plain.Data))); !bytes.Equal(r.Data, plain.Data) || r.Capped || r.Quality != 82 {
 		t.Errorf("a cap the output meets changed it: %d bytes q%d capped %v, want %d q82", len(r.Data), r.Quality, r.Capped, len(plain.Data))
 	}
-	v.MaxBytes = int64(len(src))
-	r := renderOne(t, src, v)
+	maxBytes := int64(len(src))
+	r := renderCap(t, src, v, maxBytes)
 	t.Logf("source %d bytes; q82 %d; capped q%d %d bytes, SSIM %.4f", len(src), len(plain.Data), r.Quality, len(r.Data), r.Score)
-	if int64(len(r.Data)) > v.MaxBytes || !r.Capped || r.Quality >= 82 || r.Quality < 30 {
-		t.Errorf("capped output %d bytes (cap %d), q%d, capped %v", len(r.Data), v.MaxBytes, r.Quality, r.Capped)
+	if int64(len(r.Data)) > maxBytes || !r.Capped || r.Quality >= 82 || r.Quality < 30 {
+		t.Errorf("capped output %d bytes (cap %d), q%d, capped %v", len(r.Data), maxBytes, r.Quality, r.Capped)
 	}
 	if r.Score < 0.5 || r.Score > 1 || r.Format != imgbatch.FormatJPEG {
 		t.Errorf("capped output: %s, SSIM %v not measured", r.Format, r.Score)
@@ -61,16 +60,16 @@ func TestCapAutoTarget(t *testing.T) {
 	} {
 		v = normalized(t, v)
 		plain := renderOne(t, src, v)
-		v.MaxBytes = int64(len(src))
-		r := renderOne(t, src, v)
+		maxBytes := int64(len(src))
+		r := renderCap(t, src, v, maxBytes)
 		t.Logf("%s: source %d bytes; target %s q%d %d bytes SSIM %.4f; capped %s q%d %d bytes SSIM %.4f",
 			v.Name, len(src), plain.Format, plain.Quality, len(plain.Data), plain.Score, r.Format, r.Quality, len(r.Data), r.Score)
 		if len(plain.Data) <= len(src) {
 			t.Errorf("%s: precondition: target output %d bytes, not bigger than the source", v.Name, len(plain.Data))
 			continue
 		}
-		if int64(len(r.Data)) > v.MaxBytes || !r.Capped || r.Score <= 0 || r.Score >= plain.Score {
-			t.Errorf("%s: capped output %d bytes (cap %d), capped %v, SSIM %v", v.Name, len(r.Data), v.MaxBytes, r.Capped, r.Score)
+		if int64(len(r.Data)) > maxBytes || !r.Capped || r.Score <= 0 || r.Score >= plain.Score {
+			t.Errorf("%s: capped output %d bytes (cap %d), capped %v, SSIM %v", v.Name, len(r.Data), maxBytes, r.Capped, r.Score)
 		}
 	}
 }
@@ -81,9 +80,28 @@ func TestCapNoQuality(t *testing.T) {
 	src := testutil.PNG(t, testutil.Photo(400, 300, 1))
 	v := normalized(t, imgbatch.Variant{Name: "p", Width: 300, Height: 300, Format: imgbatch.FormatPNG})
 	plain := renderOne(t, src, v)
-	v.MaxBytes = int64(len(plain.Data)) / 2
-	r := renderOne(t, src, v)
+	r := renderCap(t, src, v, int64(len(plain.Data))/2)
 	if !bytes.Equal(r.Data, plain.Data) || r.Capped {
 		t.Errorf("PNG under a cap it cannot meet: %d bytes, capped %v; want the plain %d", len(r.Data), r.Capped, len(plain.Data))
 	}
+}
+
+// renderCap renders v from src within a byte cap (a render option per
+// variant, as the worker's keepSmallerSource sets it).
+func renderCap(t *testing.T, src []byte, v imgbatch.Variant, maxBytes int64) Result {
+	t.Helper()
+	rs, _, err := RenderCapped(src, sniffed(t, src), []imgbatch.Variant{v}, []int64{maxBytes}, false)
+	if err != nil {
+		t.Fatalf("render %+v within %d bytes: %v", v, maxBytes, err)
+	}
+	return rs[0]
+}
+
+func sniffed(t *testing.T, src []byte) sniff.Format {
+	t.Helper()
+	info, err := sniff.Inspect(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Format
 }

@@ -47,12 +47,19 @@ const SmallSide = 100
 // variant smaller than the copy pays for a decode of its own, shrunk on
 // load. A copy that cannot be made is left nil and fails nothing.
 func RenderWith(src []byte, format sniff.Format, variants []imgbatch.Variant, small bool) ([]Result, *Info, error) {
+	return RenderCapped(src, format, variants, nil, small)
+}
+
+// RenderCapped is RenderWith with a byte cap per variant: maxBytes[i]
+// (0: none) caps variants[i]'s output, and its q is searched down to fit
+// (search.c). nil caps none; otherwise one per variant.
+func RenderCapped(src []byte, format sniff.Format, variants []imgbatch.Variant, maxBytes []int64, small bool) ([]Result, *Info, error) {
 	ci := (*C.imgb_info)(C.calloc(1, C.sizeof_imgb_info))
 	defer C.free(unsafe.Pointer(ci))
 	if small {
 		ci.small_side = SmallSide
 	}
-	rs, err := renderInfo(src, format, variants, defaults, ci)
+	rs, err := renderInfo(src, format, variants, defaults, maxBytes, ci)
 	defer func() {
 		C.imgb_free(ci.small)
 		ci.small = nil

@@ -26,8 +26,15 @@ type Result struct {
 	Score         float64 // measured SSIM to the resized image; 0: not measured
 	Frames        int     // frames written (1 unless animated)
 	// Capped: q was lowered below the variant's to keep the output
-	// within its MaxBytes; Score is then measured (search.c).
+	// within its byte cap (RenderCapped); Score is then measured
+	// (search.c).
 	Capped bool
+	// The search's encodes and their work (reference ms, search.c);
+	// TimeCut: its wall-clock safety net, not its work budget, stopped
+	// it, so this output depends on the machine's load.
+	Probes  int
+	Work    float64
+	TimeCut bool
 }
 
 // FailOn is the libvips load error level at which an image fails; decoder
@@ -199,11 +206,12 @@ func Thumbnail(src []byte, v imgbatch.Variant) (Result, error) {
 }
 
 func render(src []byte, format sniff.Format, variants []imgbatch.Variant, o options) ([]Result, error) {
-	return renderInfo(src, format, variants, o, nil)
+	return renderInfo(src, format, variants, o, nil, nil)
 }
 
-// renderInfo is render that also fills info (C memory; see RenderWith).
-func renderInfo(src []byte, format sniff.Format, variants []imgbatch.Variant, o options, info *C.imgb_info) ([]Result, error) {
+// renderInfo is render that also fills info (C memory; see RenderWith),
+// each variant within its byte cap (maxBytes, see RenderCapped).
+func renderInfo(src []byte, format sniff.Format, variants []imgbatch.Variant, o options, maxBytes []int64, info *C.imgb_info) ([]Result, error) {
 	if len(src) == 0 {
 		return nil, errors.New("empty image")
 	}
@@ -225,6 +233,9 @@ func renderInfo(src []byte, format sniff.Format, variants []imgbatch.Variant, o 
 			return nil, fmt.Errorf("variant %q: %w", v.Name, err)
 		}
 	}
+	if err := capsToC(maxBytes, cvs); err != nil {
+		return nil, err
+	}
 
 	copt := C.imgb_options{fail_on: C.int(o.failOn), strategy: C.int(o.strategy), shrink_on_load: C.int(o.shrink), info: info}
 	rc := C.imgb_render(loader, unsafe.Pointer(&src[0]), C.size_t(len(src)), &copt, &cvs[0], C.int(n))
@@ -244,6 +255,9 @@ func renderInfo(src []byte, format sniff.Format, variants []imgbatch.Variant, o 
 			Score:   float64(cv.out_score),
 			Frames:  int(cv.out_frames),
 			Capped:  cv.out_capped != 0,
+			Probes:  int(cv.out_probes),
+			Work:    float64(cv.out_work),
+			TimeCut: cv.out_time_cut != 0,
 		}
 		C.imgb_free(cv.out)
 		cv.out = nil

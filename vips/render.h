@@ -88,7 +88,10 @@ typedef struct {
 	int candidates[IMGB_MAX_CANDIDATES];	      /* IMGB_JPEG, ...: search order */
 	int candidate_effort[IMGB_MAX_CANDIDATES]; /* effort of each */
 	int max_probes;	    /* encodes of one format at most */
-	int budget_ms;	    /* no new probe after this, once one passed */
+	double work_budget; /* no new probe past this work, once one passed:
+			     * reference ms (search.c, probe_work) */
+	int wall_ms;	    /* safety net: no new probe after this, once one
+			     * passed (sets out_time_cut) */
 	size_t max_bytes;   /* byte cap of the output (keepSmallerSource: the
 			     * source's size); 0: none. search.c */
 
@@ -102,6 +105,10 @@ typedef struct {
 	int out_capped;	   /* q was lowered to fit max_bytes (out_score then
 			    * measured) */
 	int out_frames;	   /* frames written (1 unless animated) */
+	int out_probes;	   /* encodes the search made for this variant */
+	double out_work;   /* their work (reference ms) */
+	int out_time_cut;  /* the wall safety net stopped the search: the
+			    * output depends on the machine's load */
 } imgb_variant;
 
 /* imgb_render makes every variant of the encoded image buf with the loader

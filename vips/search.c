@@ -32,8 +32,15 @@
  * the others, which go in the order given (the likely winner, AVIF, first
  * by default). Once some output passed, a probe of another format
  * that fails the target and is already no smaller ends that format: every
- * q that could pass it is higher, hence bigger. No probe starts after
- * budget_ms once an output passed.
+ * q that could pass it is higher, hence bigger.
+ *
+ * Bounds: once an output passed, no probe starts that would take the
+ * search's work past work_budget. Work is counted, not timed (probe_work:
+ * pixels encoded times a cost per format and effort), so the same image
+ * and variant make the same probes and the same output on any machine,
+ * however loaded. A wall clock (wall_ms) stays only as a safety net far
+ * above what the budget takes; when it stops a search, out_time_cut says
+ * that this output depends on the machine's load.
  */
 #include <math.h>
 #include <stdio.h>
@@ -85,7 +92,10 @@ typedef struct {
 	VipsImage *x;	/* the reference, in memory */
 	planes ref;	/* its samples, when there is a target */
 	double target;	/* SSIM; 0: none */
-	gint64 deadline; /* monotonic µs */
+	gint64 deadline; /* monotonic µs: the wall safety net */
+	double work;	/* work of the probes made (probe_work) */
+	int n_probes;	/* encodes made */
+	int time_cut;	/* the wall safety net stopped a probe */
 	probe best;	/* the smallest passing output, or the best failing one */
 	int passed;	/* best passed the target */
 	int shift;	/* q the first format's search moved from its start */
@@ -393,6 +403,60 @@ has_q(int format)
 	return format != IMGB_PNG && format != IMGB_GIF;
 }
 
+/* Work of a probe, in reference ms per megapixel encoded: the CPU of one
+ * probe (encode, decode, score) per output megapixel at the default
+ * efforts on the 2-core Xeon the project is built on, quiet
+ * (BenchmarkProbeCost: JPEG 86-119, WebP e4 212-275, AVIF e2 434-464).
+ * AVIF encodes ~10x slower from effort 2 to 4 (render.go), so its encode
+ * part (~160) grows 3x per effort step above 2; WebP's ~40% per step
+ * above 4. PNG and GIF (one encode each, never searched) are weighted as
+ * WebP and AVIF: unmeasured, on the safe side. */
+static double
+probe_cost(int format, int effort)
+{
+	switch (format) {
+	case IMGB_JPEG:
+		return 100;
+	case IMGB_WEBP:
+		return 100 + 150 * (effort > 4 ? 1 + 0.4 * (effort - 4) : 1);
+	case IMGB_AVIF:
+		return 300 + 160 * (effort > 2 ? pow(3, effort - 2) :
+			effort >= 0 && effort < 2 ? 0.5 : 1);
+	case IMGB_PNG:
+		return 250;
+	}
+	return 450;
+}
+
+/* probe_work is the work of one probe of s's reference as format: every
+ * frame is encoded. A pure function of the image and the variant. */
+static double
+probe_work(const search *s, int format, int effort)
+{
+	return (double) s->x->Xsize * s->x->Ysize / 1e6 *
+		probe_cost(format, effort);
+}
+
+/* may_start says whether a probe of format may start once an output is
+ * in hand (done): the work budget decides, and the wall clock only as a
+ * safety net (noted in time_cut). Before that, every probe may. */
+static int
+may_start(search *s, int done, int format, int effort)
+{
+	const imgb_variant *v = s->v;
+
+	if (!done)
+		return 1;
+	if (v->work_budget > 0 &&
+		s->work + probe_work(s, format, effort) > v->work_budget)
+		return 0;
+	if (v->wall_ms > 0 && g_get_monotonic_time() > s->deadline) {
+		s->time_cut = 1;
+		return 0;
+	}
+	return 1;
+}
+
 /* encode_probe encodes the reference as format at q. */
 static int
 encode_probe(search *s, int format, int effort, int q, probe *p)
@@ -407,6 +471,8 @@ encode_probe(search *s, int format, int effort, int q, probe *p)
 	p->quality = has_q(format) ? q : 0;
 	p->score = -1;
 	g_atomic_int_inc(&probes);
+	s->n_probes += 1;
+	s->work += probe_work(s, format, effort);
 	return imgb_encode(s->x, &cv, &p->buf, &p->len);
 }
 
@@ -432,8 +498,9 @@ measure(search *s, probe *p)
 	err = score(s, dec, &p->score);
 	g_object_unref(dec);
 	if (getenv("IMGB_SEARCH_DEBUG"))
-		fprintf(stderr, "search: format %d q %d: %zu bytes, ssim %.4f\n",
-			p->format, p->quality, p->len, p->score);
+		fprintf(stderr, "search: format %d q %d: %zu bytes, ssim %.4f, "
+			"work %.0f\n", p->format, p->quality, p->len, p->score,
+			s->work);
 	return err;
 }
 
@@ -548,7 +615,7 @@ search_format(search *s, int format, int effort)
 		probe p;
 		int pruned;
 
-		if (n > 0 && s->passed && g_get_monotonic_time() > s->deadline)
+		if (n > 0 && !may_start(s, s->passed, format, effort))
 			break;
 		if (try(s, format, effort, q, &p)) {
 			g_free(p.buf);
@@ -656,7 +723,7 @@ run(search *s)
 
 		if (f == IMGB_JPEG && alpha)
 			continue; /* JPEG has no alpha */
-		if (i > 0 && s->passed && g_get_monotonic_time() > s->deadline)
+		if (i > 0 && !may_start(s, s->passed, f, effort))
 			break;
 		if (s->target && has_q(f)) {
 			if (search_format(s, f, effort))
@@ -763,8 +830,8 @@ cap_format(search *s, int format, int effort, int hi, size_t hi_len,
  * each lossy candidate's q is searched down (the best's own format
  * first), each output that fits is scored, and the highest SSIM wins
  * (formats differ under a cap: on issue 16's photo WebP q77 scored
- * 0.923, JPEG q73 0.945). No format starts after the budget once one
- * fit. None fits: the best stays as it is. */
+ * 0.923, JPEG q73 0.945). No format starts past the budget once one
+ * fit (may_start). None fits: the best stays as it is. */
 static int
 fit_cap(search *s)
 {
@@ -784,7 +851,7 @@ fit_cap(search *s)
 		if ((k >= 0 && own) || !lossy(v, f) ||
 			(f == IMGB_JPEG && alpha))
 			continue;
-		if (fit.buf && g_get_monotonic_time() > s->deadline)
+		if (!may_start(s, fit.buf != NULL, f, effort_of(v, f)))
 			break;
 		if (cap_format(s, f, effort_of(v, f),
 			own ? s->best.quality : hi, own ? s->best.len : 0, &p) ||
@@ -827,7 +894,7 @@ prepare(search *s, VipsImage *x, imgb_variant *v, int drop, int animated)
 	s->v = v;
 	s->target = v->target_ssim;
 	s->shift_format = -1;
-	s->deadline = g_get_monotonic_time() + (gint64) v->budget_ms * 1000;
+	s->deadline = g_get_monotonic_time() + (gint64) v->wall_ms * 1000;
 	frames_of(s, x, animated);
 	if (!(s->x = vips_image_copy_memory(x)))
 		return -1;
@@ -864,6 +931,9 @@ finish_search(search *s, int err, imgb_variant *v, void **out,
 	v->out_quality = s->best.quality;
 	v->out_score = s->best.score > 0 ? s->best.score : 0;
 	v->out_capped = s->capped;
+	v->out_probes = s->n_probes;
+	v->out_work = s->work;
+	v->out_time_cut = s->time_cut;
 	return 0;
 }
 

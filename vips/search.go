@@ -11,14 +11,21 @@ import (
 	"github.com/imgbatch/imgbatch"
 )
 
-// The search's bounds (search.c): encodes of one format at most, and the
-// time after which no probe starts once an output met the target — a
-// safety net above what max probes take on a busy 2-core box (~10 s for
-// three formats at 1280 px), since an output cut by the clock depends on
-// the machine's load.
-const (
-	searchProbes   = 6
-	searchBudgetMs = 20000
+// searchProbes is the search's bound on the encodes of one format.
+const searchProbes = 6
+
+// The search's other bounds (search.c), vars for tests. Once an output
+// met the target, no probe starts that would take the search's work past
+// searchWork: work is counted (pixels encoded, weighted per format and
+// effort; search.c probe_work), in ms of one quiet core of this project's
+// 2-core Xeon, so the output does not depend on the machine's load.
+// searchWallMs is only a safety net, 3x the budget: a search it stops
+// says so (Result.TimeCut), since that output depends on the load. It
+// fires before the worker's item deadline (30 s + 30 s per searching
+// variant).
+var (
+	searchWork   = 15000.0
+	searchWallMs = 45000
 )
 
 // preparedAs is the format a FormatAuto variant is finished as before the
@@ -37,10 +44,8 @@ func preparedAs(formats []string) string {
 // target and candidate formats.
 func searchToC(v imgbatch.Variant, c *C.imgb_variant) error {
 	c.max_probes = searchProbes
-	c.budget_ms = searchBudgetMs
-	if v.MaxBytes > 0 {
-		c.max_bytes = C.size_t(v.MaxBytes)
-	}
+	c.work_budget = C.double(searchWork)
+	c.wall_ms = C.int(searchWallMs)
 	if t := v.Target; t != nil {
 		if !(t.SSIM > 0.5 && t.SSIM < 1) || t.MinQuality < 1 || t.MaxQuality > 100 || t.MinQuality > t.MaxQuality {
 			return fmt.Errorf("quality target %+v: not normalized", *t)
@@ -92,3 +97,22 @@ func candidateC(f string) (format, effort C.int, err error) {
 
 // searchProbesMade is how many encodes searches have made in this process.
 func searchProbesMade() int { return int(C.imgb_search_probes()) }
+
+// capsToC sets each variant's byte cap (maxBytes[i]; 0 or none: no cap):
+// a render option per item, never part of the recipe's variants (the
+// worker caps a keepSmallerSource variant at its source's size).
+func capsToC(maxBytes []int64, cvs []C.imgb_variant) error {
+	if len(maxBytes) == 0 {
+		return nil
+	}
+	if len(maxBytes) != len(cvs) {
+		return fmt.Errorf("%d byte caps for %d variants", len(maxBytes), len(cvs))
+	}
+	for i, b := range maxBytes {
+		if b < 0 {
+			return fmt.Errorf("variant %d: byte cap %d", i, b)
+		}
+		cvs[i].max_bytes = C.size_t(b)
+	}
+	return nil
+}

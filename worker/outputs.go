@@ -51,6 +51,7 @@ func (w *Worker) outputs(run *imgbatch.Run, j *job, info sniff.Info, rs []vips.R
 		// source, and q was lowered to fit (vips/search.c); a source
 		// that can stand for the variant is better still.
 		bigger := int64(len(r.Data)) > j.size
+		j.noteTimeCut(v, r) // searchcut.go
 		if v.KeepSmallerSource && (bigger || r.Capped) {
 			e, known := extras()
 			f, why := keepSource(v, info, e, known, r)
@@ -141,17 +142,17 @@ func staleMessage(msg string, stale []string) string {
 	return msg + "; " + s
 }
 
-// capped is the variants as the encoder gets them: a KeepSmallerSource
-// variant capped at the source's size (vips/search.c lowers q to stay
-// within it), on a copy: the recipe is shared by every item.
-func capped(vs []imgbatch.Variant, size int64) []imgbatch.Variant {
-	out := slices.Clone(vs)
-	for i := range out {
-		if out[i].KeepSmallerSource {
-			out[i].MaxBytes = size
+// byteCaps is the byte cap of each variant for the encoder
+// (vips.RenderCapped): a KeepSmallerSource variant's is the source's
+// size (vips/search.c lowers q to stay within it), the others' 0 (none).
+func byteCaps(vs []imgbatch.Variant, size int64) []int64 {
+	caps := make([]int64, len(vs))
+	for i, v := range vs {
+		if v.KeepSmallerSource {
+			caps[i] = size
 		}
 	}
-	return out
+	return caps
 }
 
 // biggerMessage adds to a result's message the keepSmallerSource outputs

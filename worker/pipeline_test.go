@@ -19,13 +19,13 @@ import (
 // one file: for sources starting with marker it blocks, ignoring its
 // context, until release is closed; everything else renders for real.
 func hangOn(marker string, release <-chan struct{}, started *atomic.Int32) renderFunc {
-	return func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, small bool) ([]vips.Result, *vips.Info, error) {
+	return func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, caps []int64, small bool) ([]vips.Result, *vips.Info, error) {
 		if strings.HasPrefix(string(src[sniffLen(src):]), marker) {
 			started.Add(1)
 			<-release
 			return nil, nil, errors.New("released")
 		}
-		return RenderWith(ctx, src, info, vs, RenderOptions{}, small)
+		return RenderWith(ctx, src, info, vs, caps, RenderOptions{}, small)
 	}
 }
 
@@ -134,13 +134,13 @@ func TestCancelLeavesNoResult(t *testing.T) {
 	s := newTestS3(t, "src", "out")
 	w := newTestWorker(s, Config{Processors: 4})
 	var slowStarted atomic.Int32
-	w.render = func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, small bool) ([]vips.Result, *vips.Info, error) {
+	w.render = func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, caps []int64, small bool) ([]vips.Result, *vips.Info, error) {
 		if strings.HasSuffix(string(src), "SLOW") {
 			slowStarted.Add(1)
 			<-ctx.Done() // a render that honours cancellation
 			return nil, nil, ctx.Err()
 		}
-		return RenderWith(ctx, src, info, vs, RenderOptions{}, small)
+		return RenderWith(ctx, src, info, vs, caps, RenderOptions{}, small)
 	}
 	img := photo(t, 120, 90, false)
 	keys := []string{"a.jpg", "slow1.jpg", "b.jpg", "slow2.jpg", "c.jpg"}

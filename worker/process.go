@@ -35,14 +35,14 @@ func (w *Worker) process(ctx context.Context, run *imgbatch.Run, j *job) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	data, render := j.data, w.render
-	variants := capped(run.Recipe.Variants, j.size) // outputs.go
+	variants, caps := run.Recipe.Variants, byteCaps(run.Recipe.Variants, j.size) // outputs.go
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
 				done <- out{err: &panicError{p}}
 			}
 		}()
-		rs, facts, err := render(rctx, data, info, variants, len(run.Recipe.Placeholders) > 0)
+		rs, facts, err := render(rctx, data, info, variants, caps, len(run.Recipe.Placeholders) > 0)
 		done <- out{rs, facts, err}
 	}()
 	deadline := w.cfg.itemTimeout(run)

@@ -262,7 +262,7 @@ func (sm *rateSim) child(ctx context.Context, t testing.TB, i int) {
 
 // render is the simulated render: ItemDelay of "CPU", a small JPEG-sized
 // output per variant.
-func (sm *rateSim) render(ctx context.Context, src []byte, _ sniff.Info, vs []imgbatch.Variant, _ bool) ([]vips.Result, *vips.Info, error) {
+func (sm *rateSim) render(ctx context.Context, src []byte, _ sniff.Info, vs []imgbatch.Variant, _ []int64, _ bool) ([]vips.Result, *vips.Info, error) {
 	select {
 	case <-time.After(sm.cfg.ItemDelay):
 	case <-ctx.Done():

@@ -13,12 +13,13 @@ import (
 	"github.com/imgbatch/imgbatch/vips"
 )
 
-// renderFunc makes every variant of one guarded source image and says
+// renderFunc makes every variant of one guarded source image, each within
+// its byte cap (caps[i], 0: none; nil: none), and says
 // what libvips saw of it (nil: nothing), with a small copy when small is
 // set (the catalog's placeholders). ctx is cancelled when the item's
 // deadline passes or the pipeline stops; an implementation checks it
 // between variants (a libvips call in progress cannot be interrupted).
-type renderFunc func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, small bool) ([]vips.Result, *vips.Info, error)
+type renderFunc func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, caps []int64, small bool) ([]vips.Result, *vips.Info, error)
 
 // RenderOptions is what Render needs besides the image.
 type RenderOptions struct {
@@ -72,19 +73,20 @@ func Decodable(f sniff.Format, o RenderOptions) (ok bool, why string) {
 // renders that (same ICC import, resize and encoders; no EXIF orientation
 // applied twice). A helper failure is a *heic.Error.
 func Render(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, o RenderOptions) ([]vips.Result, error) {
-	rs, _, err := RenderWith(ctx, src, info, vs, o, false)
+	rs, _, err := RenderWith(ctx, src, info, vs, nil, o, false)
 	return rs, err
 }
 
 // RenderWith is Render that also says what libvips saw of the source and,
-// with small, hands over a small copy of it (vips.RenderWith). For a HEIC
+// with small, hands over a small copy of it, each variant within its byte
+// cap (vips.RenderCapped). For a HEIC
 // that the helper decodes, libvips sees the helper's upright TIFF.
-func RenderWith(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, o RenderOptions, small bool) ([]vips.Result, *vips.Info, error) {
+func RenderWith(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, caps []int64, o RenderOptions, small bool) ([]vips.Result, *vips.Info, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
 	if !viaHelper(info.Format) {
-		return vips.RenderWith(src, info.Format, vs, small)
+		return vips.RenderCapped(src, info.Format, vs, caps, small)
 	}
 	tiff, err := o.decoder().Decode(ctx, src, heic.Limits{
 		MaxPixels: o.MaxPixels, MaxInputBytes: o.MaxSourceBytes, CPUTime: o.CPUTime,
@@ -97,7 +99,7 @@ func RenderWith(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	return vips.RenderWith(tiff, sniff.TIFF, vs, small)
+	return vips.RenderCapped(tiff, sniff.TIFF, vs, caps, small)
 }
 
 // renderErr turns a render failure on a guarded image into the item's

@@ -171,8 +171,8 @@ func (w *Worker) renderOptions() RenderOptions {
 
 // renderImage is the production renderFunc: RenderWith with the worker's
 // options.
-func (w *Worker) renderImage(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, small bool) ([]vips.Result, *vips.Info, error) {
-	return RenderWith(ctx, src, info, vs, w.renderOptions(), small)
+func (w *Worker) renderImage(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, caps []int64, small bool) ([]vips.Result, *vips.Info, error) {
+	return RenderWith(ctx, src, info, vs, caps, w.renderOptions(), small)
 }
 
 // New makes a worker. It starts libvips (vips.Start, with
@@ -212,6 +212,9 @@ type job struct {
 	// bigger names the keepSmallerSource outputs still bigger than the
 	// source, for the result's message (outputs.go).
 	bigger []string
+	// timeCut: variants whose quality search the wall clock stopped
+	// (searchcut.go).
+	timeCut []string
 
 	image *imgbatch.ImageInfo // the source, for the catalog (catalog.go)
 }
@@ -463,6 +466,7 @@ func (w *Worker) result(j *job, err error) imgbatch.Result {
 		r.Message = "overwrote an output of another source: " + j.foreign
 	}
 	r.Message = staleMessage(biggerMessage(r.Message, j.bigger), j.stale)
+	r.Message = timeCutMessage(r.Message, j.timeCut) // searchcut.go
 	for _, o := range j.outputs {
 		out := o.output()
 		r.Outputs = append(r.Outputs, out)
