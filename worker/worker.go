@@ -84,7 +84,8 @@ const (
 	DefaultItemTimeout = 30 * time.Second
 	// SearchItemTimeout is what each variant that searches (a quality
 	// target, format auto, a keepSmallerSource byte cap) adds to the
-	// default deadline: a search stops new probes after 20 s (search.c),
+	// default deadline: a search stops new probes past its work budget
+	// (~15 s of a quiet core) or, as a safety net, 45 s (vips/search.go),
 	// and an AVIF candidate of a large output takes seconds per encode,
 	// so a two-variant auto recipe ran past a flat 30 s on a busy 2-core
 	// machine (5 of 87 mixed images).
