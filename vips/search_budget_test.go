@@ -39,14 +39,14 @@ func busy(t *testing.T) {
 	t.Cleanup(func() { stop.Store(true); wg.Wait() })
 }
 
-// TestSearchBudgetDeterministic: when the work budget bounds a search,
-// the same image and variant make the same probes and the same bytes on
-// a quiet and on a saturated machine; when the wall clock (made 1 ms)
-// stops it instead, the result says so.
+// TestSearchBudgetDeterministic: when the work budget bounds a search
+// (format auto: AVIF, WebP, JPEG), the same image and variant make the
+// same probes and the same bytes on a quiet and on a saturated machine;
+// when the wall clock (made 1 ms) stops it instead, the result says so.
 func TestSearchBudgetDeterministic(t *testing.T) {
 	src := searchPhotos(t, 1)[0]
-	v := imgbatch.Variant{Name: "d", Width: 1280, Height: 1280, Format: imgbatch.FormatAuto,
-		Formats: []string{imgbatch.FormatWebP, imgbatch.FormatJPEG}, Target: target(0.98)}
+	v := imgbatch.Variant{Name: "d", Width: 640, Height: 640, Format: imgbatch.FormatAuto,
+		Formats: imgbatch.DefaultFormats, Target: target(0.98)}
 	withBounds(t, 1e9, 1e9)
 	free := renderOne(t, src, v)
 	t.Logf("unbounded: %s q%d, %d probes, work %.0f", free.Format, free.Quality, free.Probes, free.Work)
