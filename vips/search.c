@@ -404,23 +404,28 @@ has_q(int format)
 }
 
 /* Work of a probe, in reference ms per megapixel encoded: the CPU of one
- * probe (encode, decode, score) per output megapixel at the default
- * efforts on the 2-core Xeon the project is built on, quiet
- * (BenchmarkProbeCost: JPEG 86-119, WebP e4 212-275, AVIF e2 434-464).
- * AVIF encodes ~10x slower from effort 2 to 4 (render.go), so its encode
- * part (~160) grows 3x per effort step above 2; WebP's ~40% per step
- * above 4. PNG and GIF (one encode each, never searched) are weighted as
- * WebP and AVIF: unmeasured, on the safe side. */
+ * probe per output megapixel on a quiet core of the 2-core Xeon the
+ * project is built on. Decoding and scoring take ~80 whatever the
+ * format; encoding (1280 px photos, effort 2 and 4, fixed q) JPEG ~20,
+ * WebP ~150 (q40-100: 120-200), AVIF ~300 up to q60, then ~10 more a q
+ * step to q95 (q80 420, q90 590, q95 660) and ~80 a step above (q100
+ * 1050). BenchmarkProbeCost checks the sum
+ * under the default target: JPEG 86-119, WebP 212-275, AVIF 434-464.
+ * AVIF encodes ~10x slower from effort 2 to 4 (render.go): 3x a step
+ * above 2; WebP ~40% a step above 4. PNG and GIF (one encode each, never
+ * searched) are weighted as WebP and AVIF: unmeasured, on the safe side. */
 static double
-probe_cost(int format, int effort)
+probe_cost(int format, int effort, int q)
 {
 	switch (format) {
 	case IMGB_JPEG:
-		return 100;
+		return 80 + 20;
 	case IMGB_WEBP:
-		return 100 + 150 * (effort > 4 ? 1 + 0.4 * (effort - 4) : 1);
+		return 80 + 150 * (effort > 4 ? 1 + 0.4 * (effort - 4) : 1);
 	case IMGB_AVIF:
-		return 300 + 160 * (effort > 2 ? pow(3, effort - 2) :
+		return 80 + (300 + 10 * VIPS_CLIP(0, q - 60, 35) +
+			80 * VIPS_MAX(0, q - 95)) *
+			(effort > 2 ? pow(3, effort - 2) :
 			effort >= 0 && effort < 2 ? 0.5 : 1);
 	case IMGB_PNG:
 		return 250;
@@ -428,27 +433,27 @@ probe_cost(int format, int effort)
 	return 450;
 }
 
-/* probe_work is the work of one probe of s's reference as format: every
- * frame is encoded. A pure function of the image and the variant. */
+/* probe_work is the work of one probe of s's reference as format at q:
+ * every frame is encoded. A pure function of the image and the probe. */
 static double
-probe_work(const search *s, int format, int effort)
+probe_work(const search *s, int format, int effort, int q)
 {
 	return (double) s->x->Xsize * s->x->Ysize / 1e6 *
-		probe_cost(format, effort);
+		probe_cost(format, effort, q);
 }
 
-/* may_start says whether a probe of format may start once an output is
- * in hand (done): the work budget decides, and the wall clock only as a
- * safety net (noted in time_cut). Before that, every probe may. */
+/* may_start says whether a probe of format at q may start once an output
+ * is in hand (done): the work budget decides, and the wall clock only as
+ * a safety net (noted in time_cut). Before that, every probe may. */
 static int
-may_start(search *s, int done, int format, int effort)
+may_start(search *s, int done, int format, int effort, int q)
 {
 	const imgb_variant *v = s->v;
 
 	if (!done)
 		return 1;
 	if (v->work_budget > 0 &&
-		s->work + probe_work(s, format, effort) > v->work_budget)
+		s->work + probe_work(s, format, effort, q) > v->work_budget)
 		return 0;
 	if (v->wall_ms > 0 && g_get_monotonic_time() > s->deadline) {
 		s->time_cut = 1;
@@ -472,7 +477,7 @@ encode_probe(search *s, int format, int effort, int q, probe *p)
 	p->score = -1;
 	g_atomic_int_inc(&probes);
 	s->n_probes += 1;
-	s->work += probe_work(s, format, effort);
+	s->work += probe_work(s, format, effort, q);
 	return imgb_encode(s->x, &cv, &p->buf, &p->len);
 }
 
@@ -615,7 +620,7 @@ search_format(search *s, int format, int effort)
 		probe p;
 		int pruned;
 
-		if (n > 0 && !may_start(s, s->passed, format, effort))
+		if (!may_start(s, s->passed, format, effort, q))
 			break;
 		if (try(s, format, effort, q, &p)) {
 			g_free(p.buf);
@@ -723,13 +728,13 @@ run(search *s)
 
 		if (f == IMGB_JPEG && alpha)
 			continue; /* JPEG has no alpha */
-		if (i > 0 && !may_start(s, s->passed, f, effort))
-			break;
 		if (s->target && has_q(f)) {
 			if (search_format(s, f, effort))
 				return -1;
 			continue;
 		}
+		if (!may_start(s, s->passed, f, effort, v->quality))
+			continue;
 		if (try(s, f, effort, v->quality, &p)) {
 			g_free(p.buf);
 			return -1;
@@ -851,7 +856,8 @@ fit_cap(search *s)
 		if ((k >= 0 && own) || !lossy(v, f) ||
 			(f == IMGB_JPEG && alpha))
 			continue;
-		if (!may_start(s, fit.buf != NULL, f, effort_of(v, f)))
+		if (!may_start(s, fit.buf != NULL, f, effort_of(v, f),
+				s->target ? v->q_min : CAP_Q_MIN))
 			break;
 		if (cap_format(s, f, effort_of(v, f),
 			own ? s->best.quality : hi, own ? s->best.len : 0, &p) ||
