@@ -11,7 +11,7 @@ import (
 
 // BenchmarkProbeCost is the CPU of one search probe (encode, decode,
 // score) per output megapixel, per format at its default effort: what
-// the search's work budget weighs probes by (searchCost, search.c).
+// the search's work budget weighs probes by (probe_cost, search.c).
 // 2560x1600 photos, a target that every format searches for.
 //
 //	go test ./vips -run '^$' -bench ProbeCost -benchtime 3x
