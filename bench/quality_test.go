@@ -209,6 +209,15 @@ func TestParseRecipe(t *testing.T) {
 	if err != nil || r.Name != "webby" || r.Variants[0].Fit != imgbatch.FitInside {
 		t.Errorf("file: %+v %v", r, err)
 	}
+	// The shorthands imgbatch work accepts (a quality target as quality, a
+	// format list), in YAML too.
+	y := filepath.Join(t.TempDir(), "auto.yaml")
+	testutil.WriteFile(t, y, []byte("variants:\n  - {name: w, width: 1280, format: [webp, jpeg], quality: {ssim: 0.97}, keepSmallerSource: true}\n"))
+	r, err = ParseRecipe(y, StandardVariant)
+	if err != nil || r.Name != "auto" || r.Variants[0].Target == nil || r.Variants[0].Target.SSIM != 0.97 ||
+		!slices.Equal(r.Variants[0].Formats, []string{"webp", "jpeg"}) || !r.Variants[0].KeepSmallerSource {
+		t.Errorf("yaml with shorthands: %+v %v", r, err)
+	}
 	testutil.WriteFile(t, p, []byte(`{"variants":[{"name":"w","width":800,"format":"bmp"}]}`))
 	if _, err := ParseRecipe(p, StandardVariant); err == nil {
 		t.Error("a bmp variant was accepted")

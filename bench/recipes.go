@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,9 +11,9 @@ import (
 )
 
 // ParseRecipe is the recipe of a --recipe value: RecipeSingle (the variant
-// single alone), RecipeDefault (imgbatch.DefaultRecipe) or a JSON recipe
-// file (imgbatch.Recipe: {"name": …, "variants": [...]}; its name defaults
-// to the file's base name).
+// single alone), RecipeDefault (imgbatch.DefaultRecipe) or a recipe file
+// in JSON or YAML, read as imgbatch work reads one (imgbatch.ParseRecipe:
+// {"name": …, "variants": [...]}; its name defaults to the file's base name).
 func ParseRecipe(s string, single imgbatch.Variant) (imgbatch.Recipe, error) {
 	switch s {
 	case RecipeSingle:
@@ -32,10 +31,10 @@ func ParseRecipe(s string, single imgbatch.Variant) (imgbatch.Recipe, error) {
 	if err != nil {
 		return imgbatch.Recipe{}, fmt.Errorf("recipe %q is neither %s, %s nor a readable JSON file: %w", s, RecipeSingle, RecipeDefault, err)
 	}
-	var r imgbatch.Recipe
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
+	// The recipe parser of `imgbatch work`/`local`: JSON or YAML, with the
+	// same shorthands (quality: {ssim: …}, a format list).
+	r, err := imgbatch.ParseRecipe(b)
+	if err != nil {
 		return imgbatch.Recipe{}, fmt.Errorf("recipe file %s: %w", s, err)
 	}
 	if r.Name == "" {
