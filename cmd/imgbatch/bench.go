@@ -37,7 +37,7 @@ pool goroutines) and pipeline (a planned run worked by the real runner and
 worker against the embedded S3). Every case runs in fresh processes.
 Recipes (--recipe, comma separated, each a set of cases): single (the
 --variant alone), default (imgbatch's default recipe: thumb 256 JPEG q80 +
-web 1280 JPEG q82, every variant from one decode), or a recipe JSON file.
+web 1280 JPEG q82, every variant from one decode), or a recipe file (JSON or YAML, as imgbatch work reads it).
 Baselines (--compare): vipsthumbnail (libvips' own, built on the same libvips
 as imgbatch by scripts/vipsthumbnail-npm.sh; found in PATH or --vipsthumbnail;
 pool processes, once per variant) and sharp (npm install into the cache; pool
@@ -72,7 +72,7 @@ func benchFlags() []cli.Flag {
 		&cli.StringFlag{Name: "dataset", Aliases: []string{"d"}, Value: bench.DatasetPhotos, Usage: "photos, mixed, small, or a directory of images"},
 		&cli.StringFlag{Name: "mode", Value: "process,pipeline", Usage: "imgbatch cases: process, pipeline (comma separated; none for baselines only)"},
 		&cli.StringFlag{Name: "compare", Value: bench.ImplVipsthumbnail, Usage: "baselines: vipsthumbnail, sharp (comma separated; none)"},
-		&cli.StringFlag{Name: "recipe", Value: bench.RecipeSingle, Usage: "recipes, comma separated: single (--variant), default (imgbatch's default recipe), or a recipe JSON file"},
+		&cli.StringFlag{Name: "recipe", Value: bench.RecipeSingle, Usage: "recipes, comma separated: single (--variant), default (imgbatch's default recipe), or a recipe file (JSON or YAML, as work reads it)"},
 		&cli.StringFlag{Name: "sharp", Value: "c1,default", Usage: "sharp settings to run, comma separated: c1 (sharp.concurrency(1)), default (sharp's default concurrency); the faster is the ratios' sharp"},
 		&cli.IntFlag{Name: "quality", Value: bench.DefaultQualitySample, Usage: "images per case in the quality pass after the timed runs (0: no quality pass)"},
 		&cli.StringFlag{Name: "vipsthumbnail", Usage: "the vipsthumbnail baseline's binary (default: vipsthumbnail in PATH; build it with scripts/vipsthumbnail-npm.sh)"},
