@@ -35,6 +35,10 @@ type Result struct {
 	Probes  int
 	Work    float64
 	TimeCut bool
+	// BudgetCut: the work budget stopped the search before any output
+	// met the target; the output is the closest found (Score says how
+	// close), the same on any machine.
+	BudgetCut bool
 }
 
 // FailOn is the libvips load error level at which an image fails; decoder
@@ -259,6 +263,7 @@ func renderInfo(src []byte, format sniff.Format, variants []imgbatch.Variant, o 
 			Work:    float64(cv.out_work),
 			TimeCut: cv.out_time_cut != 0,
 		}
+		out[i].BudgetCut = cv.out_budget_cut != 0
 		C.imgb_free(cv.out)
 		cv.out = nil
 		if out[i].Format == imgbatch.FormatWebP && !variants[i].KeepMetadata {

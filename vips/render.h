@@ -88,8 +88,9 @@ typedef struct {
 	int candidates[IMGB_MAX_CANDIDATES];	      /* IMGB_JPEG, ...: search order */
 	int candidate_effort[IMGB_MAX_CANDIDATES]; /* effort of each */
 	int max_probes;	    /* encodes of one format at most */
-	double work_budget; /* no new probe past this work, once one passed:
-			     * reference ms (search.c, probe_work) */
+	double work_budget; /* no new probe past this work under a target,
+			     * but the first: reference ms (search.c,
+			     * probe_work) */
 	int wall_ms;	    /* safety net: no new probe after this, once one
 			     * passed (sets out_time_cut) */
 	size_t max_bytes;   /* byte cap of the output (keepSmallerSource: the
@@ -109,6 +110,8 @@ typedef struct {
 	double out_work;   /* their work (reference ms) */
 	int out_time_cut;  /* the wall safety net stopped the search: the
 			    * output depends on the machine's load */
+	int out_budget_cut; /* the work budget stopped the search before any
+			     * output met the target: the closest is written */
 } imgb_variant;
 
 /* imgb_render makes every variant of the encoded image buf with the loader

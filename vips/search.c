@@ -34,13 +34,19 @@
  * that fails the target and is already no smaller ends that format: every
  * q that could pass it is higher, hence bigger.
  *
- * Bounds: once an output passed, no probe starts that would take the
- * search's work past work_budget. Work is counted, not timed (probe_work:
+ * Bounds: under a target, no probe starts that would take the search's
+ * work past work_budget, whether or not an output passed yet; only the
+ * first probe always runs (a search always writes something), even if it
+ * alone is over the budget. Work is counted, not timed (probe_work:
  * pixels encoded times a cost per format and effort), so the same image
  * and variant make the same probes and the same output on any machine,
- * however loaded. A wall clock (wall_ms) stays only as a safety net far
- * above what the budget takes; when it stops a search, out_time_cut says
- * that this output depends on the machine's load.
+ * however loaded. When the budget stops a search before any output
+ * passed, the closest output is written, as for an unreachable target,
+ * and out_budget_cut says so. A wall clock (wall_ms) stays only as a
+ * safety net far above what the budget takes, once an output passed;
+ * when it stops a search, out_time_cut says that this output depends on
+ * the machine's load.
+ * Without a target (auto alone) each candidate is encoded once, unbounded.
  */
 #include <math.h>
 #include <stdio.h>
@@ -96,6 +102,8 @@ typedef struct {
 	double work;	/* work of the probes made (probe_work) */
 	int n_probes;	/* encodes made */
 	int time_cut;	/* the wall safety net stopped a probe */
+	int budget_cut;	/* the work budget stopped a probe */
+	int unmet;	/* it stopped the q search before any output passed */
 	probe best;	/* the smallest passing output, or the best failing one */
 	int passed;	/* best passed the target */
 	int shift;	/* q the first format's search moved from its start */
@@ -509,6 +517,23 @@ measure(search *s, probe *p)
 	return err;
 }
 
+/* over_budget says whether a probe of the quality search would take its
+ * work past the budget, passed or not (noted in budget_cut): under a
+ * target, once any output is in hand, so that the first probe always
+ * runs. Without a target each candidate is encoded once, as before. The
+ * wall clock still waits for a passing output (may_start). */
+static int
+over_budget(search *s, int format, int effort, int q)
+{
+	const imgb_variant *v = s->v;
+
+	if (!s->target || !s->best.buf || v->work_budget <= 0 ||
+		s->work + probe_work(s, format, effort, q) <= v->work_budget)
+		return 0;
+	s->budget_cut = 1;
+	return 1;
+}
+
 /* try encodes the reference as format at q and scores it if there is a
  * target. */
 static int
@@ -620,7 +645,8 @@ search_format(search *s, int format, int effort)
 		probe p;
 		int pruned;
 
-		if (!may_start(s, s->passed, format, effort, q))
+		if (over_budget(s, format, effort, q) ||
+			!may_start(s, s->passed, format, effort, q))
 			break;
 		if (try(s, format, effort, q, &p)) {
 			g_free(p.buf);
@@ -733,7 +759,8 @@ run(search *s)
 				return -1;
 			continue;
 		}
-		if (!may_start(s, s->passed, f, effort, v->quality))
+		if (over_budget(s, f, effort, v->quality) ||
+			!may_start(s, s->passed, f, effort, v->quality))
 			continue;
 		if (try(s, f, effort, v->quality, &p)) {
 			g_free(p.buf);
@@ -745,6 +772,8 @@ run(search *s)
 		vips_error("search", "no candidate format can hold this image");
 		return -1;
 	}
+	/* Stopped short of the target: the closest output is written. */
+	s->unmet = s->budget_cut && s->target && !s->passed;
 	return 0;
 }
 
@@ -940,6 +969,7 @@ finish_search(search *s, int err, imgb_variant *v, void **out,
 	v->out_probes = s->n_probes;
 	v->out_work = s->work;
 	v->out_time_cut = s->time_cut;
+	v->out_budget_cut = s->unmet;
 	return 0;
 }
 

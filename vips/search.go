@@ -14,11 +14,13 @@ import (
 // searchProbes is the search's bound on the encodes of one format.
 const searchProbes = 6
 
-// The search's other bounds (search.c), vars for tests. Once an output
-// met the target, no probe starts that would take the search's work past
-// searchWork: work is counted (pixels encoded, weighted per format and
-// effort; search.c probe_work), in ms of one quiet core of this project's
-// 2-core Xeon, so the output does not depend on the machine's load.
+// The search's other bounds (search.c), vars for tests. Under a target,
+// no probe but the first starts that would take the search's work past
+// searchWork, whether or not an output met the target yet (if none did,
+// the closest is written: Result.BudgetCut). Work is counted (pixels
+// encoded, weighted per format and effort; search.c probe_work), in ms of
+// one quiet core of this project's 2-core Xeon, so the output does not
+// depend on the machine's load.
 // searchWallMs is only a safety net, 3x the budget: a search it stops
 // says so (Result.TimeCut), since that output depends on the load. It
 // fires before the worker's item deadline (30 s + 30 s per searching

@@ -2,9 +2,15 @@ package vips
 
 import (
 	"bytes"
+	"math"
+	"os"
+	"regexp"
 	"runtime"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/imgbatch/imgbatch"
@@ -94,5 +100,84 @@ func TestSearchBudgetBoundsAVIF(t *testing.T) {
 	if r.Probes >= free.Probes || r.Work > searchWork || searchWork-r.Work >= maxProbe || r.TimeCut || r.Score < 0.95 {
 		t.Errorf("budget %.0f: %d probes (unbounded %d), work %.0f, cut %v, score %.4f; want fewer probes, within the budget by less than a probe (%.0f), passing",
 			searchWork, r.Probes, free.Probes, r.Work, r.TimeCut, r.Score, maxProbe)
+	}
+}
+
+// probeScores runs fn with search.c's probe trace (IMGB_SEARCH_DEBUG) on
+// stderr captured, and returns the SSIM of every probe it printed.
+func probeScores(t *testing.T, fn func()) []float64 {
+	t.Helper()
+	if err := os.Setenv("IMGB_SEARCH_DEBUG", "1"); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Unsetenv("IMGB_SEARCH_DEBUG")
+	f, err := os.CreateTemp(t.TempDir(), "trace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved, err := syscall.Dup(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Dup3(int(f.Fd()), 2, 0); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() { syscall.Dup3(saved, 2, 0); syscall.Close(saved) }()
+		fn()
+	}()
+	trace, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scores []float64
+	for _, m := range regexp.MustCompile(`ssim ([0-9.]+), work`).FindAllSubmatch(trace, -1) {
+		x, _ := strconv.ParseFloat(string(m[1]), 64)
+		scores = append(scores, x)
+	}
+	return scores
+}
+
+// TestSearchBudgetBeforePass: a target only AVIF near q100 meets on a
+// 2560x1600 photo (JPEG tops out at ~0.9994), under a budget smaller than
+// one AVIF probe at q100 (1130 a megapixel, search.c probe_cost): the
+// budget stops the search although no output passed (JPEG q100, then
+// WebP, fail; AVIF is never encoded); the output is the closest probe
+// (the highest SSIM) with its real score, marked BudgetCut, the same
+// bytes on a busy machine. Under a budget of 1 the first probe still
+// runs, alone, over the budget.
+func TestSearchBudgetBeforePass(t *testing.T) {
+	src := searchPhotos(t, 1)[0]
+	const ssim = 0.9995
+	v := imgbatch.Variant{Name: "h", Width: 2560, Height: 2560, Format: imgbatch.FormatAuto, Formats: imgbatch.DefaultFormats,
+		Target: &imgbatch.QualityTarget{SSIM: ssim, MinQuality: 30, MaxQuality: 100}}
+	withBounds(t, 1e9, 1e9)
+	free := renderOne(t, src, v)
+	t.Logf("unbounded: %s q%d %.4f, %d probes, work %.0f", free.Format, free.Quality, free.Score, free.Probes, free.Work)
+	if free.Score < ssim || free.BudgetCut || free.TimeCut {
+		t.Fatalf("precondition: unbounded %s q%d scores %.4f (cut %v/%v); want the target met", free.Format, free.Quality, free.Score, free.BudgetCut, free.TimeCut)
+	}
+	withBounds(t, float64(free.Width*free.Height)/1e6*1130-1, 1e9)
+	var quiet Result
+	scores := probeScores(t, func() { quiet = renderOne(t, src, v) })
+	t.Logf("budget %.0f: %s q%d %.4f, %d probes, work %.0f, scores %v", searchWork, quiet.Format, quiet.Quality, quiet.Score, quiet.Probes, quiet.Work, scores)
+	if !quiet.BudgetCut || quiet.TimeCut || quiet.Score >= ssim || quiet.Score <= 0.5 || quiet.Work > searchWork || quiet.Probes >= free.Probes {
+		t.Errorf("budget %.0f: %s q%d %.4f, %d probes, work %.0f, budget cut %v, time cut %v; want the closest output, fewer probes, within the budget, marked budget cut",
+			searchWork, quiet.Format, quiet.Quality, quiet.Score, quiet.Probes, quiet.Work, quiet.BudgetCut, quiet.TimeCut)
+	}
+	if len(scores) != quiet.Probes || len(scores) == 0 || slices.Max(scores) != math.Round(quiet.Score*1e4)/1e4 {
+		t.Errorf("probe trace %v (%d probes reported); want the output's score %.4f the highest", scores, quiet.Probes, quiet.Score)
+	}
+	busy(t)
+	loaded := renderOne(t, src, v)
+	if !bytes.Equal(quiet.Data, loaded.Data) || quiet.Probes != loaded.Probes || quiet.Work != loaded.Work || !loaded.BudgetCut || loaded.TimeCut {
+		t.Errorf("busy machine: %d bytes, %d probes, work %.0f, cut %v/%v; quiet: %d bytes, %d probes, work %.0f",
+			len(loaded.Data), loaded.Probes, loaded.Work, loaded.BudgetCut, loaded.TimeCut, len(quiet.Data), quiet.Probes, quiet.Work)
+	}
+	withBounds(t, 1, 1e9)
+	one := renderOne(t, src, v)
+	if one.Probes != 1 || one.Work <= 1 || !one.BudgetCut || len(one.Data) == 0 {
+		t.Errorf("budget 1: %d probes, work %.0f, budget cut %v, %d bytes; want the first probe alone, over the budget", one.Probes, one.Work, one.BudgetCut, len(one.Data))
 	}
 }
