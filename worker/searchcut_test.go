@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -43,5 +44,32 @@ func TestSearchCutAndCaps(t *testing.T) {
 	}
 	if !strings.Contains(r.Message, "search cut short by time (output depends on load): t after ") || strings.Contains(r.Message, "k after") {
 		t.Errorf("message %q, want variant t named as cut short by time", r.Message)
+	}
+}
+
+// TestSearchBudgetCutMessage: a variant whose search ran out of work
+// budget before meeting its target (vips.Result.BudgetCut, set by
+// search.c, see vips' TestSearchBudgetBeforePass) is written, and named
+// in the result's message with the closest score found and its q.
+func TestSearchBudgetCutMessage(t *testing.T) {
+	s := newTestS3(t, "src", "out")
+	s.put(t, "src", "p.jpg", photo(t, 400, 300, false))
+	run := templRun(t,
+		imgbatch.Variant{Name: "t", Width: 200, Format: imgbatch.FormatJPEG, Target: &imgbatch.QualityTarget{SSIM: 0.97}},
+		imgbatch.Variant{Name: "u", Width: 300, Format: imgbatch.FormatJPEG, Target: &imgbatch.QualityTarget{SSIM: 0.97}})
+	w := newTestWorker(s, Config{})
+	var got vips.Result
+	w.render = func(ctx context.Context, src []byte, info sniff.Info, vs []imgbatch.Variant, caps []int64, small bool) ([]vips.Result, *vips.Info, error) {
+		rs, facts, err := RenderWith(ctx, src, info, vs, caps, RenderOptions{}, small)
+		if err == nil {
+			rs[0].BudgetCut = true
+			got = rs[0]
+		}
+		return rs, facts, err
+	}
+	r := succeeded(t, processAll(t, context.Background(), w, run, items("src", "p.jpg")), 1)[0]
+	want := fmt.Sprintf("target not met within the search's work budget: t best SSIM %.4f at jpeg q%d", got.Score, got.Quality)
+	if got.Score == 0 || !strings.Contains(r.Message, want) || strings.Contains(r.Message, "u best") || strings.Contains(r.Message, "by time") {
+		t.Errorf("message %q, want %q alone", r.Message, want)
 	}
 }

@@ -216,6 +216,9 @@ type job struct {
 	// timeCut: variants whose quality search the wall clock stopped
 	// (searchcut.go).
 	timeCut []string
+	// budgetCut: variants whose search's work budget ran out before any
+	// output met the target (searchcut.go).
+	budgetCut []string
 
 	image *imgbatch.ImageInfo // the source, for the catalog (catalog.go)
 }
@@ -468,6 +471,7 @@ func (w *Worker) result(j *job, err error) imgbatch.Result {
 	}
 	r.Message = staleMessage(biggerMessage(r.Message, j.bigger), j.stale)
 	r.Message = timeCutMessage(r.Message, j.timeCut) // searchcut.go
+	r.Message = budgetCutMessage(r.Message, j.budgetCut)
 	for _, o := range j.outputs {
 		out := o.output()
 		r.Outputs = append(r.Outputs, out)
