@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/imgbatch/imgbatch"
@@ -127,21 +126,6 @@ func keepSource(v imgbatch.Variant, info sniff.Info, e sniff.Extras, known bool,
 	return f, ""
 }
 
-// staleMessage adds to a result's message the outputs of an earlier format
-// choice left beside the new one: imgbatch deletes nothing (the job role
-// has no s3:DeleteObject on outputs), and picture.jsonl names the current
-// key. They are known when the incremental check saw them.
-func staleMessage(msg string, stale []string) string {
-	if len(stale) == 0 {
-		return msg
-	}
-	s := "left outputs of an earlier format choice: " + strings.Join(stale, ", ")
-	if msg == "" {
-		return s
-	}
-	return msg + "; " + s
-}
-
 // byteCaps is the byte cap of each variant for the encoder
 // (vips.RenderCapped): a KeepSmallerSource variant's is the source's
 // size (vips/search.c lowers q to stay within it), the others' 0 (none).
@@ -153,17 +137,4 @@ func byteCaps(vs []imgbatch.Variant, size int64) []int64 {
 		}
 	}
 	return caps
-}
-
-// biggerMessage adds to a result's message the keepSmallerSource outputs
-// left bigger than their source.
-func biggerMessage(msg string, bigger []string) string {
-	if len(bigger) == 0 {
-		return msg
-	}
-	s := "bigger than its source: " + strings.Join(bigger, "; ")
-	if msg == "" {
-		return s
-	}
-	return msg + "; " + s
 }

@@ -23,30 +23,38 @@ func (j *job) noteTimeCut(v imgbatch.Variant, r vips.Result) {
 	}
 }
 
-// timeCutMessage adds to a result's message the variants whose search
-// was cut short by time, so that a user sees which outputs depend on the
-// machine's load (a rerun on a quieter machine may write other bytes).
-func timeCutMessage(msg string, cut []string) string {
-	if len(cut) == 0 {
-		return msg
+// notes are what a succeeded item's message tells beside its outputs, in
+// this order:
+//   - keepSmallerSource outputs left bigger than their source;
+//   - outputs of an earlier format choice left beside the new one: imgbatch
+//     deletes nothing (the job role has no s3:DeleteObject on outputs), and
+//     picture.jsonl names the current key;
+//   - searches cut short by time: those outputs depend on the machine's
+//     load (a rerun on a quieter machine may write other bytes);
+//   - searches that ran out of work budget before meeting their target:
+//     their outputs are the closest found, the same on any machine.
+func (j *job) notes() []string {
+	var out []string
+	for _, n := range []struct {
+		label, sep string
+		items      []string
+	}{
+		{"bigger than its source: ", "; ", j.bigger},
+		{"left outputs of an earlier format choice: ", ", ", j.stale},
+		{"search cut short by time (output depends on load): ", "; ", j.timeCut},
+		{"target not met within the search's work budget: ", "; ", j.budgetCut},
+	} {
+		if len(n.items) > 0 {
+			out = append(out, n.label+strings.Join(n.items, n.sep))
+		}
 	}
-	s := "search cut short by time (output depends on load): " + strings.Join(cut, "; ")
-	if msg == "" {
-		return s
-	}
-	return msg + "; " + s
+	return out
 }
 
-// budgetCutMessage adds to a result's message the variants whose search
-// ran out of work budget before meeting their target: their outputs are
-// the closest found, the same on any machine.
-func budgetCutMessage(msg string, cut []string) string {
-	if len(cut) == 0 {
-		return msg
+// withNotes appends notes to msg, "; " between them.
+func withNotes(msg string, notes []string) string {
+	if msg != "" {
+		notes = append([]string{msg}, notes...)
 	}
-	s := "target not met within the search's work budget: " + strings.Join(cut, "; ")
-	if msg == "" {
-		return s
-	}
-	return msg + "; " + s
+	return strings.Join(notes, "; ")
 }

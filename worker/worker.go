@@ -469,9 +469,7 @@ func (w *Worker) result(j *job, err error) imgbatch.Result {
 	if j.foreign != "" {
 		r.Message = "overwrote an output of another source: " + j.foreign
 	}
-	r.Message = staleMessage(biggerMessage(r.Message, j.bigger), j.stale)
-	r.Message = timeCutMessage(r.Message, j.timeCut) // searchcut.go
-	r.Message = budgetCutMessage(r.Message, j.budgetCut)
+	r.Message = withNotes(r.Message, j.notes())
 	for _, o := range j.outputs {
 		out := o.output()
 		r.Outputs = append(r.Outputs, out)
