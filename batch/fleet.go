@@ -2,8 +2,6 @@ package batch
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -123,17 +121,9 @@ func (c *child) noteUndone(ctx context.Context) {
 // planner's CreatedAt and S3's LastModified of run.json: a planner's clock
 // ahead (a laptop's) would make the bound too low, and S3's is right.
 func (r *Runner) loadRun(ctx context.Context) (*imgbatch.Run, error) {
-	key := imgbatch.Layout{RunID: r.RunID}.Run()
-	b, _, mod, err := r.Store.getAt(ctx, key)
-	if IsNotFound(err) {
-		return nil, fmt.Errorf("run %q not found in s3://%s (no run.json): %w", r.RunID, r.Store.Bucket, err)
-	}
+	run, mod, err := r.Store.loadRunAt(ctx, r.RunID)
 	if err != nil {
 		return nil, err
-	}
-	var run imgbatch.Run
-	if err := json.Unmarshal(b, &run); err != nil {
-		return nil, fmt.Errorf("decode s3://%s/%s: %w", r.Store.Bucket, key, err)
 	}
 	created := run.CreatedAt
 	if !mod.IsZero() && (created.IsZero() || mod.Before(created)) {
@@ -143,5 +133,5 @@ func (r *Runner) loadRun(ctx context.Context) (*imgbatch.Run, error) {
 		atomic.StoreInt64(&r.fleet.created, created.UnixNano())
 		r.sawFleet(nil, false)
 	}
-	return &run, nil
+	return run, nil
 }

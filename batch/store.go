@@ -313,14 +313,26 @@ func (s *Store) PutFile(ctx context.Context, key string, f *os.File, contentType
 
 // LoadRun reads run.json.
 func (s *Store) LoadRun(ctx context.Context, runID string) (*imgbatch.Run, error) {
-	var run imgbatch.Run
-	if _, err := s.GetJSON(ctx, imgbatch.Layout{RunID: runID}.Run(), &run); err != nil {
-		if IsNotFound(err) {
-			return nil, fmt.Errorf("run %q not found in s3://%s (no run.json): %w", runID, s.Bucket, err)
-		}
-		return nil, err
+	run, _, err := s.loadRunAt(ctx, runID)
+	return run, err
+}
+
+// loadRunAt is LoadRun that also gives S3's LastModified of run.json (one
+// GET either way).
+func (s *Store) loadRunAt(ctx context.Context, runID string) (*imgbatch.Run, time.Time, error) {
+	key := imgbatch.Layout{RunID: runID}.Run()
+	b, _, mod, err := s.getAt(ctx, key)
+	if IsNotFound(err) {
+		return nil, mod, fmt.Errorf("run %q not found in s3://%s (no run.json): %w", runID, s.Bucket, err)
 	}
-	return &run, nil
+	if err != nil {
+		return nil, mod, err
+	}
+	var run imgbatch.Run
+	if err := json.Unmarshal(b, &run); err != nil {
+		return nil, mod, fmt.Errorf("decode s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	return &run, mod, nil
 }
 
 // LoadShard reads the items of shard n.
