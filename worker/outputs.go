@@ -50,7 +50,7 @@ func (w *Worker) outputs(run *imgbatch.Run, j *job, info sniff.Info, rs []vips.R
 		// source, and q was lowered to fit (vips/search.c); a source
 		// that can stand for the variant is better still.
 		bigger := int64(len(r.Data)) > j.size
-		j.noteTimeCut(v, r) // searchcut.go
+		j.noteSearchCut(v, r) // searchcut.go
 		if v.KeepSmallerSource && (bigger || r.Capped) {
 			e, known := extras()
 			f, why := keepSource(v, info, e, known, r)

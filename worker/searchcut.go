@@ -8,13 +8,13 @@ import (
 	"github.com/imgbatch/imgbatch/vips"
 )
 
-// noteTimeCut records a variant whose quality search was stopped by its
+// noteSearchCut records a variant whose quality search was stopped by its
 // wall-clock safety net rather than its work budget (vips/search.c): its
 // output is valid but not the one a quieter machine would write. It also
 // records one whose work budget ran out before any output met the target
 // (r.BudgetCut): the closest output is written, as for a target no q
 // reaches, and the message says how close it came.
-func (j *job) noteTimeCut(v imgbatch.Variant, r vips.Result) {
+func (j *job) noteSearchCut(v imgbatch.Variant, r vips.Result) {
 	if r.TimeCut {
 		j.timeCut = append(j.timeCut, fmt.Sprintf("%s after %d probes", v.Name, r.Probes))
 	}
